@@ -1,9 +1,10 @@
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
 // Workspace imports resolve to TypeScript source through the `source` export condition,
 // so tests never need a prior build.
 const conditions = ['source', 'import', 'module', 'node', 'default'];
+const requireServices = new URL('./test/support/require-services.ts', import.meta.url).pathname;
 
 const members = ['packages', 'services'].flatMap((dir) =>
   existsSync(dir)
@@ -13,17 +14,31 @@ const members = ['packages', 'services'].flatMap((dir) =>
     : [],
 );
 
-const project = (root: string, name: string, tier: 'unit' | 'int' | 'e2e') => ({
+// Tiers, by file name. Chaos tests (`*.chaos.int.test.ts`) restart shared brokers or databases, so they
+// run one file at a time after every other integration test has finished; end-to-end tests run last.
+const CHAOS = '**/*.chaos.int.test.ts';
+
+const unit = (root: string, name: string) => ({
   extends: true as const,
   test: {
-    name: `${name}:${tier}`,
+    name: `${name}:unit`,
     root,
-    include: [tier === 'e2e' ? '**/*.e2e.test.ts' : `{src,test}/**/*.${tier}.test.ts`],
-    ...(tier === 'unit'
-      ? {}
-      : { globalSetup: [new URL('./test/support/require-services.ts', import.meta.url).pathname] }),
-    testTimeout: tier === 'unit' ? 5_000 : 120_000,
-    hookTimeout: tier === 'unit' ? 10_000 : 120_000,
+    include: ['{src,test}/**/*.unit.test.ts'],
+    sequence: { groupOrder: 0 },
+  },
+});
+
+const integration = (root: string, name: string) => ({
+  extends: true as const,
+  test: {
+    name: `${name}:int`,
+    root,
+    include: ['{src,test}/**/*.int.test.ts'],
+    exclude: [CHAOS],
+    globalSetup: [requireServices],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    sequence: { groupOrder: 0 },
   },
 });
 
@@ -34,9 +49,33 @@ export default defineConfig({
     projects: [
       ...members.flatMap((root) => {
         const name = root.split('/')[1] ?? root;
-        return [project(root, name, 'unit'), project(root, name, 'int')];
+        return [unit(root, name), integration(root, name)];
       }),
-      project('test', 'system', 'e2e'),
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: members.map((root) => `${root}/{src,test}/${CHAOS}`),
+          globalSetup: [requireServices],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          root: 'test',
+          include: ['e2e/**/*.e2e.test.ts'],
+          globalSetup: [requireServices],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 2 },
+        },
+      },
     ],
   },
 });
