@@ -1,0 +1,97 @@
+import type { Logger } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ServiceMetrics } from './metrics.js';
+import { toHttpError } from './errors.js';
+
+/** A dependency `/readyz` asks about: a database pool, a broker connection. */
+export interface ReadinessCheck {
+  readonly name: string;
+  isReady(): boolean | Promise<boolean>;
+}
+
+export interface HttpServerOptions {
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly checks: readonly ReadinessCheck[];
+  /** Largest accepted request body in bytes. */
+  readonly bodyLimit: number;
+}
+
+export interface HttpServer {
+  readonly app: FastifyInstance;
+  /** Makes `/readyz` answer 503 from now on (first step of shutdown). */
+  markNotReady(): void;
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fastify with the endpoints every service serves — `/healthz`, `/readyz`, `/metrics` — and the
+ * error contract of DESIGN §5: `{ error: { code, message, details? } }` with statuses mapped from codes.
+ */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
+  let accepting = true;
+
+  app.addHook('onResponse', (request, reply, done) => {
+    options.metrics.httpDuration
+      .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
+      .observe(reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = fastifyError(error) ?? toHttpError(error);
+    if (mapped.status >= 500) options.logger.error({ err: error, url: request.url }, 'request failed');
+    void reply.status(mapped.status).send(mapped.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .send({ error: { code: 'CONCORD_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+  });
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const results = await Promise.all(
+      options.checks.map(async (check) => [check.name, accepting && (await check.isReady())] as const),
+    );
+    const ready = accepting && results.every(([, ok]) => ok);
+    return reply.status(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not_ready',
+      checks: Object.fromEntries(results),
+    });
+  });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
+  );
+
+  let closed: Promise<void> | undefined;
+  return {
+    app,
+    markNotReady: () => {
+      accepting = false;
+    },
+    listen: (port, host = '0.0.0.0') => app.listen({ port, host }),
+    close: () => (closed ??= app.close()),
+  };
+}
+
+/** Fastify's own client errors (bad JSON, body too large) get stable Concord codes. */
+function fastifyError(error: unknown): ReturnType<typeof toHttpError> | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return toHttpError(new ConcordError('CONCORD_BODY_TOO_LARGE', 'request body exceeds the size limit'));
+  }
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return toHttpError(new ConcordError('CONCORD_BATCH_INVALID', 'request body must be JSON'));
+  }
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message = error instanceof Error ? error.message : 'bad request';
+    return toHttpError(new ConcordError('CONCORD_BATCH_INVALID', message));
+  }
+  return undefined;
+}

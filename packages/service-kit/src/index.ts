@@ -1,0 +1,11 @@
+export { loadConfig, envBoolean, envInt, envPort, logLevel } from './config.js';
+export { createLogger } from './logger.js';
+export type { LoggerOptions } from './logger.js';
+export { createMetrics } from './metrics.js';
+export type { ServiceMetrics } from './metrics.js';
+export { createHttpServer } from './http.js';
+export type { HttpServer, HttpServerOptions, ReadinessCheck } from './http.js';
+export { toHttpError, registerErrorStatus } from './errors.js';
+export type { ErrorBody } from './errors.js';
+export { onShutdown } from './lifecycle.js';
+export type { Closeable, LifecycleOptions } from './lifecycle.js';

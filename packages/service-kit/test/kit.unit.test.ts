@@ -1,0 +1,130 @@
+import { ConcordError, silentLogger } from '@concord/core';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  createHttpServer,
+  createMetrics,
+  envBoolean,
+  envPort,
+  loadConfig,
+  onShutdown,
+} from '@concord/service-kit';
+
+describe('loadConfig', () => {
+  const schema = z.object({
+    PORT: envPort(8080),
+    VERBOSE: envBoolean(false),
+    BROKER: z.enum(['memory', 'kafka']),
+  });
+
+  it('returns a frozen, typed object with defaults', () => {
+    const config = loadConfig(schema, { BROKER: 'kafka' });
+    expect(config).toEqual({ PORT: 8080, VERBOSE: false, BROKER: 'kafka' });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reports every problem at once and parses booleans strictly', () => {
+    let caught: unknown;
+    try {
+      loadConfig(schema, { PORT: '70000', VERBOSE: 'yes', BROKER: 'nats' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConcordError);
+    const error = caught as ConcordError;
+    expect(error.code).toBe('CONCORD_CONFIG_INVALID');
+    expect((error.details as string[]).map((line) => line.split(':')[0])).toEqual([
+      'PORT',
+      'VERBOSE',
+      'BROKER',
+    ]);
+  });
+});
+
+describe('createHttpServer', () => {
+  const build = (ready: boolean) =>
+    createHttpServer({
+      logger: silentLogger,
+      metrics: createMetrics('test'),
+      checks: [{ name: 'db', isReady: () => ready }],
+      bodyLimit: 64,
+    });
+
+  it('serves health, readiness reflecting checks and shutdown, and metrics', async () => {
+    const server = build(true);
+    expect((await server.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    expect((await server.app.inject({ url: '/readyz' })).json()).toEqual({
+      status: 'ready',
+      checks: { db: true },
+    });
+    server.markNotReady();
+    expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    const metrics = await server.app.inject({ url: '/metrics' });
+    expect(metrics.body).toContain('concord_http_request_duration_seconds_bucket');
+    await server.close();
+    expect((await build(false).app.inject({ url: '/readyz' })).statusCode).toBe(503);
+  });
+
+  it('maps errors to the error contract', async () => {
+    const server = build(true);
+    server.app.get('/boom', () => {
+      throw new ConcordError('CONCORD_CONFLICT_NOT_FOUND', 'no such conflict');
+    });
+    server.app.post('/echo', (request) => request.body);
+    const notFound = await server.app.inject({ url: '/boom' });
+    expect(notFound.statusCode).toBe(404);
+    expect(notFound.json()).toEqual({
+      error: { code: 'CONCORD_CONFLICT_NOT_FOUND', message: 'no such conflict' },
+    });
+    const large = await server.app.inject({
+      method: 'POST',
+      url: '/echo',
+      payload: { text: 'x'.repeat(100) },
+    });
+    expect(large.statusCode).toBe(413);
+    expect(large.json().error.code).toBe('CONCORD_BODY_TOO_LARGE');
+    const badJson = await server.app.inject({
+      method: 'POST',
+      url: '/echo',
+      payload: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(badJson.statusCode).toBe(400);
+    expect(badJson.json().error.code).toBe('CONCORD_BATCH_INVALID');
+  });
+});
+
+describe('onShutdown', () => {
+  it('marks not ready, closes components in order and exits 0', async () => {
+    const steps: string[] = [];
+    let code: number | undefined;
+    const component = (name: string) => ({ name, close: () => Promise.resolve(void steps.push(name)) });
+    const { shutdown } = onShutdown({
+      logger: silentLogger,
+      graceMs: 1_000,
+      markNotReady: () => steps.push('not-ready'),
+      components: [component('consumers'), component('http'), component('pool')],
+      exit: (value) => {
+        code = value;
+      },
+    });
+    await Promise.all([shutdown('SIGTERM'), shutdown('SIGTERM')]);
+    expect(steps).toEqual(['not-ready', 'consumers', 'http', 'pool']);
+    expect(code).toBe(0);
+  });
+
+  it('exits 1 when draining outlasts the grace period', async () => {
+    let code: number | undefined;
+    const { shutdown } = onShutdown({
+      logger: silentLogger,
+      graceMs: 20,
+      markNotReady: () => undefined,
+      components: [{ name: 'stuck', close: () => new Promise<void>(() => undefined) }],
+      exit: (value) => {
+        code = value;
+      },
+    });
+    await shutdown('SIGTERM');
+    expect(code).toBe(1);
+  });
+});
