@@ -11,3 +11,27 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './port.js';
+export { BUS_ERROR_CODES, busClosedError, busUnavailableError, invalidOptionsError } from './errors.js';
+export type { BusErrorCode } from './errors.js';
+export {
+  assertGroup,
+  assertPublishable,
+  assertTopic,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  GROUP_PATTERN,
+  messageSize,
+  TOPIC_PATTERN,
+} from './validation.js';
+export { realTimers, settlesWithin, sleep } from './timers.js';
+export type { Timers } from './timers.js';
+export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './consumer/backoff.js';
+export type { ResolvedRetry } from './consumer/backoff.js';
+export { KeyedDispatcher } from './consumer/keyed-dispatcher.js';
+export type { KeyedTask } from './consumer/keyed-dispatcher.js';
+export { deadLetterMessage } from './consumer/dead-letter.js';
+export type { DeadLetterCause } from './consumer/dead-letter.js';
+export { ConsumerPipeline, DEFAULT_CONCURRENCY } from './consumer/pipeline.js';
+export type { ConsumerPipelineOptions, Delivery, DeliveryOutcome } from './consumer/pipeline.js';
+export { createMemoryBus, MEMORY_FEATURES } from './memory/bus.js';
+export type { MemoryBusOptions } from './memory/bus.js';
+export { MemoryBroker } from './memory/broker.js';

@@ -81,6 +81,8 @@ export const DLQ_HEADERS = {
   reason: 'x-concord-error-reason',
   attempts: 'x-concord-attempts',
   originalTopic: 'x-concord-original-topic',
+  /** The consumer group whose handler gave up on the message. */
+  group: 'x-concord-group',
 } as const;
 
 export const dlqTopic = (topic: string): string => `${topic}.dlq`;

@@ -1,0 +1,173 @@
+import { isRetryable } from '@concord/core';
+import type { Logger } from '@concord/core';
+import type { IncomingMessage, MessageHandler, RetryOptions } from '../port.js';
+import { realTimers, settlesWithin, sleep } from '../timers.js';
+import type { Timers } from '../timers.js';
+import { backoffDelay, resolveRetry } from './backoff.js';
+import type { ResolvedRetry } from './backoff.js';
+import type { DeadLetterCause } from './dead-letter.js';
+import { KeyedDispatcher } from './keyed-dispatcher.js';
+
+/** One message handed to a {@link ConsumerPipeline} by an adapter, with the adapter's callbacks. */
+export interface Delivery {
+  readonly message: IncomingMessage;
+  /** Handled or dead-lettered: remove the message from its source (ack, commit). */
+  settle(): void | Promise<void>;
+  /** Not processed because the consumer is stopping: give it back so it is delivered again. */
+  release(): void | Promise<void>;
+  /** False once the delivery can no longer be settled (e.g. its channel died); it is then skipped. */
+  isValid?(): boolean;
+}
+
+export interface ConsumerPipelineOptions {
+  readonly group: string;
+  readonly handler: MessageHandler;
+  /** Publishes the dead letter and resolves once the broker confirmed it. */
+  readonly deadLetter: (message: IncomingMessage, cause: DeadLetterCause) => Promise<void>;
+  readonly logger: Logger;
+  /** Keys handled at once. Default 16. */
+  readonly concurrency?: number;
+  readonly retry?: RetryOptions;
+  readonly timers?: Timers;
+  /** Uniform in [0, 1); used for backoff jitter. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+export type DeliveryOutcome = 'handled' | 'dead-lettered' | 'released';
+
+export const DEFAULT_CONCURRENCY = 16;
+
+/**
+ * The consumer machinery every adapter shares: per-key ordered dispatch with bounded concurrency across
+ * keys; on failure, retry in-process with exponential backoff and full jitter while holding the key's slot
+ * (so later messages of the key stay behind it and per-key order holds), then dead-letter after
+ * `maxAttempts` — or at once when the error says `retryable: false` — without blocking other keys;
+ * `close()` stops taking work and drains in-flight handlers within a deadline.
+ */
+export class ConsumerPipeline {
+  readonly #options: ConsumerPipelineOptions;
+  readonly #retry: ResolvedRetry;
+  readonly #dispatcher: KeyedDispatcher;
+  readonly #timers: Timers;
+  readonly #random: () => number;
+  readonly #stop = new AbortController();
+  #closing: Promise<boolean> | undefined;
+
+  constructor(options: ConsumerPipelineOptions) {
+    this.#options = options;
+    this.#retry = resolveRetry(options.retry);
+    this.#dispatcher = new KeyedDispatcher(options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.#timers = options.timers ?? realTimers;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Deliveries accepted and not finished yet. Adapters use it for backpressure. */
+  get pending(): number {
+    return this.#dispatcher.pending;
+  }
+
+  get stopped(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  /** Queues a delivery behind earlier ones with the same key. After close it is released at once. */
+  submit(delivery: Delivery, onDone?: (outcome: DeliveryOutcome) => void): void {
+    this.#dispatcher.push(delivery.message.key, async () => {
+      const outcome = await this.#process(delivery);
+      onDone?.(outcome);
+    });
+  }
+
+  /**
+   * Stops taking work: queued deliveries are released, backoff waits end (their messages are released),
+   * running handlers may finish. Resolves `true` if everything drained within `deadlineMs`. Idempotent.
+   */
+  close(deadlineMs: number): Promise<boolean> {
+    if (this.#closing === undefined) {
+      this.#stop.abort();
+      this.#closing = settlesWithin(this.#timers, this.#dispatcher.onIdle(), deadlineMs).then((drained) => {
+        if (!drained) {
+          this.#options.logger.warn(
+            { group: this.#options.group, pending: this.#dispatcher.pending, deadlineMs },
+            'consumer did not drain before the deadline',
+          );
+        }
+        return drained;
+      });
+    }
+    return this.#closing;
+  }
+
+  #live(delivery: Delivery): boolean {
+    return !this.stopped && delivery.isValid?.() !== false;
+  }
+
+  async #process(delivery: Delivery): Promise<DeliveryOutcome> {
+    const { handler, logger, group } = this.#options;
+    let attempt = delivery.message.attempt;
+    for (;;) {
+      if (!this.#live(delivery)) return this.#release(delivery);
+      const message =
+        attempt === delivery.message.attempt ? delivery.message : { ...delivery.message, attempt };
+      try {
+        await handler(message);
+        await this.#settle(delivery);
+        return 'handled';
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= this.#retry.maxAttempts) {
+          return this.#deadLetter(delivery, message, { error, attempts: attempt, group });
+        }
+        const delay = backoffDelay(this.#retry, attempt, this.#random);
+        logger.debug(
+          { group, topic: message.topic, id: message.id, attempt, delay, err: error },
+          'handler failed; retrying after backoff',
+        );
+        await sleep(this.#timers, delay, this.#stop.signal);
+        attempt += 1;
+      }
+    }
+  }
+
+  async #deadLetter(
+    delivery: Delivery,
+    message: IncomingMessage,
+    cause: DeadLetterCause,
+  ): Promise<DeliveryOutcome> {
+    const { logger } = this.#options;
+    try {
+      await this.#options.deadLetter(message, cause);
+    } catch (error) {
+      logger.error({ id: message.id, topic: message.topic, err: error }, 'dead-lettering failed; releasing');
+      return this.#release(delivery);
+    }
+    logger.warn(
+      {
+        group: cause.group,
+        topic: message.topic,
+        id: message.id,
+        attempts: cause.attempts,
+        err: cause.error,
+      },
+      'message dead-lettered',
+    );
+    await this.#settle(delivery);
+    return 'dead-lettered';
+  }
+
+  async #settle(delivery: Delivery): Promise<void> {
+    try {
+      await delivery.settle();
+    } catch (error) {
+      this.#options.logger.warn({ id: delivery.message.id, err: error }, 'could not settle a delivery');
+    }
+  }
+
+  async #release(delivery: Delivery): Promise<DeliveryOutcome> {
+    try {
+      await delivery.release();
+    } catch (error) {
+      this.#options.logger.warn({ id: delivery.message.id, err: error }, 'could not release a delivery');
+    }
+    return 'released';
+  }
+}

@@ -1,0 +1,141 @@
+import { silentLogger } from '@concord/core';
+import type { Logger } from '@concord/core';
+import { deadLetterMessage } from '../consumer/dead-letter.js';
+import { ConsumerPipeline } from '../consumer/pipeline.js';
+import { busClosedError, promised } from '../errors.js';
+import { dlqTopic } from '../port.js';
+import type {
+  BusFeatures,
+  IncomingMessage,
+  MessageBus,
+  OutgoingMessage,
+  SubscribeOptions,
+  Subscription,
+} from '../port.js';
+import type { Timers } from '../timers.js';
+import { assertGroup, assertPublishable, assertTopic, DEFAULT_MAX_MESSAGE_BYTES } from '../validation.js';
+import { MemoryBroker } from './broker.js';
+import type { GroupMember, MemoryGroup } from './group.js';
+
+export interface MemoryBusOptions {
+  /** Share one broker between several buses (e.g. the services of the all-in-one process). Default: a new one. */
+  readonly broker?: MemoryBroker;
+  readonly logger?: Logger;
+  /** Largest message accepted (payload, key and headers). Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
+  readonly maxMessageBytes?: number;
+  /** How long `close()` waits for in-flight handlers. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  readonly timers?: Timers;
+  readonly random?: () => number;
+}
+
+export const MEMORY_FEATURES: BusFeatures = { orderedPerKey: true, consumerGroups: true, persistent: false };
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+const MESSAGE_ID_HEADER = 'message-id';
+
+/**
+ * The in-memory adapter: the same semantics as the broker adapters (consumer groups sharing work, every
+ * group gets every message, per-key order, redelivery with backoff, dead letters on `<topic>.dlq`), without
+ * persistence. For the embedded mode and fast tests.
+ */
+export const createMemoryBus = (options: MemoryBusOptions = {}): MessageBus => new MemoryBus(options);
+
+class MemoryBus implements MessageBus {
+  readonly name = 'memory';
+  readonly features = MEMORY_FEATURES;
+  readonly #broker: MemoryBroker;
+  readonly #logger: Logger;
+  readonly #maxMessageBytes: number;
+  readonly #drainTimeoutMs: number;
+  readonly #subscriptions = new Set<Subscription>();
+  #closing: Promise<void> | undefined;
+
+  constructor(readonly options: MemoryBusOptions) {
+    this.#broker = options.broker ?? new MemoryBroker();
+    this.#logger = (options.logger ?? silentLogger).child({ bus: 'memory' });
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  }
+
+  publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    return promised(() => {
+      if (this.#closing !== undefined) throw busClosedError();
+      assertPublishable(topic, messages, this.#maxMessageBytes);
+      this.#broker.deliver(
+        topic,
+        messages.map((message) => this.#incoming(topic, message)),
+      );
+    });
+  }
+
+  subscribe(options: SubscribeOptions): Promise<Subscription> {
+    return promised(() => {
+      if (this.#closing !== undefined) throw busClosedError();
+      assertGroup(options.group);
+      for (const topic of options.topics) assertTopic(topic);
+      return this.#subscribe(options);
+    });
+  }
+
+  isReady(): boolean {
+    return this.#closing === undefined;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.all([...this.#subscriptions].map((s) => s.close())).then(() => undefined);
+    return this.#closing;
+  }
+
+  #incoming(topic: string, message: OutgoingMessage): IncomingMessage {
+    return {
+      id: message.id,
+      topic,
+      key: message.key,
+      payload: Uint8Array.from(message.payload),
+      headers: { ...message.headers, [MESSAGE_ID_HEADER]: message.id },
+      attempt: 1,
+    };
+  }
+
+  #subscribe(options: SubscribeOptions): Subscription {
+    const pipeline = new ConsumerPipeline({
+      group: options.group,
+      handler: options.handler,
+      logger: this.#logger,
+      deadLetter: (message, cause) =>
+        Promise.resolve(
+          this.#broker.deliver(dlqTopic(message.topic), [
+            this.#incoming(dlqTopic(message.topic), deadLetterMessage(message, cause)),
+          ]),
+        ),
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+      ...(this.options.timers === undefined ? {} : { timers: this.options.timers }),
+      ...(this.options.random === undefined ? {} : { random: this.options.random }),
+    });
+    const member: GroupMember = { pipeline, outstanding: 0, closing: false };
+    const groups: MemoryGroup[] = [];
+    for (const topic of new Set(options.topics)) {
+      // Like a RabbitMQ group's dead-letter queue: the group's dead letters wait on `<topic>.dlq`.
+      if (!topic.endsWith('.dlq')) this.#broker.group(dlqTopic(topic), options.group);
+      const group = this.#broker.group(topic, options.group);
+      group.join(member);
+      groups.push(group);
+    }
+    let closing: Promise<void> | undefined;
+    const subscription: Subscription = {
+      close: () => {
+        closing ??= (async () => {
+          for (const group of groups) group.leave(member);
+          await pipeline.close(this.#drainTimeoutMs);
+          this.#subscriptions.delete(subscription);
+        })();
+        return closing;
+      },
+    };
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+}

@@ -1,0 +1,17 @@
+import { createMemoryBus, MEMORY_FEATURES, MemoryBroker } from '@concord/bus';
+import { describeBusContract } from '@concord/bus/testing';
+
+const brokers = new Map<string, MemoryBroker>();
+
+describeBusContract({
+  name: 'memory',
+  features: MEMORY_FEATURES,
+  deliveryTimeoutMs: 5_000,
+  testTimeoutMs: 10_000,
+  create: ({ namespace, maxMessageBytes, drainTimeoutMs }) => {
+    // Buses of one test share a broker, like services sharing a real one.
+    const broker = brokers.get(namespace) ?? new MemoryBroker();
+    brokers.set(namespace, broker);
+    return createMemoryBus({ broker, maxMessageBytes, drainTimeoutMs });
+  },
+});
