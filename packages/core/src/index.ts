@@ -2,3 +2,60 @@ export { ConcordError, isConcordError, isRetryable, errorCode } from './errors.j
 export type { ConcordErrorOptions } from './errors.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export { canonicalJson, isPlainObject, utf8ByteLength } from './json.js';
+export type { JsonObject, JsonValue } from './json.js';
+
+// Envelope (DESIGN §2)
+export { DEFAULT_ENVELOPE_LIMITS } from './envelope/types.js';
+export type { EnvelopeLimits, EventEnvelope, EventMetadata } from './envelope/types.js';
+export { BatchErrorCode, EventErrorCode } from './envelope/codes.js';
+export type { EventProblem } from './envelope/codes.js';
+export { eventValidationError, resolveLimits, validateEnvelope } from './envelope/validate.js';
+export type { EventValidation } from './envelope/validate.js';
+export { isCloudEvent, toCloudEvent, validateCloudEvent } from './envelope/cloudevents.js';
+export type { CloudEvent, ToCloudEventOptions } from './envelope/cloudevents.js';
+export { parseEvent, validateBatch, validateEvent } from './envelope/index.js';
+export type { BatchValidation } from './envelope/index.js';
+
+// Versions
+export { INITIAL_VERSION, isAggregateVersion, nextVersion } from './versions/sequence.js';
+export type { AggregateVersion } from './versions/sequence.js';
+export {
+  DEFAULT_MAX_VECTOR_ENTRIES,
+  compareVectors,
+  formatVector,
+  incrementVector,
+  mergeVectors,
+  parseVector,
+  pruneVector,
+  vectorProblem,
+} from './versions/vector.js';
+export type { IncrementOptions, PruneOptions, VectorRelation, VersionVector } from './versions/vector.js';
+export {
+  HlcClock,
+  MAX_HLC_LOGICAL,
+  compareHlc,
+  compareHlcStrings,
+  formatHlc,
+  isHlcString,
+  parseHlc,
+  tryParseHlc,
+} from './versions/hlc.js';
+export type { Hlc, HlcClockOptions, PhysicalClock } from './versions/hlc.js';
+
+// Conflict model (DESIGN §3)
+export { ClassifyRejectionCode } from './conflict/types.js';
+export type {
+  AggregateState,
+  Classification,
+  Conflict,
+  ConflictDetails,
+  Dot,
+  FieldVersion,
+  LocalFieldChange,
+  VersionRelation,
+} from './conflict/types.js';
+export { changedFieldsOf, classify, toConflict } from './conflict/classify.js';
+export type { ToConflictOptions } from './conflict/classify.js';
+export { EMPTY_AGGREGATE, applyChanges, applyPatch, changeSetOf } from './conflict/apply.js';
+export type { ApplyOptions, FieldChangeSet } from './conflict/apply.js';

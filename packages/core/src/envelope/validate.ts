@@ -1,0 +1,255 @@
+import { ConcordError } from '../errors.js';
+import { isPlainObject, type JsonObject, utf8ByteLength } from '../json.js';
+import { isHlcString } from '../versions/hlc.js';
+import { vectorProblem, type VersionVector } from '../versions/vector.js';
+import { EventErrorCode, type EventProblem } from './codes.js';
+import { findNonJson, memberPath } from './json-check.js';
+import {
+  DEFAULT_ENVELOPE_LIMITS,
+  type EnvelopeLimits,
+  type EventEnvelope,
+  type EventMetadata,
+} from './types.js';
+
+/** The outcome of validating one event: the normalised envelope, or every problem found. */
+export type EventValidation =
+  | { readonly ok: true; readonly event: EventEnvelope }
+  | { readonly ok: false; readonly problems: readonly EventProblem[] };
+
+const KNOWN_MEMBERS = new Set([
+  'id',
+  'type',
+  'aggregateType',
+  'aggregateId',
+  'baseVersion',
+  'clock',
+  'hlc',
+  'origin',
+  'data',
+  'metadata',
+]);
+const hasControl = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+};
+
+/** Resolve partial limits against the defaults. */
+export const resolveLimits = (limits: Partial<EnvelopeLimits> = {}): EnvelopeLimits => ({
+  ...DEFAULT_ENVELOPE_LIMITS,
+  ...limits,
+});
+
+/**
+ * Validate a Concord envelope (DESIGN §2) and return ALL problems with their paths, or the normalised
+ * event. Never throws. Size is the UTF-8 byte length of the input's JSON form.
+ */
+export const validateEnvelope = (input: unknown, limits: Partial<EnvelopeLimits> = {}): EventValidation => {
+  const lim = resolveLimits(limits);
+  if (!isPlainObject(input)) {
+    return fail([{ code: EventErrorCode.NotObject, path: '', message: 'event must be a JSON object' }]);
+  }
+  const problems: EventProblem[] = [];
+  const checker = new MemberChecker(input, problems, lim);
+  const id = checker.id('id', true);
+  const type = checker.id('type', true);
+  const aggregateType = checker.id('aggregateType', true);
+  const aggregateId = checker.id('aggregateId', true);
+  const origin = checker.id('origin', false);
+  const baseVersion = checker.baseVersion('baseVersion');
+  const clock = checker.clock('clock');
+  const hlc = checker.hlc('hlc');
+  const data = checker.object('data', true);
+  const metadata = checker.object('metadata', false);
+  if (!lim.allowUnknownMembers) {
+    for (const key of Object.keys(input)) {
+      if (!KNOWN_MEMBERS.has(key)) {
+        problems.push({
+          code: EventErrorCode.UnknownField,
+          path: memberPath('', key),
+          message: `unknown member "${key}"`,
+        });
+      }
+    }
+  }
+  if (problems.length === 0) checker.size('');
+  if (problems.length > 0) return fail(problems);
+  return {
+    ok: true,
+    event: buildEnvelope({
+      id,
+      type,
+      aggregateType,
+      aggregateId,
+      origin,
+      baseVersion,
+      clock,
+      hlc,
+      data,
+      metadata,
+    }),
+  };
+};
+
+interface EnvelopeParts {
+  id: string | undefined;
+  type: string | undefined;
+  aggregateType: string | undefined;
+  aggregateId: string | undefined;
+  origin: string | undefined;
+  baseVersion: number | undefined;
+  clock: VersionVector | undefined;
+  hlc: string | undefined;
+  data: JsonObject | undefined;
+  metadata: EventMetadata | undefined;
+}
+
+/** Assemble an envelope from checked parts, omitting absent optional members. */
+export const buildEnvelope = (parts: EnvelopeParts): EventEnvelope => {
+  const event: {
+    -readonly [K in keyof EventEnvelope]: EventEnvelope[K];
+  } = {
+    id: parts.id ?? '',
+    type: parts.type ?? '',
+    aggregateType: parts.aggregateType ?? '',
+    aggregateId: parts.aggregateId ?? '',
+    data: parts.data ?? {},
+  };
+  if (parts.baseVersion !== undefined) event.baseVersion = parts.baseVersion;
+  if (parts.clock !== undefined) event.clock = parts.clock;
+  if (parts.hlc !== undefined) event.hlc = parts.hlc;
+  if (parts.origin !== undefined) event.origin = parts.origin;
+  if (parts.metadata !== undefined) event.metadata = parts.metadata;
+  return event;
+};
+
+const fail = (problems: EventProblem[]): EventValidation => ({ ok: false, problems });
+
+/** Checks members of one input object, collecting problems. Paths may be remapped (CloudEvents names). */
+export class MemberChecker {
+  constructor(
+    private readonly input: Record<string, unknown>,
+    private readonly problems: EventProblem[],
+    private readonly limits: EnvelopeLimits,
+  ) {}
+
+  private present(key: string, required: boolean): unknown {
+    const value = this.input[key];
+    if (value === undefined || value === null) {
+      if (required) this.add(EventErrorCode.MissingField, key, `"${key}" is required`);
+      return undefined;
+    }
+    return value;
+  }
+
+  add(code: EventErrorCode, path: string, message: string): void {
+    this.problems.push({ code, path, message });
+  }
+
+  /** An id-like string: non-empty, ≤ maxIdLength, no control characters, no surrounding whitespace. */
+  id(key: string, required: boolean): string | undefined {
+    const value = this.present(key, required);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') return this.wrong(key, 'a string', value);
+    if (value.trim().length === 0) {
+      this.add(EventErrorCode.EmptyField, key, `"${key}" must not be empty`);
+      return undefined;
+    }
+    if (value.length > this.limits.maxIdLength) {
+      this.add(
+        EventErrorCode.IdTooLong,
+        key,
+        `"${key}" is ${value.length} characters, max ${this.limits.maxIdLength}`,
+      );
+      return undefined;
+    }
+    if (hasControl(value) || value.trim() !== value) {
+      this.add(
+        EventErrorCode.BadId,
+        key,
+        `"${key}" must not contain control characters or surrounding whitespace`,
+      );
+      return undefined;
+    }
+    return value;
+  }
+
+  baseVersion(key: string): number | undefined {
+    const value = this.present(key, false);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number') return this.wrong(key, 'a number', value);
+    if (!Number.isSafeInteger(value) || value < 0) {
+      this.add(EventErrorCode.BadBaseVersion, key, `"${key}" must be a non-negative integer, got ${value}`);
+      return undefined;
+    }
+    return value;
+  }
+
+  clock(key: string, value: unknown = this.present(key, false)): VersionVector | undefined {
+    if (value === undefined) return undefined;
+    if (!isPlainObject(value)) return this.wrong(key, 'an object', value);
+    const why = vectorProblem(value, this.limits.maxClockEntries);
+    if (why !== undefined) {
+      this.add(EventErrorCode.BadClock, key, `"${key}" ${why}`);
+      return undefined;
+    }
+    return value as VersionVector;
+  }
+
+  hlc(key: string): string | undefined {
+    const value = this.present(key, false);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') return this.wrong(key, 'a string', value);
+    if (!isHlcString(value)) {
+      this.add(EventErrorCode.BadHlc, key, `"${key}" is not an HLC stamp (<wall:15>-<logical:6>-<node>)`);
+      return undefined;
+    }
+    return value;
+  }
+
+  object(
+    key: string,
+    required: boolean,
+    value: unknown = this.present(key, required),
+  ): JsonObject | undefined {
+    if (value === undefined) return undefined;
+    if (!isPlainObject(value)) return this.wrong(key, 'an object', value);
+    const nonJson = findNonJson(value, key);
+    if (nonJson) {
+      this.add(EventErrorCode.NotJson, nonJson.path, `${nonJson.path} ${nonJson.why}`);
+      return undefined;
+    }
+    return value as JsonObject;
+  }
+
+  /** Check the whole input's JSON size. Call only when the input is known to be JSON. */
+  size(path: string): void {
+    let bytes: number;
+    try {
+      bytes = utf8ByteLength(JSON.stringify(this.input));
+    } catch (cause) {
+      this.add(EventErrorCode.NotJson, path, `event cannot be serialised as JSON: ${String(cause)}`);
+      return;
+    }
+    if (bytes > this.limits.maxEventBytes) {
+      this.add(EventErrorCode.TooLarge, path, `event is ${bytes} bytes, max ${this.limits.maxEventBytes}`);
+    }
+  }
+
+  private wrong(key: string, expected: string, value: unknown): undefined {
+    const actual = Array.isArray(value) ? 'array' : typeof value;
+    this.add(EventErrorCode.WrongType, key, `"${key}" must be ${expected}, got ${actual}`);
+    return undefined;
+  }
+}
+
+/** The error to raise for an invalid event: code of the first problem, all problems in `details`. */
+export const eventValidationError = (problems: readonly EventProblem[]): ConcordError => {
+  const first = problems[0];
+  const summary = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
+  return new ConcordError(first?.code ?? EventErrorCode.NotObject, `invalid event: ${summary}`, {
+    details: { problems },
+  });
+};
