@@ -1,0 +1,19 @@
+import { ConcordError } from '@concord/core';
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Quotes a schema name after checking it is a plain lower-case identifier. */
+export const quoteSchema = (schema: string): string => {
+  if (!IDENT.test(schema)) {
+    throw new ConcordError(
+      'CONCORD_OUTBOX_INVALID_SCHEMA',
+      `Schema name ${JSON.stringify(schema)} must match ${IDENT.source}`,
+    );
+  }
+  return `"${schema}"`;
+};
+
+/** The NOTIFY channel the outbox trigger of a schema signals on (see migrations/0001). */
+export const outboxChannel = (schema: string): string => `${schema}_outbox`;
+
+export const DEFAULT_SCHEMA = 'concord';

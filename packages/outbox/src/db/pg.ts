@@ -1,0 +1,122 @@
+import { ConcordError, silentLogger } from '@concord/core';
+import type { Logger } from '@concord/core';
+import type { Pool, PoolClient } from 'pg';
+import type { Database, ListenOptions, QueryResult, Sql, Tx, Unlisten } from './types.js';
+
+export interface PgDatabaseOptions {
+  readonly pool: Pool;
+  readonly logger?: Logger;
+  /** End the pool on close(). Default false: whoever created the pool closes it. */
+  readonly ownsPool?: boolean;
+}
+
+const toResult = <R>(result: { rows: R[]; rowCount: number | null }): QueryResult<R> => ({
+  rows: result.rows,
+  rowCount: result.rowCount ?? 0,
+});
+
+const clientSql = (client: Pool | PoolClient): Sql => ({
+  async query<R>(text: string, params?: readonly unknown[]) {
+    const result = await client.query(text, params as unknown[] | undefined);
+    return toResult(result as unknown as { rows: R[]; rowCount: number | null });
+  },
+  async exec(text: string) {
+    await client.query(text);
+  },
+});
+
+/**
+ * Adapts a `pg` Pool. Transactions run on one checked-out client; a client whose connection broke is
+ * destroyed rather than returned to the pool. Idle-client errors (e.g. Postgres restarting) are logged,
+ * not thrown, so a restart of the database never crashes the process.
+ */
+export const pgDatabase = (options: PgDatabaseOptions): Database => {
+  const { pool } = options;
+  const logger = options.logger ?? silentLogger;
+  const onPoolError = (error: Error) => logger.warn({ err: error }, 'idle postgres client failed');
+  pool.on('error', onPoolError);
+  let closed = false;
+  const base = clientSql(pool);
+
+  const withTransaction = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        const value = await fn(clientSql(client));
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
+        throw error;
+      }
+    } catch (error) {
+      broken ??= isConnectionError(error) ? (error as Error) : undefined;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+
+  const listen = async (listenOptions: ListenOptions): Promise<Unlisten> => {
+    const client = await pool.connect();
+    let released = false;
+    const release = (error?: Error) => {
+      if (released) return;
+      released = true;
+      client.removeListener('notification', onNotification);
+      client.removeListener('error', onError);
+      client.release(error ?? true);
+    };
+    const onNotification = (message: { channel: string; payload?: string | undefined }) => {
+      if (message.channel === listenOptions.channel) listenOptions.onNotify(message.payload ?? '');
+    };
+    const onError = (error: Error) => {
+      release(error);
+      listenOptions.onError?.(error);
+    };
+    client.on('notification', onNotification);
+    client.on('error', onError);
+    try {
+      await client.query(`LISTEN "${listenOptions.channel.replaceAll('"', '""')}"`);
+    } catch (error) {
+      release(error instanceof Error ? error : new Error(String(error)));
+      throw new ConcordError('CONCORD_OUTBOX_LISTEN_FAILED', 'LISTEN failed', {
+        retryable: true,
+        cause: error,
+      });
+    }
+    return () => {
+      // Destroying the client drops the LISTEN with the connection.
+      release();
+      return Promise.resolve();
+    };
+  };
+
+  return {
+    kind: 'pg',
+    ...base,
+    withTransaction,
+    listen,
+    async close() {
+      if (closed) return;
+      closed = true;
+      pool.removeListener('error', onPoolError);
+      if (options.ownsPool === true) await pool.end();
+    },
+  };
+};
+
+const isConnectionError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02')) {
+    return true;
+  }
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|ECONNRESET|ECONNREFUSED|not queryable/i.test(message);
+};

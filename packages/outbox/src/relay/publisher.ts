@@ -1,0 +1,149 @@
+import type { MessageBus, OutgoingMessage } from '@concord/bus';
+import { isRetryable } from '@concord/core';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import type { Context, Link, Span, Tracer } from '@opentelemetry/api';
+import { groupBy } from './row.js';
+import type { OutboxRow } from './row.js';
+
+/** What happened to a batch: rows confirmed by the broker, and each key's first failing row. */
+export interface PublishOutcome {
+  readonly published: OutboxRow[];
+  readonly failures: { readonly row: OutboxRow; readonly error: unknown }[];
+  /** The batch publish failed and the per-key retry failed for every key: treat as a broker outage. */
+  readonly outage: boolean;
+}
+
+interface Prepared {
+  readonly row: OutboxRow;
+  readonly message: OutgoingMessage;
+  readonly span: Span;
+  readonly parent: Context;
+}
+
+const KEY_CONCURRENCY = 32;
+
+/**
+ * Publishes rows through the bus with the trace context each row was written under: every row gets a
+ * producer span that is a child of the writer's span, and its headers carry that context, so the
+ * consumer continues the writer's trace. The batch span links to every row's context.
+ */
+export class Publisher {
+  readonly #bus: MessageBus;
+  readonly #tracer: Tracer;
+
+  constructor(bus: MessageBus, tracer: Tracer) {
+    this.#bus = bus;
+    this.#tracer = tracer;
+  }
+
+  async publish(rows: readonly OutboxRow[]): Promise<PublishOutcome> {
+    const prepared = rows.map((row) => this.#prepare(row));
+    const links: Link[] = prepared.flatMap((p) => {
+      const spanContext = trace.getSpanContext(p.parent);
+      return spanContext === undefined ? [] : [{ context: spanContext }];
+    });
+    return this.#tracer.startActiveSpan(
+      'outbox.relay.batch',
+      { kind: SpanKind.INTERNAL, links, attributes: { 'messaging.batch.message_count': rows.length } },
+      async (batchSpan) => {
+        try {
+          const outcomes = await Promise.all(
+            [...groupBy(prepared, (p) => p.row.topic)].map(([topic, group]) =>
+              this.#publishTopic(topic, group),
+            ),
+          );
+          const result: PublishOutcome = {
+            published: outcomes.flatMap((o) => o.published),
+            failures: outcomes.flatMap((o) => o.failures),
+            outage: outcomes.some((o) => o.outage),
+          };
+          if (result.failures.length > 0) batchSpan.setStatus({ code: SpanStatusCode.ERROR });
+          return result;
+        } finally {
+          batchSpan.end();
+        }
+      },
+    );
+  }
+
+  #prepare(row: OutboxRow): Prepared {
+    const stored: Record<string, string> = {};
+    if (row.traceparent !== null) stored.traceparent = row.traceparent;
+    if (row.tracestate !== null) stored.tracestate = row.tracestate;
+    const parent = propagation.extract(ROOT_CONTEXT, stored);
+    const span = this.#tracer.startSpan(
+      `${row.topic} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.operation.type': 'publish',
+          'messaging.destination.name': row.topic,
+          'messaging.message.id': row.message_id,
+        },
+      },
+      parent,
+    );
+    const headers: Record<string, string> = { ...row.headers, ...stored, 'message-id': row.message_id };
+    // With an SDK present this replaces the stored traceparent by the publish span's (same trace).
+    context.with(trace.setSpan(parent, span), () => propagation.inject(context.active(), headers));
+    return {
+      row,
+      parent,
+      span,
+      message: { id: row.message_id, key: row.key, payload: row.payload, headers },
+    };
+  }
+
+  async #publishTopic(topic: string, group: Prepared[]): Promise<PublishOutcome> {
+    try {
+      await this.#bus.publish(
+        topic,
+        group.map((p) => p.message),
+      );
+      for (const p of group) p.span.end();
+      return { published: group.map((p) => p.row), failures: [], outage: false };
+    } catch (batchError) {
+      if (!this.#bus.isReady()) return this.#failAll(group, batchError);
+      return this.#publishPerKey(topic, group);
+    }
+  }
+
+  /** Isolates failures: each key publishes its rows one by one and stops at its first failure. */
+  async #publishPerKey(topic: string, group: Prepared[]): Promise<PublishOutcome> {
+    const keys = [...groupBy(group, (p) => p.row.key).values()];
+    const published: OutboxRow[] = [];
+    const failures: { row: OutboxRow; error: unknown }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const rows = keys[next++] ?? [];
+        for (const [index, p] of rows.entries()) {
+          try {
+            await this.#bus.publish(topic, [p.message]);
+            p.span.end();
+            published.push(p.row);
+          } catch (error) {
+            failures.push({ row: p.row, error });
+            endFailed(p.span, error);
+            for (const held of rows.slice(index + 1)) held.span.end();
+            break;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(KEY_CONCURRENCY, keys.length) }, worker));
+    const outage = published.length === 0 && keys.length > 1 && failures.every((f) => isRetryable(f.error));
+    return { published, failures: outage ? [] : failures, outage };
+  }
+
+  #failAll(group: Prepared[], error: unknown): PublishOutcome {
+    for (const p of group) endFailed(p.span, error);
+    return { published: [], failures: [], outage: true };
+  }
+}
+
+const endFailed = (span: Span, error: unknown) => {
+  span.recordException(error instanceof Error ? error : String(error));
+  span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
+};

@@ -1,0 +1,336 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DLQ_HEADERS, dlqTopic } from '@concord/bus';
+import type { MessageBus } from '@concord/bus';
+import { errorCode, isRetryable, silentLogger } from '@concord/core';
+import type { Logger } from '@concord/core';
+import { trace } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
+import { DEFAULT_SCHEMA, outboxChannel, quoteSchema } from '../db/ident.js';
+import type { Database, Unlisten } from '../db/types.js';
+import { backoffDelay } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import { Leases } from './leases.js';
+import { Publisher } from './publisher.js';
+import type { OutboxRow } from './row.js';
+import { relaySql } from './sql.js';
+import type { RelaySql } from './sql.js';
+import { StatsRecorder } from './stats.js';
+import type { RelayCounters } from './stats.js';
+import { Waker } from './waker.js';
+
+export interface RelayOptions {
+  readonly db: Database;
+  readonly bus: MessageBus;
+  /** Schema holding the outbox. Default `concord`. */
+  readonly schema?: string;
+  /** This instance's name in the lease table. Default host:pid:random. */
+  readonly owner?: string;
+  /** Rows read and published per batch. Default 500. */
+  readonly batchSize?: number;
+  /** Polling fallback when no NOTIFY arrives. Default 1000 ms. */
+  readonly pollIntervalMs?: number;
+  /** A partition lease lasts this long unless renewed (renewed every third of it). Default 10_000 ms. */
+  readonly leaseTtlMs?: number;
+  /** Failed attempts (broker reachable) before a row is dead-lettered. Default 10. */
+  readonly maxAttempts?: number;
+  /** Backoff of a failing key and of the whole relay while the broker is unreachable. */
+  readonly backoff?: BackoffOptions;
+  /** Also publish dead letters to `<topic>.dlq` (they always go to outbox_dead_letters). Default true. */
+  readonly publishDeadLetters?: boolean;
+  /** Published rows are deleted after this long. Default 24 h. */
+  readonly retentionMs?: number;
+  /** How often cleanup runs. Default 60_000 ms. */
+  readonly cleanupIntervalMs?: number;
+  readonly logger?: Logger;
+  readonly tracer?: Tracer;
+  readonly random?: () => number;
+  readonly now?: () => number;
+}
+
+/** What /metrics reads: counters of this instance plus the outbox backlog. */
+export interface RelayStats extends RelayCounters {
+  readonly owner: string;
+  readonly partitions: readonly number[];
+  /** Rows not yet published (all partitions). */
+  readonly pending: number;
+  /** Age of the oldest unpublished row, in ms: the outbox lag. */
+  readonly oldestPendingAgeMs: number;
+  readonly deadLetterRows: number;
+  /** The broker is unreachable; the relay is backing off. */
+  readonly brokerOutage: boolean;
+}
+
+/** The outbox relay: publishes committed outbox rows through the bus. */
+export interface Relay {
+  readonly owner: string;
+  /** Starts the relay loop in the background. Idempotent. */
+  start(): void;
+  /** Stops the loop after the batch in flight, gives its partitions back, stops listening. Idempotent. */
+  close(): Promise<void>;
+  stats(): Promise<RelayStats>;
+}
+
+interface DrainResult {
+  readonly read: number;
+  readonly full: boolean;
+  readonly outage: boolean;
+}
+
+/** Creates a relay; call `start()` to run it. */
+export const createRelay = (options: RelayOptions): Relay => new OutboxRelay(options);
+
+class OutboxRelay implements Relay {
+  readonly owner: string;
+  readonly #o: Required<Omit<RelayOptions, 'owner' | 'schema' | 'backoff'>> & { backoff: BackoffOptions };
+  readonly #sql: RelaySql;
+  readonly #channel: string;
+  readonly #leases: Leases;
+  readonly #publisher: Publisher;
+  readonly #stats: StatsRecorder;
+  readonly #waker = new Waker();
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #unlisten: Unlisten | undefined;
+  #outage = false;
+  #leaseDueAt = 0;
+  #cleanupDueAt = 0;
+
+  constructor(options: RelayOptions) {
+    const schema = options.schema ?? DEFAULT_SCHEMA;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.#o = {
+      db: options.db,
+      bus: options.bus,
+      batchSize: options.batchSize ?? 500,
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      leaseTtlMs: options.leaseTtlMs ?? 10_000,
+      maxAttempts: options.maxAttempts ?? 10,
+      backoff: options.backoff ?? {},
+      publishDeadLetters: options.publishDeadLetters ?? true,
+      retentionMs: options.retentionMs ?? 24 * 3600_000,
+      cleanupIntervalMs: options.cleanupIntervalMs ?? 60_000,
+      logger: options.logger ?? silentLogger,
+      tracer: options.tracer ?? trace.getTracer('@concord/outbox'),
+      random: options.random ?? Math.random,
+      now: options.now ?? Date.now,
+    };
+    this.#log = this.#o.logger.child({ component: 'outbox-relay', owner: this.owner });
+    this.#sql = relaySql(quoteSchema(schema));
+    this.#channel = outboxChannel(schema);
+    this.#leases = new Leases({
+      db: this.#o.db,
+      sql: this.#sql,
+      owner: this.owner,
+      ttlMs: this.#o.leaseTtlMs,
+      logger: this.#log,
+    });
+    this.#publisher = new Publisher(this.#o.bus, this.#o.tracer);
+    this.#stats = new StatsRecorder(this.#o.now);
+  }
+
+  start(): void {
+    if (this.#loop !== undefined || this.#closing !== undefined) return;
+    this.#loop = this.#run();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async stats(): Promise<RelayStats> {
+    const { rows } = await this.#o.db.query<{ pending: number; oldest_ms: number }>(this.#sql.backlog);
+    const dead = await this.#o.db.query<{ n: number }>(this.#sql.deadLetters);
+    return {
+      ...this.#stats.snapshot(),
+      owner: this.owner,
+      partitions: this.#leases.partitions,
+      pending: rows[0]?.pending ?? 0,
+      oldestPendingAgeMs: rows[0]?.oldest_ms ?? 0,
+      deadLetterRows: dead.rows[0]?.n ?? 0,
+      brokerOutage: this.#outage,
+    };
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stop.abort();
+    this.#waker.wake();
+    await this.#loop;
+    try {
+      await this.#leases.releaseAll();
+    } catch (error) {
+      this.#log.warn({ err: error }, 'outbox relay could not release its leases; they will expire');
+    }
+    await this.#unlisten?.();
+    this.#unlisten = undefined;
+  }
+
+  get #stopped(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    let outages = 0;
+    let quickDelay = 0;
+    while (!this.#stopped) {
+      try {
+        await this.#housekeeping();
+        const result = await this.#drainOnce();
+        failures = 0;
+        this.#outage = result.outage;
+        if (result.outage) {
+          outages += 1;
+          await this.#sleep(backoffDelay(outages, this.#o.backoff, this.#o.random));
+          continue;
+        }
+        outages = 0;
+        if (result.full) continue;
+        if (result.read > 0) quickDelay = 0;
+        const untilLease = Math.max(1, this.#leaseDueAt - this.#o.now());
+        const delay = quickDelay > 0 ? quickDelay : this.#o.pollIntervalMs;
+        const woken = await this.#waker.wait(Math.min(delay, untilLease));
+        // A notified commit can sit above the snapshot xmin for a moment: look again soon.
+        quickDelay = woken ? 5 : quickDelay > 0 ? Math.min(quickDelay * 2, this.#o.pollIntervalMs) : 0;
+      } catch (error) {
+        failures += 1;
+        const delay = backoffDelay(failures, this.#o.backoff, this.#o.random);
+        this.#log.warn({ err: error, retryInMs: delay }, 'outbox relay iteration failed');
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  async #housekeeping(): Promise<void> {
+    if (this.#unlisten === undefined) await this.#listen();
+    const now = this.#o.now();
+    if (now >= this.#leaseDueAt) {
+      await this.#leases.maintain();
+      this.#leaseDueAt = now + Math.floor(this.#o.leaseTtlMs / 3);
+    }
+    if (now >= this.#cleanupDueAt) {
+      this.#cleanupDueAt = now + this.#o.cleanupIntervalMs;
+      await this.#cleanup();
+    }
+  }
+
+  async #listen(): Promise<void> {
+    try {
+      this.#unlisten = await this.#o.db.listen({
+        channel: this.#channel,
+        onNotify: () => this.#waker.wake(),
+        onError: (error) => {
+          this.#log.warn({ err: error }, 'outbox relay lost its LISTEN connection; polling');
+          this.#unlisten = undefined;
+        },
+      });
+    } catch (error) {
+      this.#log.debug({ err: error }, 'outbox relay cannot LISTEN; polling');
+    }
+  }
+
+  async #cleanup(): Promise<void> {
+    const chunk = 10_000;
+    for (;;) {
+      const { rowCount } = await this.#o.db.query(this.#sql.cleanup, [this.#o.retentionMs, chunk]);
+      if (rowCount < chunk || this.#stopped) return;
+    }
+  }
+
+  async #drainOnce(): Promise<DrainResult> {
+    const held = this.#leases.held();
+    if (held.partitions.length === 0) return { read: 0, full: false, outage: false };
+    const { rows } = await this.#o.db.query<OutboxRow>(this.#sql.read, [held.partitions, this.#o.batchSize]);
+    if (rows.length === 0) return { read: 0, full: false, outage: false };
+    const outcome = await this.#publisher.publish(rows);
+    if (outcome.published.length > 0) {
+      const marked = await this.#o.db.query<{ id: string; lag_ms: number }>(this.#sql.markPublished, [
+        outcome.published.map((row) => row.id),
+        held.partitions,
+        held.fences,
+        this.owner,
+      ]);
+      this.#stats.recordPublished(marked.rows.map((row) => row.lag_ms));
+      if (marked.rows.length < outcome.published.length) this.#fenced(outcome.published, marked.rows);
+    }
+    for (const failure of outcome.failures) await this.#failed(failure.row, failure.error);
+    return { read: rows.length, full: rows.length === this.#o.batchSize, outage: outcome.outage };
+  }
+
+  #fenced(published: readonly OutboxRow[], marked: readonly { id: string }[]): void {
+    const ok = new Set(marked.map((row) => row.id));
+    const refused = published.filter((row) => !ok.has(row.id));
+    this.#stats.fenced += refused.length;
+    const partitions = new Set(refused.map((row) => row.key_partition));
+    this.#leases.drop(partitions);
+    this.#leaseDueAt = 0;
+    this.#log.warn({ rows: refused.length, partitions: [...partitions] }, 'outbox relay was fenced off');
+  }
+
+  async #failed(row: OutboxRow, error: unknown): Promise<void> {
+    const attempt = row.attempts + 1;
+    const entry = {
+      at: new Date(this.#o.now()).toISOString(),
+      attempt,
+      code: errorCode(error),
+      message: error instanceof Error ? error.message : String(error),
+    };
+    const held = this.#leases.held(new Set([row.key_partition]));
+    const lease = [held.partitions, held.fences, this.owner];
+    if (!isRetryable(error) || attempt >= this.#o.maxAttempts) {
+      await this.#publishDeadLetter(row, entry);
+      const moved = await this.#o.db.query(this.#sql.deadLetter, [row.id, ...lease, JSON.stringify(entry)]);
+      if (moved.rowCount > 0) this.#stats.deadLettered += 1;
+      this.#log.warn({ messageId: row.message_id, topic: row.topic, ...entry }, 'outbox row dead-lettered');
+      return;
+    }
+    const delay = backoffDelay(attempt, this.#o.backoff, this.#o.random);
+    await this.#o.db.query(this.#sql.markFailed, [row.id, ...lease, JSON.stringify(entry), delay]);
+    this.#stats.failedAttempts += 1;
+    this.#log.info(
+      { messageId: row.message_id, topic: row.topic, retryInMs: delay, ...entry },
+      'publish failed',
+    );
+  }
+
+  async #publishDeadLetter(row: OutboxRow, entry: { code: string; message: string; attempt: number }) {
+    if (!this.#o.publishDeadLetters) return;
+    try {
+      await this.#o.bus.publish(dlqTopic(row.topic), [
+        {
+          id: row.message_id,
+          key: row.key,
+          payload: row.payload,
+          headers: {
+            ...row.headers,
+            'message-id': row.message_id,
+            [DLQ_HEADERS.errorCode]: entry.code,
+            [DLQ_HEADERS.reason]: entry.message,
+            [DLQ_HEADERS.attempts]: String(entry.attempt),
+            [DLQ_HEADERS.originalTopic]: row.topic,
+          },
+        },
+      ]);
+    } catch (error) {
+      this.#log.warn({ err: error, messageId: row.message_id }, 'dead letter not published; kept in table');
+    }
+  }
+
+  /** Sleeps, waking early only on close. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#stopped) return resolve();
+      const timer = setTimeout(done, ms);
+      const signal = this.#stop.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+  }
+}

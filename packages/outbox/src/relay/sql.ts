@@ -1,0 +1,83 @@
+/** SQL texts of the relay, bound to one schema. Lease checks lock the lease row (FOR SHARE), so a
+ * relay that lost a partition cannot mark its rows: the new owner's fence bump either waits for the
+ * marking statement, or the marking statement re-reads the lease and finds a different fence. */
+export const relaySql = (schema: string) => {
+  const t = (name: string) => `${schema}.${name}`;
+  const validLeases = `valid AS (
+      SELECT l.key_partition, l.fence FROM ${t('outbox_leases')} l
+      JOIN unnest($2::int[], $3::bigint[]) AS f(key_partition, fence)
+        ON f.key_partition = l.key_partition AND f.fence = l.fence
+      WHERE l.owner = $4
+      FOR SHARE OF l)`;
+  return {
+    read: `SELECT o.id::text AS id, o.message_id, o.topic, o.key, o.key_partition, o.headers, o.payload,
+        o.traceparent, o.tracestate, o.attempts, o.errors
+      FROM ${t('outbox')} o
+      WHERE o.published_at IS NULL
+        AND o.key_partition = ANY($1::int[])
+        AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND NOT EXISTS (
+          SELECT 1 FROM ${t('outbox')} b
+          WHERE b.published_at IS NULL AND b.next_attempt_at > now() AND b.topic = o.topic AND b.key = o.key)
+      ORDER BY o.tx_id, o.id
+      LIMIT $2`,
+    // $1 ids, $2/$3 partitions and fences held, $4 owner
+    markPublished: `WITH ${validLeases}
+      UPDATE ${t('outbox')} o SET published_at = clock_timestamp(), published_fence = valid.fence
+      FROM valid
+      WHERE o.id = ANY($1::bigint[]) AND o.key_partition = valid.key_partition AND o.published_at IS NULL
+      RETURNING o.id::text AS id, (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS lag_ms`,
+    // $1 id, $2/$3/$4 lease, $5 error json, $6 delay ms
+    markFailed: `WITH ${validLeases}
+      UPDATE ${t('outbox')} o SET attempts = o.attempts + 1,
+        errors = o.errors || jsonb_build_array($5::jsonb),
+        next_attempt_at = now() + $6 * interval '1 millisecond'
+      FROM valid
+      WHERE o.id = $1::bigint AND o.key_partition = valid.key_partition AND o.published_at IS NULL
+      RETURNING o.id::text AS id`,
+    // $1 id, $2/$3/$4 lease, $5 error json
+    deadLetter: `WITH ${validLeases},
+      moved AS (
+        DELETE FROM ${t('outbox')} o USING valid
+        WHERE o.id = $1::bigint AND o.key_partition = valid.key_partition AND o.published_at IS NULL
+        RETURNING o.*)
+      INSERT INTO ${t('outbox_dead_letters')}
+        (id, tx_id, message_id, topic, key, headers, payload, traceparent, tracestate, created_at, attempts, errors)
+      SELECT id, tx_id, message_id, topic, key, headers, payload, traceparent, tracestate, created_at,
+        attempts + 1, errors || jsonb_build_array($5::jsonb)
+      FROM moved
+      RETURNING id::text AS id`,
+    heartbeat: `INSERT INTO ${t('outbox_relays')} (owner, seen_at) VALUES ($1, now())
+      ON CONFLICT (owner) DO UPDATE SET seen_at = now()`,
+    forgetStale: `DELETE FROM ${t('outbox_relays')} WHERE seen_at < now() - $1 * interval '1 millisecond'`,
+    forget: `DELETE FROM ${t('outbox_relays')} WHERE owner = $1`,
+    census: `SELECT (SELECT count(*) FROM ${t('outbox_relays')}
+        WHERE seen_at >= now() - $1 * interval '1 millisecond')::int AS live,
+      (SELECT count(*) FROM ${t('outbox_leases')})::int AS partitions`,
+    // $1 partitions, $2 fences, $3 owner, $4 ttl ms
+    renew: `UPDATE ${t('outbox_leases')} l SET expires_at = now() + $4 * interval '1 millisecond'
+      FROM unnest($1::int[], $2::bigint[]) AS f(key_partition, fence)
+      WHERE l.key_partition = f.key_partition AND l.fence = f.fence AND l.owner = $3
+      RETURNING l.key_partition`,
+    release: `UPDATE ${t('outbox_leases')} l SET owner = NULL, expires_at = '-infinity'
+      FROM unnest($1::int[], $2::bigint[]) AS f(key_partition, fence)
+      WHERE l.key_partition = f.key_partition AND l.fence = f.fence AND l.owner = $3`,
+    // $1 owner, $2 how many, $3 ttl ms
+    acquire: `UPDATE ${t('outbox_leases')} l
+      SET owner = $1, fence = l.fence + 1, expires_at = now() + $3 * interval '1 millisecond'
+      WHERE l.key_partition IN (
+        SELECT key_partition FROM ${t('outbox_leases')}
+        WHERE expires_at < now() ORDER BY key_partition LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING l.key_partition, l.fence::text AS fence`,
+    cleanup: `DELETE FROM ${t('outbox')} WHERE id IN (
+        SELECT id FROM ${t('outbox')}
+        WHERE published_at IS NOT NULL AND published_at < now() - $1 * interval '1 millisecond'
+        LIMIT $2)`,
+    backlog: `SELECT count(*)::int AS pending,
+        COALESCE((extract(epoch FROM clock_timestamp() - min(created_at)) * 1000)::float8, 0) AS oldest_ms
+      FROM ${t('outbox')} WHERE published_at IS NULL`,
+    deadLetters: `SELECT count(*)::int AS n FROM ${t('outbox_dead_letters')}`,
+  };
+};
+
+export type RelaySql = ReturnType<typeof relaySql>;
