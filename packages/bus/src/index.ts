@@ -35,3 +35,6 @@ export type { ConsumerPipelineOptions, Delivery, DeliveryOutcome } from './consu
 export { createMemoryBus, MEMORY_FEATURES } from './memory/bus.js';
 export type { MemoryBusOptions } from './memory/bus.js';
 export { MemoryBroker } from './memory/broker.js';
+export { createRabbitMqBus, RABBITMQ_FEATURES } from './rabbitmq/bus.js';
+export type { RabbitMqBusOptions } from './rabbitmq/options.js';
+export { groupQueue } from './rabbitmq/topology.js';

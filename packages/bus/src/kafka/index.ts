@@ -1,0 +1,3 @@
+export { createKafkaBus } from './bus.js';
+export { KAFKA_FEATURES } from './features.js';
+export type { KafkaBusOptions } from './options.js';

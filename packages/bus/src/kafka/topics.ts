@@ -1,0 +1,73 @@
+import type { Logger } from '@concord/core';
+import type { Admin, Kafka } from 'kafkajs';
+import { busUnavailableError } from '../errors.js';
+import { dlqTopic } from '../port.js';
+
+export interface TopicAdminOptions {
+  readonly kafka: Kafka;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Creates topics on first use through the admin client: every `<topic>` together with its `<topic>.dlq`,
+ * with the configured partitions. Topics that exist already are left as they are. Each topic is
+ * ensured once per bus; a failed attempt is forgotten so the next use tries again.
+ */
+export class TopicAdmin {
+  readonly #options: TopicAdminOptions;
+  readonly #ensured = new Map<string, Promise<void>>();
+  #admin: Promise<Admin> | undefined;
+
+  constructor(options: TopicAdminOptions) {
+    this.#options = options;
+  }
+
+  /** Resolves once `topics` and their dead-letter topics exist. */
+  ensure(topics: readonly string[]): Promise<void> {
+    return Promise.all(topics.map((topic) => this.#ensureOne(topic))).then(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    const admin = this.#admin;
+    this.#admin = undefined;
+    if (admin !== undefined) await (await admin.catch(() => undefined))?.disconnect();
+  }
+
+  #ensureOne(topic: string): Promise<void> {
+    let ensured = this.#ensured.get(topic);
+    if (ensured === undefined) {
+      ensured = this.#create(topic.endsWith('.dlq') ? [topic] : [topic, dlqTopic(topic)]);
+      ensured.catch(() => this.#ensured.delete(topic));
+      this.#ensured.set(topic, ensured);
+    }
+    return ensured;
+  }
+
+  async #create(topics: readonly string[]): Promise<void> {
+    const { partitions, replicationFactor, logger } = this.#options;
+    try {
+      const admin = await this.#connect();
+      const created = await admin.createTopics({
+        topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+        waitForLeaders: true,
+      });
+      if (created) logger.info({ topics, partitions }, 'kafka topics created');
+    } catch (error) {
+      throw busUnavailableError(`Could not create Kafka topics ${topics.join(', ')}`, error);
+    }
+  }
+
+  #connect(): Promise<Admin> {
+    if (this.#admin === undefined) {
+      const admin = this.#options.kafka.admin();
+      const connecting = admin.connect().then(() => admin);
+      connecting.catch(() => {
+        if (this.#admin === connecting) this.#admin = undefined;
+      });
+      this.#admin = connecting;
+    }
+    return this.#admin;
+  }
+}

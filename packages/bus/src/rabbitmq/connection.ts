@@ -1,0 +1,146 @@
+import type { Logger } from '@concord/core';
+import { connect } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import { backoffDelay } from '../consumer/backoff.js';
+import { busUnavailableError } from '../errors.js';
+import { sleep } from '../timers.js';
+import type { Timers } from '../timers.js';
+
+export interface ConnectionOptions {
+  readonly url: string;
+  readonly connectionName: string;
+  readonly logger: Logger;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
+  /** Sets up channels on a fresh connection; if it throws, the connection is dropped and retried. */
+  readonly onConnected: (connection: ChannelModel) => Promise<void>;
+  readonly onDisconnected: () => void;
+  readonly onBlocked: (blocked: boolean) => void;
+}
+
+/**
+ * Keeps one AMQP connection up: connects with exponential backoff and full jitter, and after an
+ * unexpected close (broker restart, network) reconnects the same way and runs `onConnected` again.
+ */
+export class RabbitConnection {
+  readonly #options: ConnectionOptions;
+  readonly #stop = new AbortController();
+  #connection: ChannelModel | undefined;
+  #reconnecting = false;
+
+  constructor(options: ConnectionOptions) {
+    this.#options = options;
+  }
+
+  get connected(): boolean {
+    return this.#connection !== undefined;
+  }
+
+  /** The first connection; retries until `timeoutMs` passes, then rejects `CONCORD_BUS_UNAVAILABLE`. */
+  async start(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 1; Date.now() < deadline && !this.#stop.signal.aborted; attempt += 1) {
+      try {
+        await this.#open();
+        return;
+      } catch (error) {
+        lastError = error;
+        this.#options.logger.warn({ err: error, attempt }, 'RabbitMQ connection failed; retrying');
+        await this.#pause(attempt);
+      }
+    }
+    throw busUnavailableError(`Could not connect to RabbitMQ within ${timeoutMs} ms`, lastError);
+  }
+
+  /** Closes the connection and stops reconnecting. Idempotent. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection === undefined) return;
+    try {
+      await connection.close();
+    } catch (error) {
+      this.#options.logger.debug({ err: error }, 'closing an already closed RabbitMQ connection');
+    }
+  }
+
+  async #open(): Promise<void> {
+    const connection = await connect(this.#options.url, {
+      clientProperties: { connection_name: this.#options.connectionName },
+    });
+    connection.on('error', (error: unknown) =>
+      this.#options.logger.warn({ err: error }, 'RabbitMQ connection error'),
+    );
+    connection.on('blocked', (reason: unknown) => {
+      this.#options.logger.warn({ reason }, 'RabbitMQ blocked publishing (resource alarm)');
+      this.#options.onBlocked(true);
+    });
+    connection.on('unblocked', () => {
+      this.#options.logger.info({}, 'RabbitMQ unblocked publishing');
+      this.#options.onBlocked(false);
+    });
+    let closed = false;
+    connection.on('close', () => {
+      closed = true;
+      this.#lost(connection);
+    });
+    try {
+      await this.#options.onConnected(connection);
+      if (closed) throw new Error('RabbitMQ connection closed while setting up channels');
+    } catch (error) {
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+    if (this.#stop.signal.aborted) {
+      await connection.close().catch(() => undefined);
+      return;
+    }
+    this.#connection = connection;
+  }
+
+  #lost(connection: ChannelModel): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
+    this.#options.onDisconnected();
+    if (this.#stop.signal.aborted) return;
+    this.#options.logger.warn({}, 'RabbitMQ connection lost; reconnecting');
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    void this.#reconnect().finally(() => {
+      this.#reconnecting = false;
+    });
+  }
+
+  async #reconnect(): Promise<void> {
+    for (let attempt = 1; !this.#stop.signal.aborted; attempt += 1) {
+      await this.#pause(attempt);
+      if (this.#stop.signal.aborted) return;
+      try {
+        await this.#open();
+        this.#options.logger.info({ attempt }, 'RabbitMQ reconnected');
+        return;
+      } catch (error) {
+        this.#options.logger.debug({ err: error, attempt }, 'RabbitMQ reconnect failed');
+      }
+    }
+  }
+
+  /** Drops the current connection (e.g. its publisher channel died) so that the reconnect loop takes over. */
+  recycle(): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    connection.close().catch(() => this.#lost(connection));
+  }
+
+  #pause(attempt: number): Promise<void> {
+    const { initialDelayMs, maxDelayMs } = this.#options.reconnect;
+    const delay = Math.max(
+      initialDelayMs,
+      backoffDelay({ maxAttempts: Infinity, initialDelayMs, maxDelayMs }, attempt, this.#options.random),
+    );
+    return sleep(this.#options.timers, delay, this.#stop.signal);
+  }
+}

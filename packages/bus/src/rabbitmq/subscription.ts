@@ -1,0 +1,165 @@
+import type { Logger } from '@concord/core';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { backoffDelay } from '../consumer/backoff.js';
+import type { DeadLetterCause } from '../consumer/dead-letter.js';
+import { ConsumerPipeline, DEFAULT_CONCURRENCY } from '../consumer/pipeline.js';
+import type { IncomingMessage, SubscribeOptions, Subscription } from '../port.js';
+import type { Timers } from '../timers.js';
+import { incomingMessage } from './codec.js';
+import { assertExchange, assertGroupTopology } from './topology.js';
+
+export interface RabbitSubscriptionOptions {
+  readonly subscribe: SubscribeOptions;
+  readonly exchange: string;
+  readonly prefetch: number | undefined;
+  readonly singleActiveConsumer: boolean;
+  readonly drainTimeoutMs: number;
+  readonly logger: Logger;
+  readonly timers: Timers;
+  readonly random: () => number;
+  readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
+  /** The bus's live connection, if any. */
+  readonly connection: () => ChannelModel | undefined;
+  readonly deadLetter: (message: IncomingMessage, cause: DeadLetterCause) => Promise<void>;
+  readonly onClosed: (subscription: RabbitSubscription) => void;
+}
+
+/**
+ * One `subscribe` call on RabbitMQ: a channel with prefetch consuming the group's quorum queue of every
+ * topic, feeding the shared {@link ConsumerPipeline}. Acks after the handler succeeded or the dead letter
+ * was confirmed. The channel is re-created after a reconnect, a channel error, or a consumer cancellation
+ * by the broker (queue deleted, node down). Deliveries of a dead channel are skipped: the broker
+ * redelivers them, and per-key order holds because the dispatcher queues them behind the key's running
+ * handler.
+ */
+export class RabbitSubscription implements Subscription {
+  readonly #options: RabbitSubscriptionOptions;
+  readonly #pipeline: ConsumerPipeline;
+  readonly #prefetch: number;
+  #channel: Channel | undefined;
+  #generation = 0;
+  #consumerTags: string[] = [];
+  #failures = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RabbitSubscriptionOptions) {
+    this.#options = options;
+    const { subscribe } = options;
+    const concurrency = subscribe.concurrency ?? DEFAULT_CONCURRENCY;
+    this.#prefetch = options.prefetch ?? Math.max(100, concurrency * 4);
+    this.#pipeline = new ConsumerPipeline({
+      group: subscribe.group,
+      handler: subscribe.handler,
+      concurrency,
+      logger: options.logger,
+      deadLetter: options.deadLetter,
+      timers: options.timers,
+      random: options.random,
+      ...(subscribe.retry === undefined ? {} : { retry: subscribe.retry }),
+    });
+  }
+
+  /** Opens a channel on `connection`, declares the topology and starts consuming. */
+  async attach(connection: ChannelModel): Promise<void> {
+    if (this.#closing !== undefined) return;
+    const generation = ++this.#generation;
+    const channel = await connection.createChannel();
+    channel.on('error', (error: unknown) =>
+      this.#options.logger.warn(
+        { err: error, group: this.#options.subscribe.group },
+        'consumer channel error',
+      ),
+    );
+    channel.on('close', () => {
+      if (generation !== this.#generation || this.#closing !== undefined) return;
+      this.#channel = undefined;
+      this.#scheduleReattach(connection, generation);
+    });
+    await channel.prefetch(this.#prefetch);
+    await assertExchange(channel, this.#options.exchange);
+    const tags: string[] = [];
+    for (const topic of new Set(this.#options.subscribe.topics)) {
+      const queue = await assertGroupTopology(channel, {
+        exchange: this.#options.exchange,
+        group: this.#options.subscribe.group,
+        topic,
+        singleActiveConsumer: this.#options.singleActiveConsumer,
+      });
+      const { consumerTag } = await channel.consume(queue, (delivery) =>
+        this.#onDelivery(channel, generation, delivery),
+      );
+      tags.push(consumerTag);
+    }
+    if (generation !== this.#generation) return;
+    this.#channel = channel;
+    this.#consumerTags = tags;
+    this.#failures = 0;
+  }
+
+  /** Stops consuming, drains in-flight handlers within the drain deadline, closes the channel. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const channel = this.#channel;
+    if (channel !== undefined) {
+      for (const tag of this.#consumerTags) await channel.cancel(tag).catch(() => undefined);
+    }
+    await this.#pipeline.close(this.#options.drainTimeoutMs);
+    this.#generation += 1;
+    this.#channel = undefined;
+    if (channel !== undefined) await channel.close().catch(() => undefined);
+    this.#options.onClosed(this);
+  }
+
+  #onDelivery(channel: Channel, generation: number, delivery: ConsumeMessage | null): void {
+    if (delivery === null) {
+      this.#options.logger.warn(
+        { group: this.#options.subscribe.group },
+        'RabbitMQ cancelled the consumer; re-subscribing',
+      );
+      if (generation === this.#generation && this.#closing === undefined) {
+        this.#generation += 1; // skip this channel's deliveries: closing it requeues them
+        this.#channel = undefined;
+        channel.close().catch(() => undefined);
+        this.#scheduleReattach(undefined, this.#generation);
+      }
+      return;
+    }
+    const valid = (): boolean => generation === this.#generation && this.#channel === channel;
+    this.#pipeline.submit({
+      message: incomingMessage(delivery),
+      isValid: valid,
+      settle: () => channel.ack(delivery),
+      release: () => {
+        if (valid()) channel.nack(delivery, false, true);
+      },
+    });
+  }
+
+  /** After a channel failure: wait with backoff, then re-attach on the live connection, if any. */
+  #scheduleReattach(failed: ChannelModel | undefined, generation: number): void {
+    this.#failures += 1;
+    const { initialDelayMs, maxDelayMs } = this.#options.reconnect;
+    const delay = Math.max(
+      initialDelayMs,
+      backoffDelay(
+        { maxAttempts: Infinity, initialDelayMs, maxDelayMs },
+        this.#failures,
+        this.#options.random,
+      ),
+    );
+    this.#options.timers.setTimeout(() => {
+      const connection = this.#options.connection();
+      // A new connection re-attaches every subscription itself; only a failed channel on a live one is ours.
+      if (connection === undefined || generation !== this.#generation || this.#closing !== undefined) return;
+      if (failed !== undefined && connection !== failed) return;
+      this.attach(connection).catch((error: unknown) => {
+        this.#options.logger.warn({ err: error }, 'could not re-subscribe; retrying');
+        this.#scheduleReattach(connection, this.#generation);
+      });
+    }, delay);
+  }
+}
