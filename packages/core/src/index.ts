@@ -59,3 +59,95 @@ export { changedFieldsOf, classify, toConflict } from './conflict/classify.js';
 export type { ToConflictOptions } from './conflict/classify.js';
 export { EMPTY_AGGREGATE, applyChanges, applyPatch, changeSetOf } from './conflict/apply.js';
 export type { ApplyOptions, FieldChangeSet } from './conflict/apply.js';
+
+// Specs
+export {
+  aggregateId,
+  aggregateType,
+  always,
+  and,
+  eventType,
+  fieldsAllOf,
+  fieldsAnyOf,
+  metadataEquals,
+  metadataIn,
+  never,
+  not,
+  or,
+  origin,
+  versionRelation,
+} from './spec/spec.js';
+export type { MaybeSpec, MetadataScalar, Spec } from './spec/spec.js';
+export { compileIdPatterns, globToRegExp } from './spec/pattern.js';
+export type { IdMatcher } from './spec/pattern.js';
+
+// Strategies (DESIGN §6)
+export type {
+  FieldChoice,
+  FieldSource,
+  OptionsContext,
+  ResolutionDecision,
+  ReviewInfo,
+  Strategy,
+  StrategyDefinition,
+  StrategyResult,
+} from './strategy/types.js';
+export { BUILTIN_STRATEGIES, StrategyRegistry, createStrategyRegistry } from './strategy/registry.js';
+export type { CompileStrategyOptions, StrategyProblem } from './strategy/registry.js';
+export {
+  additiveField,
+  additiveMerge,
+  fieldRuleNamed,
+  firstWriteWinsField,
+  lastWriteWinsField,
+  maxField,
+  minField,
+  normalizeName,
+  preferLocalField,
+  preferRemoteField,
+  sumField,
+  unionArrays,
+  unionField,
+} from './strategy/field-rules.js';
+export type { FieldRule } from './strategy/field-rules.js';
+export { compareWrites } from './strategy/sides.js';
+export type { WriteOrder, WriteOrderKey } from './strategy/sides.js';
+export { keepLocal, resolveFields } from './strategy/resolve.js';
+export type { ResolveFieldsOptions } from './strategy/resolve.js';
+export { parseDuration } from './strategy/options.js';
+
+// Policy engine and loader (DESIGN §6)
+export type {
+  ConditionsDoc,
+  DecisionVia,
+  Explanation,
+  GroupDoc,
+  PolicyDecision,
+  PolicyDocument,
+  PolicyProblem,
+  ResolutionDoc,
+  RuleDoc,
+  SkippedEntry,
+} from './policy/types.js';
+export {
+  NoRuleMatchedError,
+  compileDocument,
+  decide,
+  policyHash,
+  requireRuleMatch,
+} from './policy/compile.js';
+export type {
+  CompilePolicyOptions,
+  CompiledPolicy,
+  PolicyResult,
+  RequireRuleMatchOptions,
+} from './policy/compile.js';
+export { compilePolicy, formatPolicyProblems, loadPolicy, loadPolicyOrThrow } from './policy/loader.js';
+export type { LoadPolicyOptions } from './policy/loader.js';
+export { normalizeDocument } from './policy/document.js';
+export { sha256 } from './policy/sha256.js';
+
+// Decisions
+export { createDecisionRecord } from './decision/record.js';
+export type { CreateDecisionRecordOptions, DecidedBy, DecisionRecord } from './decision/record.js';
+export { resolutionChanges } from './decision/patch.js';
