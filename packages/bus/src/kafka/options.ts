@@ -38,10 +38,10 @@ export interface KafkaBusOptions {
   /** Longest a fetch waits on the broker for data. Default 500 ms (Kafka's `fetch.max.wait.ms`). */
   readonly maxWaitTimeMs?: number;
   /**
-   * A partition's batch still busy after this long (a handler retrying with backoff, a slow key) is paused
-   * and finished in the background, so the fetch loop keeps serving the other partitions. Default 500 ms.
+   * Records of one partition fetched and not yet handled before the partition pauses (backpressure while
+   * a key retries or handlers are slow); it resumes when half of them are done. Default 5000.
    */
-  readonly detachAfterMs?: number;
+  readonly maxPendingPerPartition?: number;
   /** Bytes requested per partition and fetch. Default 1 MiB. */
   readonly maxBytesPerPartition?: number;
   /** Largest produce request the bus sends; bigger publishes are split. Default 1 MB. */
@@ -68,7 +68,7 @@ export interface ResolvedKafkaOptions {
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly maxWaitTimeMs: number;
-  readonly detachAfterMs: number;
+  readonly maxPendingPerPartition: number;
   readonly maxBytesPerPartition: number;
   readonly maxRequestBytes: number;
   readonly timers: Timers;
@@ -115,7 +115,10 @@ export const resolveKafkaOptions = (options: KafkaBusOptions): ResolvedKafkaOpti
     sessionTimeoutMs,
     heartbeatIntervalMs,
     maxWaitTimeMs: positiveInteger('maxWaitTimeMs', options.maxWaitTimeMs ?? 500),
-    detachAfterMs: options.detachAfterMs ?? 500,
+    maxPendingPerPartition: positiveInteger(
+      'maxPendingPerPartition',
+      options.maxPendingPerPartition ?? 5_000,
+    ),
     maxBytesPerPartition: positiveInteger('maxBytesPerPartition', options.maxBytesPerPartition ?? 1_048_576),
     maxRequestBytes: positiveInteger('maxRequestBytes', options.maxRequestBytes ?? 1_000_000),
     timers: options.timers ?? realTimers,

@@ -1,11 +1,12 @@
 import type { Logger } from '@concord/core';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { ConsumerPipeline } from '../consumer/pipeline.js';
 import type { DeadLetterCause } from '../consumer/dead-letter.js';
 import { busUnavailableError } from '../errors.js';
 import type { IncomingMessage, SubscribeOptions, Subscription } from '../port.js';
 import { settlesWithin, sleep } from '../timers.js';
-import { handlePartitionBatch } from './batch.js';
+import { OffsetCommitter } from './committer.js';
+import { BatchIntake } from './intake.js';
 import type { ResolvedKafkaOptions } from './options.js';
 
 export interface KafkaSubscriptionOptions {
@@ -18,22 +19,25 @@ export interface KafkaSubscriptionOptions {
   readonly onClosed: () => void;
 }
 
-/** How long close() waits, after the drain, for detached batches to commit. */
+/** How long close() waits, after the drain, for the final commit. */
 const COMMIT_GRACE_MS = 5_000;
+const COMMIT_RETRY_MS = 1_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
- * One consumer group member: a kafkajs consumer (manual commits, `eachBatch`, partitions processed
- * concurrently) feeding a {@link ConsumerPipeline}. kafkajs restarts its consumer after retriable
- * failures by itself; after a crash it will not restart from (and after an unexpected stop) this
- * subscription replaces the consumer with a new one, backing off, until it is closed.
+ * One consumer group member: a kafkajs consumer (auto-commit off, `eachBatch`, partitions fetched
+ * concurrently) whose records a {@link BatchIntake} hands to a {@link ConsumerPipeline}, and whose
+ * offsets an {@link OffsetCommitter} commits once handled. kafkajs restarts its consumer after retriable
+ * failures by itself; when it gives up (a crash it will not restart from), this subscription replaces
+ * the consumer with a new one, backing off, until it is closed.
  */
 export class KafkaSubscription implements Subscription {
   readonly #options: KafkaSubscriptionOptions;
   readonly #logger: Logger;
   readonly #pipeline: ConsumerPipeline;
   readonly #closing = new AbortController();
-  readonly #detached = new Set<Promise<void>>();
+  readonly #intake: BatchIntake;
+  readonly #committer: OffsetCommitter;
   #consumer: Consumer | undefined;
   #closed: Promise<void> | undefined;
   #restarts = 0;
@@ -51,6 +55,20 @@ export class KafkaSubscription implements Subscription {
       retry: subscribe.retry ?? bus.retry,
       timers: bus.timers,
       random: bus.random,
+    });
+    this.#committer = new OffsetCommitter({
+      consumer: () => this.#consumer,
+      trackers: () => this.#intake.trackers(),
+      logger: this.#logger,
+      timers: bus.timers,
+      retryDelayMs: COMMIT_RETRY_MS,
+    });
+    this.#intake = new BatchIntake({
+      pipeline: this.#pipeline,
+      committer: this.#committer,
+      maxPendingPerPartition: bus.maxPendingPerPartition,
+      closing: this.#closing.signal,
+      seek: (position) => this.#consumer?.seek(position),
     });
   }
 
@@ -87,8 +105,9 @@ export class KafkaSubscription implements Subscription {
       // Not running yet: nothing to pause.
     }
     await this.#pipeline.close(bus.drainTimeoutMs);
-    await settlesWithin(bus.timers, Promise.allSettled([...this.#detached]), COMMIT_GRACE_MS);
-    await this.#disconnect(consumer);
+    await settlesWithin(bus.timers, this.#committer.flush(), COMMIT_GRACE_MS);
+    this.#committer.stop();
+    await this.#disconnect(this.#consumer);
     onClosed();
   }
 
@@ -111,8 +130,8 @@ export class KafkaSubscription implements Subscription {
     });
     this.#consumer = consumer;
     const joined = new Promise<void>((resolve) => {
-      const stop = consumer.on(consumer.events.GROUP_JOIN, () => {
-        stop();
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        this.#intake.newGeneration();
         this.#restarts = 0;
         resolve();
       });
@@ -126,25 +145,12 @@ export class KafkaSubscription implements Subscription {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: subscribe.concurrency ?? bus.concurrency,
-      eachBatch: (payload) => this.#eachBatch(payload),
-    });
-    await joined;
-  }
-
-  #eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { bus } = this.#options;
-    return handlePartitionBatch({
-      payload,
-      pipeline: this.#pipeline,
-      logger: this.#logger,
-      timers: bus.timers,
-      detachAfterMs: bus.detachAfterMs,
-      closing: this.#closing.signal,
-      track: (work) => {
-        this.#detached.add(work);
-        void work.finally(() => this.#detached.delete(work));
+      eachBatch: (payload) => {
+        this.#intake.take(payload);
+        return Promise.resolve();
       },
     });
+    await joined;
   }
 
   /** Replaces a consumer that kafkajs gave up on, with growing delays, until one runs or we close. */
