@@ -1,12 +1,5 @@
 import { describeBusContract } from '@concord/bus/testing';
 import { inject } from 'vitest';
-import { createKafkaBus, KAFKA_FEATURES } from '../src/kafka/index.js';
+import { kafkaContract } from './kafka-support.js';
 
-const brokers = inject('KAFKA_BROKERS');
-
-describeBusContract({
-  name: 'kafka',
-  features: KAFKA_FEATURES,
-  create: ({ maxMessageBytes, drainTimeoutMs }) =>
-    createKafkaBus({ brokers, clientId: 'concord-contract', partitions: 3, maxMessageBytes, drainTimeoutMs }),
-});
+describeBusContract(kafkaContract(inject('KAFKA_BROKERS')));

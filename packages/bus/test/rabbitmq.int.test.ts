@@ -1,12 +1,5 @@
-import { createRabbitMqBus, RABBITMQ_FEATURES } from '@concord/bus';
 import { describeBusContract } from '@concord/bus/testing';
 import { inject } from 'vitest';
+import { rabbitContract } from './support/rabbitmq.js';
 
-const url = inject('AMQP_URL');
-
-describeBusContract({
-  name: 'rabbitmq',
-  features: RABBITMQ_FEATURES,
-  create: ({ namespace, maxMessageBytes, drainTimeoutMs }) =>
-    createRabbitMqBus({ url, exchange: `concord.test.${namespace}`, maxMessageBytes, drainTimeoutMs }),
-});
+describeBusContract(rabbitContract(inject('AMQP_URL')));

@@ -22,6 +22,15 @@ export interface BusContractOptions {
   readonly create: (context: BusContractContext) => MessageBus | Promise<MessageBus>;
   /** Restarts the broker (and resolves once it accepts connections again) for the durability test. */
   readonly restartBroker?: () => Promise<void>;
+  /**
+   * Called after each test (its buses closed) with the names it used, to delete broker resources
+   * (queues, exchanges, topics). Optional.
+   */
+  readonly cleanup?: (used: {
+    readonly namespace: string;
+    readonly topics: readonly string[];
+    readonly groups: readonly string[];
+  }) => Promise<void>;
   /** How long to wait for deliveries. Default 20 s. */
   readonly deliveryTimeoutMs?: number;
   /** Per-test timeout. Default 60 s (restart test: 240 s). */

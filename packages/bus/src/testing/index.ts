@@ -1,3 +1,3 @@
-export { describeBusContract } from './contract.js';
+export { describeBusContract, describeBusRestartContract } from './contract.js';
 export type { BusContractContext, BusContractOptions } from './context.js';
 export { collector, gate, message, publishAll, readText, text, uniqueSuffix, waitFor } from './helpers.js';
