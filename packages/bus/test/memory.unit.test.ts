@@ -12,6 +12,6 @@ describeBusContract({
     // Buses of one test share a broker, like services sharing a real one.
     const broker = brokers.get(namespace) ?? new MemoryBroker();
     brokers.set(namespace, broker);
-    return createMemoryBus({ broker, maxMessageBytes, drainTimeoutMs });
+    return createMemoryBus({ memoryBroker: broker, maxMessageBytes, drainTimeoutMs });
   },
 });

@@ -19,7 +19,7 @@ import type { GroupMember, MemoryGroup } from './group.js';
 
 export interface MemoryBusOptions {
   /** Share one broker between several buses (e.g. the services of the all-in-one process). Default: a new one. */
-  readonly broker?: MemoryBroker;
+  readonly memoryBroker?: MemoryBroker;
   readonly logger?: Logger;
   /** Largest message accepted (payload, key and headers). Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
   readonly maxMessageBytes?: number;
@@ -53,7 +53,7 @@ class MemoryBus implements MessageBus {
   #closing: Promise<void> | undefined;
 
   constructor(readonly options: MemoryBusOptions) {
-    this.#broker = options.broker ?? new MemoryBroker();
+    this.#broker = options.memoryBroker ?? new MemoryBroker();
     this.#logger = (options.logger ?? silentLogger).child({ bus: 'memory' });
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;

@@ -1,0 +1,163 @@
+import { ConcordError, silentLogger } from '@concord/core';
+import {
+  backoffDelay,
+  ConsumerPipeline,
+  DLQ_HEADERS,
+  deadLetterMessage,
+  KeyedDispatcher,
+  resolveRetry,
+} from '@concord/bus';
+import type { DeadLetterCause, IncomingMessage, Timers } from '@concord/bus';
+import { describe, expect, it } from 'vitest';
+
+const incoming = (id: string, key: string): IncomingMessage => ({
+  id,
+  key,
+  topic: 't',
+  payload: new Uint8Array(),
+  headers: { traceparent: 'tp' },
+  attempt: 1,
+});
+
+/** Timers that fire on the next microtask and remember the delays asked for. */
+const instantTimers = (delays: number[]): Timers => ({
+  setTimeout: (callback, ms) => {
+    delays.push(ms);
+    queueMicrotask(callback);
+    return 0;
+  },
+  clearTimeout: () => undefined,
+});
+
+describe('backoff', () => {
+  it('doubles the ceiling per attempt, caps it, and applies full jitter', () => {
+    const retry = resolveRetry({ initialDelayMs: 100, maxDelayMs: 1_000 });
+    expect([1, 2, 3, 4, 5].map((attempt) => backoffDelay(retry, attempt, () => 0.999))).toEqual([
+      99, 199, 399, 799, 999,
+    ]);
+    expect(backoffDelay(retry, 3, () => 0)).toBe(0);
+    expect(backoffDelay(retry, 3, () => 0.5)).toBe(200);
+  });
+
+  it('rejects nonsense options', () => {
+    expect(() => resolveRetry({ maxAttempts: 0 })).toThrow(/maxAttempts/);
+    expect(() => resolveRetry({ initialDelayMs: 10, maxDelayMs: 5 })).toThrow(/delays/);
+  });
+});
+
+describe('KeyedDispatcher', () => {
+  it('runs one task per key at a time, in order, and several keys at once', async () => {
+    const dispatcher = new KeyedDispatcher(3);
+    const log: string[] = [];
+    let running = 0;
+    let peak = 0;
+    for (let n = 0; n < 5; n += 1) {
+      for (const key of ['a', 'b', 'c', 'd']) {
+        dispatcher.push(key, async () => {
+          running += 1;
+          peak = Math.max(peak, running);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          log.push(`${key}${n}`);
+          running -= 1;
+        });
+      }
+    }
+    await dispatcher.onIdle();
+    for (const key of ['a', 'b', 'c', 'd']) {
+      expect(log.filter((entry) => entry.startsWith(key))).toEqual([0, 1, 2, 3, 4].map((n) => `${key}${n}`));
+    }
+    expect(peak).toBe(3);
+    expect(dispatcher.pending).toBe(0);
+  });
+});
+
+describe('ConsumerPipeline', () => {
+  const pipeline = (
+    handler: (m: IncomingMessage) => Promise<void>,
+    dead: { message: IncomingMessage; cause: DeadLetterCause }[],
+    delays: number[],
+  ) =>
+    new ConsumerPipeline({
+      group: 'g',
+      handler,
+      logger: silentLogger,
+      retry: { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 1_000 },
+      timers: instantTimers(delays),
+      random: () => 0.5,
+      deadLetter: (message, cause) => {
+        dead.push({ message, cause });
+        return Promise.resolve();
+      },
+    });
+
+  it('retries with backoff, then dead-letters after maxAttempts and settles', async () => {
+    const dead: { message: IncomingMessage; cause: DeadLetterCause }[] = [];
+    const delays: number[] = [];
+    const attempts: number[] = [];
+    const outcomes: string[] = [];
+    let settled = 0;
+    const second = pipeline(
+      (m) => {
+        attempts.push(m.attempt);
+        return Promise.reject(new ConcordError('X_FLAKY', 'flaky', { retryable: true }));
+      },
+      dead,
+      delays,
+    );
+    await new Promise<void>((resolve) =>
+      second.submit(
+        { message: incoming('m', 'k'), settle: () => void (settled += 1), release: () => undefined },
+        (outcome) => {
+          outcomes.push(outcome);
+          resolve();
+        },
+      ),
+    );
+    expect(attempts).toEqual([1, 2, 3, 4]);
+    expect(delays).toEqual([50, 100, 200]);
+    expect(outcomes.at(-1)).toBe('dead-lettered');
+    expect(settled).toBe(1);
+    const letter = deadLetterMessage(dead[0]!.message, dead[0]!.cause);
+    expect(letter.headers).toMatchObject({
+      traceparent: 'tp',
+      [DLQ_HEADERS.errorCode]: 'X_FLAKY',
+      [DLQ_HEADERS.reason]: 'flaky',
+      [DLQ_HEADERS.attempts]: '4',
+      [DLQ_HEADERS.originalTopic]: 't',
+      [DLQ_HEADERS.group]: 'g',
+    });
+  });
+
+  it('dead-letters a non-retryable error at once', async () => {
+    const dead: { message: IncomingMessage; cause: DeadLetterCause }[] = [];
+    const consumer = pipeline(() => Promise.reject(new ConcordError('X_BAD', 'bad')), dead, []);
+    const outcome = await new Promise((resolve) =>
+      consumer.submit(
+        { message: incoming('m', 'k'), settle: () => undefined, release: () => undefined },
+        resolve,
+      ),
+    );
+    expect(outcome).toBe('dead-lettered');
+    expect(dead[0]?.cause.attempts).toBe(1);
+  });
+
+  it('releases what it has not started once closed, and skips invalid deliveries', async () => {
+    const consumer = pipeline(() => Promise.resolve(), [], []);
+    const released: string[] = [];
+    await consumer.close(100);
+    consumer.submit({
+      message: incoming('late', 'k'),
+      settle: () => undefined,
+      release: () => void released.push('late'),
+    });
+    const open = pipeline(() => Promise.resolve(), [], []);
+    open.submit({
+      message: incoming('stale', 'k'),
+      settle: () => undefined,
+      release: () => void released.push('stale'),
+      isValid: () => false,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(released.sort()).toEqual(['late', 'stale']);
+  });
+});
