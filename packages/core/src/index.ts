@@ -151,3 +151,16 @@ export { sha256 } from './policy/sha256.js';
 export { createDecisionRecord } from './decision/record.js';
 export type { CreateDecisionRecordOptions, DecidedBy, DecisionRecord } from './decision/record.js';
 export { resolutionChanges } from './decision/patch.js';
+
+// Messages between services (DESIGN §4)
+export { OUTCOMES, Topics, isFinalOutcome } from './messages/topics.js';
+export type { Outcome, Topic } from './messages/topics.js';
+export type {
+  AppliedMessage,
+  ConcordMessage,
+  ConflictDetectedMessage,
+  ConflictResolvedMessage,
+  OutcomeMessage,
+  ProjectedMessage,
+  SubmitMessage,
+} from './messages/payloads.js';
