@@ -1,0 +1,264 @@
+import './support/cjs-conditions.js';
+import { createMemoryBus } from '@concord/bus';
+import type { MessageBus } from '@concord/bus';
+import { ConcordError } from '@concord/core';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createOutbox, createRelay } from '../src/index.js';
+import type { Relay } from '../src/index.js';
+import { createTestDatabase, faultyBus } from '../src/testing/index.js';
+import type { TestDatabase } from '../src/testing/index.js';
+import { consoleLogger } from './support/console-logger.js';
+import { collect, keyOrderViolations, readText, text, unique, waitFor, writeMessages } from './helpers.js';
+
+let t: TestDatabase;
+const outbox = createOutbox();
+const open: { close(): Promise<void> }[] = [];
+const track = <T extends { close(): Promise<void> }>(x: T): T => {
+  open.push(x);
+  return x;
+};
+
+beforeAll(async () => {
+  t = await createTestDatabase({ adminUrl: inject('DATABASE_URL') });
+});
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) await x.close();
+  await t.db.query('DELETE FROM concord.outbox');
+  await t.db.query('DELETE FROM concord.outbox_dead_letters');
+});
+afterAll(() => t.close());
+
+const relay = (bus: MessageBus, options: Partial<Parameters<typeof createRelay>[0]> = {}): Relay => {
+  const r = track(
+    createRelay({
+      db: t.db,
+      bus,
+      leaseTtlMs: 1500,
+      pollIntervalMs: 200,
+      ...(process.env.DEBUG_RELAY ? { logger: consoleLogger() } : {}),
+      ...options,
+    }),
+  );
+  r.start();
+  return r;
+};
+
+describe('relay', () => {
+  it('publishes committed rows with their headers, message id and key, then marks them', async () => {
+    const bus = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(bus, [topic]);
+    const ids = await t.db.withTransaction((tx) =>
+      outbox.add(tx, [
+        { topic, key: 'a', payload: text('a:1'), headers: { 'correlation-id': 'c1' } },
+        { topic, key: 'b', payload: text('b:1'), id: 'fixed-id' },
+      ]),
+    );
+    relay(bus);
+    await waitFor('two messages', () => received.length === 2);
+    expect(received.map((m) => m.id)).toEqual(ids);
+    expect(ids[1]).toBe('fixed-id');
+    expect(received[0]?.headers).toMatchObject({ 'correlation-id': 'c1', 'message-id': ids[0] });
+    expect(received.map((m) => [m.key, readText(m.payload)])).toEqual([
+      ['a', 'a:1'],
+      ['b', 'b:1'],
+    ]);
+    await waitFor('rows marked', async () => {
+      const { rows } = await t.db.query('SELECT 1 FROM concord.outbox WHERE published_at IS NULL');
+      return rows.length === 0;
+    });
+  });
+
+  it('relays a transaction opened before others and committed after them, in commit-safe order', async () => {
+    const bus = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(bus, [topic]);
+    const r = relay(bus);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const early = t.db.withTransaction(async (tx) => {
+      await outbox.add(tx, [{ topic, key: 'early', payload: text('early:1') }]);
+      await held;
+    });
+    await waitFor('early row inserted', async () => {
+      const { rows } = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()`,
+      );
+      return rows[0]?.n === 1;
+    });
+    try {
+      await writeMessages({ db: t.db, outbox, topic, count: 50, keys: 5 });
+      // Later commits wait above the open transaction's xid: nothing is published past it.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(received).toHaveLength(0);
+      expect((await r.stats()).pending).toBe(50);
+    } finally {
+      release();
+      await early;
+    }
+    await waitFor('all 51', () => received.length === 51);
+    expect(readText(received[0]?.payload ?? new Uint8Array())).toBe('early:1');
+    expect(keyOrderViolations(received)).toEqual([]);
+  });
+
+  it('dead-letters a poison row after maxAttempts with its error history while other keys flow', async () => {
+    const memory = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    const { received: dlq } = await collect(memory, [`${topic}.dlq`]);
+    const poison = new ConcordError('CONCORD_TEST_POISON', 'broker refused it', { retryable: true });
+    const bus = faultyBus(memory, {
+      failWhen: (to, m) => (to === topic && readText(m.payload) === 'bad:2' ? poison : undefined),
+    });
+    await writeMessages({ db: t.db, outbox, topic, count: 200, keys: 10, keyPrefix: 'k' });
+    await t.db.withTransaction((tx) =>
+      outbox.add(
+        tx,
+        [1, 2, 3].map((n) => ({ topic, key: 'bad', payload: text(`bad:${n}`) })),
+      ),
+    );
+    const r = relay(bus, { maxAttempts: 3, backoff: { initialDelayMs: 20, maxDelayMs: 50 } });
+    await waitFor('good keys and the rest of bad', () => received.length === 202);
+    await waitFor('dead letter', () => dlq.length === 1);
+    expect(readText(received.at(-1)?.payload ?? new Uint8Array())).toBe('bad:3');
+    expect(dlq[0]?.headers).toMatchObject({
+      'x-concord-error-code': 'CONCORD_TEST_POISON',
+      'x-concord-attempts': '3',
+      'x-concord-original-topic': topic,
+    });
+    const { rows } = await t.db.query<{ attempts: number; errors: { code: string; attempt: number }[] }>(
+      'SELECT attempts, errors FROM concord.outbox_dead_letters',
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.attempts).toBe(3);
+    expect(rows[0]?.errors.map((e) => e.attempt)).toEqual([1, 2, 3]);
+    const stats = await r.stats();
+    expect(stats).toMatchObject({ deadLettered: 1, failedAttempts: 2, pending: 0, deadLetterRows: 1 });
+    expect(keyOrderViolations(received)).toEqual([]);
+  });
+
+  it('dead-letters a non-retryable failure at once', async () => {
+    const memory = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    const bus = faultyBus(memory, {
+      failWhen: (_t, m) =>
+        m.key === 'bad' ? new ConcordError('CONCORD_TEST_INVALID', 'no', { retryable: false }) : undefined,
+    });
+    await t.db.withTransaction((tx) =>
+      outbox.add(tx, [
+        { topic, key: 'bad', payload: text('bad:1') },
+        { topic, key: 'good', payload: text('good:1') },
+      ]),
+    );
+    const r = relay(bus, { maxAttempts: 5 });
+    await waitFor('good delivered', () => received.length === 1);
+    await waitFor('dead-lettered', async () => (await r.stats()).deadLetterRows === 1);
+    expect((await r.stats()).failedAttempts).toBe(0);
+  });
+
+  it('backs off without counting attempts while the broker is unreachable, then resumes', async () => {
+    const memory = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    let down = true;
+    const unavailable = new ConcordError('CONCORD_BUS_UNAVAILABLE', 'down', { retryable: true });
+    const bus = faultyBus(memory, { failWhen: () => (down ? unavailable : undefined), ready: () => !down });
+    await writeMessages({ db: t.db, outbox, topic, count: 300, keys: 7 });
+    const r = relay(bus, { maxAttempts: 2, backoff: { initialDelayMs: 20, maxDelayMs: 100 } });
+    await waitFor('outage seen', async () => (await r.stats()).brokerOutage);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    down = false;
+    await waitFor('all delivered', () => received.length === 300);
+    await waitFor('all marked', async () => (await r.stats()).published === 300);
+    const stats = await r.stats();
+    expect(stats).toMatchObject({
+      deadLetterRows: 0,
+      failedAttempts: 0,
+      published: 300,
+      brokerOutage: false,
+    });
+    expect(keyOrderViolations(received)).toEqual([]);
+  });
+
+  it('splits partitions between two relays and fences a stalled one off', async () => {
+    const memory = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    let stall: Promise<void> | undefined;
+    let release: () => void = () => undefined;
+    const stallingBus = faultyBus(memory, { beforePublish: () => stall ?? Promise.resolve() });
+    const a = relay(stallingBus, { owner: 'relay-a', leaseTtlMs: 600 });
+    await waitFor('a owns all', async () => (await a.stats()).partitions.length === 16);
+    const b = relay(memory, { owner: 'relay-b', leaseTtlMs: 600 });
+    await waitFor('split 8/8', async () => {
+      const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
+      return sa.partitions.length === 8 && sb.partitions.length === 8;
+    });
+    const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
+    expect(new Set([...sa.partitions, ...sb.partitions]).size).toBe(16);
+
+    // Stall relay A inside a publish: it stops renewing, B takes its partitions over (fence + 1).
+    stall = new Promise<void>((resolve) => (release = resolve));
+    await writeMessages({ db: t.db, outbox, topic, count: 400, keys: 40 });
+    await waitFor('b took every partition', async () => (await b.stats()).partitions.length === 16, 15_000);
+    await waitFor('b published all', () => new Set(received.map((m) => m.id)).size === 400);
+    stall = undefined;
+    release();
+    await waitFor('a noticed the fence', async () => (await a.stats()).partitions.length < 16);
+    const { rows } = await t.db.query<{ owner: string | null; n: number }>(
+      `SELECT l.owner, count(*)::int AS n FROM concord.outbox o
+       JOIN concord.outbox_leases l ON l.key_partition = o.key_partition AND l.fence = o.published_fence
+       GROUP BY l.owner`,
+    );
+    // Every row is marked under a fence that is current: none by A after it lost its leases.
+    expect(rows.reduce((sum, row) => sum + row.n, 0)).toBeLessThanOrEqual(400);
+    const stale = await t.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM concord.outbox o JOIN concord.outbox_leases l USING (key_partition)
+       WHERE o.published_fence > l.fence`,
+    );
+    expect(stale.rows[0]?.n).toBe(0);
+    const aStats = await a.stats();
+    expect(aStats.published).toBe(0);
+    expect(aStats.fenced).toBeGreaterThan(0);
+  });
+
+  it('wakes on NOTIFY well before the polling interval', async () => {
+    const bus = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(bus, [topic]);
+    const r = relay(bus, { pollIntervalMs: 60_000 });
+    await waitFor('leases', async () => (await r.stats()).partitions.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await t.db.withTransaction((tx) => outbox.add(tx, [{ topic, key: 'n', payload: text('n:1') }]));
+    await waitFor('notified delivery', () => received.length === 1, 5_000);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('deletes published rows after the retention period', async () => {
+    const bus = track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(bus, [topic]);
+    await writeMessages({ db: t.db, outbox, topic, count: 20, keys: 2 });
+    relay(bus, { retentionMs: 0, cleanupIntervalMs: 50 });
+    await waitFor('delivered', () => received.length === 20);
+    await waitFor('cleaned', async () => {
+      const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM concord.outbox');
+      return rows[0]?.n === 0;
+    });
+  });
+
+  it('close() is idempotent and gives partitions back', async () => {
+    const bus = track(createMemoryBus());
+    const r = createRelay({ db: t.db, bus, leaseTtlMs: 60_000 });
+    r.start();
+    await waitFor('leases', async () => (await r.stats()).partitions.length === 16);
+    await Promise.all([r.close(), r.close()]);
+    await r.close();
+    const { rows } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM concord.outbox_leases WHERE owner IS NOT NULL',
+    );
+    expect(rows[0]?.n).toBe(0);
+  });
+});
