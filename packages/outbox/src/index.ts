@@ -18,3 +18,14 @@ export type { BackoffOptions } from './relay/backoff.js';
 export { backoffDelay } from './relay/backoff.js';
 export { createInbox } from './inbox.js';
 export type { Inbox, InboxOptions, InboxResult } from './inbox.js';
+export { createEventStore } from './store/store.js';
+export type { EventStore, EventStoreOptions, RecordOutcomeOptions } from './store/store.js';
+export { defaultMessages } from './store/messages.js';
+export type {
+  AppendResult,
+  AppendedEvent,
+  FeedEvent,
+  FeedPage,
+  MessageProducer,
+  StoredEvent,
+} from './store/types.js';

@@ -106,8 +106,9 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
     async close() {
       if (closed) return;
       closed = true;
-      pool.removeListener('error', onPoolError);
+      // An owned pool keeps its error listener: connections still closing may report errors.
       if (options.ownsPool === true) await pool.end();
+      else pool.removeListener('error', onPoolError);
     },
   };
 };

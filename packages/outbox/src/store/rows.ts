@@ -1,0 +1,51 @@
+import type { AggregateState, EventEnvelope, JsonObject, Outcome, VersionVector } from '@concord/core';
+
+/** Columns every event query selects (see sql.ts). */
+export interface EventRow {
+  readonly event_id: string;
+  readonly type: string;
+  readonly aggregate_type: string;
+  readonly aggregate_id: string;
+  readonly base_version: number | null;
+  readonly clock: VersionVector | null;
+  readonly hlc: string | null;
+  readonly origin: string | null;
+  readonly data: JsonObject;
+  readonly metadata: Readonly<Record<string, string>> | null;
+  readonly outcome: Outcome;
+  readonly version: number | null;
+  readonly conflict_id: string | null;
+}
+
+export interface AggregateRow {
+  readonly version: number;
+  readonly fields: JsonObject;
+  readonly field_versions: AggregateState['fieldVersions'];
+  readonly vector: VersionVector;
+}
+
+export const toEnvelope = (row: EventRow): EventEnvelope => ({
+  id: row.event_id,
+  type: row.type,
+  aggregateType: row.aggregate_type,
+  aggregateId: row.aggregate_id,
+  ...(row.base_version === null ? {} : { baseVersion: row.base_version }),
+  ...(row.clock === null ? {} : { clock: row.clock }),
+  ...(row.hlc === null ? {} : { hlc: row.hlc }),
+  ...(row.origin === null ? {} : { origin: row.origin }),
+  data: row.data,
+  ...(row.metadata === null ? {} : { metadata: row.metadata }),
+});
+
+/** The stored aggregate, or undefined when nothing was ever applied to it (version 0). */
+export const toState = (row: AggregateRow | undefined): AggregateState | undefined =>
+  row === undefined || row.version === 0
+    ? undefined
+    : { version: row.version, fields: row.fields, fieldVersions: row.field_versions, vector: row.vector };
+
+export const aggregateKey = (type: string, id: string): string => `${type}\u0000${id}`;
+
+export const splitKey = (key: string): [string, string] => {
+  const separator = key.indexOf('\u0000');
+  return [key.slice(0, separator), key.slice(separator + 1)];
+};

@@ -1,0 +1,52 @@
+/** SQL texts of the event store, bound to one (quoted) schema. */
+export const storeSql = (schema: string) => {
+  const t = (name: string) => `${schema}.${name}`;
+  const eventColumns = `e.event_id, e.type, e.aggregate_type, e.aggregate_id, e.base_version::float8 AS base_version,
+    e.clock, e.hlc, e.origin, e.data, e.metadata, e.outcome, e.version::float8 AS version, e.conflict_id`;
+  return {
+    // $1 types, $2 ids (sorted, distinct): creates missing aggregates in a fixed order.
+    ensureAggregates: `INSERT INTO ${t('aggregates')} (aggregate_type, aggregate_id)
+      SELECT k.t, k.i FROM unnest($1::text[], $2::text[]) AS k(t, i) ORDER BY k.t, k.i
+      ON CONFLICT DO NOTHING`,
+    // Locks the batch's aggregates in a fixed order, so concurrent appends serialise without deadlock.
+    lockAggregates: `SELECT a.aggregate_type, a.aggregate_id, a.version::float8 AS version, a.fields,
+        a.field_versions, a.vector
+      FROM ${t('aggregates')} a JOIN unnest($1::text[], $2::text[]) AS k(t, i)
+        ON a.aggregate_type = k.t AND a.aggregate_id = k.i
+      ORDER BY a.aggregate_type, a.aggregate_id
+      FOR UPDATE OF a`,
+    existing: `SELECT e.event_id, e.outcome, e.version::float8 AS version, e.conflict_id, e.details
+      FROM ${t('events')} e WHERE e.event_id = ANY($1::text[])`,
+    insertEvents: `INSERT INTO ${t('events')} (event_id, type, aggregate_type, aggregate_id, base_version, clock,
+        hlc, origin, data, metadata, outcome, version, applied, conflict_id, details)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[],
+        $7::text[], $8::text[], $9::jsonb[], $10::jsonb[], $11::text[], $12::bigint[], $13::boolean[],
+        $14::text[], $15::jsonb[])`,
+    updateAggregates: `UPDATE ${t('aggregates')} a
+      SET version = u.version, fields = u.fields, field_versions = u.field_versions, vector = u.vector,
+        updated_at = now()
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::jsonb[])
+        AS u(aggregate_type, aggregate_id, version, fields, field_versions, vector)
+      WHERE a.aggregate_type = u.aggregate_type AND a.aggregate_id = u.aggregate_id`,
+    getEvent: `SELECT ${eventColumns}, e.details, e.outcome_history, e.recorded_at::text AS recorded_at
+      FROM ${t('events')} e WHERE e.event_id = $1`,
+    getAggregate: `SELECT a.version::float8 AS version, a.fields, a.field_versions, a.vector
+      FROM ${t('aggregates')} a WHERE a.aggregate_type = $1 AND a.aggregate_id = $2`,
+    // $1 event id, $2 outcome, $3 details, $4 version or null
+    recordOutcome: `UPDATE ${t('events')} e
+      SET outcome_history = e.outcome_history || jsonb_build_array(jsonb_build_object(
+            'outcome', e.outcome, 'at', e.updated_at, 'details', e.details)),
+        outcome = $2, details = $3::jsonb, version = COALESCE($4::bigint, e.version), updated_at = now()
+      WHERE e.event_id = $1
+      RETURNING e.event_id`,
+    // $1 tx id, $2 position, $3 limit: applied events in commit order, only below the snapshot's xmin.
+    feed: `SELECT ${eventColumns}, e.tx_id::text AS tx_id, e.position::text AS position
+      FROM ${t('events')} e
+      WHERE e.applied AND (e.tx_id, e.position) > ($1::text::xid8, $2::bigint)
+        AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY e.tx_id, e.position
+      LIMIT $3`,
+  };
+};
+
+export type StoreSql = ReturnType<typeof storeSql>;

@@ -1,0 +1,269 @@
+import { EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core';
+import type { AggregateState, Classification, EventEnvelope, JsonObject, Outcome } from '@concord/core';
+import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
+import type { Sql, Tx } from '../db/types.js';
+import { createOutbox } from '../outbox/writer.js';
+import type { Outbox, OutboxMessage } from '../outbox/writer.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { defaultMessages } from './messages.js';
+import { aggregateKey, splitKey, toEnvelope, toState } from './rows.js';
+import type { AggregateRow, EventRow } from './rows.js';
+import { storeSql } from './sql.js';
+import type { AppendResult, FeedPage, MessageProducer, StoredEvent } from './types.js';
+
+export interface EventStoreOptions {
+  /** Schema holding the store and outbox tables. Default `concord`. */
+  readonly schema?: string;
+  /** Outbox the produced messages go to. Default: an outbox in the same schema. */
+  readonly outbox?: Outbox;
+  /** Messages to write for each appended event. Default {@link defaultMessages}. */
+  readonly messages?: MessageProducer;
+  /** Clock for message timestamps. Default Date.now. */
+  readonly now?: () => number;
+}
+
+export interface RecordOutcomeOptions {
+  readonly eventId: string;
+  readonly outcome: Outcome;
+  readonly details?: JsonObject;
+  /** Aggregate version the decision produced, if it applied something. */
+  readonly version?: number;
+}
+
+/** The Postgres event store (DESIGN §3, §7). */
+export interface EventStore {
+  /**
+   * Classifies and records events in the caller's transaction, together with their outbox messages.
+   * Aggregates of the batch are locked (in a fixed order) so classification sees a consistent state;
+   * events of one batch apply in order. An event id seen before returns `duplicate` with its outcome.
+   */
+  append(tx: Tx, events: readonly EventEnvelope[]): Promise<AppendResult[]>;
+  /** An event and its current outcome. */
+  getEvent(sql: Sql, eventId: string): Promise<StoredEvent | undefined>;
+  /** An aggregate's current state; undefined before anything applied to it. */
+  getAggregate(sql: Sql, aggregateType: string, aggregateId: string): Promise<AggregateState | undefined>;
+  /** Applied events in commit order after `after`; never skips events that commit late. */
+  feed(sql: Sql, options?: { readonly after?: string; readonly limit?: number }): Promise<FeedPage>;
+  /** Moves an event to a later outcome (conflict → resolved, pending_review …), keeping its history. */
+  recordOutcome(tx: Tx, options: RecordOutcomeOptions): Promise<boolean>;
+}
+
+interface Pending {
+  readonly event: EventEnvelope;
+  readonly classification: Classification;
+  readonly result: AppendResult;
+  readonly state: AggregateState;
+}
+
+/** Creates the event store. */
+export const createEventStore = (options: EventStoreOptions = {}): EventStore => {
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  const sql = storeSql(quoteSchema(schema));
+  const outbox = options.outbox ?? createOutbox({ schema });
+  const produce = options.messages ?? defaultMessages;
+  const now = options.now ?? Date.now;
+
+  const append = async (tx: Tx, events: readonly EventEnvelope[]): Promise<AppendResult[]> => {
+    if (events.length === 0) return [];
+    const keys = [...new Set(events.map((e) => aggregateKey(e.aggregateType, e.aggregateId)))].sort();
+    const types = keys.map((k) => splitKey(k)[0]);
+    const ids = keys.map((k) => splitKey(k)[1]);
+    await tx.query(sql.ensureAggregates, [types, ids]);
+    const locked = await tx.query<AggregateRow & { aggregate_type: string; aggregate_id: string }>(
+      sql.lockAggregates,
+      [types, ids],
+    );
+    const states = new Map<string, AggregateState | undefined>(
+      locked.rows.map((row) => [aggregateKey(row.aggregate_type, row.aggregate_id), toState(row)]),
+    );
+    const existing = await tx.query<{
+      event_id: string;
+      outcome: Outcome;
+      version: number | null;
+      conflict_id: string | null;
+      details: JsonObject;
+    }>(sql.existing, [events.map((e) => e.id)]);
+    const seen = new Map<string, AppendResult>(existing.rows.map((row) => [row.event_id, duplicateOf(row)]));
+
+    const results: AppendResult[] = [];
+    const fresh: Pending[] = [];
+    const changed = new Set<string>();
+    for (const event of events) {
+      const original = seen.get(event.id);
+      if (original !== undefined) {
+        results.push(original);
+        continue;
+      }
+      const key = aggregateKey(event.aggregateType, event.aggregateId);
+      const before = states.get(key);
+      const classification = classify(before, event);
+      let after = before ?? EMPTY_AGGREGATE;
+      if (classification.outcome === 'applied' || classification.outcome === 'merged') {
+        after = applyPatch(before, event);
+        states.set(key, after);
+        changed.add(key);
+      }
+      const result = resultOf(event, classification);
+      results.push(result);
+      seen.set(event.id, { ...duplicateResult(result), id: event.id });
+      fresh.push({ event, classification, result, state: after });
+    }
+    if (fresh.length === 0) return results;
+
+    await tx.query(sql.insertEvents, eventColumns(fresh));
+    if (changed.size > 0) await tx.query(sql.updateAggregates, aggregateColumns(changed, states));
+    const at = new Date(now()).toISOString();
+    const messages: OutboxMessage[] = fresh.flatMap((p) => produce({ ...p, at }));
+    await outbox.add(tx, messages);
+    return results;
+  };
+
+  return {
+    append,
+    async getEvent(db, eventId) {
+      const { rows } = await db.query<
+        EventRow & { details: JsonObject; outcome_history: StoredEvent['history']; recorded_at: string }
+      >(sql.getEvent, [eventId]);
+      const row = rows[0];
+      if (row === undefined) return undefined;
+      return {
+        event: toEnvelope(row),
+        outcome: row.outcome,
+        ...(row.version === null ? {} : { version: row.version }),
+        ...(row.conflict_id === null ? {} : { conflictId: row.conflict_id }),
+        details: row.details,
+        history: row.outcome_history,
+        recordedAt: row.recorded_at,
+      };
+    },
+    async getAggregate(db, aggregateType, aggregateId) {
+      const { rows } = await db.query<AggregateRow>(sql.getAggregate, [aggregateType, aggregateId]);
+      return toState(rows[0]);
+    },
+    async feed(db, feedOptions = {}) {
+      const after = decodeCursor(feedOptions.after);
+      const limit = Math.max(1, Math.min(feedOptions.limit ?? 100, 1000));
+      const { rows } = await db.query<EventRow & { tx_id: string; position: string }>(sql.feed, [
+        after.txId,
+        after.position,
+        limit,
+      ]);
+      const events = rows.map((row) => ({
+        event: toEnvelope(row),
+        outcome: row.outcome,
+        version: row.version ?? 0,
+        cursor: encodeCursor({ txId: row.tx_id, position: row.position }),
+      }));
+      return { events, next: events.at(-1)?.cursor ?? feedOptions.after ?? encodeCursor(after) };
+    },
+    async recordOutcome(tx, record) {
+      const { rowCount } = await tx.query(sql.recordOutcome, [
+        record.eventId,
+        record.outcome,
+        JSON.stringify(record.details ?? {}),
+        record.version ?? null,
+      ]);
+      return rowCount > 0;
+    },
+  };
+};
+
+const resultOf = (event: EventEnvelope, c: Classification): AppendResult => {
+  switch (c.outcome) {
+    case 'applied':
+    case 'merged':
+    case 'superseded':
+      return { id: event.id, outcome: c.outcome, version: c.version };
+    case 'conflict':
+      return { id: event.id, outcome: 'conflict', version: c.version, conflictId: event.id };
+    case 'rejected':
+      return { id: event.id, outcome: 'rejected', error: { code: c.code, message: c.reason } };
+  }
+};
+
+const duplicateResult = (r: AppendResult): AppendResult => ({
+  ...r,
+  outcome: 'duplicate',
+  originalOutcome: r.outcome,
+});
+
+const duplicateOf = (row: {
+  event_id: string;
+  outcome: Outcome;
+  version: number | null;
+  conflict_id: string | null;
+  details: JsonObject;
+}): AppendResult => {
+  const error = row.details['error'] as { code: string; message: string } | undefined;
+  return {
+    id: row.event_id,
+    outcome: 'duplicate',
+    originalOutcome: row.outcome,
+    ...(row.version === null ? {} : { version: row.version }),
+    ...(row.conflict_id === null ? {} : { conflictId: row.conflict_id }),
+    ...(error === undefined ? {} : { error }),
+  };
+};
+
+const detailsOf = (c: Classification): JsonObject => {
+  switch (c.outcome) {
+    case 'applied':
+      return { changedFields: [...c.changedFields] };
+    case 'merged':
+      return {
+        changedFields: [...c.changedFields],
+        relation: c.relation,
+        concurrentFields: [...c.concurrentFields],
+      };
+    case 'superseded':
+      return { reason: c.reason };
+    case 'conflict':
+      return JSON.parse(JSON.stringify(c.details)) as JsonObject;
+    case 'rejected':
+      return { error: { code: c.code, message: c.reason } };
+  }
+};
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+
+const eventColumns = (fresh: readonly Pending[]): unknown[][] => {
+  const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+  for (const { event, classification, result } of fresh) {
+    const applied = classification.outcome === 'applied' || classification.outcome === 'merged';
+    const row = [
+      event.id,
+      event.type,
+      event.aggregateType,
+      event.aggregateId,
+      event.baseVersion ?? null,
+      json(event.clock),
+      event.hlc ?? null,
+      event.origin ?? null,
+      JSON.stringify(event.data),
+      json(event.metadata),
+      result.outcome,
+      result.version ?? null,
+      applied,
+      result.conflictId ?? null,
+      JSON.stringify(detailsOf(classification)),
+    ];
+    row.forEach((value, i) => columns[i]?.push(value));
+  }
+  return columns;
+};
+
+const aggregateColumns = (changed: Set<string>, states: Map<string, AggregateState | undefined>) => {
+  const columns: unknown[][] = Array.from({ length: 6 }, () => []);
+  for (const key of changed) {
+    const state = states.get(key) ?? EMPTY_AGGREGATE;
+    const row = [
+      ...splitKey(key),
+      state.version,
+      JSON.stringify(state.fields),
+      JSON.stringify(state.fieldVersions),
+      JSON.stringify(state.vector),
+    ];
+    row.forEach((value, i) => columns[i]?.push(value));
+  }
+  return columns;
+};

@@ -1,0 +1,204 @@
+import './support/cjs-conditions.js';
+import type { EventEnvelope } from '@concord/core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createEventStore } from '../src/index.js';
+import type { Database } from '../src/index.js';
+import { createPgliteTestDatabase, createTestDatabase } from '../src/testing/index.js';
+import type { TestDatabase } from '../src/testing/index.js';
+import { unique } from './helpers.js';
+
+const store = createEventStore({ now: () => Date.UTC(2025, 0, 1) });
+
+const ev = (partial: Partial<EventEnvelope> & { aggregateId: string }): EventEnvelope => ({
+  id: `e-${unique()}`,
+  type: 'TaskUpdated',
+  aggregateType: 'task',
+  data: { title: 'x' },
+  ...partial,
+});
+
+const outboxTopics = async (db: Database) => {
+  const { rows } = await db.query<{ topic: string; key: string; message_id: string }>(
+    'SELECT topic, key, message_id FROM concord.outbox ORDER BY id',
+  );
+  return rows;
+};
+
+const suite = (name: string, open: () => Promise<TestDatabase>, opts: { concurrent: boolean }) =>
+  describe(`event store on ${name}`, () => {
+    let t: TestDatabase;
+    beforeAll(async () => {
+      t = await open();
+    });
+    afterAll(() => t.close());
+
+    it('applies, merges, conflicts, supersedes and rejects as core classifies, with versions and outbox rows', async () => {
+      const id = `task-${unique()}`;
+      const results = await t.db.withTransaction((tx) =>
+        store.append(tx, [
+          ev({ id: `${id}-1`, aggregateId: id, data: { title: 'a', done: false } }),
+          ev({ id: `${id}-2`, aggregateId: id, baseVersion: 1, data: { title: 'b' } }),
+          ev({ id: `${id}-3`, aggregateId: id, baseVersion: 1, data: { done: true } }),
+          ev({ id: `${id}-4`, aggregateId: id, baseVersion: 1, data: { title: 'c' } }),
+          ev({ id: `${id}-5`, aggregateId: id, baseVersion: 9, data: { title: 'd' } }),
+        ]),
+      );
+      expect(results.map((r) => [r.outcome, r.version])).toEqual([
+        ['applied', 1],
+        ['applied', 2],
+        ['merged', 3],
+        ['conflict', 3],
+        ['rejected', undefined],
+      ]);
+      expect(results[3]?.conflictId).toBe(`${id}-4`);
+      expect(results[4]?.error?.code).toBe('CONCORD_CONFLICT_BASE_VERSION_AHEAD');
+      const state = await store.getAggregate(t.db, 'task', id);
+      expect(state).toMatchObject({ version: 3, fields: { title: 'b', done: true } });
+      expect(state?.fieldVersions['done']).toMatchObject({ version: 3, eventId: `${id}-3` });
+      const conflict = await store.getEvent(t.db, `${id}-4`);
+      expect(conflict).toMatchObject({ outcome: 'conflict', conflictId: `${id}-4` });
+      expect(conflict?.details).toMatchObject({ overlappingFields: ['title'] });
+      const topics = (await outboxTopics(t.db)).filter((r) => r.message_id.startsWith(id));
+      expect(topics.filter((r) => r.topic === 'concord.events.applied').map((r) => r.key)).toEqual([
+        id,
+        id,
+        id,
+      ]);
+      expect(topics.filter((r) => r.topic === 'concord.conflicts.detected')).toHaveLength(1);
+      expect(topics.filter((r) => r.topic === 'concord.events.outcome')).toHaveLength(5);
+    });
+
+    it('supersedes a dominated version vector and applies a dominating one', async () => {
+      const id = `task-${unique()}`;
+      const results = await t.db.withTransaction((tx) =>
+        store.append(tx, [
+          ev({ aggregateId: id, origin: 'a', clock: { a: 2 }, data: { title: 'a2' } }),
+          ev({ aggregateId: id, origin: 'a', clock: { a: 1 }, data: { title: 'a1' } }),
+          ev({ aggregateId: id, origin: 'b', clock: { a: 2, b: 1 }, data: { title: 'b1' } }),
+        ]),
+      );
+      expect(results.map((r) => r.outcome)).toEqual(['applied', 'superseded', 'applied']);
+      expect((await store.getAggregate(t.db, 'task', id))?.vector).toEqual({ a: 2, b: 1 });
+    });
+
+    it('is idempotent by event id: a duplicate returns the original outcome and writes nothing', async () => {
+      const id = `task-${unique()}`;
+      const first = ev({ aggregateId: id, data: { title: 'once' } });
+      await t.db.withTransaction((tx) => store.append(tx, [first]));
+      const before = (await outboxTopics(t.db)).length;
+      const [again, inBatch] = await t.db.withTransaction((tx) =>
+        store.append(tx, [{ ...first, data: { title: 'twice' } }, first]),
+      );
+      expect(again).toMatchObject({
+        id: first.id,
+        outcome: 'duplicate',
+        originalOutcome: 'applied',
+        version: 1,
+      });
+      expect(inBatch).toMatchObject({ outcome: 'duplicate', originalOutcome: 'applied' });
+      expect((await outboxTopics(t.db)).length).toBe(before);
+      expect((await store.getAggregate(t.db, 'task', id))?.fields).toEqual({ title: 'once' });
+      const [dupInOne] = await t.db.withTransaction(async (tx) => {
+        const e = ev({ aggregateId: id, data: { n: 1 } });
+        return (await store.append(tx, [e, e])).slice(1);
+      });
+      expect(dupInOne).toMatchObject({ outcome: 'duplicate', originalOutcome: 'applied', version: 2 });
+    });
+
+    it('rolls back the events with the outbox rows when the transaction fails', async () => {
+      const id = `task-${unique()}`;
+      await expect(
+        t.db.withTransaction(async (tx) => {
+          await store.append(tx, [ev({ aggregateId: id })]);
+          throw new Error('caller failed');
+        }),
+      ).rejects.toThrow('caller failed');
+      expect(await store.getAggregate(t.db, 'task', id)).toBeUndefined();
+      expect((await outboxTopics(t.db)).some((r) => r.key === id)).toBe(false);
+    });
+
+    it('records later outcomes with history', async () => {
+      const id = `task-${unique()}`;
+      const e1 = ev({ aggregateId: id, data: { title: 'a' } });
+      const e2 = ev({ aggregateId: id, baseVersion: 0, data: { title: 'b' } });
+      await t.db.withTransaction((tx) => store.append(tx, [e1]));
+      const [r2] = await t.db.withTransaction((tx) => store.append(tx, [{ ...e2, baseVersion: 0 }]));
+      expect(r2?.outcome).toBe('conflict');
+      const ok = await t.db.withTransaction((tx) =>
+        store.recordOutcome(tx, {
+          eventId: e2.id,
+          outcome: 'resolved',
+          version: 2,
+          details: { rule: 'lww' },
+        }),
+      );
+      expect(ok).toBe(true);
+      const stored = await store.getEvent(t.db, e2.id);
+      expect(stored).toMatchObject({ outcome: 'resolved', version: 2, details: { rule: 'lww' } });
+      expect(stored?.history.map((h) => h.outcome)).toEqual(['conflict']);
+      const [dup] = await t.db.withTransaction((tx) => store.append(tx, [e2]));
+      expect(dup).toMatchObject({ outcome: 'duplicate', originalOutcome: 'resolved' });
+    });
+
+    it('serves the pull feed in commit order with a cursor', async () => {
+      const first = await store.feed(t.db, { limit: 1000 });
+      const id = `task-${unique()}`;
+      for (let i = 0; i < 5; i++) {
+        await t.db.withTransaction((tx) =>
+          store.append(tx, [ev({ id: `${id}-${i}`, aggregateId: id, data: { i } })]),
+        );
+      }
+      const page1 = await store.feed(t.db, { after: first.next, limit: 3 });
+      const page2 = await store.feed(t.db, { after: page1.next, limit: 3 });
+      const page3 = await store.feed(t.db, { after: page2.next, limit: 3 });
+      expect([...page1.events, ...page2.events].map((e) => e.event.id)).toEqual(
+        [0, 1, 2, 3, 4].map((i) => `${id}-${i}`),
+      );
+      expect(page2.events.map((e) => e.version)).toEqual([4, 5]);
+      expect(page3).toEqual({ events: [], next: page2.next });
+      await expect(store.feed(t.db, { after: 'bogus!' })).rejects.toMatchObject({
+        code: 'CONCORD_INVALID_CURSOR',
+      });
+    });
+
+    if (opts.concurrent) {
+      it('never skips an event whose transaction commits after later ones', async () => {
+        const start = (await store.feed(t.db, { limit: 1000 })).next;
+        let release: () => void = () => undefined;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        const slowId = `slow-${unique()}`;
+        const slow = t.db.withTransaction(async (tx) => {
+          await store.append(tx, [ev({ id: slowId, aggregateId: slowId })]);
+          await held;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const fastId = `fast-${unique()}`;
+        await t.db.withTransaction((tx) => store.append(tx, [ev({ id: fastId, aggregateId: fastId })]));
+        const during = await store.feed(t.db, { after: start });
+        expect(during.events.map((e) => e.event.id)).toEqual([]);
+        release();
+        await slow;
+        const after = await store.feed(t.db, { after: during.next });
+        expect(after.events.map((e) => e.event.id)).toEqual([slowId, fastId]);
+      });
+
+      it('serialises concurrent appends to one aggregate (versions 1..n, conflicts seen)', async () => {
+        const id = `task-${unique()}`;
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            t.db.withTransaction((tx) =>
+              store.append(tx, [ev({ aggregateId: id, baseVersion: 0, data: { [`f${i}`]: i } })]),
+            ),
+          ),
+        );
+        const versions = results.map((r) => r[0]?.version).sort((a, b) => (a ?? 0) - (b ?? 0));
+        expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect(results.filter((r) => r[0]?.outcome === 'merged')).toHaveLength(19);
+        expect((await store.getAggregate(t.db, 'task', id))?.version).toBe(20);
+      });
+    }
+  });
+
+suite('Postgres', () => createTestDatabase({ adminUrl: inject('DATABASE_URL') }), { concurrent: true });
+// PGlite is a single connection: transactions cannot interleave, so the concurrency cases do not apply.
+suite('PGlite', () => createPgliteTestDatabase(), { concurrent: false });
