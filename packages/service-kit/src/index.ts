@@ -9,3 +9,5 @@ export { toHttpError, registerErrorStatus } from './errors.js';
 export type { ErrorBody } from './errors.js';
 export { onShutdown } from './lifecycle.js';
 export type { Closeable, LifecycleOptions } from './lifecycle.js';
+export { runService } from './service.js';
+export type { RunServiceOptions, RunningService, ServiceModule } from './service.js';

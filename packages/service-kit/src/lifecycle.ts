@@ -14,6 +14,8 @@ export interface LifecycleOptions {
   /** Closed in order: consumers first, then servers, then clients, the database pool last. */
   readonly components: readonly Closeable[];
   readonly exit?: (code: number) => void;
+  /** Signals that start the shutdown. Default SIGTERM and SIGINT. */
+  readonly signals?: readonly NodeJS.Signals[];
 }
 
 /**
@@ -54,7 +56,7 @@ export function onShutdown(options: LifecycleOptions): { shutdown: (signal: stri
     return running;
   };
 
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of options.signals ?? ['SIGTERM', 'SIGINT']) {
     process.once(signal, () => void shutdown(signal));
   }
   return { shutdown };

@@ -1,0 +1,82 @@
+import type { Logger } from '@concord/core';
+import type { FastifyInstance } from 'fastify';
+import type { ReadinessCheck } from './http.js';
+import { createHttpServer } from './http.js';
+import type { Closeable } from './lifecycle.js';
+import { onShutdown } from './lifecycle.js';
+import type { ServiceMetrics } from './metrics.js';
+
+/**
+ * One service's behaviour, independent of how it is deployed: its HTTP routes, its consumers and
+ * background work. A standalone service runs one module; the all-in-one process runs all four on one
+ * port. Modules receive their clients (database, bus, queues) as arguments; only composition roots
+ * know concrete adapters.
+ */
+export interface ServiceModule {
+  readonly name: string;
+  /** Registers the module's routes (under `/v1/...`). */
+  readonly routes?: (app: FastifyInstance) => void | Promise<void>;
+  /** Readiness of what the module owns beyond the shared clients. */
+  readonly checks?: readonly ReadinessCheck[];
+  /** Starts consumers, relays and timers. */
+  start(): Promise<void>;
+  /** Stops taking work and drains what is in flight. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface RunServiceOptions {
+  readonly service: string;
+  readonly port: number;
+  readonly host?: string;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly modules: readonly ServiceModule[];
+  /** Readiness of shared clients (database, broker). */
+  readonly checks: readonly ReadinessCheck[];
+  /** Shared clients, closed after the modules and the HTTP server, in order (database pool last). */
+  readonly clients: readonly Closeable[];
+  readonly bodyLimit?: number;
+  readonly graceMs?: number;
+  /** Wire SIGTERM/SIGINT to shutdown (default true; tests turn it off). */
+  readonly handleSignals?: boolean;
+  readonly exit?: (code: number) => void;
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  /** The SIGTERM path: not ready → modules drain → HTTP closes → clients close → exit. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts a service: routes, listen, then modules; shutdown in the order DESIGN §7 gives. */
+export async function runService(options: RunServiceOptions): Promise<RunningService> {
+  const checks = [...options.checks, ...options.modules.flatMap((module) => module.checks ?? [])];
+  const http = createHttpServer({
+    logger: options.logger,
+    metrics: options.metrics,
+    checks,
+    bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+  });
+  for (const module of options.modules) await module.routes?.(http.app);
+  const url = await http.listen(options.port, options.host);
+  for (const module of options.modules) await module.start();
+  options.logger.info({ url, modules: options.modules.map((m) => m.name) }, 'service started');
+
+  const components: Closeable[] = [
+    ...options.modules.map((module) => ({ name: module.name, close: () => module.close() })),
+    { name: 'http', close: () => http.close() },
+    ...options.clients,
+  ];
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const lifecycle = {
+    logger: options.logger,
+    graceMs: options.graceMs ?? 10_000,
+    markNotReady: () => http.markNotReady(),
+    components,
+    exit,
+  };
+  const { shutdown } =
+    options.handleSignals === false ? onShutdown({ ...lifecycle, signals: [] }) : onShutdown(lifecycle);
+  return { url, app: http.app, shutdown: () => shutdown('shutdown') };
+}
