@@ -11,3 +11,4 @@ export { onShutdown } from './lifecycle.js';
 export type { Closeable, LifecycleOptions } from './lifecycle.js';
 export { runService } from './service.js';
 export type { RunServiceOptions, RunningService, ServiceModule } from './service.js';
+export { serviceEnvShape, withBrokerUrls } from './env.js';

@@ -8,6 +8,8 @@ import {
   envPort,
   loadConfig,
   onShutdown,
+  serviceEnvShape,
+  withBrokerUrls,
 } from '@concord/service-kit';
 
 describe('loadConfig', () => {
@@ -126,5 +128,28 @@ describe('onShutdown', () => {
     });
     await shutdown('SIGTERM');
     expect(code).toBe(1);
+  });
+});
+
+describe('serviceEnvShape', () => {
+  const schema = withBrokerUrls(z.object(serviceEnvShape));
+
+  it('applies DESIGN §9 defaults', () => {
+    const config = loadConfig(schema, { DATABASE_URL: 'postgres://localhost/db', BROKER: 'memory' });
+    expect(config).toMatchObject({
+      PORT: 8080,
+      LOG_LEVEL: 'info',
+      DATABASE_SCHEMA: 'concord',
+      BROKER: 'memory',
+    });
+  });
+
+  it('requires the chosen broker address and reports it with every other problem', () => {
+    expect(() => loadConfig(schema, { BROKER: 'kafka', PORT: 'x' })).toThrow(
+      /PORT: must be a non-negative integer[\s\S]*DATABASE_URL: is required/,
+    );
+    expect(() => loadConfig(schema, { DATABASE_URL: 'postgres://h/d', BROKER: 'rabbitmq' })).toThrow(
+      /AMQP_URL: is required when BROKER=rabbitmq/,
+    );
   });
 });

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { envInt, envPort, logLevel } from './config.js';
+
+/**
+ * The environment every standalone service reads (DESIGN §9). Services extend it with their own
+ * variables; `withBrokerUrls` checks that the chosen broker's address is present.
+ */
+export const serviceEnvShape = {
+  PORT: envPort(8080),
+  LOG_LEVEL: logLevel,
+  DATABASE_URL: z
+    .string({ message: 'is required' })
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .optional()
+    .transform((value) => value ?? 'concord'),
+  DATABASE_POOL_SIZE: envInt(10, { min: 1, max: 200 }),
+  BROKER: z.enum(['rabbitmq', 'kafka', 'memory'], { message: 'must be rabbitmq, kafka or memory' }),
+  AMQP_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// URL')
+    .optional(),
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]')
+    .optional(),
+  /** Exchange (RabbitMQ) or topic prefix isolation is not needed in production; tests use it. */
+  AMQP_EXCHANGE: z
+    .string()
+    .optional()
+    .transform((value) => value ?? 'concord'),
+  SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
+} as const;
+
+type BrokerEnv = { BROKER: string; AMQP_URL?: string | undefined; KAFKA_BROKERS?: string | undefined };
+
+/** Adds the "broker address present" rule to a schema built from {@link serviceEnvShape}. */
+export const withBrokerUrls = <S extends z.ZodType<BrokerEnv>>(schema: S) =>
+  schema.superRefine((env, ctx) => {
+    if (env.BROKER === 'rabbitmq' && env.AMQP_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['AMQP_URL'], message: 'is required when BROKER=rabbitmq' });
+    }
+    if (env.BROKER === 'kafka' && env.KAFKA_BROKERS === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when BROKER=kafka' });
+    }
+  });
