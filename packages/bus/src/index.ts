@@ -44,3 +44,5 @@ export { BusRegistry, unknownBroker } from './registry.js';
 export type { BusFactory } from './registry.js';
 export { BROKER_NAMES, busRegistry, createBus, parseBrokerName } from './brokers.js';
 export type { BrokerName, BusConfig } from './brokers.js';
+export { namespacedBus } from './namespace.js';
+export { decodeJson, encodeJson } from './json-codec.js';

@@ -1,0 +1,25 @@
+import type { IncomingMessage, MessageBus, SubscribeOptions } from './port.js';
+
+/**
+ * A view of a bus in which every topic and consumer group carries a prefix, so several Concord
+ * deployments (or test runs) share one broker without seeing each other's messages. Handlers see the
+ * topic names without the prefix. An empty prefix returns the bus itself.
+ */
+export const namespacedBus = (bus: MessageBus, prefix: string): MessageBus => {
+  if (prefix === '') return bus;
+  const strip = (topic: string) => (topic.startsWith(prefix) ? topic.slice(prefix.length) : topic);
+  return {
+    name: bus.name,
+    features: bus.features,
+    publish: (topic, messages) => bus.publish(`${prefix}${topic}`, messages),
+    subscribe: (options: SubscribeOptions) =>
+      bus.subscribe({
+        ...options,
+        group: `${prefix}${options.group}`,
+        topics: options.topics.map((topic) => `${prefix}${topic}`),
+        handler: (message: IncomingMessage) => options.handler({ ...message, topic: strip(message.topic) }),
+      }),
+    isReady: () => bus.isReady(),
+    close: () => bus.close(),
+  };
+};

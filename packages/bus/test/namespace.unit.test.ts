@@ -1,0 +1,23 @@
+import { createMemoryBus, namespacedBus } from '@concord/bus';
+import type { IncomingMessage } from '@concord/bus';
+import { describe, expect, it } from 'vitest';
+
+const payload = new TextEncoder().encode('{}');
+
+describe('namespacedBus', () => {
+  it('isolates prefixed deployments on one broker and hides the prefix from handlers', async () => {
+    const bus = createMemoryBus();
+    const a = namespacedBus(bus, 'a.');
+    const seen: IncomingMessage[] = [];
+    const plain: IncomingMessage[] = [];
+    await a.subscribe({ group: 'g', topics: ['t.x'], handler: (m) => Promise.resolve(void seen.push(m)) });
+    await bus.subscribe({ group: 'g', topics: ['t.x'], handler: (m) => Promise.resolve(void plain.push(m)) });
+    await a.publish('t.x', [{ id: 'm1', key: 'k', payload }]);
+    await bus.publish('t.x', [{ id: 'm2', key: 'k', payload }]);
+    await expect.poll(() => seen.length + plain.length).toBe(2);
+    expect(seen.map((m) => [m.id, m.topic])).toEqual([['m1', 't.x']]);
+    expect(plain.map((m) => m.id)).toEqual(['m2']);
+    expect(namespacedBus(bus, '')).toBe(bus);
+    await bus.close();
+  });
+});
