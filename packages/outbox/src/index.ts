@@ -29,3 +29,12 @@ export type {
   MessageProducer,
   StoredEvent,
 } from './store/types.js';
+export { createResolutionStore } from './store/resolution.js';
+export type {
+  AppliedResolution,
+  ApplyResolutionOptions,
+  ResolutionStore,
+  ResolutionStoreOptions,
+} from './store/resolution.js';
+export { readFeedTail } from './store/feed-tail.js';
+export type { FeedTailOptions } from './store/feed-tail.js';

@@ -1,0 +1,45 @@
+import { createKafkaBus, createRabbitMqBus } from '@concord/bus';
+import type { MessageBus } from '@concord/bus';
+
+export type Broker = 'rabbitmq' | 'kafka';
+
+export interface BenchArgs {
+  readonly broker: Broker;
+  readonly events: number;
+  readonly messages: number;
+  readonly workers: number;
+}
+
+/** Parses `--broker rabbitmq|kafka [--events n] [--messages n] [--workers n]`; a leading `--` is ignored. */
+export const parseArgs = (argv: readonly string[]): BenchArgs => {
+  const args = argv.filter((arg) => arg !== '--');
+  const value = (name: string) => {
+    const index = args.indexOf(`--${name}`);
+    return index >= 0 ? args[index + 1] : undefined;
+  };
+  const broker = value('broker') ?? 'rabbitmq';
+  if (broker !== 'rabbitmq' && broker !== 'kafka')
+    throw new Error(`--broker must be rabbitmq or kafka, not ${broker}`);
+  return {
+    broker,
+    events: Number(value('events') ?? 20_000),
+    messages: Number(value('messages') ?? 20_000),
+    workers: Number(value('workers') ?? 4),
+  };
+};
+
+export const createBrokerBus = async (broker: Broker, suffix: string): Promise<MessageBus> =>
+  broker === 'rabbitmq'
+    ? createRabbitMqBus({
+        url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+        exchange: `concord.bench.${suffix}`,
+      })
+    : createKafkaBus({
+        brokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+        clientId: `concord-bench-${suffix}`,
+      });
+
+export const percentile = (sorted: readonly number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+export const round = (n: number): number => Math.round(n * 10) / 10;
