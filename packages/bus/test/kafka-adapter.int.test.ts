@@ -32,10 +32,8 @@ describe('Kafka adapter', () => {
     const admin = await testAdmin(brokers);
     try {
       const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [name, `${name}.dlq`] });
-      expect(metadata.map((t) => [t.name, t.partitions.length])).toEqual([
-        [name, 4],
-        [`${name}.dlq`, 4],
-      ]);
+      const partitions = Object.fromEntries(metadata.map((t) => [t.name, t.partitions.length]));
+      expect(partitions).toEqual({ [name]: 4, [`${name}.dlq`]: 4 });
     } finally {
       await admin.disconnect();
     }

@@ -48,6 +48,8 @@ class KafkaBus implements MessageBus {
       partitions: options.partitions,
       replicationFactor: options.replicationFactor,
       logger: this.#logger,
+      timers: options.timers,
+      leaderTimeoutMs: options.publishTimeoutMs,
     });
     this.#publisher = new KafkaPublisher({
       kafka: this.#kafka,

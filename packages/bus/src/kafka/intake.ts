@@ -1,14 +1,24 @@
 import type { EachBatchPayload } from 'kafkajs';
 import type { ConsumerPipeline } from '../consumer/pipeline.js';
+import { settlesWithin } from '../timers.js';
+import type { Timers } from '../timers.js';
 import { fromKafkaMessage } from './codec.js';
 import type { OffsetCommitter } from './committer.js';
+import { PartitionDelivery } from './delivery.js';
+import type { PartitionHooks } from './delivery.js';
 import { PartitionTracker } from './partition-tracker.js';
 
 export interface BatchIntakeOptions {
   readonly pipeline: ConsumerPipeline;
   readonly committer: OffsetCommitter;
-  /** A partition with more records in flight than this is paused until half of them settled. */
+  /**
+   * Backpressure: a partition with more records in flight than this holds the fetch loop until half
+   * of them settled — or, if that takes longer than `stallMs` (a key retrying, a slow handler), is
+   * paused and resumed once half of them settled, so the other partitions keep flowing.
+   */
   readonly maxPendingPerPartition: number;
+  readonly stallMs: number;
+  readonly timers: Timers;
   /** Aborted when the subscription closes. */
   readonly closing: AbortSignal;
   /** Moves the consumer's fetch position of a partition (kafkajs `consumer.seek`). */
@@ -24,47 +34,45 @@ export interface BatchIntakeOptions {
  */
 export class BatchIntake {
   readonly #options: BatchIntakeOptions;
-  #trackers = new Map<string, PartitionTracker>();
+  #partitions = new Map<string, Partition>();
 
   constructor(options: BatchIntakeOptions) {
     this.#options = options;
   }
 
   /** The current generation's partitions. */
-  trackers(): Iterable<PartitionTracker> {
-    return this.#trackers.values();
+  *trackers(): Iterable<PartitionTracker> {
+    for (const { tracker } of this.#partitions.values()) yield tracker;
   }
 
   /** After a (re)join: records still in flight belong to the old generation and are released, not committed. */
   newGeneration(): void {
-    const old = this.#trackers;
-    this.#trackers = new Map();
-    for (const tracker of old.values()) tracker.markStale();
+    const old = this.#partitions;
+    this.#partitions = new Map();
+    for (const { tracker } of old.values()) tracker.markStale();
   }
 
-  take(payload: EachBatchPayload): void {
-    const { pipeline, committer, closing, maxPendingPerPartition } = this.#options;
+  async take(payload: EachBatchPayload): Promise<void> {
+    const { pipeline, closing, maxPendingPerPartition, stallMs, timers } = this.#options;
     const { batch } = payload;
     const last = batch.messages[batch.messages.length - 1];
     if (closing.aborted || last === undefined) return;
-    const tracker = this.#tracker(batch.topic, batch.partition);
+    const { tracker, hooks } = this.#partition(batch.topic, batch.partition);
     const position = { topic: batch.topic, partition: batch.partition };
-    const isValid = (): boolean => !tracker.stale;
     for (const record of batch.messages) {
-      const tracked = tracker.add(record.offset);
-      pipeline.submit({
-        message: fromKafkaMessage(record, position),
-        settle: () => {
-          tracker.settle(tracked);
-          committer.request();
-          if (tracker.isPaused && tracker.pending <= maxPendingPerPartition / 2) tracker.resume();
-        },
-        release: () => this.#rewind(tracker),
-        isValid,
-      });
+      const delivery = new PartitionDelivery(
+        fromKafkaMessage(record, position),
+        Number(record.offset),
+        hooks,
+      );
+      tracker.add(delivery);
+      pipeline.submit(delivery);
     }
     payload.resolveOffset(last.offset);
-    if (!tracker.isPaused && tracker.pending > maxPendingPerPartition) tracker.paused(payload.pause());
+    if (tracker.isPaused || tracker.pending <= maxPendingPerPartition) return;
+    const below = Math.floor(maxPendingPerPartition / 2);
+    if (await settlesWithin(timers, tracker.drained(below, closing), stallMs)) return;
+    if (!tracker.stale && !closing.aborted && tracker.pending > below) tracker.paused(payload.pause());
   }
 
   /**
@@ -74,27 +82,44 @@ export class BatchIntake {
    */
   #rewind(tracker: PartitionTracker): void {
     const id = trackerId(tracker.topic, tracker.partition);
-    if (this.#options.closing.aborted || this.#trackers.get(id) !== tracker) return;
-    this.#trackers.delete(id);
+    if (this.#options.closing.aborted || this.#partitions.get(id)?.tracker !== tracker) return;
+    this.#partitions.delete(id);
     tracker.markStale();
     const offset = tracker.firstOpen();
     if (offset === undefined) return;
     try {
-      this.#options.seek({ topic: tracker.topic, partition: tracker.partition, offset: offset.toString() });
+      this.#options.seek({ topic: tracker.topic, partition: tracker.partition, offset: String(offset) });
     } catch {
       // The consumer is restarting: it resumes from the committed offset anyway.
     }
   }
 
-  #tracker(topic: string, partition: number): PartitionTracker {
+  #partition(topic: string, partition: number): Partition {
     const id = trackerId(topic, partition);
-    let tracker = this.#trackers.get(id);
-    if (tracker === undefined) {
-      tracker = new PartitionTracker(topic, partition);
-      this.#trackers.set(id, tracker);
+    let current = this.#partitions.get(id);
+    if (current === undefined) {
+      const tracker = new PartitionTracker(topic, partition);
+      const resumeBelow = this.#options.maxPendingPerPartition / 2;
+      const hooks: PartitionHooks = {
+        settled: (record) => {
+          tracker.settle(record);
+          this.#options.committer.request();
+          if (tracker.isPaused && tracker.pending <= resumeBelow) tracker.resume();
+        },
+        released: () => this.#rewind(tracker),
+        valid: () => !tracker.stale,
+      };
+      current = { tracker, hooks };
+      this.#partitions.set(id, current);
     }
-    return tracker;
+    return current;
   }
+}
+
+/** A partition of the current generation: its tracker and the hooks its deliveries share. */
+interface Partition {
+  readonly tracker: PartitionTracker;
+  readonly hooks: PartitionHooks;
 }
 
 const trackerId = (topic: string, partition: number): string => `${topic}\u0000${partition}`;

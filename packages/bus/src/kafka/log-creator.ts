@@ -11,7 +11,7 @@ const EXPECTED_WARNINGS = ['Limiting retries for the idempotent producer'];
 
 /**
  * Routes kafkajs's log lines to Concord's injected {@link Logger}. kafkajs's INFO lines (joins, pauses,
- * connections) are operational chatter and go to debug; warnings and errors keep their level.
+ * connections) are operational chatter and go to debug; warnings and final errors keep their level.
  */
 export const kafkaLogCreator =
   (logger: Logger): logCreator =>
@@ -19,7 +19,11 @@ export const kafkaLogCreator =
   ({ namespace, level, log }: LogEntry): void => {
     const { message, timestamp: _timestamp, logger: _source, ...fields } = log;
     const entry = { kafkajs: namespace, ...fields };
-    if (level === logLevel.ERROR) logger.error(entry, message);
+    // kafkajs logs a failed attempt it is about to retry (it carries `retryCount`) as an error; it is
+    // a warning until the retries run out.
+    const retrying = 'retryCount' in fields && !message.startsWith('Crash');
+    if (level === logLevel.ERROR && !retrying) logger.error(entry, message);
+    else if (level === logLevel.ERROR) logger.warn(entry, message);
     else if (level === logLevel.WARN && !EXPECTED_WARNINGS.some((text) => message.startsWith(text))) {
       logger.warn(entry, message);
     } else logger.debug(entry, message);

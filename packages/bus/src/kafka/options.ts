@@ -42,6 +42,12 @@ export interface KafkaBusOptions {
    * a key retries or handlers are slow); it resumes when half of them are done. Default 5000.
    */
   readonly maxPendingPerPartition?: number;
+  /**
+   * Least time between two offset commits of a subscription; offsets handled meanwhile go in the next
+   * one. Lower means fewer redeliveries after a crash, higher less load on the group coordinator.
+   * Default 100 ms.
+   */
+  readonly commitIntervalMs?: number;
   /** Bytes requested per partition and fetch. Default 1 MiB. */
   readonly maxBytesPerPartition?: number;
   /** Largest produce request the bus sends; bigger publishes are split. Default 1 MB. */
@@ -69,6 +75,7 @@ export interface ResolvedKafkaOptions {
   readonly heartbeatIntervalMs: number;
   readonly maxWaitTimeMs: number;
   readonly maxPendingPerPartition: number;
+  readonly commitIntervalMs: number;
   readonly maxBytesPerPartition: number;
   readonly maxRequestBytes: number;
   readonly timers: Timers;
@@ -119,6 +126,7 @@ export const resolveKafkaOptions = (options: KafkaBusOptions): ResolvedKafkaOpti
       'maxPendingPerPartition',
       options.maxPendingPerPartition ?? 5_000,
     ),
+    commitIntervalMs: options.commitIntervalMs ?? 100,
     maxBytesPerPartition: positiveInteger('maxBytesPerPartition', options.maxBytesPerPartition ?? 1_048_576),
     maxRequestBytes: positiveInteger('maxRequestBytes', options.maxRequestBytes ?? 1_000_000),
     timers: options.timers ?? realTimers,

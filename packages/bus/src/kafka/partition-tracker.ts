@@ -1,6 +1,9 @@
-/** A fetched record of one partition, from submission to the pipeline until it is settled or released. */
+/**
+ * A fetched record of one partition, from submission to the pipeline until it is settled or released.
+ * Offsets are plain numbers: exact up to 2^53, far beyond any partition's lifetime.
+ */
 export interface TrackedRecord {
-  readonly offset: bigint;
+  readonly offset: number;
   settled: boolean;
 }
 
@@ -19,9 +22,10 @@ export class PartitionTracker {
   #head = 0;
   #stale = false;
   /** The offset to commit next (one past the settled prefix), if it moved since the last commit. */
-  #commitPoint: bigint | undefined;
-  #committed: bigint | undefined;
+  #commitPoint: number | undefined;
+  #committed: number | undefined;
   #resume: (() => void) | undefined;
+  #drainWaiter: { readonly below: number; readonly wake: () => void } | undefined;
 
   constructor(topic: string, partition: number) {
     this.topic = topic;
@@ -37,14 +41,12 @@ export class PartitionTracker {
     return this.#stale;
   }
 
-  add(offset: string): TrackedRecord {
-    const record: TrackedRecord = { offset: BigInt(offset), settled: false };
+  add(record: TrackedRecord): void {
     this.#records.push(record);
-    return record;
   }
 
   /** The first record not settled yet: where consumption must resume to redeliver it. */
-  firstOpen(): bigint | undefined {
+  firstOpen(): number | undefined {
     return this.#records[this.#head]?.offset;
   }
 
@@ -53,24 +55,42 @@ export class PartitionTracker {
     record.settled = true;
     let head = this.#records[this.#head];
     while (head?.settled === true) {
-      this.#commitPoint = head.offset + 1n;
+      this.#commitPoint = head.offset + 1;
       this.#head += 1;
       head = this.#records[this.#head];
     }
+    if (this.#drainWaiter !== undefined && this.pending <= this.#drainWaiter.below) this.#drainWaiter.wake();
     if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
       this.#records.splice(0, this.#head);
       this.#head = 0;
     }
   }
 
+  /**
+   * Resolves once at most `below` records are pending, the tracker goes stale, or `signal` aborts
+   * (one waiter at a time: kafkajs hands a partition's batches over one after another).
+   */
+  drained(below: number, signal: AbortSignal): Promise<void> {
+    if (this.pending <= below || this.#stale || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.#drainWaiter = undefined;
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      this.#drainWaiter = { below, wake };
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+
   /** The offset to commit, if there is a new one and the tracker is current. */
-  uncommitted(): bigint | undefined {
+  uncommitted(): number | undefined {
     if (this.#stale || this.#commitPoint === undefined || this.#commitPoint === this.#committed)
       return undefined;
     return this.#commitPoint;
   }
 
-  committed(offset: bigint): void {
+  committed(offset: number): void {
     if (this.#committed === undefined || offset > this.#committed) this.#committed = offset;
   }
 
@@ -92,6 +112,7 @@ export class PartitionTracker {
 
   markStale(): void {
     this.#stale = true;
+    this.#drainWaiter?.wake();
     this.resume();
   }
 }

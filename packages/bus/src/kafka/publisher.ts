@@ -5,7 +5,6 @@ import { busClosedError, busUnavailableError } from '../errors.js';
 import type { OutgoingMessage } from '../port.js';
 import { settlesWithin } from '../timers.js';
 import type { Timers } from '../timers.js';
-import { messageSize } from '../validation.js';
 import { toKafkaMessage } from './codec.js';
 
 export interface KafkaPublisherOptions {
@@ -87,7 +86,7 @@ export class KafkaPublisher {
     let current: Message[] = [];
     let bytes = 0;
     for (const message of messages) {
-      const size = messageSize(message);
+      const size = wireBytesBound(message);
       if (current.length > 0 && bytes + size > this.#options.maxRequestBytes) {
         chunks.push({ topic, messages: current, bytes });
         current = [];
@@ -156,11 +155,12 @@ export class KafkaPublisher {
         idempotent: true,
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
-        // Roughly publishTimeoutMs of retrying (100 ms doubling to 2 s); then the send fails retryably.
+        // Roughly publishTimeoutMs of retrying, then the send fails retryably. The first retries come
+        // fast (5 ms doubling to 2 s): most errors are brief, e.g. a new partition's leader settling in.
         retry: {
-          initialRetryTime: 100,
+          initialRetryTime: 5,
           maxRetryTime: 2_000,
-          retries: 5 + Math.ceil(this.#options.publishTimeoutMs / 2_000),
+          retries: 9 + Math.ceil(this.#options.publishTimeoutMs / 2_000),
         },
       });
       const connecting = producer.connect().then(() => {
@@ -220,3 +220,15 @@ const groupByTopic = (chunks: readonly Chunk[]): TopicMessages[] => {
 
 const countMessages = (chunks: readonly Chunk[]): number =>
   chunks.reduce((sum, chunk) => sum + chunk.messages.length, 0);
+
+/**
+ * An upper bound of a message's bytes in a produce request, cheap enough for every message: the payload
+ * exactly, strings at three bytes per UTF-16 unit (their UTF-8 worst case), plus record overhead.
+ */
+const wireBytesBound = (message: OutgoingMessage): number => {
+  let bytes = 64 + message.payload.byteLength + 3 * (message.key.length + message.id.length);
+  if (message.headers !== undefined) {
+    for (const name in message.headers) bytes += 3 * (name.length + (message.headers[name]?.length ?? 0)) + 8;
+  }
+  return bytes;
+};

@@ -22,6 +22,8 @@ export interface KafkaSubscriptionOptions {
 /** How long close() waits, after the drain, for the final commit. */
 const COMMIT_GRACE_MS = 5_000;
 const COMMIT_RETRY_MS = 1_000;
+/** How long a partition over its in-flight limit may hold the fetch loop before it is paused instead. */
+const STALL_MS = 250;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 /**
@@ -61,12 +63,15 @@ export class KafkaSubscription implements Subscription {
       trackers: () => this.#intake.trackers(),
       logger: this.#logger,
       timers: bus.timers,
+      intervalMs: bus.commitIntervalMs,
       retryDelayMs: COMMIT_RETRY_MS,
     });
     this.#intake = new BatchIntake({
       pipeline: this.#pipeline,
       committer: this.#committer,
       maxPendingPerPartition: bus.maxPendingPerPartition,
+      stallMs: STALL_MS,
+      timers: bus.timers,
       closing: this.#closing.signal,
       seek: (position) => this.#consumer?.seek(position),
     });
@@ -145,10 +150,7 @@ export class KafkaSubscription implements Subscription {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: subscribe.concurrency ?? bus.concurrency,
-      eachBatch: (payload) => {
-        this.#intake.take(payload);
-        return Promise.resolve();
-      },
+      eachBatch: (payload) => this.#intake.take(payload),
     });
     await joined;
   }

@@ -2,12 +2,17 @@ import type { Logger } from '@concord/core';
 import type { Admin, Kafka } from 'kafkajs';
 import { busUnavailableError } from '../errors.js';
 import { dlqTopic } from '../port.js';
+import { sleep } from '../timers.js';
+import type { Timers } from '../timers.js';
 
 export interface TopicAdminOptions {
   readonly kafka: Kafka;
   readonly partitions: number;
   readonly replicationFactor: number;
   readonly logger: Logger;
+  readonly timers: Timers;
+  /** How long to wait for new topics' partitions to get leaders. */
+  readonly leaderTimeoutMs: number;
 }
 
 /**
@@ -51,11 +56,32 @@ export class TopicAdmin {
       const admin = await this.#connect();
       const created = await admin.createTopics({
         topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
-        waitForLeaders: true,
+        waitForLeaders: false,
       });
       if (created) logger.info({ topics, partitions }, 'kafka topics created');
+      await this.#awaitLeaders(admin, topics);
     } catch (error) {
       throw busUnavailableError(`Could not create Kafka topics ${topics.join(', ')}`, error);
+    }
+  }
+
+  /**
+   * Waits until every partition of `topics` has a leader. kafkajs's own `waitForLeaders` polls with its
+   * retry backoff (100 ms and up); a new topic usually has leaders within milliseconds, so poll briskly.
+   */
+  async #awaitLeaders(admin: Admin, topics: readonly string[]): Promise<void> {
+    const { timers, leaderTimeoutMs } = this.#options;
+    const deadline = performance.now() + leaderTimeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
+      const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const ready = metadata.topics.every(
+        (topic) =>
+          topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
+      );
+      if (ready) return;
+      if (performance.now() > deadline)
+        throw new Error(`No leaders for ${topics.join(', ')} after ${leaderTimeoutMs} ms`);
+      await sleep(timers, delay);
     }
   }
 
