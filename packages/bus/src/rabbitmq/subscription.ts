@@ -64,6 +64,8 @@ export class RabbitSubscription implements Subscription {
     if (this.#closing !== undefined) return;
     const generation = ++this.#generation;
     const channel = await connection.createChannel();
+    // Set before consuming: deliveries can arrive before `consume` resolves.
+    this.#channel = channel;
     channel.on('error', (error: unknown) =>
       this.#options.logger.warn(
         { err: error, group: this.#options.subscribe.group },
@@ -91,7 +93,6 @@ export class RabbitSubscription implements Subscription {
       tags.push(consumerTag);
     }
     if (generation !== this.#generation) return;
-    this.#channel = channel;
     this.#consumerTags = tags;
     this.#failures = 0;
   }

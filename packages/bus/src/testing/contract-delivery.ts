@@ -46,6 +46,33 @@ export const deliveryContract = (run: ContractRun): void => {
     },
   );
 
+  it('keeps messages for a group while it has no member', { timeout: run.testTimeoutMs }, async () => {
+    const bus = await run.bus();
+    const topic = run.topic('offline');
+    const group = run.group('g');
+    const first = await bus.subscribe({ group, topics: [topic], handler: collector().handler });
+    await first.close(); // the group exists now; its member went away (a restarting service)
+    const ids = Array.from({ length: 30 }, (_, i) => `o-${i}`);
+    await publishAll(
+      bus,
+      topic,
+      ids.map((id, i) => message(id, `k-${i % 3}`)),
+      10,
+    );
+    const sink = collector();
+    await bus.subscribe({ group, topics: [topic], handler: sink.handler });
+    await waitFor(
+      'the messages published while away',
+      () => sink.received.length >= ids.length,
+      run.deliveryTimeoutMs,
+    );
+    expect(sink.ids()).toEqual(expect.arrayContaining(ids));
+    for (const key of ['k-0', 'k-1', 'k-2']) {
+      const order = sink.received.filter((m) => m.key === key).map((m) => Number(m.id.slice(2)));
+      expect(order, key).toEqual([...order].sort((a, b) => a - b));
+    }
+  });
+
   it('gives every consumer group every message', { timeout: run.testTimeoutMs }, async () => {
     const bus = await run.bus();
     const topic = run.topic('fanout');
