@@ -1,0 +1,158 @@
+import type { OutcomeMessage } from '@concord/core';
+import { ConcordError, Topics } from '@concord/core';
+import type { Database, EventStore, Inbox, Outbox, OutboxMessage, Tx } from '@concord/outbox';
+import type { IntakeItem } from './intake.js';
+import type { EventResult } from './results.js';
+import { fromAppend, rejectedResult } from './results.js';
+
+/** A unit of intake: the events of one HTTP request or one submit message. */
+export interface IntakeJob {
+  readonly items: readonly IntakeItem[];
+  /** Submit messages: the message id recorded in the inbox, so a redelivery changes nothing. */
+  readonly inboxId?: string;
+}
+
+/**
+ * What a job got: one result per item; nothing new for a redelivered message; or a non-retryable
+ * failure of this job alone (its events hold something the database refuses to store).
+ */
+export type JobResult =
+  | { readonly kind: 'committed'; readonly results: readonly EventResult[] }
+  | { readonly kind: 'redelivered' }
+  | { readonly kind: 'failed'; readonly error: ConcordError };
+
+export interface GroupCommitDeps {
+  readonly db: Database;
+  readonly store: EventStore;
+  readonly inbox: Inbox;
+  readonly outbox: Outbox;
+  /** Inbox consumer name. */
+  readonly consumer: string;
+  /** Attempts of a transaction that lost a race (unique violation, deadlock, serialization). Default 3. */
+  readonly attempts?: number;
+}
+
+export const COMMIT_FAILED = 'CONCORD_COMMIT_FAILED';
+export const BATCH_UNSTORABLE = 'CONCORD_BATCH_UNSTORABLE';
+
+const sqlState = (error: unknown): string =>
+  typeof error === 'object' && error !== null ? String((error as { code?: unknown }).code) : '';
+/** SQLSTATEs after which running the same transaction again succeeds or finds duplicates. */
+const RACE_STATES = new Set(['23505', '40001', '40P01']);
+const isRace = (error: unknown): boolean => RACE_STATES.has(sqlState(error));
+/** Data exceptions and program limits: the content is at fault, and retrying cannot help. */
+const isDataError = (error: unknown): boolean => /^(22|54)[0-9A-Z]{3}$/.test(sqlState(error));
+
+const encoder = new TextEncoder();
+
+/** The outcome message of an event that failed validation but has a usable id (DESIGN §3: never silent). */
+const rejectedMessage = (item: Extract<IntakeItem, { valid: false }>, id: string): OutboxMessage => {
+  const outcome: OutcomeMessage = {
+    kind: 'outcome',
+    eventId: id,
+    aggregateType: item.aggregateType,
+    aggregateId: item.aggregateId,
+    outcome: 'rejected',
+    final: true,
+    error: { code: item.error.code, message: item.error.message },
+  };
+  return {
+    topic: Topics.outcome,
+    key: id,
+    id: `${id}:outcome:rejected`,
+    payload: encoder.encode(JSON.stringify(outcome)),
+    headers: { 'correlation-id': id, 'causation-id': id },
+  };
+};
+
+/**
+ * The group-commit transaction: records the inbox ids of submit messages (skipping redeliveries),
+ * appends every valid event of the group in order in one `store.append` (events, outcomes and outbox
+ * messages together), and writes a `rejected` outcome message for each invalid event whose id is not
+ * already an event's. One transaction for the whole group; a failure fails every job in it with the
+ * retryable `CONCORD_COMMIT_FAILED`.
+ */
+export const createGroupCommit = (deps: GroupCommitDeps) => {
+  const attempts = deps.attempts ?? 3;
+
+  const once = (jobs: readonly IntakeJob[]): Promise<JobResult[]> =>
+    deps.db.withTransaction(async (tx) => {
+      const redelivered = await recordInbox(tx, jobs);
+      const live = jobs.filter((_, i) => !redelivered[i]);
+      const events = live.flatMap((job) => job.items.flatMap((item) => (item.valid ? [item.event] : [])));
+      const appended = await deps.store.append(tx, events);
+      await publishRejections(tx, live);
+
+      let next = 0;
+      return jobs.map((job, i): JobResult => {
+        if (redelivered[i]) return { kind: 'redelivered' };
+        const results = job.items.map((item) => {
+          if (!item.valid) return rejectedResult(item);
+          const result = appended[next++];
+          if (result === undefined)
+            throw new ConcordError('CONCORD_INTERNAL', 'store returned too few results');
+          return fromAppend(result);
+        });
+        return { kind: 'committed', results };
+      });
+    });
+
+  const recordInbox = async (tx: Tx, jobs: readonly IntakeJob[]): Promise<boolean[]> => {
+    const redelivered: boolean[] = [];
+    for (const job of jobs) {
+      if (job.inboxId === undefined) {
+        redelivered.push(false);
+        continue;
+      }
+      const handled = await deps.inbox.handle(tx, deps.consumer, job.inboxId, () => Promise.resolve());
+      redelivered.push(handled.duplicate);
+    }
+    return redelivered;
+  };
+
+  const publishRejections = async (tx: Tx, jobs: readonly IntakeJob[]): Promise<void> => {
+    const rejected = new Map<string, Extract<IntakeItem, { valid: false }>>();
+    for (const job of jobs) {
+      for (const item of job.items) if (!item.valid && item.id !== undefined) rejected.set(item.id, item);
+    }
+    if (rejected.size === 0) return;
+    const messages: OutboxMessage[] = [];
+    for (const [id, item] of rejected) {
+      // An id that names a stored event keeps that event's outcome; a malformed copy must not contradict it.
+      if ((await deps.store.getEvent(tx, id)) === undefined) messages.push(rejectedMessage(item, id));
+    }
+    await deps.outbox.add(tx, messages);
+  };
+
+  const withRetries = async (jobs: readonly IntakeJob[]): Promise<JobResult[]> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once(jobs);
+      } catch (error) {
+        if (!isRace(error) || attempt >= attempts) throw error;
+      }
+    }
+  };
+
+  const commit = async (jobs: readonly IntakeJob[]): Promise<JobResult[]> => {
+    try {
+      return await withRetries(jobs);
+    } catch (error) {
+      if (!isDataError(error)) {
+        throw new ConcordError(COMMIT_FAILED, 'the events could not be committed; retry the request', {
+          retryable: true,
+          cause: error,
+        });
+      }
+      if (jobs.length === 1) {
+        const message = 'the database refused to store an event of this batch';
+        return [{ kind: 'failed', error: new ConcordError(BATCH_UNSTORABLE, message, { cause: error }) }];
+      }
+      // One job's content broke the shared transaction: commit each alone, in order, so only it fails.
+      const results: JobResult[] = [];
+      for (const job of jobs) results.push(...(await commit([job])));
+      return results;
+    }
+  };
+  return commit;
+};

@@ -1,0 +1,37 @@
+import { envInt, loadConfig, serviceEnvShape, withBrokerUrls } from '@concord/service-kit';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+/** The ingest service's environment: the shared service variables plus its own limits and tuning. */
+export const ingestEnvSchema = withBrokerUrls(
+  z.object({
+    ...serviceEnvShape,
+    /** Prefix of every topic and consumer group on a shared broker (tests use it). Default empty. */
+    CONCORD_TOPIC_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')
+      .optional()
+      .transform((value) => value ?? ''),
+    /** Most events in one HTTP batch or submit message (DESIGN §2: 1000). */
+    INGEST_MAX_BATCH_EVENTS: envInt(1000, { min: 1, max: 10_000 }),
+    /** Largest event, as the UTF-8 bytes of its JSON form (DESIGN §2: 256 KiB). */
+    INGEST_MAX_EVENT_BYTES: envInt(256 * 1024, { min: 1024, max: 16 * MiB }),
+    /** Largest `POST /v1/events` body; larger bodies get 413. */
+    INGEST_MAX_BODY_BYTES: envInt(64 * MiB, { min: 1024, max: 1024 * MiB }),
+    /** Most events one group-commit transaction appends (a larger request still commits alone). */
+    INGEST_GROUP_COMMIT_EVENTS: envInt(1000, { min: 1, max: 100_000 }),
+    /** How long the first queued request waits for others to share its transaction. */
+    INGEST_GROUP_COMMIT_LINGER_MS: envInt(2, { min: 0, max: 1000 }),
+    /** Group-commit transactions in flight at once. */
+    INGEST_GROUP_COMMIT_CONCURRENCY: envInt(4, { min: 1, max: 64 }),
+    /** Submit-topic messages handled at once (per-key order always holds). */
+    INGEST_SUBMIT_CONCURRENCY: envInt(64, { min: 1, max: 1024 }),
+  }),
+);
+
+export type IngestConfig = Readonly<z.output<typeof ingestEnvSchema>>;
+
+/** Parses the environment once; every problem is reported together. */
+export const loadIngestConfig = (env: Readonly<Record<string, string | undefined>>): IngestConfig =>
+  loadConfig(ingestEnvSchema, env);

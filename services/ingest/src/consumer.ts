@@ -1,0 +1,63 @@
+import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
+import { decodeJson } from '@concord/bus';
+import { Topics, errorCode, isRetryable } from '@concord/core';
+import type { EnvelopeLimits, Logger } from '@concord/core';
+import type { Batcher } from './batcher.js';
+import type { IntakeJob, JobResult } from './commit.js';
+import { nothingUsable, parseSubmit, unusableMessageError } from './intake.js';
+import type { IngestMetrics } from './metrics.js';
+
+export interface SubmitConsumerDeps {
+  readonly bus: MessageBus;
+  readonly batcher: Batcher<IntakeJob, JobResult>;
+  readonly metrics: IngestMetrics;
+  readonly logger: Logger;
+  readonly limits: Partial<EnvelopeLimits>;
+  readonly group: string;
+  readonly concurrency: number;
+}
+
+/**
+ * Handles one `concord.events.submit` message with the HTTP semantics. Outcomes reach the submitter on
+ * `concord.events.outcome` (through the store's outbox messages, and the rejected outcomes the group
+ * commit writes for invalid events with a usable id). The message id goes into the inbox in the same
+ * transaction, so a redelivery changes nothing. A message with nothing usable (not JSON, no valid event,
+ * no usable id) throws a non-retryable error: the bus dead-letters it at once.
+ */
+export const handleSubmit = async (deps: SubmitConsumerDeps, message: IncomingMessage): Promise<void> => {
+  const items = parseSubmit(decodeJson(message.payload), deps.limits);
+  if (nothingUsable(items)) throw unusableMessageError(items);
+  const result = await deps.batcher.submit({ items, inboxId: message.id });
+  if (result.kind === 'failed') throw result.error;
+  if (result.kind === 'redelivered') {
+    deps.logger.debug({ messageId: message.id }, 'submit message already handled');
+    return;
+  }
+  for (const r of result.results) {
+    deps.metrics.countOutcome('submit', r.outcome);
+    if (r.outcome === 'rejected' && r.id === null) {
+      deps.logger.warn({ messageId: message.id, code: r.error?.code }, 'submitted event without a usable id');
+    }
+  }
+};
+
+/** Subscribes the `ingest` group to `concord.events.submit`. */
+export const subscribeSubmit = (deps: SubmitConsumerDeps): Promise<Subscription> =>
+  deps.bus.subscribe({
+    group: deps.group,
+    topics: [Topics.submit],
+    concurrency: deps.concurrency,
+    handler: async (message) => {
+      try {
+        await handleSubmit(deps, message);
+      } catch (error) {
+        if (!isRetryable(error)) {
+          deps.logger.warn(
+            { messageId: message.id, code: errorCode(error), err: error },
+            'submit message dead-lettered',
+          );
+        }
+        throw error;
+      }
+    },
+  });

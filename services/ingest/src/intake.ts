@@ -1,0 +1,107 @@
+import { ConcordError, isPlainObject, validateBatch, validateEvent } from '@concord/core';
+import type { EnvelopeLimits, EventEnvelope, EventProblem, EventValidation } from '@concord/core';
+
+/** A per-event error as results report it: a stable code, a message, and every problem found. */
+export interface EventError {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: { readonly problems: readonly IntakeProblem[] };
+}
+
+/** A validation problem: core's, or ingest's own storability check. */
+export type IntakeProblem =
+  EventProblem | { readonly code: string; readonly path: string; readonly message: string };
+
+/** Text Postgres cannot store in jsonb: U+0000 or an unpaired surrogate. */
+export const UNSTORABLE = 'CONCORD_EVENT_UNSTORABLE';
+
+// JSON.stringify escapes both as \uXXXX; an even run of backslashes before it is an escaped backslash.
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+const storabilityProblem = (event: EventEnvelope): IntakeProblem | undefined => {
+  for (const member of ['data', 'metadata'] as const) {
+    const value = event[member];
+    if (value === undefined) continue;
+    // Well-formed JSON.stringify writes proper pairs as characters; only lone surrogates come out escaped.
+    if (UNSTORABLE_ESCAPE.test(JSON.stringify(value))) {
+      return {
+        code: UNSTORABLE,
+        path: member,
+        message: `${member} holds U+0000 or an unpaired surrogate, which cannot be stored`,
+      };
+    }
+  }
+  return undefined;
+};
+
+/**
+ * One submitted event after validation: a valid envelope, or an invalid event with what could be read
+ * from it. `id` is set only when the event's id itself is valid, so it can key an outcome.
+ */
+export type IntakeItem =
+  | { readonly valid: true; readonly event: EventEnvelope }
+  | {
+      readonly valid: false;
+      readonly id: string | undefined;
+      readonly aggregateType: string;
+      readonly aggregateId: string;
+      readonly error: EventError;
+    };
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+const invalidItem = (input: unknown, problems: readonly IntakeProblem[]): IntakeItem => {
+  const raw = isPlainObject(input) ? input : {};
+  const idOk = typeof raw['id'] === 'string' && !problems.some((p) => p.path === 'id');
+  const summary = problems.map((p) => (p.path === '' ? p.message : `${p.path}: ${p.message}`)).join('; ');
+  return {
+    valid: false,
+    id: idOk ? (raw['id'] as string) : undefined,
+    // CloudEvents name these `aggregatetype` and `subject`.
+    aggregateType: text(raw['aggregateType'] ?? raw['aggregatetype']),
+    aggregateId: text(raw['aggregateId'] ?? raw['subject']),
+    error: {
+      code: problems[0]?.code ?? 'CONCORD_EVENT_NOT_OBJECT',
+      message: `invalid event: ${summary}`,
+      details: { problems },
+    },
+  };
+};
+
+const itemOf = (input: unknown, validation: EventValidation): IntakeItem => {
+  if (!validation.ok) return invalidItem(input, validation.problems);
+  const problem = storabilityProblem(validation.event);
+  return problem === undefined ? { valid: true, event: validation.event } : invalidItem(input, [problem]);
+};
+
+/**
+ * An HTTP batch (`{ "events": [...] }`, or a bare array). A body that is not a batch
+ * (`CONCORD_BATCH_INVALID`) or has too many events (`CONCORD_BATCH_TOO_LARGE`) throws; every event is
+ * otherwise validated on its own, so a bad one never affects the others.
+ */
+export const parseBatch = (body: unknown, limits: Partial<EnvelopeLimits>): IntakeItem[] => {
+  const batch = validateBatch(body, limits);
+  if (!batch.ok) throw batch.error;
+  const events = (Array.isArray(body) ? body : (body as { events: unknown[] }).events) as unknown[];
+  return batch.results.map((validation, i) => itemOf(events[i], validation));
+};
+
+/** A `concord.events.submit` payload: one envelope or CloudEvent, or a batch `{ "events": [...] }`. */
+export const parseSubmit = (payload: unknown, limits: Partial<EnvelopeLimits>): IntakeItem[] =>
+  isPlainObject(payload) && 'events' in payload && !('specversion' in payload) && !('data' in payload)
+    ? parseBatch(payload, limits)
+    : [itemOf(payload, validateEvent(payload, limits))];
+
+/** True when nothing in the items can be recorded or answered: no valid event, no usable id. */
+export const nothingUsable = (items: readonly IntakeItem[]): boolean =>
+  items.every((item) => !item.valid && item.id === undefined);
+
+/** The error that dead-letters a submit message with nothing usable in it. */
+export const unusableMessageError = (items: readonly IntakeItem[]): ConcordError => {
+  const first = items.find((item) => !item.valid);
+  const code = first !== undefined && !first.valid ? first.error.code : 'CONCORD_BATCH_INVALID';
+  const message = first !== undefined && !first.valid ? first.error.message : 'the batch holds no events';
+  return new ConcordError(code, `submit message has no usable event: ${message}`, {
+    details: first !== undefined && !first.valid ? first.error.details : undefined,
+  });
+};

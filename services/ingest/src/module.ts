@@ -1,0 +1,125 @@
+import type { MessageBus, Subscription } from '@concord/bus';
+import { DEFAULT_ENVELOPE_LIMITS } from '@concord/core';
+import type { EnvelopeLimits, Logger } from '@concord/core';
+import { createEventStore, createInbox, createOutbox } from '@concord/outbox';
+import type { Database, EventStore } from '@concord/outbox';
+import { registerErrorStatus } from '@concord/service-kit';
+import type { ServiceModule } from '@concord/service-kit';
+import type { Registry } from 'prom-client';
+import { BATCHER_CLOSED, createBatcher } from './batcher.js';
+import { BATCH_UNSTORABLE, COMMIT_FAILED, createGroupCommit } from './commit.js';
+import type { IntakeJob, JobResult } from './commit.js';
+import { subscribeSubmit } from './consumer.js';
+import { createIngestMetrics } from './metrics.js';
+import { INVALID_LIMIT, registerRoutes } from './routes.js';
+
+export interface GroupCommitOptions {
+  /** Most events one transaction appends (a larger request still commits alone). Default 1000. */
+  readonly maxEvents?: number;
+  /** How long the first queued request waits for company. Default 2 ms. */
+  readonly lingerMs?: number;
+  /** Transactions in flight at once. Default 4. */
+  readonly maxInFlight?: number;
+}
+
+export interface IngestOptions {
+  /** Event and batch limits (DESIGN §2); defaults `DEFAULT_ENVELOPE_LIMITS`. */
+  readonly limits?: Partial<EnvelopeLimits>;
+  /** Largest `POST /v1/events` body in bytes (413 above). Default 64 MiB. */
+  readonly bodyLimit?: number;
+  readonly groupCommit?: GroupCommitOptions;
+  /** Consume `concord.events.submit`. Default true. */
+  readonly consumeSubmit?: boolean;
+  /** Submit messages handled at once. Default 64. */
+  readonly submitConcurrency?: number;
+  /** Consumer group and inbox consumer name. Default `ingest`. */
+  readonly group?: string;
+}
+
+export interface IngestDeps {
+  readonly db: Database;
+  /** The bus the submit consumer reads from (already namespaced, if a prefix is configured). */
+  readonly bus: MessageBus;
+  readonly logger: Logger;
+  /** Prometheus registry for ingest's metrics (service-kit's `metrics.registry`). */
+  readonly registry: Registry;
+  /** Postgres schema of store, outbox and inbox. Default `concord`. */
+  readonly schema?: string;
+  /** Event store; default one in `schema` with the default outbox messages (DESIGN §4). */
+  readonly store?: EventStore;
+  readonly options?: IngestOptions;
+}
+
+registerErrorStatus(COMMIT_FAILED, 503);
+registerErrorStatus(BATCHER_CLOSED, 503);
+registerErrorStatus(BATCH_UNSTORABLE, 400);
+registerErrorStatus(INVALID_LIMIT, 400);
+registerErrorStatus('CONCORD_INVALID_CURSOR', 400);
+
+/**
+ * The ingest service (DESIGN §5, §7): `POST /v1/events`, `GET /v1/events/:id`, the pull feed, and the
+ * `concord.events.submit` consumer, all committing through one group-commit batcher.
+ */
+export const createIngestModule = (deps: IngestDeps): ServiceModule => {
+  const options = deps.options ?? {};
+  const schema = deps.schema ?? 'concord';
+  const logger = deps.logger.child({ module: 'ingest' });
+  const limits: Partial<EnvelopeLimits> = { ...DEFAULT_ENVELOPE_LIMITS, ...options.limits };
+  const group = options.group ?? 'ingest';
+  const store = deps.store ?? createEventStore({ schema });
+  const metrics = createIngestMetrics(deps.registry);
+  const commit = createGroupCommit({
+    db: deps.db,
+    store,
+    inbox: createInbox({ schema }),
+    outbox: createOutbox({ schema }),
+    consumer: group,
+  });
+  const batcher = createBatcher<IntakeJob, JobResult>({
+    maxItems: options.groupCommit?.maxEvents ?? 1000,
+    lingerMs: options.groupCommit?.lingerMs ?? 2,
+    maxInFlight: options.groupCommit?.maxInFlight ?? 4,
+    size: (job) => job.items.length,
+    commit,
+    onCommit: (info) => {
+      metrics.recordCommit(info);
+      if (info.error !== undefined) {
+        logger.error({ err: info.error, jobs: info.jobs, events: info.items }, 'group commit failed');
+      }
+    },
+  });
+
+  let subscription: Subscription | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'ingest',
+    routes: (app) =>
+      registerRoutes(app, {
+        db: deps.db,
+        store,
+        batcher,
+        metrics,
+        limits,
+        bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+      }),
+    async start() {
+      if (options.consumeSubmit === false || subscription !== undefined) return;
+      subscription = await subscribeSubmit({
+        bus: deps.bus,
+        batcher,
+        metrics,
+        logger,
+        limits,
+        group,
+        concurrency: options.submitConcurrency ?? 64,
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        await subscription?.close();
+        await batcher.close();
+      })();
+      return closing;
+    },
+  };
+};

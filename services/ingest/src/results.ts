@@ -1,0 +1,30 @@
+import type { Outcome } from '@concord/core';
+import type { AppendResult } from '@concord/outbox';
+import type { EventError, IntakeItem } from './intake.js';
+
+/** One event's result, as `POST /v1/events` returns it (DESIGN §5). */
+export interface EventResult {
+  /** The event's id; null when the submitted id itself was unusable. */
+  readonly id: string | null;
+  readonly outcome: Outcome;
+  readonly version?: number;
+  readonly conflictId?: string;
+  /** For a duplicate: the outcome the event with this id has. */
+  readonly originalOutcome?: Outcome;
+  readonly error?: EventError | { readonly code: string; readonly message: string };
+}
+
+export const fromAppend = (result: AppendResult): EventResult => ({
+  id: result.id,
+  outcome: result.outcome,
+  ...(result.version === undefined ? {} : { version: result.version }),
+  ...(result.conflictId === undefined ? {} : { conflictId: result.conflictId }),
+  ...(result.originalOutcome === undefined ? {} : { originalOutcome: result.originalOutcome }),
+  ...(result.error === undefined ? {} : { error: result.error }),
+});
+
+export const rejectedResult = (item: Extract<IntakeItem, { valid: false }>): EventResult => ({
+  id: item.id ?? null,
+  outcome: 'rejected',
+  error: item.error,
+});

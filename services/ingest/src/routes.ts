@@ -1,0 +1,66 @@
+import { ConcordError } from '@concord/core';
+import type { EnvelopeLimits } from '@concord/core';
+import type { Database, EventStore } from '@concord/outbox';
+import type { FastifyInstance } from 'fastify';
+import type { Batcher } from './batcher.js';
+import type { IntakeJob, JobResult } from './commit.js';
+import { parseBatch } from './intake.js';
+import type { IngestMetrics } from './metrics.js';
+
+export const INVALID_LIMIT = 'CONCORD_INVALID_LIMIT';
+export const EVENT_NOT_FOUND = 'CONCORD_EVENT_NOT_FOUND';
+
+export interface RoutesDeps {
+  readonly db: Database;
+  readonly store: EventStore;
+  readonly batcher: Batcher<IntakeJob, JobResult>;
+  readonly metrics: IngestMetrics;
+  readonly limits: Partial<EnvelopeLimits>;
+  readonly bodyLimit: number;
+}
+
+/** Parses `limit` of the pull feed: an integer 1..1000, default 100. */
+export const parseLimit = (value: unknown): number => {
+  if (value === undefined || value === '') return 100;
+  const limit = typeof value === 'string' && /^\d{1,4}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(limit >= 1 && limit <= 1000)) {
+    throw new ConcordError(INVALID_LIMIT, 'limit must be an integer from 1 to 1000', {
+      details: { limit: value },
+    });
+  }
+  return limit;
+};
+
+const single = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
+
+/** DESIGN §5: `POST /v1/events`, `GET /v1/events/:id`, `GET /v1/events?after=&limit=`. */
+export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
+  app.post('/v1/events', { bodyLimit: deps.bodyLimit }, async (request) => {
+    const items = parseBatch(request.body, deps.limits);
+    const result = await deps.batcher.submit({ items });
+    if (result.kind === 'failed') throw result.error;
+    if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');
+    for (const r of result.results) deps.metrics.countOutcome('http', r.outcome);
+    return { results: result.results };
+  });
+
+  app.get('/v1/events/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    const stored = await deps.store.getEvent(deps.db, id);
+    if (stored === undefined) {
+      throw new ConcordError(EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, { details: { id } });
+    }
+    const decision = stored.details['decision'];
+    return { ...stored, ...(decision === undefined ? {} : { decision }) };
+  });
+
+  app.get('/v1/events', async (request) => {
+    const query = request.query as Record<string, unknown>;
+    const limit = parseLimit(single(query['limit']));
+    const after = single(query['after']);
+    if (after !== undefined && typeof after !== 'string') {
+      throw new ConcordError('CONCORD_INVALID_CURSOR', 'after must be a cursor string');
+    }
+    return deps.store.feed(deps.db, { limit, ...(after === undefined ? {} : { after }) });
+  });
+};
