@@ -41,6 +41,12 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
   const withTransaction = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A checked-out client whose connection dies emits 'error'; the failing query rejects as well.
+    const onClientError = (error: Error) => {
+      broken = error;
+      logger.warn({ err: error }, 'postgres connection lost during a transaction');
+    };
+    client.on('error', onClientError);
     try {
       await client.query('BEGIN');
       try {
@@ -59,6 +65,7 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
       broken ??= isConnectionError(error) ? (error as Error) : undefined;
       throw error;
     } finally {
+      client.removeListener('error', onClientError);
       client.release(broken);
     }
   };

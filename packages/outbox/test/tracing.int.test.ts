@@ -1,0 +1,65 @@
+import './support/cjs-conditions.js';
+import { createMemoryBus } from '@concord/bus';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { createOutbox, createRelay } from '../src/index.js';
+import { createTestDatabase } from '../src/testing/index.js';
+import type { TestDatabase } from '../src/testing/index.js';
+import { collect, text, unique, waitFor } from './helpers.js';
+
+let t: TestDatabase;
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const contextManager = new AsyncLocalStorageContextManager().enable();
+
+beforeAll(async () => {
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  t = await createTestDatabase({ adminUrl: inject('DATABASE_URL') });
+});
+afterAll(async () => {
+  await t.close();
+  propagation.disable();
+  context.disable();
+});
+
+it('stores the writer trace context and publishes each row as a child span carrying it in headers', async () => {
+  const tracer = provider.getTracer('test');
+  const bus = createMemoryBus();
+  const topic = `t.${unique()}`;
+  const { received } = await collect(bus, [topic]);
+  const writer = tracer.startSpan('ingest');
+  await context.with(trace.setSpan(context.active(), writer), () =>
+    t.db.withTransaction((tx) => createOutbox().add(tx, [{ topic, key: 'k', payload: text('k:1') }])),
+  );
+  writer.end();
+  const { rows } = await t.db.query<{ traceparent: string }>('SELECT traceparent FROM concord.outbox');
+  expect(rows[0]?.traceparent).toContain(writer.spanContext().traceId);
+
+  const relay = createRelay({ db: t.db, bus, tracer });
+  relay.start();
+  try {
+    await waitFor('delivered', () => received.length === 1);
+    await waitFor('spans exported', () =>
+      exporter.getFinishedSpans().some((s) => s.name === 'outbox.relay.batch'),
+    );
+  } finally {
+    await relay.close();
+    await bus.close();
+  }
+  const spans = exporter.getFinishedSpans();
+  const publish = spans.find((s) => s.name === `${topic} publish`);
+  const batch = spans.find((s) => s.name === 'outbox.relay.batch');
+  expect(publish?.spanContext().traceId).toBe(writer.spanContext().traceId);
+  expect(publish?.parentSpanContext?.spanId).toBe(writer.spanContext().spanId);
+  expect(batch?.links.map((l) => l.context.spanId)).toContain(writer.spanContext().spanId);
+  const header = received[0]?.headers.traceparent ?? '';
+  expect(header).toBe(`00-${writer.spanContext().traceId}-${publish?.spanContext().spanId}-01`);
+});
