@@ -1,0 +1,116 @@
+import type { FieldVersion, JsonObject } from '@concord/core';
+import type { Sql } from '@concord/outbox';
+import type { ProjectionBackend, RebuildWriter } from '../backend.js';
+import type { ProjectionRecord, TypeScope } from '../model.js';
+import { projectionTables } from '../tables.js';
+
+export interface PostgresBackendOptions {
+  /** Schema holding the projector's tables. Default `concord`. */
+  readonly schema?: string;
+  /** Backend name in checkpoints, metrics and projected messages. Default `postgres`. */
+  readonly name?: string;
+}
+
+interface ProjectionRow {
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  fields: JsonObject;
+  field_versions: Record<string, FieldVersion>;
+  event_id: string | null;
+  committed_at: string | null;
+  updated_at: string;
+}
+
+const toRecord = (row: ProjectionRow): ProjectionRecord => ({
+  type: row.aggregate_type,
+  id: row.aggregate_id,
+  version: row.version,
+  fields: row.fields,
+  fieldVersions: row.field_versions,
+  ...(row.event_id === null ? {} : { eventId: row.event_id }),
+  ...(row.committed_at === null ? {} : { committedAt: new Date(row.committed_at).toISOString() }),
+  updatedAt: new Date(row.updated_at).toISOString(),
+});
+
+/**
+ * The Postgres read model: every aggregate type, one row per aggregate. Upserts are version-guarded
+ * and run in the consumer's transaction (with its inbox row); a rebuild locks the table against live
+ * upserts for the duration of its swap, so none is lost.
+ */
+export const createPostgresBackend = (options: PostgresBackendOptions = {}): ProjectionBackend => {
+  const { projections } = projectionTables(options.schema);
+  const columns = `aggregate_type, aggregate_id, version::float8 AS version, fields, field_versions, event_id,
+    committed_at::text AS committed_at, updated_at::text AS updated_at`;
+
+  const insertMany = async (sql: Sql, records: readonly ProjectionRecord[]) => {
+    if (records.length === 0) return;
+    await sql.query(
+      `INSERT INTO ${projections} (aggregate_type, aggregate_id, version, fields, field_versions, event_id,
+         committed_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::text[],
+         $7::timestamptz[])
+       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+         SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
+           event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
+         WHERE ${projections}.version < excluded.version`,
+      [
+        records.map((r) => r.type),
+        records.map((r) => r.id),
+        records.map((r) => r.version),
+        records.map((r) => JSON.stringify(r.fields)),
+        records.map((r) => JSON.stringify(r.fieldVersions)),
+        records.map((r) => r.eventId ?? null),
+        records.map((r) => r.committedAt ?? null),
+      ],
+    );
+  };
+
+  return {
+    name: options.name ?? 'postgres',
+    capabilities: {
+      aggregateTypes: '*',
+      modes: ['upsert', 'rebuild', 'read'],
+      readOnly: false,
+      readOrder: 100,
+    },
+    async upsert({ tx }, record) {
+      const { rowCount } = await tx.query(
+        `INSERT INTO ${projections} (aggregate_type, aggregate_id, version, fields, field_versions, event_id,
+           committed_at)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::timestamptz)
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+           SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
+             event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
+           WHERE ${projections}.version < excluded.version`,
+        [
+          record.type,
+          record.id,
+          record.version,
+          JSON.stringify(record.fields),
+          JSON.stringify(record.fieldVersions),
+          record.eventId ?? null,
+          record.committedAt ?? null,
+        ],
+      );
+      return rowCount > 0 ? 'applied' : 'stale';
+    },
+    async read({ sql }, type, id) {
+      const { rows } = await sql.query<ProjectionRow>(
+        `SELECT ${columns} FROM ${projections} WHERE aggregate_type = $1 AND aggregate_id = $2`,
+        [type, id],
+      );
+      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+    },
+    async beginRebuild({ tx }, scope: TypeScope): Promise<RebuildWriter> {
+      // Live upserts wait for the swap to commit, then apply on top of it (version-guarded).
+      await tx.query(`LOCK TABLE ${projections} IN EXCLUSIVE MODE`);
+      if (scope === '*') await tx.query(`DELETE FROM ${projections}`);
+      else await tx.query(`DELETE FROM ${projections} WHERE aggregate_type = ANY($1::text[])`, [[...scope]]);
+      return {
+        write: (records) => insertMany(tx, records),
+        finish: () => Promise.resolve(),
+      };
+    },
+  };
+};

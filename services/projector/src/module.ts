@@ -1,0 +1,109 @@
+import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
+import { Topics } from '@concord/core';
+import type { Logger } from '@concord/core';
+import { DEFAULT_SCHEMA, createEventStore, createInbox, createOutbox } from '@concord/outbox';
+import type { Database, EventStore } from '@concord/outbox';
+import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
+import type { ProjectionBackend } from './backend.js';
+import { createCheckpoints } from './checkpoints.js';
+import { createProjectionHandler } from './consumer.js';
+import { registerProjectionErrorStatuses } from './errors.js';
+import { createProjectorMetrics } from './metrics.js';
+import { createOrchestrator } from './orchestrator.js';
+import type { ProjectionOrchestrator } from './orchestrator.js';
+import { createRebuilder } from './rebuild/rebuilder.js';
+import type { Rebuilder } from './rebuild/rebuilder.js';
+import { registerProjectorRoutes } from './routes.js';
+import { projectionTables } from './tables.js';
+
+export interface ProjectorModuleDeps {
+  readonly db: Database;
+  /** Already namespaced (`CONCORD_TOPIC_PREFIX`) by the composition root. */
+  readonly bus: MessageBus;
+  readonly logger: Logger;
+  readonly metrics: ServiceMetrics;
+  /**
+   * The read models, in write order (the transactional store first, caches after it). The module
+   * dispatches to them by their declared capabilities only.
+   */
+  readonly backends: readonly ProjectionBackend[];
+  /** Schema of Concord's tables. Default `concord`. */
+  readonly schema?: string;
+  /** Consumer group and inbox consumer name. Default `projector`. */
+  readonly group?: string;
+  /** Messages handled at once across keys. Default 16. */
+  readonly concurrency?: number;
+  readonly retry?: RetryOptions;
+  /** The event store rebuilds replay. Default: the store in `schema`. */
+  readonly store?: EventStore;
+  readonly now?: () => number;
+}
+
+export interface ProjectorModule extends ServiceModule {
+  readonly orchestrator: ProjectionOrchestrator;
+  readonly rebuilder: Rebuilder;
+}
+
+/**
+ * The projector: consumes applied changes and resolutions, keeps every backend's read model,
+ * emits `concord.aggregates.projected` through the outbox, serves `GET /v1/aggregates/:type/:id`
+ * and rebuilds from the event store on demand. Run a relay module beside it.
+ */
+export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModule => {
+  registerProjectionErrorStatuses();
+  const schema = deps.schema ?? DEFAULT_SCHEMA;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger.child({ module: 'projector' });
+  const tables = projectionTables(schema);
+  const orchestrator = createOrchestrator(deps.backends);
+  const metrics = createProjectorMetrics(deps.metrics);
+  const checkpoints = createCheckpoints({ schema });
+  const rebuilder = createRebuilder({
+    db: deps.db,
+    store: deps.store ?? createEventStore({ schema }),
+    orchestrator,
+    tables,
+    schema,
+    metrics,
+    logger,
+    now,
+  });
+  const handler = createProjectionHandler({
+    db: deps.db,
+    orchestrator,
+    inbox: createInbox({ schema }),
+    outbox: createOutbox({ schema }),
+    checkpoints,
+    metrics,
+    logger,
+    consumer: deps.group ?? 'projector',
+    now,
+  });
+
+  let subscription: Subscription | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'projector',
+    orchestrator,
+    rebuilder,
+    routes: (app) =>
+      registerProjectorRoutes(app, { db: deps.db, orchestrator, rebuilder, checkpoints, logger }),
+    async start() {
+      if (subscription !== undefined || closing !== undefined) return;
+      subscription = await deps.bus.subscribe({
+        group: deps.group ?? 'projector',
+        topics: [Topics.applied, Topics.conflictResolved],
+        handler,
+        concurrency: deps.concurrency ?? 16,
+        ...(deps.retry === undefined ? {} : { retry: deps.retry }),
+      });
+      logger.info({ backends: deps.backends.map((b) => b.name) }, 'projector consuming');
+    },
+    close() {
+      closing ??= (async () => {
+        await subscription?.close();
+      })();
+      return closing;
+    },
+  };
+};

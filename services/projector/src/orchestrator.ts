@@ -1,0 +1,115 @@
+import type { ProjectionBackend, ProjectionMode } from './backend.js';
+import { assertCapable, narrowScope, supportsMode, supportsType } from './backend.js';
+import { unsupportedCapability, unsupportedMode } from './errors.js';
+import type { ProjectionContext, ProjectionRecord, ReadContext, TypeScope, UpsertResult } from './model.js';
+
+/** What one backend did with one record. */
+export interface BackendOutcome {
+  readonly backend: string;
+  readonly result: UpsertResult;
+}
+
+/** What a read found, and which earlier (cache) backends missed and can be filled. */
+export interface ReadHit {
+  readonly record: ProjectionRecord;
+  readonly backend: string;
+  readonly missed: readonly ProjectionBackend[];
+}
+
+export interface RebuildTarget {
+  readonly backend: ProjectionBackend;
+  readonly scope: TypeScope;
+}
+
+/**
+ * Dispatches each aggregate type to every backend that declares it. The orchestrator knows backends
+ * only through their declared capabilities: adding a backend or an aggregate type never changes it.
+ */
+export interface ProjectionOrchestrator {
+  readonly backends: readonly ProjectionBackend[];
+  /** Backends that declare `type` and `mode` (writes: only writable ones). */
+  backendsFor(type: string, mode: ProjectionMode): ProjectionBackend[];
+  /** Upserts into every backend that projects the type; none → CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY. */
+  project(ctx: ProjectionContext, record: ProjectionRecord): Promise<BackendOutcome[]>;
+  /** Upserts into one named backend, with typed errors when it cannot. */
+  projectTo(backend: string, ctx: ProjectionContext, record: ProjectionRecord): Promise<UpsertResult>;
+  /** Asks readers of the type in their read order; the first hit wins. */
+  read(ctx: ReadContext, type: string, id: string): Promise<ReadHit | undefined>;
+  /** Backends a rebuild of `scope` writes, each with the part of the scope it covers. */
+  rebuildTargets(scope: TypeScope): RebuildTarget[];
+  /** The named backend, or CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY. */
+  backend(name: string): ProjectionBackend;
+}
+
+export const createOrchestrator = (backends: readonly ProjectionBackend[]): ProjectionOrchestrator => {
+  const names = new Set<string>();
+  for (const backend of backends) {
+    if (names.has(backend.name)) throw new Error(`Two projection backends are named ${backend.name}`);
+    names.add(backend.name);
+  }
+  const readers = [...backends].sort(
+    (a, b) => (a.capabilities.readOrder ?? 100) - (b.capabilities.readOrder ?? 100),
+  );
+  const backendsFor = (type: string, mode: ProjectionMode) =>
+    backends.filter((backend) => supportsType(backend, type) && supportsMode(backend, mode));
+  const byName = (name: string): ProjectionBackend => {
+    const found = backends.find((backend) => backend.name === name);
+    if (found === undefined) throw unsupportedCapability(name, '*');
+    return found;
+  };
+
+  return {
+    backends,
+    backendsFor,
+    backend: byName,
+    async project(ctx, record) {
+      const targets = backendsFor(record.type, 'upsert');
+      if (targets.length === 0) throw unsupportedCapability(undefined, record.type);
+      const outcomes: BackendOutcome[] = [];
+      // In declaration order: the transactional store first, caches after it, so a failing cache
+      // write rolls the whole projection back and the redelivery finds the store not yet written.
+      for (const backend of targets) {
+        outcomes.push({ backend: backend.name, result: await upsertOf(backend)(ctx, record) });
+      }
+      return outcomes;
+    },
+    async projectTo(name, ctx, record) {
+      const backend = byName(name);
+      assertCapable(backend, record.type, 'upsert');
+      return upsertOf(backend)(ctx, record);
+    },
+    async read(ctx, type, id) {
+      const missed: ProjectionBackend[] = [];
+      for (const backend of readers) {
+        const read = backend.read?.bind(backend);
+        if (read === undefined || !supportsType(backend, type) || !supportsMode(backend, 'read')) continue;
+        const record = await read(ctx, type, id);
+        if (record !== undefined) return { record, backend: backend.name, missed };
+        if (supportsMode(backend, 'upsert')) missed.push(backend);
+      }
+      return undefined;
+    },
+    rebuildTargets(scope) {
+      const targets = backends.flatMap((backend) => {
+        if (!supportsMode(backend, 'rebuild')) return [];
+        const covered = narrowScope(backend, scope);
+        return covered === undefined ? [] : [{ backend, scope: covered }];
+      });
+      if (scope !== '*') {
+        for (const type of scope) {
+          if (!targets.some((t) => t.scope === '*' || t.scope.includes(type))) {
+            throw unsupportedCapability(undefined, type);
+          }
+        }
+      }
+      return targets;
+    },
+  };
+};
+
+/** The backend's upsert; callers checked the mode first. */
+const upsertOf = (backend: ProjectionBackend) => {
+  const upsert = backend.upsert?.bind(backend);
+  if (upsert === undefined) throw unsupportedMode(backend.name, 'upsert');
+  return upsert;
+};

@@ -1,0 +1,63 @@
+import { ConcordError, isPlainObject } from '@concord/core';
+import type { Logger } from '@concord/core';
+import type { Database } from '@concord/outbox';
+import type { FastifyInstance } from 'fastify';
+import type { Checkpoints } from './checkpoints.js';
+import { aggregateNotFound } from './errors.js';
+import type { ProjectionOrchestrator } from './orchestrator.js';
+import type { Rebuilder } from './rebuild/rebuilder.js';
+
+export interface ProjectorRoutesOptions {
+  readonly db: Database;
+  readonly orchestrator: ProjectionOrchestrator;
+  readonly rebuilder: Rebuilder;
+  readonly checkpoints: Checkpoints;
+  readonly logger: Logger;
+}
+
+const rebuildRequest = (body: unknown): { aggregateType?: string } => {
+  if (body === undefined || body === null || body === '') return {};
+  if (!isPlainObject(body)) throw invalidRequest('the body must be a JSON object');
+  const type = body['aggregateType'];
+  if (type === undefined) return {};
+  if (typeof type !== 'string' || type === '' || type.length > 200) {
+    throw invalidRequest('aggregateType must be a non-empty string');
+  }
+  return { aggregateType: type };
+};
+
+const invalidRequest = (message: string) => new ConcordError('CONCORD_REQUEST_INVALID', message);
+
+/** `GET /v1/aggregates/:type/:id` and the projection administration endpoints. */
+export const registerProjectorRoutes = (app: FastifyInstance, options: ProjectorRoutesOptions): void => {
+  const { db, orchestrator, rebuilder, checkpoints, logger } = options;
+
+  app.get<{ Params: { type: string; id: string } }>('/v1/aggregates/:type/:id', async (request) => {
+    const { type, id } = request.params;
+    const hit = await orchestrator.read({ sql: db }, type, id);
+    if (hit === undefined) throw aggregateNotFound(type, id);
+    const { record } = hit;
+    if (hit.missed.length > 0) {
+      // Read-through: fill the caches that missed (version-guarded, so a race with a live update is safe).
+      await db
+        .withTransaction(async (tx) => {
+          for (const backend of hit.missed) await backend.upsert?.({ tx }, record);
+        })
+        .catch((error: unknown) => logger.warn({ err: error, type, id }, 'projection cache fill failed'));
+    }
+    return {
+      type: record.type,
+      id: record.id,
+      version: record.version,
+      fields: record.fields,
+      fieldVersions: record.fieldVersions,
+      updatedAt: record.updatedAt,
+    };
+  });
+
+  app.post('/v1/projections/rebuild', async (request) => rebuilder.rebuild(rebuildRequest(request.body)));
+
+  app.get('/v1/projections/rebuild', async () => ({ rebuild: (await rebuilder.status()) ?? null }));
+
+  app.get('/v1/projections/checkpoints', async () => ({ checkpoints: await checkpoints.list(db) }));
+};
