@@ -1,1 +1,20 @@
-export {};
+export { createResolverModule } from './module.js';
+export type { ResolverModule, ResolverModuleDeps } from './module.js';
+export { createRelayModule } from './relay-module.js';
+export type { RelayModuleDeps } from './relay-module.js';
+export { openPolicySource } from './policy/source.js';
+export type {
+  PolicyInfo,
+  PolicySource,
+  PolicySourceOptions,
+  ReloadListener,
+  ReloadResult,
+} from './policy/source.js';
+export { defaultPolicyPath } from './policy/default-path.js';
+export { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
+export type { FieldPick, HumanDecision } from './decision-input.js';
+export { refreshConflict, settleChanges } from './conflict.js';
+export { escalationStrategy } from './escalation.js';
+export type { DecisionObservation, DecisionView, Resolver } from './resolver.js';
+export { resolverEnvSchema, loadResolverConfig } from './config.js';
+export type { ResolverConfig } from './config.js';

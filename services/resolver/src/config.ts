@@ -1,0 +1,29 @@
+import { envInt, loadConfig, serviceEnvShape, withBrokerUrls } from '@concord/service-kit';
+import { z } from 'zod';
+
+/** The resolver's environment (DESIGN §9): the shared service variables plus its own. */
+export const resolverEnvSchema = withBrokerUrls(
+  z.object({
+    ...serviceEnvShape,
+    /** Path of the resolution policy (YAML/JSON). Default: the bundled example policy. */
+    CONCORD_POLICY: z.string().min(1, 'must not be empty').optional(),
+    /** Namespaces topics and consumer groups on a shared broker. */
+    CONCORD_TOPIC_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]*$/, 'may hold letters, digits, ".", "_" and "-" only')
+      .optional()
+      .transform((value) => value ?? ''),
+    /** How often the policy file is checked for changes besides file-system events. */
+    POLICY_POLL_MS: envInt(2_000, { min: 50, max: 3_600_000 }),
+    /** How often overdue reviews are escalated. */
+    REVIEW_SWEEP_MS: envInt(5_000, { min: 10, max: 3_600_000 }),
+    /** Conflicts handled at once (per-key order always holds). */
+    RESOLVER_CONCURRENCY: envInt(16, { min: 1, max: 1_000 }),
+  }),
+);
+
+export type ResolverConfig = Readonly<z.output<typeof resolverEnvSchema>>;
+
+/** Parses the environment once; every problem is reported together (`CONCORD_CONFIG_INVALID`). */
+export const loadResolverConfig = (env: Readonly<Record<string, string | undefined>>): ResolverConfig =>
+  loadConfig(resolverEnvSchema, env);

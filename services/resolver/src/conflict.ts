@@ -1,0 +1,85 @@
+import { canonicalJson, changeSetOf, classify, toConflict } from '@concord/core';
+import type { AggregateState, Conflict, FieldChangeSet, JsonValue, LocalFieldChange } from '@concord/core';
+
+/**
+ * The conflict against the aggregate as it is now. Ingest detected it at `currentVersion`; when the
+ * aggregate moved since, the event is classified again against the current state, so the decision is
+ * made against what is really there. Should the new classification not be a conflict (it cannot
+ * normally: concurrent changes only accumulate), the detected overlap is kept with its local side
+ * re-read from the state.
+ */
+export const refreshConflict = (
+  conflict: Conflict,
+  state: AggregateState | undefined,
+): { readonly conflict: Conflict; readonly moved: boolean } => {
+  if ((state?.version ?? 0) === conflict.currentVersion) return { conflict, moved: false };
+  const classification = classify(state, conflict.event);
+  if (classification.outcome === 'conflict') {
+    return {
+      conflict: toConflict({ id: conflict.id, event: conflict.event, details: classification.details }),
+      moved: true,
+    };
+  }
+  const local: Record<string, LocalFieldChange> = {};
+  for (const field of conflict.overlappingFields) {
+    const fv = state?.fieldVersions[field];
+    local[field] = { ...fv, version: fv?.version ?? 0, value: state?.fields[field] };
+  }
+  return { conflict: { ...conflict, currentVersion: state?.version ?? 0, local }, moved: true };
+};
+
+export interface SettleInput {
+  /** The conflict as it was decided when the review opened. */
+  readonly conflict: Conflict;
+  /** Final value per overlapping field (`undefined`: leave the field as it is). */
+  readonly values: Readonly<Record<string, JsonValue | undefined>>;
+  /** The aggregate now, under its lock. */
+  readonly state: AggregateState | undefined;
+  /** A provisional value was applied when the review opened (the event's other fields with it). */
+  readonly provisionalApplied: boolean;
+}
+
+export interface SettleOutput {
+  /** What to write; undefined when the aggregate already holds the final values. */
+  readonly change: FieldChangeSet | undefined;
+  /** Fields left alone because somebody else changed them after the review opened. */
+  readonly kept: readonly { readonly field: string; readonly eventId: string | undefined }[];
+}
+
+/**
+ * What settling a reviewed conflict (a person's decision, or the timeout's escalation) writes: each
+ * overlapping field's final value where it differs from the current one, and — if no provisional value
+ * applied them already — the event's other fields. A field changed by a later write since the review
+ * opened keeps that newer value.
+ */
+export const settleChanges = (input: SettleInput): SettleOutput => {
+  const { conflict, state } = input;
+  const fields: Record<string, JsonValue> = {};
+  const kept: { field: string; eventId: string | undefined }[] = [];
+  const newer = (field: string): boolean => {
+    const fv = state?.fieldVersions[field];
+    if (fv === undefined || fv.version <= conflict.currentVersion) return false;
+    return fv.eventId !== conflict.event.id && fv.eventId !== conflict.local[field]?.eventId;
+  };
+  const overlapping = new Set(conflict.overlappingFields);
+  for (const field of Object.keys(conflict.event.data)) {
+    if (overlapping.has(field) || input.provisionalApplied) continue;
+    if (newer(field)) kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
+    else fields[field] = conflict.event.data[field] ?? null;
+  }
+  for (const field of conflict.overlappingFields) {
+    const value = input.values[field];
+    if (value === undefined) continue;
+    if (newer(field)) {
+      kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
+      continue;
+    }
+    const current = state?.fields[field];
+    if (current !== undefined && canonicalJson(current) === canonicalJson(value)) continue;
+    fields[field] = value;
+  }
+  return {
+    change: Object.keys(fields).length === 0 ? undefined : changeSetOf(conflict.event, fields),
+    kept,
+  };
+};

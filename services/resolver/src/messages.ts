@@ -1,0 +1,115 @@
+import { encodeJson } from '@concord/bus';
+import { Topics, isFinalOutcome } from '@concord/core';
+import type {
+  AggregateState,
+  AppliedMessage,
+  Conflict,
+  ConflictResolvedMessage,
+  DecisionRecord,
+  JsonObject,
+  Outcome,
+  OutcomeMessage,
+} from '@concord/core';
+import type { AppliedResolution, OutboxMessage } from '@concord/outbox';
+
+const headersFor = (conflict: Conflict, causation: string) => ({
+  'correlation-id': conflict.event.id,
+  'causation-id': causation,
+});
+
+export interface SettledMessages {
+  readonly conflict: Conflict;
+  readonly record: DecisionRecord;
+  /** The change applied by this decision, if any. */
+  readonly applied: AppliedResolution | undefined;
+  readonly changes: JsonObject | undefined;
+  /** Aggregate version after the decision (applied or not). */
+  readonly version: number | undefined;
+  /** Id of what caused the decision: the detected message, the HTTP decision, the timeout. */
+  readonly causation: string;
+  readonly committedAt: string;
+}
+
+/**
+ * The messages a decision publishes through the outbox: `concord.conflicts.resolved` (outcome resolved,
+ * pending_review or rejected), `concord.events.applied` for a change it applied, and the event's outcome
+ * on `concord.events.outcome`. Ids derive from the conflict and the outcome, so a retried handler writes
+ * the same ids.
+ */
+export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
+  const { conflict, record } = m;
+  const event = conflict.event;
+  const headers = headersFor(conflict, m.causation);
+  const messages: OutboxMessage[] = [];
+  const outcome: Outcome = record.outcome;
+  const resolved: ConflictResolvedMessage = {
+    kind: 'conflict_resolved',
+    conflictId: conflict.id,
+    eventId: event.id,
+    aggregateType: event.aggregateType,
+    aggregateId: event.aggregateId,
+    outcome: record.outcome,
+    ...(m.version === undefined ? {} : { version: m.version }),
+    decision: record,
+  };
+  messages.push({
+    topic: Topics.conflictResolved,
+    key: event.aggregateId,
+    id: `${conflict.id}:${record.outcome}`,
+    payload: encodeJson(resolved),
+    headers,
+  });
+  if (m.applied !== undefined && m.changes !== undefined) {
+    messages.push({
+      topic: Topics.applied,
+      key: event.aggregateId,
+      id: `${m.applied.eventId}:applied`,
+      payload: encodeJson(appliedMessage(m, m.applied.state, m.changes)),
+      headers,
+    });
+  }
+  const outcomeMessage: OutcomeMessage = {
+    kind: 'outcome',
+    eventId: event.id,
+    aggregateType: event.aggregateType,
+    aggregateId: event.aggregateId,
+    outcome,
+    final: isFinalOutcome(outcome),
+    ...(m.version === undefined ? {} : { version: m.version }),
+    conflictId: conflict.id,
+    ...(record.rejection === undefined
+      ? {}
+      : { error: { code: record.rejection.code, message: record.rejection.reason } }),
+  };
+  messages.push({
+    topic: Topics.outcome,
+    key: event.id,
+    id: `${event.id}:outcome:${outcome}`,
+    payload: encodeJson(outcomeMessage),
+    headers,
+  });
+  return messages;
+};
+
+const appliedMessage = (m: SettledMessages, state: AggregateState, changes: JsonObject): AppliedMessage => {
+  const event = m.conflict.event;
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(event.metadata ?? {}))
+    if (typeof value === 'string') metadata[key] = value;
+  return {
+    kind: 'applied',
+    eventId: event.id,
+    eventType: event.type,
+    aggregateType: event.aggregateType,
+    aggregateId: event.aggregateId,
+    outcome: 'resolved',
+    version: m.applied?.version ?? state.version,
+    changes,
+    state: { fields: state.fields, fieldVersions: state.fieldVersions, vector: state.vector },
+    conflictId: m.conflict.id,
+    ...(Object.keys(metadata).length === 0 ? {} : { metadata }),
+    ...(event.origin === undefined ? {} : { origin: event.origin }),
+    ...(event.hlc === undefined ? {} : { hlc: event.hlc }),
+    committedAt: m.committedAt,
+  };
+};

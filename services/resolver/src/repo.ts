@@ -1,0 +1,341 @@
+import { ConcordError } from '@concord/core';
+import type { Conflict, DecisionRecord } from '@concord/core';
+import type { Sql, Tx } from '@concord/outbox';
+
+/** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */
+export const CONFLICT_STATUSES = ['pending_review', 'resolved', 'rejected'] as const;
+export type ConflictStatus = (typeof CONFLICT_STATUSES)[number];
+
+/** Who made a ledger row's decision. */
+export type LedgerDecidedBy = 'policy' | 'human' | 'timeout';
+
+export interface ConflictRow {
+  readonly conflictId: string;
+  readonly eventId: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly status: ConflictStatus;
+  readonly conflict: Conflict;
+  readonly decision: DecisionRecord;
+  readonly ledgerId: number;
+  readonly rule: string | null;
+  readonly group: string | null;
+  readonly strategy: string;
+  readonly version: number | null;
+  readonly provisionalEventId: string | null;
+  readonly dueAt: string | null;
+  readonly escalateTo: string | null;
+  readonly detectedAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** created_at in ms (pagination cursor). */
+  readonly createdMs: number;
+}
+
+export interface LedgerRow {
+  readonly id: number;
+  readonly outcome: DecisionRecord['outcome'];
+  readonly final: boolean;
+  readonly provisional: boolean;
+  readonly decidedBy: LedgerDecidedBy;
+  readonly userId: string | null;
+  readonly strategy: string;
+  readonly rule: string | null;
+  readonly group: string | null;
+  readonly version: number | null;
+  readonly decidedAt: string;
+  readonly record: DecisionRecord;
+}
+
+export interface InsertConflict {
+  readonly conflict: Conflict;
+  readonly record: DecisionRecord;
+  readonly ledgerId: number;
+  readonly version: number | undefined;
+  readonly provisionalEventId: string | undefined;
+  readonly detectedAt: string | undefined;
+  readonly nowMs: number;
+}
+
+export interface UpdateConflict {
+  readonly conflictId: string;
+  readonly status: ConflictStatus;
+  readonly record: DecisionRecord;
+  readonly ledgerId: number;
+  readonly version: number | undefined;
+  readonly nowMs: number;
+}
+
+export interface ListOptions {
+  readonly status?: ConflictStatus;
+  readonly after?: string;
+  readonly limit: number;
+}
+
+const CONFLICT_COLUMNS = `c.conflict_id, c.event_id, c.aggregate_type, c.aggregate_id, c.status, c.conflict,
+  c.decision, c.ledger_id::float8 AS ledger_id, c.rule, c.grp, c.strategy, c.version::float8 AS version,
+  c.provisional_event_id, to_json(c.due_at)#>>'{}' AS due_at, c.escalate_to,
+  to_json(c.detected_at)#>>'{}' AS detected_at, to_json(c.created_at)#>>'{}' AS created_at,
+  to_json(c.updated_at)#>>'{}' AS updated_at,
+  (extract(epoch FROM c.created_at) * 1000)::float8 AS created_ms`;
+
+interface RawConflict {
+  conflict_id: string;
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  status: ConflictStatus;
+  conflict: Conflict;
+  decision: DecisionRecord;
+  ledger_id: number;
+  rule: string | null;
+  grp: string | null;
+  strategy: string;
+  version: number | null;
+  provisional_event_id: string | null;
+  due_at: string | null;
+  escalate_to: string | null;
+  detected_at: string | null;
+  created_at: string;
+  updated_at: string;
+  created_ms: number;
+}
+
+const toRow = (r: RawConflict): ConflictRow => ({
+  conflictId: r.conflict_id,
+  eventId: r.event_id,
+  aggregateType: r.aggregate_type,
+  aggregateId: r.aggregate_id,
+  status: r.status,
+  conflict: r.conflict,
+  decision: r.decision,
+  ledgerId: r.ledger_id,
+  rule: r.rule,
+  group: r.grp,
+  strategy: r.strategy,
+  version: r.version,
+  provisionalEventId: r.provisional_event_id,
+  dueAt: r.due_at,
+  escalateTo: r.escalate_to,
+  detectedAt: r.detected_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  createdMs: Math.round(r.created_ms),
+});
+
+const ms = (value: number): number => value / 1000;
+
+const encodeCursor = (row: ConflictRow): string =>
+  Buffer.from(JSON.stringify([row.createdMs, row.conflictId])).toString('base64url');
+
+const decodeCursor = (cursor: string): [number, string] => {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(parsed) && typeof parsed[0] === 'number' && typeof parsed[1] === 'string')
+      return [parsed[0], parsed[1]];
+  } catch {
+    // reported below
+  }
+  throw new ConcordError('CONCORD_INVALID_CURSOR', 'The cursor is not one this server issued', {
+    details: { cursor },
+  });
+};
+
+/** The resolver's tables: `conflicts` (with the review queue) and `resolution_ledger`. */
+export const createResolverRepo = (schema: string) => {
+  const conflicts = `${schema}.conflicts`;
+  const ledger = `${schema}.resolution_ledger`;
+  return {
+    async insertLedger(
+      tx: Tx,
+      entry: { record: DecisionRecord; version: number | undefined; decidedBy: LedgerDecidedBy },
+    ): Promise<number> {
+      const r = entry.record;
+      const { rows } = await tx.query<{ id: number }>(
+        `INSERT INTO ${ledger} (conflict_id, event_id, aggregate_type, aggregate_id, outcome, final,
+           provisional, policy_name, policy_hash, rule, grp, strategy, decided_by, user_id, version, record,
+           decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb,
+           to_timestamp($17::float8))
+         RETURNING id::float8 AS id`,
+        [
+          r.conflictId,
+          r.eventId,
+          r.aggregateType,
+          r.aggregateId,
+          r.outcome,
+          r.final,
+          r.provisional,
+          r.policy.name,
+          r.policy.hash,
+          r.rule ?? null,
+          r.group ?? null,
+          r.strategy,
+          entry.decidedBy,
+          r.decidedBy.kind === 'human' ? r.decidedBy.userId : null,
+          entry.version ?? null,
+          JSON.stringify(r),
+          ms(r.decidedAt),
+        ],
+      );
+      return rows[0]?.id ?? 0;
+    },
+
+    /** Inserts the conflict's row; false when the resolver already has it. */
+    async insertConflict(tx: Tx, c: InsertConflict): Promise<boolean> {
+      const r = c.record;
+      const { rowCount } = await tx.query(
+        `INSERT INTO ${conflicts} (conflict_id, event_id, aggregate_type, aggregate_id, status, conflict,
+           decision, ledger_id, rule, grp, strategy, version, provisional_event_id, due_at, escalate_to,
+           detected_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, $13,
+           to_timestamp($14::float8), $15, $16::timestamptz, to_timestamp($17::float8), to_timestamp($17::float8))
+         ON CONFLICT (conflict_id) DO NOTHING`,
+        [
+          r.conflictId,
+          r.eventId,
+          r.aggregateType,
+          r.aggregateId,
+          r.outcome,
+          JSON.stringify(c.conflict),
+          JSON.stringify(r),
+          c.ledgerId,
+          r.rule ?? null,
+          r.group ?? null,
+          r.strategy,
+          c.version ?? null,
+          c.provisionalEventId ?? null,
+          r.outcome === 'pending_review' && r.review?.dueAt !== undefined ? ms(r.review.dueAt) : null,
+          r.review?.escalateTo ?? null,
+          c.detectedAt ?? null,
+          ms(c.nowMs),
+        ],
+      );
+      return rowCount === 1;
+    },
+
+    async exists(sql: Sql, conflictId: string): Promise<boolean> {
+      const { rows } = await sql.query(`SELECT 1 FROM ${conflicts} WHERE conflict_id = $1`, [conflictId]);
+      return rows.length > 0;
+    },
+
+    async lockConflict(tx: Tx, conflictId: string): Promise<ConflictRow | undefined> {
+      const { rows } = await tx.query<RawConflict>(
+        `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c WHERE c.conflict_id = $1 FOR UPDATE`,
+        [conflictId],
+      );
+      return rows[0] === undefined ? undefined : toRow(rows[0]);
+    },
+
+    /** Locks one overdue review, skipping those another resolver instance holds. */
+    async lockDueReview(tx: Tx, conflictId: string, nowMs: number): Promise<ConflictRow | undefined> {
+      const { rows } = await tx.query<RawConflict>(
+        `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c
+         WHERE c.conflict_id = $1 AND c.status = 'pending_review' AND c.due_at <= to_timestamp($2::float8)
+         FOR UPDATE SKIP LOCKED`,
+        [conflictId, ms(nowMs)],
+      );
+      return rows[0] === undefined ? undefined : toRow(rows[0]);
+    },
+
+    async dueReviews(sql: Sql, nowMs: number, limit: number): Promise<string[]> {
+      const { rows } = await sql.query<{ conflict_id: string }>(
+        `SELECT c.conflict_id FROM ${conflicts} c
+         WHERE c.status = 'pending_review' AND c.due_at <= to_timestamp($1::float8)
+         ORDER BY c.due_at LIMIT $2`,
+        [ms(nowMs), limit],
+      );
+      return rows.map((row) => row.conflict_id);
+    },
+
+    async updateConflict(tx: Tx, u: UpdateConflict): Promise<void> {
+      await tx.query(
+        `UPDATE ${conflicts} SET status = $2, decision = $3::jsonb, ledger_id = $4, strategy = $5,
+           version = COALESCE($6, version), provisional_event_id = NULL, due_at = NULL,
+           updated_at = to_timestamp($7::float8)
+         WHERE conflict_id = $1`,
+        [
+          u.conflictId,
+          u.status,
+          JSON.stringify(u.record),
+          u.ledgerId,
+          u.record.strategy,
+          u.version ?? null,
+          ms(u.nowMs),
+        ],
+      );
+    },
+
+    async get(sql: Sql, conflictId: string): Promise<ConflictRow | undefined> {
+      const { rows } = await sql.query<RawConflict>(
+        `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c WHERE c.conflict_id = $1`,
+        [conflictId],
+      );
+      return rows[0] === undefined ? undefined : toRow(rows[0]);
+    },
+
+    async ledgerOf(sql: Sql, conflictId: string): Promise<LedgerRow[]> {
+      const { rows } = await sql.query<{
+        id: number;
+        outcome: DecisionRecord['outcome'];
+        final: boolean;
+        provisional: boolean;
+        decided_by: LedgerDecidedBy;
+        user_id: string | null;
+        strategy: string;
+        rule: string | null;
+        grp: string | null;
+        version: number | null;
+        decided_at: string;
+        record: DecisionRecord;
+      }>(
+        `SELECT l.id::float8 AS id, l.outcome, l.final, l.provisional, l.decided_by, l.user_id, l.strategy,
+           l.rule, l.grp, l.version::float8 AS version, to_json(l.decided_at)#>>'{}' AS decided_at, l.record
+         FROM ${ledger} l WHERE l.conflict_id = $1 ORDER BY l.id`,
+        [conflictId],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        outcome: row.outcome,
+        final: row.final,
+        provisional: row.provisional,
+        decidedBy: row.decided_by,
+        userId: row.user_id,
+        strategy: row.strategy,
+        rule: row.rule,
+        group: row.grp,
+        version: row.version,
+        decidedAt: row.decided_at,
+        record: row.record,
+      }));
+    },
+
+    /** One page in (created_at, conflict_id) order, oldest first. */
+    async list(sql: Sql, options: ListOptions): Promise<{ rows: ConflictRow[]; next?: string }> {
+      const [afterMs, afterId] = options.after === undefined ? [-1, ''] : decodeCursor(options.after);
+      const { rows } = await sql.query<RawConflict>(
+        `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c
+         WHERE ($1::text IS NULL OR c.status = $1)
+           AND (c.created_at, c.conflict_id) > (to_timestamp($2::float8), $3::text)
+         ORDER BY c.created_at, c.conflict_id LIMIT $4`,
+        [options.status ?? null, ms(afterMs), afterId, options.limit + 1],
+      );
+      const page = rows.slice(0, options.limit).map(toRow);
+      const last = page.at(-1);
+      return rows.length > options.limit && last !== undefined
+        ? { rows: page, next: encodeCursor(last) }
+        : { rows: page };
+    },
+
+    async queueStats(sql: Sql): Promise<{ depth: number; oldestMs: number | undefined }> {
+      const { rows } = await sql.query<{ depth: number; oldest_ms: number | null }>(
+        `SELECT count(*)::float8 AS depth, (extract(epoch FROM min(created_at)) * 1000)::float8 AS oldest_ms
+         FROM ${conflicts} WHERE status = 'pending_review'`,
+      );
+      const row = rows[0];
+      return { depth: row?.depth ?? 0, oldestMs: row?.oldest_ms ?? undefined };
+    },
+  };
+};
+
+export type ResolverRepo = ReturnType<typeof createResolverRepo>;

@@ -1,0 +1,438 @@
+import type { IncomingMessage } from '@concord/bus';
+import { decodeJson } from '@concord/bus';
+import { ConcordError, createDecisionRecord, decide, isPlainObject, resolutionChanges } from '@concord/core';
+import type {
+  Conflict,
+  ConflictDetectedMessage,
+  DecidedBy,
+  DecisionRecord,
+  JsonObject,
+  JsonValue,
+  Logger,
+  PhysicalClock,
+  PolicyDecision,
+  StrategyRegistry,
+  StrategyResult,
+} from '@concord/core';
+import { createEventStore, createInbox, createOutbox, createResolutionStore } from '@concord/outbox';
+import type { AppliedResolution, Database, Tx } from '@concord/outbox';
+import { refreshConflict, settleChanges } from './conflict.js';
+import { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
+import { escalationStrategy } from './escalation.js';
+import { decisionMessages } from './messages.js';
+import type { PolicySource } from './policy/source.js';
+import { createResolverRepo } from './repo.js';
+import type { ConflictRow, LedgerDecidedBy } from './repo.js';
+
+/** A decision that committed, for metrics. */
+export interface DecisionObservation {
+  readonly record: DecisionRecord;
+  readonly decidedBy: LedgerDecidedBy;
+  /** From detection (policy) or from the review's opening (human, timeout) to the commit. */
+  readonly latencyMs: number | undefined;
+  /** The aggregate had moved since detection, so the conflict was decided against the current state. */
+  readonly redecided: boolean;
+}
+
+export interface ResolverOptions {
+  readonly db: Database;
+  /** Schema of the store tables. */
+  readonly schema: string;
+  readonly policy: PolicySource;
+  readonly clock: PhysicalClock;
+  readonly logger: Logger;
+  readonly registry?: StrategyRegistry;
+  /** Inbox consumer name. */
+  readonly consumer: string;
+  readonly observe?: (observation: DecisionObservation) => void;
+}
+
+export interface DecisionView {
+  readonly conflictId: string;
+  readonly status: DecisionRecord['outcome'];
+  readonly version: number | undefined;
+  readonly decision: DecisionRecord;
+}
+
+/** An applied change with the fields it set. */
+type Applied = AppliedResolution & { readonly changes: JsonObject };
+
+const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
+
+const malformed = (message: string): ConcordError =>
+  new ConcordError('CONCORD_MESSAGE_MALFORMED', `conflict message: ${message}`);
+
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** Checks the shape of a `concord.conflicts.detected` payload (non-retryable when malformed). */
+export const parseDetected = (payload: Uint8Array): ConflictDetectedMessage => {
+  const message = decodeJson(payload);
+  if (!isPlainObject(message) || message['kind'] !== 'conflict_detected')
+    throw malformed('not conflict_detected');
+  const conflict = message['conflict'];
+  if (!isPlainObject(conflict) || typeof conflict['id'] !== 'string' || conflict['id'] === '')
+    throw malformed('conflict.id missing');
+  const event = conflict['event'];
+  if (
+    !isPlainObject(event) ||
+    typeof event['id'] !== 'string' ||
+    typeof event['type'] !== 'string' ||
+    typeof event['aggregateType'] !== 'string' ||
+    typeof event['aggregateId'] !== 'string' ||
+    !isPlainObject(event['data'])
+  )
+    throw malformed('conflict.event is not an event envelope');
+  if (
+    !isStringArray(conflict['overlappingFields']) ||
+    !isStringArray(conflict['changedFields']) ||
+    !isStringArray(conflict['concurrentFields']) ||
+    !isPlainObject(conflict['local']) ||
+    typeof conflict['currentVersion'] !== 'number'
+  )
+    throw malformed('conflict details incomplete');
+  return message as unknown as ConflictDetectedMessage;
+};
+
+/**
+ * The resolver's decisions, each in one transaction: automatic ones from `concord.conflicts.detected`
+ * (with the inbox), a person's through `decideByHuman`, a timeout's through `escalate`.
+ */
+export const createResolver = (options: ResolverOptions) => {
+  const { db, clock, logger } = options;
+  const schema = `"${options.schema}"`;
+  const store = createEventStore({ schema: options.schema, now: () => clock.now() });
+  const resolutions = createResolutionStore({ schema: options.schema });
+  const outbox = createOutbox({ schema: options.schema });
+  const inbox = createInbox({ schema: options.schema });
+  const repo = createResolverRepo(schema);
+  const iso = () => new Date(clock.now()).toISOString();
+
+  /** Applies a change (if any) as `<conflictId>:<suffix>` and returns it. */
+  const applyChange = async (
+    tx: Tx,
+    args: {
+      conflict: Conflict;
+      state: Awaited<ReturnType<typeof resolutions.lockAggregate>>;
+      change: ReturnType<typeof resolutionChanges>;
+      record: DecisionRecord;
+      suffix: 'resolution' | 'provisional';
+    },
+  ): Promise<Applied | undefined> => {
+    const { conflict, change, record } = args;
+    if (change === undefined || Object.keys(change.fields).length === 0) return undefined;
+    const type =
+      args.suffix === 'provisional'
+        ? 'ConflictProvisionallyResolved'
+        : record.outcome === 'rejected'
+          ? 'ConflictReverted'
+          : 'ConflictResolved';
+    const applied = await resolutions.applyResolution(tx, {
+      aggregateType: conflict.event.aggregateType,
+      aggregateId: conflict.event.aggregateId,
+      state: args.state,
+      change,
+      eventId: `${conflict.id}:${args.suffix}`,
+      type,
+      conflictId: conflict.id,
+      outcome: record.outcome,
+      metadata: {
+        conflictId: conflict.id,
+        eventId: conflict.event.id,
+        strategy: record.strategy,
+        decidedBy: record.decidedBy.kind === 'human' ? `human:${record.decidedBy.userId}` : 'policy',
+      },
+      details: { conflictId: conflict.id, provisional: record.provisional },
+    });
+    return { ...applied, changes: change.fields };
+  };
+
+  /** The event's outcome row and the outbox messages of a decision. */
+  const publish = async (
+    tx: Tx,
+    args: {
+      conflict: Conflict;
+      record: DecisionRecord;
+      ledgerId: number;
+      applied: Applied | undefined;
+      version: number | undefined;
+      causation: string;
+      redecided?: boolean;
+    },
+  ) => {
+    const { conflict, record, applied } = args;
+    const decision = json({
+      ...record,
+      ledgerId: args.ledgerId,
+      ...(applied === undefined ? {} : { appliedEventId: applied.eventId }),
+      ...(args.version === undefined ? {} : { version: args.version }),
+      ...(args.redecided === undefined ? {} : { redecided: args.redecided }),
+    });
+    const recorded = await store.recordOutcome(tx, {
+      eventId: conflict.event.id,
+      outcome: record.outcome,
+      details: {
+        conflictId: conflict.id,
+        decision,
+        ...(record.rejection === undefined
+          ? {}
+          : { error: { code: record.rejection.code, message: record.rejection.reason } }),
+      },
+      ...(args.version === undefined ? {} : { version: args.version }),
+    });
+    if (!recorded) logger.warn({ eventId: conflict.event.id }, 'conflict event not in the event store');
+    await outbox.add(
+      tx,
+      decisionMessages({
+        conflict,
+        record,
+        applied,
+        changes: applied?.changes,
+        version: args.version,
+        causation: args.causation,
+        committedAt: iso(),
+      }),
+    );
+  };
+
+  const decideDetected = async (tx: Tx, detected: ConflictDetectedMessage, messageId: string) => {
+    const given = detected.conflict;
+    const event = given.event;
+    const state = await resolutions.lockAggregate(tx, event.aggregateType, event.aggregateId);
+    if (await repo.exists(tx, given.id)) return undefined;
+    const { conflict, moved } = refreshConflict(given, state);
+    const policy = options.policy.current();
+    const decision = decide(policy, conflict);
+    const record = createDecisionRecord({ conflict, decision, policy, clock });
+    const change = record.outcome === 'rejected' ? undefined : resolutionChanges(conflict, decision.result);
+    const applied = await applyChange(tx, {
+      conflict,
+      state,
+      change,
+      record,
+      suffix: record.outcome === 'pending_review' ? 'provisional' : 'resolution',
+    });
+    const version = applied?.version ?? (record.outcome === 'rejected' ? undefined : (state?.version ?? 0));
+    const ledgerId = await repo.insertLedger(tx, { record, version: applied?.version, decidedBy: 'policy' });
+    await repo.insertConflict(tx, {
+      conflict,
+      record,
+      ledgerId,
+      version: applied?.version,
+      provisionalEventId: record.outcome === 'pending_review' ? applied?.eventId : undefined,
+      detectedAt: detected.detectedAt,
+      nowMs: clock.now(),
+    });
+    await publish(tx, {
+      conflict,
+      record,
+      ledgerId,
+      applied,
+      version,
+      causation: messageId,
+      redecided: moved,
+    });
+    if (moved) {
+      logger.info(
+        { conflictId: conflict.id, detectedAt: given.currentVersion, current: state?.version },
+        'aggregate moved since detection; decided against its current state',
+      );
+    }
+    return { record, moved };
+  };
+
+  /** Settles a reviewed conflict (human or timeout) under the lock of its row. */
+  const settle = async (
+    tx: Tx,
+    row: ConflictRow,
+    args: {
+      result: StrategyResult;
+      strategy: string;
+      decidedBy: DecidedBy;
+      ledgerBy: LedgerDecidedBy;
+      reasons: readonly string[];
+      causation: string;
+    },
+  ) => {
+    const { conflict } = row;
+    const previous = row.decision;
+    const state = await resolutions.lockAggregate(tx, row.aggregateType, row.aggregateId);
+    const provisionalApplied = row.provisionalEventId !== null;
+    const rejected = args.result.decision === 'rejected';
+    const values: Record<string, JsonValue | undefined> = {};
+    for (const field of conflict.overlappingFields) {
+      values[field] = rejected
+        ? provisionalApplied
+          ? conflict.local[field]?.value
+          : undefined
+        : args.result.fields[field];
+    }
+    const settled = settleChanges({ conflict, values, state, provisionalApplied });
+    const kept = settled.kept.map((k) => `${k.field}: kept the later write ${k.eventId ?? ''}`.trim());
+    const decision: PolicyDecision = {
+      outcome: rejected ? 'rejected' : 'resolved',
+      via: previous.via,
+      ...(previous.rule === undefined ? {} : { rule: previous.rule }),
+      ...(previous.group === undefined ? {} : { group: previous.group }),
+      strategy: args.strategy,
+      result: { ...args.result, reasons: [...args.reasons, ...args.result.reasons, ...kept] },
+      explanation: {
+        conditions: previous.conditions,
+        skipped: previous.skipped,
+        choices: args.result.choices,
+      },
+    };
+    const record = createDecisionRecord({
+      conflict,
+      decision,
+      policy: previous.policy,
+      clock,
+      decidedBy: args.decidedBy,
+    });
+    const applied = await applyChange(tx, {
+      conflict,
+      state,
+      change: settled.change,
+      record,
+      suffix: 'resolution',
+    });
+    const version = applied?.version ?? state?.version ?? 0;
+    const ledgerId = await repo.insertLedger(tx, {
+      record,
+      version: applied?.version,
+      decidedBy: args.ledgerBy,
+    });
+    await repo.updateConflict(tx, {
+      conflictId: conflict.id,
+      status: record.outcome,
+      record,
+      ledgerId,
+      version: applied?.version,
+      nowMs: clock.now(),
+    });
+    await publish(tx, { conflict, record, ledgerId, applied, version, causation: args.causation });
+    return { record, version };
+  };
+
+  return {
+    repo,
+
+    /** Handles one `concord.conflicts.detected` message; a redelivery changes nothing. */
+    async handleDetected(message: IncomingMessage): Promise<'decided' | 'duplicate'> {
+      const detected = parseDetected(message.payload);
+      const done = await db.withTransaction(async (tx) =>
+        inbox.handle(tx, options.consumer, message.id, (inner) =>
+          decideDetected(inner, detected, message.id),
+        ),
+      );
+      if (done.duplicate || done.value === undefined) return 'duplicate';
+      const detectedAt = Date.parse(detected.detectedAt);
+      options.observe?.({
+        record: done.value.record,
+        decidedBy: 'policy',
+        latencyMs: Number.isNaN(detectedAt) ? undefined : Math.max(0, clock.now() - detectedAt),
+        redecided: done.value.moved,
+      });
+      return 'decided';
+    },
+
+    /** `POST /v1/conflicts/:id/decision`: settles a pending review exactly like an automatic decision. */
+    async decideByHuman(conflictId: string, body: unknown): Promise<DecisionView> {
+      const input = parseHumanDecision(body);
+      const done = await db.withTransaction(async (tx) => {
+        const row = await repo.lockConflict(tx, conflictId);
+        if (row === undefined) {
+          throw new ConcordError(DecisionErrorCode.notFound, `no conflict ${conflictId}`, {
+            details: { conflictId },
+          });
+        }
+        if (row.status !== 'pending_review') {
+          throw new ConcordError(
+            DecisionErrorCode.alreadyDecided,
+            `conflict ${conflictId} is already ${row.status}`,
+            { details: { conflictId, status: row.status, ledgerId: row.ledgerId } },
+          );
+        }
+        const result = humanResult(row.conflict, input);
+        const settled = await settle(tx, row, {
+          result,
+          strategy: 'manual_review',
+          decidedBy: {
+            kind: 'human',
+            userId: input.userId,
+            ...(input.note === undefined ? {} : { note: input.note }),
+          },
+          ledgerBy: 'human',
+          reasons: [],
+          causation: `${conflictId}:decision`,
+        });
+        return { ...settled, createdMs: row.createdMs };
+      });
+      options.observe?.({
+        record: done.record,
+        decidedBy: 'human',
+        latencyMs: clock.now() - done.createdMs,
+        redecided: false,
+      });
+      return { conflictId, status: done.record.outcome, version: done.version, decision: done.record };
+    },
+
+    /** Escalates overdue reviews (each in its own transaction, skipping ones another instance holds). */
+    async escalateDue(limit = 100): Promise<number> {
+      const ids = await repo.dueReviews(db, clock.now(), limit);
+      let escalated = 0;
+      for (const id of ids) {
+        const done = await db.withTransaction(async (tx) => {
+          const row = await repo.lockDueReview(tx, id, clock.now());
+          if (row === undefined) return undefined;
+          const previous = row.decision;
+          const escalation = escalationStrategy({
+            policy: options.policy.current(),
+            record: previous,
+            ...(options.registry === undefined ? {} : { registry: options.registry }),
+          });
+          const result = escalation?.strategy.resolve(row.conflict);
+          const timedOut = `review timed out (due ${row.dueAt ?? '?'})${
+            row.escalateTo === null ? '' : `; escalated to ${row.escalateTo}`
+          }`;
+          const settled =
+            escalation !== undefined && result !== undefined && result.decision !== 'pending_review'
+              ? await settle(tx, row, {
+                  result,
+                  strategy: result.strategy,
+                  decidedBy: { kind: 'policy' },
+                  ledgerBy: 'timeout',
+                  reasons: [`${timedOut}; decided by ${result.strategy} (${escalation.source})`],
+                  causation: `${id}:timeout`,
+                })
+              : await settle(tx, row, {
+                  result: {
+                    decision: 'resolved',
+                    strategy: 'manual_review',
+                    fields: previous.fields,
+                    choices: previous.choices,
+                    reasons: [],
+                  },
+                  strategy: 'manual_review',
+                  decidedBy: { kind: 'policy' },
+                  ledgerBy: 'timeout',
+                  reasons: [`${timedOut}; no escalation strategy, the current values stand`],
+                  causation: `${id}:timeout`,
+                });
+          return { ...settled, createdMs: row.createdMs };
+        });
+        if (done === undefined) continue;
+        escalated += 1;
+        options.observe?.({
+          record: done.record,
+          decidedBy: 'timeout',
+          latencyMs: clock.now() - done.createdMs,
+          redecided: false,
+        });
+      }
+      return escalated;
+    },
+  };
+};
+
+export type Resolver = ReturnType<typeof createResolver>;

@@ -1,0 +1,119 @@
+import { ConcordError } from '@concord/core';
+import type { Database } from '@concord/outbox';
+import type { FastifyInstance } from 'fastify';
+import { DecisionErrorCode } from './decision-input.js';
+import type { PolicySource } from './policy/source.js';
+import { CONFLICT_STATUSES } from './repo.js';
+import type { ConflictRow, ConflictStatus, LedgerRow } from './repo.js';
+import type { Resolver } from './resolver.js';
+
+export interface RoutesDeps {
+  readonly resolver: Resolver;
+  readonly db: Database;
+  readonly policy: PolicySource;
+}
+
+const queryError = (message: string, details?: unknown): ConcordError =>
+  new ConcordError('CONCORD_QUERY_INVALID', message, details === undefined ? {} : { details });
+
+const summary = (row: ConflictRow) => ({
+  id: row.conflictId,
+  eventId: row.eventId,
+  aggregateType: row.aggregateType,
+  aggregateId: row.aggregateId,
+  status: row.status,
+  rule: row.rule,
+  group: row.group,
+  strategy: row.strategy,
+  version: row.version,
+  fields: row.conflict.overlappingFields,
+  review:
+    row.status === 'pending_review'
+      ? { dueAt: row.dueAt, escalateTo: row.escalateTo, provisional: row.provisionalEventId !== null }
+      : null,
+  createdAt: row.createdAt,
+  updatedAt: row.updatedAt,
+});
+
+/** A conflict with its explanation: which rule matched and why, what was chosen per field, history. */
+export const conflictView = (row: ConflictRow, ledger: readonly LedgerRow[]) => {
+  const d = row.decision;
+  const first = ledger[0]?.record ?? d;
+  return {
+    ...summary(row),
+    conflict: row.conflict,
+    explanation: {
+      policy: first.policy,
+      via: first.via,
+      rule: first.rule ?? null,
+      group: first.group ?? null,
+      strategy: first.strategy,
+      conditions: first.conditions,
+      skipped: first.skipped,
+      choices: first.choices,
+      reasons: first.reasons,
+      review: first.review ?? null,
+    },
+    decision: d,
+    decisions: ledger.map((l) => ({
+      id: l.id,
+      outcome: l.outcome,
+      final: l.final,
+      provisional: l.provisional,
+      decidedBy: l.decidedBy,
+      userId: l.userId,
+      strategy: l.strategy,
+      version: l.version,
+      decidedAt: l.decidedAt,
+      choices: l.record.choices,
+      reasons: l.record.reasons,
+    })),
+  };
+};
+
+/** DESIGN §5: the resolver's HTTP API. */
+export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
+  const { resolver, db, policy } = deps;
+
+  app.get('/v1/policy', () => ({ policy: policy.info() }));
+
+  app.get('/v1/conflicts', async (request) => {
+    const query = request.query as Record<string, unknown>;
+    const status = query['status'];
+    if (status !== undefined && !CONFLICT_STATUSES.includes(status as ConflictStatus)) {
+      throw queryError(`status must be one of ${CONFLICT_STATUSES.join(', ')}`, { status });
+    }
+    const rawLimit = query['limit'];
+    const limit = rawLimit === undefined ? 50 : Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw queryError('limit must be an integer from 1 to 500', { limit: rawLimit });
+    }
+    const after = query['after'];
+    if (after !== undefined && typeof after !== 'string') throw queryError('after must be a cursor');
+    const page = await resolver.repo.list(db, {
+      limit,
+      ...(status === undefined ? {} : { status: status as ConflictStatus }),
+      ...(after === undefined || after === '' ? {} : { after }),
+    });
+    return { conflicts: page.rows.map(summary), next: page.next ?? null };
+  });
+
+  app.get('/v1/conflicts/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    const row = await resolver.repo.get(db, id);
+    if (row === undefined) {
+      throw new ConcordError(DecisionErrorCode.notFound, `no conflict ${id}`, {
+        details: { conflictId: id },
+      });
+    }
+    return conflictView(row, await resolver.repo.ledgerOf(db, id));
+  });
+
+  app.post('/v1/conflicts/:id/decision', async (request) => {
+    const { id } = request.params as { id: string };
+    await resolver.decideByHuman(id, request.body);
+    const row = await resolver.repo.get(db, id);
+    if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
+    return conflictView(row, await resolver.repo.ledgerOf(db, id));
+  });
+};

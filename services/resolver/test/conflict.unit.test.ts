@@ -1,0 +1,150 @@
+import { applyPatch, classify, formatHlc, loadPolicyOrThrow, toConflict } from '@concord/core';
+import type { AggregateState, Conflict, EventEnvelope } from '@concord/core';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { defaultPolicyPath, escalationStrategy, refreshConflict, settleChanges } from '../src/index.js';
+import { createDecisionRecord, decide } from '@concord/core';
+
+const hlc = (wall: number, node = 'n') => formatHlc({ wall, logical: 0, node });
+const ev = (id: string, data: EventEnvelope['data'], extra: Partial<EventEnvelope> = {}): EventEnvelope => ({
+  id,
+  type: 'TaskUpdated',
+  aggregateType: 'task',
+  aggregateId: 't1',
+  data,
+  ...extra,
+});
+
+/** Applies events in order; returns the state and the conflict of the last one. */
+const run = (events: EventEnvelope[]): { state: AggregateState | undefined; conflict?: Conflict } => {
+  let state: AggregateState | undefined;
+  let conflict: Conflict | undefined;
+  for (const event of events) {
+    const c = classify(state, event);
+    if (c.outcome === 'applied' || c.outcome === 'merged') state = applyPatch(state, event);
+    if (c.outcome === 'conflict') conflict = toConflict({ id: event.id, event, details: c.details });
+  }
+  return conflict === undefined ? { state } : { state, conflict };
+};
+
+describe('re-deciding against the current state', () => {
+  const e1 = ev('e1', { title: 'a', done: false }, { hlc: hlc(1) });
+  const e2 = ev('e2', { title: 'b' }, { baseVersion: 1, hlc: hlc(2) });
+  const e3 = ev('e3', { title: 'c', note: 'n' }, { baseVersion: 1, hlc: hlc(3) });
+  const e4 = ev('e4', { title: 'd' }, { baseVersion: 2, hlc: hlc(4) });
+
+  it('keeps the detected conflict when the aggregate has not moved', () => {
+    const { state, conflict } = run([e1, e2, e3]);
+    if (conflict === undefined) throw new Error('expected a conflict');
+    expect(refreshConflict(conflict, state)).toEqual({ conflict, moved: false });
+  });
+
+  it('re-reads the local side when the aggregate moved, so the policy sees what is really there', () => {
+    const { conflict } = run([e1, e2, e3]);
+    if (conflict === undefined) throw new Error('expected a conflict');
+    const { state: moved } = run([e1, e2, e4]);
+    const refreshed = refreshConflict(conflict, moved);
+    expect(refreshed.moved).toBe(true);
+    expect(refreshed.conflict.id).toBe('e3');
+    expect(refreshed.conflict.currentVersion).toBe(3);
+    expect(refreshed.conflict.local['title']).toMatchObject({ value: 'd', eventId: 'e4', version: 3 });
+
+    const policy = loadPolicyOrThrow(readFileSync(defaultPolicyPath(), 'utf8'));
+    // Against the stale local side, e3 (hlc 3) beats e2 (hlc 2); against the real one, e4 (hlc 4) wins.
+    expect(decide(policy, conflict).result.fields['title']).toBe('c');
+    expect(decide(policy, refreshed.conflict).result.fields['title']).toBe('d');
+  });
+});
+
+describe('settling a reviewed conflict', () => {
+  const e1 = ev('e1', { amount: 10, memo: 'x' });
+  const e2 = ev('e2', { amount: 20 }, { baseVersion: 1 });
+  const e3 = ev('e3', { amount: 30, memo: 'y' }, { baseVersion: 1 });
+  const { state, conflict } = run([e1, e2, e3]);
+  if (conflict === undefined) throw new Error('expected a conflict');
+
+  it('writes the final values and the event’s other fields when nothing was applied provisionally', () => {
+    const out = settleChanges({ conflict, values: { amount: 30 }, state, provisionalApplied: false });
+    expect(out.change?.fields).toEqual({ memo: 'y', amount: 30 });
+    expect(out.change?.eventId).toBe('e3');
+    expect(out.kept).toEqual([]);
+  });
+
+  it('reverts a provisional value to the chosen one and writes nothing when it already holds', () => {
+    const provisional = applyPatch(state, e3);
+    const back = settleChanges({
+      conflict,
+      values: { amount: 20 },
+      state: provisional,
+      provisionalApplied: true,
+    });
+    expect(back.change?.fields).toEqual({ amount: 20 });
+    const same = settleChanges({
+      conflict,
+      values: { amount: 30 },
+      state: provisional,
+      provisionalApplied: true,
+    });
+    expect(same.change).toBeUndefined();
+  });
+
+  it('keeps a later write by somebody else', () => {
+    const later = applyPatch(state, ev('e9', { amount: 99 }, { baseVersion: 2 }));
+    const out = settleChanges({ conflict, values: { amount: 30 }, state: later, provisionalApplied: false });
+    expect(out.change?.fields).toEqual({ memo: 'y' });
+    expect(out.kept).toEqual([{ field: 'amount', eventId: 'e9' }]);
+  });
+});
+
+describe('escalation of an overdue review', () => {
+  const policyText = `version: '1.0'
+name: esc
+settings: { default_fallback: last_write_wins }
+rules:
+  - name: with-on-timeout
+    conditions: { fields: [budget] }
+    resolution: { strategy: manual_review, options: { timeout: 30m, on_timeout: { strategy: first_write_wins } } }
+groups:
+  - name: orders
+    conditions: { aggregate_types: [order] }
+    fallback: additive_merge
+    rules:
+      - name: needs-review
+        conditions: { fields: [amount] }
+        resolution: { strategy: manual_review, options: { timeout: 1h } }
+  - name: review-all
+    fallback: { strategy: manual_review, options: { timeout: 1h } }
+`;
+  const policy = loadPolicyOrThrow(policyText);
+  const clock = { now: () => 0 };
+  const recordFor = (event: EventEnvelope) => {
+    const { conflict } = run([
+      ev('a', { [Object.keys(event.data)[0] ?? 'x']: 1 }, { aggregateType: event.aggregateType }),
+      ev('b', event.data, { baseVersion: 1, aggregateType: event.aggregateType }),
+      event,
+    ]);
+    if (conflict === undefined) throw new Error('expected a conflict');
+    return createDecisionRecord({ conflict, decision: decide(policy, conflict), policy, clock });
+  };
+
+  it('uses the rule’s on_timeout, else the enclosing group’s fallback, else the default fallback', () => {
+    const budget = recordFor(ev('c', { budget: 5 }, { baseVersion: 1 }));
+    expect(budget.rule).toBe('with-on-timeout');
+    expect(escalationStrategy({ policy, record: budget })).toMatchObject({
+      source: 'on_timeout',
+      strategy: { name: 'first_write_wins' },
+    });
+    const amount = recordFor(ev('c', { amount: 5 }, { baseVersion: 1, aggregateType: 'order' }));
+    expect(amount.rule).toBe('needs-review');
+    expect(escalationStrategy({ policy, record: amount })).toMatchObject({
+      source: 'group_fallback:orders',
+      strategy: { name: 'additive_merge' },
+    });
+    const other = recordFor(ev('c', { title: 'z' }, { baseVersion: 1 }));
+    expect(other).toMatchObject({ via: 'group_fallback', group: 'review-all' });
+    expect(escalationStrategy({ policy, record: other })).toMatchObject({
+      source: 'default_fallback',
+      strategy: { name: 'last_write_wins' },
+    });
+  });
+});
