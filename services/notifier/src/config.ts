@@ -1,0 +1,53 @@
+import { envBoolean, envInt, loadConfig, serviceEnvShape, withBrokerUrls } from '@concord/service-kit';
+import { z } from 'zod';
+
+/** The notifier's environment: the shared service variables plus Redis and delivery settings. */
+export const notifierEnvSchema = withBrokerUrls(
+  z.object({
+    ...serviceEnvShape,
+    REDIS_URL: z
+      .string({ message: 'is required' })
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    /** Namespaces topics and consumer groups on a shared broker (services/README.md). */
+    CONCORD_TOPIC_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')
+      .optional()
+      .transform((value) => value ?? ''),
+    NOTIFIER_QUEUE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 letters, digits, ".", "_" or "-"')
+      .optional()
+      .transform((value) => value ?? 'concord-webhooks'),
+    /** BullMQ key prefix in Redis. */
+    NOTIFIER_QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 letters, digits, ".", "_" or "-"')
+      .optional()
+      .transform((value) => value ?? 'concord'),
+    NOTIFIER_ALLOW_PRIVATE_URLS: envBoolean(false),
+    NOTIFIER_MAX_ATTEMPTS: envInt(8, { min: 1, max: 100 }),
+    NOTIFIER_BACKOFF_INITIAL_MS: envInt(1_000, { min: 1, max: 3_600_000 }),
+    NOTIFIER_BACKOFF_MAX_MS: envInt(600_000, { min: 1, max: 86_400_000 }),
+    NOTIFIER_WEBHOOK_TIMEOUT_MS: envInt(10_000, { min: 100, max: 300_000 }),
+    NOTIFIER_DELIVERY_CONCURRENCY: envInt(16, { min: 1, max: 1_000 }),
+    NOTIFIER_CIRCUIT_FAILURES: envInt(5, { min: 1, max: 1_000 }),
+    NOTIFIER_CIRCUIT_HALF_OPEN_MS: envInt(30_000, { min: 10, max: 3_600_000 }),
+    NOTIFIER_SSE_HEARTBEAT_MS: envInt(15_000, { min: 100, max: 600_000 }),
+    NOTIFIER_FEED_POLL_MS: envInt(500, { min: 10, max: 60_000 }),
+  }),
+).superRefine((env, ctx) => {
+  if (env.NOTIFIER_BACKOFF_MAX_MS < env.NOTIFIER_BACKOFF_INITIAL_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['NOTIFIER_BACKOFF_MAX_MS'],
+      message: 'must be at least NOTIFIER_BACKOFF_INITIAL_MS',
+    });
+  }
+});
+
+export type NotifierConfig = Readonly<z.output<typeof notifierEnvSchema>>;
+
+/** Parses the environment once; every problem is reported (`CONCORD_CONFIG_INVALID`). */
+export const loadNotifierConfig = (env: Readonly<Record<string, string | undefined>>): NotifierConfig =>
+  loadConfig(notifierEnvSchema, env);

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '@concord/outbox';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NotifierErrorCode, notifierError } from '../errors.js';
+import { parseFilter } from '../filter.js';
+import type { DeliveryStore } from '../store/deliveries.js';
+import { publicView } from '../store/subscriptions.js';
+import type { SubscriptionStore } from '../store/subscriptions.js';
+import { validateWebhookUrl } from '../url-guard.js';
+import type { ResolveHost } from '../url-guard.js';
+
+const bodySchema = z.object({
+  url: z.string().min(1).max(2048),
+  filter: z.unknown().optional(),
+  secret: z.string().min(8, 'must be at least 8 characters').max(1024),
+});
+
+export interface SubscriptionRoutesOptions {
+  readonly db: Database;
+  readonly subscriptions: SubscriptionStore;
+  readonly deliveries: DeliveryStore;
+  readonly allowPrivateUrls: boolean;
+  readonly resolveHost?: ResolveHost;
+  /** New subscription ids; default random UUIDs. */
+  readonly newId?: () => string;
+}
+
+/**
+ * `POST /v1/subscriptions` `{ url, filter?, secret }` → 201 (the secret is never returned),
+ * `GET /v1/subscriptions`, `GET /v1/subscriptions/:id`, `DELETE /v1/subscriptions/:id` (204),
+ * `GET /v1/subscriptions/:id/dead-letters`.
+ */
+export const registerSubscriptionRoutes = (
+  app: FastifyInstance,
+  options: SubscriptionRoutesOptions,
+): void => {
+  const { db, subscriptions } = options;
+  const newId = options.newId ?? randomUUID;
+
+  const found = async (id: string) => {
+    const subscription = await subscriptions.get(db, id);
+    if (subscription === undefined) {
+      throw notifierError(NotifierErrorCode.subscriptionNotFound, `subscription ${id} not found`);
+    }
+    return subscription;
+  };
+
+  app.post('/v1/subscriptions', async (request, reply) => {
+    const parsed = bodySchema.safeParse(request.body);
+    if (!parsed.success) {
+      throw notifierError(
+        NotifierErrorCode.subscriptionInvalid,
+        'subscription must be { url, filter?, secret }',
+        {
+          details: parsed.error.issues.map((issue) => ({
+            path: issue.path.join('.'),
+            message: issue.message,
+          })),
+        },
+      );
+    }
+    const filter = parseFilter(parsed.data.filter);
+    const url = await validateWebhookUrl(parsed.data.url, {
+      allowPrivate: options.allowPrivateUrls,
+      ...(options.resolveHost === undefined ? {} : { resolve: options.resolveHost }),
+    });
+    const created = await subscriptions.create(db, {
+      id: newId(),
+      url: url.href,
+      filter,
+      secret: parsed.data.secret,
+    });
+    return reply.status(201).header('location', `/v1/subscriptions/${created.id}`).send(created);
+  });
+
+  app.get('/v1/subscriptions', async () => ({
+    subscriptions: (await subscriptions.list(db)).map(publicView),
+  }));
+
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request) =>
+    publicView(await found(request.params.id)),
+  );
+
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id/dead-letters', async (request) => {
+    await found(request.params.id);
+    return { deadLetters: await options.deliveries.deadLetters(db, request.params.id) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request, reply) => {
+    if (!(await subscriptions.remove(db, request.params.id))) {
+      throw notifierError(
+        NotifierErrorCode.subscriptionNotFound,
+        `subscription ${request.params.id} not found`,
+      );
+    }
+    return reply.status(204).send();
+  });
+};

@@ -1,0 +1,113 @@
+import { createBus, namespacedBus } from '@concord/bus';
+import { migrate, pgDatabase } from '@concord/outbox';
+import { createLogger, createMetrics, runService } from '@concord/service-kit';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadNotifierConfig } from './config.js';
+import { createNotifierModule } from './module.js';
+import { createBullMqJobQueue } from './queue/bullmq.js';
+import type { DeliveryRef } from './store/deliveries.js';
+
+/**
+ * Composition root of the standalone notifier: config → logger → metrics → Postgres → migrations →
+ * bus → Redis + BullMQ → module → runService. Shutdown (DESIGN §7): readiness 503 → consumer stops →
+ * SSE streams end → dispatcher, BullMQ worker and queue close → HTTP → bus → Redis → database last.
+ */
+const main = async (): Promise<void> => {
+  const config = loadNotifierConfig(process.env);
+  const logger = createLogger({ service: 'notifier', level: config.LOG_LEVEL });
+  const metrics = createMetrics('notifier');
+
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+  const db = pgDatabase({ pool, logger, ownsPool: true });
+  await migrate({ db, schema: config.DATABASE_SCHEMA, logger });
+
+  const bus = namespacedBus(
+    await createBus(
+      config.BROKER === 'rabbitmq'
+        ? { broker: 'rabbitmq', url: config.AMQP_URL ?? '', exchange: config.AMQP_EXCHANGE, logger }
+        : config.BROKER === 'kafka'
+          ? { broker: 'kafka', brokers: (config.KAFKA_BROKERS ?? '').split(','), logger }
+          : { broker: 'memory', logger },
+    ),
+    config.CONCORD_TOPIC_PREFIX,
+  );
+
+  // Adds fail fast while Redis is down (the dispatcher keeps rows pending and retries); the worker's
+  // connection waits and reconnects, as BullMQ requires.
+  const queueRedis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const workerRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  for (const [name, client] of [
+    ['queue', queueRedis],
+    ['worker', workerRedis],
+  ] as const) {
+    client.on('error', (error) => logger.warn({ err: error, redis: name }, 'redis connection error'));
+  }
+  const jobQueue = createBullMqJobQueue<DeliveryRef>({
+    connection: queueRedis,
+    workerConnection: workerRedis,
+    queueName: config.NOTIFIER_QUEUE_NAME,
+    prefix: config.NOTIFIER_QUEUE_PREFIX,
+    concurrency: config.NOTIFIER_DELIVERY_CONCURRENCY,
+    retry: {
+      maxAttempts: config.NOTIFIER_MAX_ATTEMPTS,
+      initialDelayMs: config.NOTIFIER_BACKOFF_INITIAL_MS,
+      maxDelayMs: config.NOTIFIER_BACKOFF_MAX_MS,
+    },
+    logger,
+  });
+
+  const notifier = createNotifierModule({
+    db,
+    bus,
+    jobQueue,
+    logger,
+    metrics,
+    schema: config.DATABASE_SCHEMA,
+    settings: {
+      allowPrivateUrls: config.NOTIFIER_ALLOW_PRIVATE_URLS,
+      webhookTimeoutMs: config.NOTIFIER_WEBHOOK_TIMEOUT_MS,
+      circuit: {
+        failureThreshold: config.NOTIFIER_CIRCUIT_FAILURES,
+        halfOpenAfterMs: config.NOTIFIER_CIRCUIT_HALF_OPEN_MS,
+      },
+      sseHeartbeatMs: config.NOTIFIER_SSE_HEARTBEAT_MS,
+      feedPollMs: config.NOTIFIER_FEED_POLL_MS,
+    },
+  });
+
+  await runService({
+    service: 'notifier',
+    port: config.PORT,
+    logger,
+    metrics,
+    modules: [notifier],
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    checks: [
+      {
+        name: 'database',
+        isReady: () =>
+          db.query('SELECT 1').then(
+            () => true,
+            () => false,
+          ),
+      },
+      { name: 'broker', isReady: () => bus.isReady() },
+    ],
+    clients: [
+      { name: 'bus', close: () => bus.close() },
+      {
+        name: 'redis',
+        close: () => Promise.all([queueRedis.quit(), workerRedis.quit()]).then(() => undefined),
+      },
+      { name: 'database', close: () => db.close() },
+    ],
+  });
+};
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `notifier failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+import { ConcordError, isPlainObject, Topics } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { NotifierTopic } from './filter.js';
+
+/** What a notification tells: a change applied, a conflict decided, a projection caught up, an outcome. */
+export type NotificationKind = 'applied' | 'conflict_resolved' | 'projected' | 'outcome';
+
+const kindByTopic: Readonly<Record<NotifierTopic, NotificationKind>> = {
+  [Topics.applied]: 'applied',
+  [Topics.conflictResolved]: 'conflict_resolved',
+  [Topics.projected]: 'projected',
+  [Topics.outcome]: 'outcome',
+};
+
+/**
+ * One entry of the notification log, as SSE `data:` and as the webhook body. `id` is the log's bigint
+ * id (a decimal string), also the SSE event id; `data` is the message payload as published.
+ */
+export interface Notification {
+  readonly id: string;
+  readonly kind: NotificationKind;
+  readonly topic: NotifierTopic;
+  readonly messageId: string;
+  readonly eventId?: string;
+  readonly eventType?: string;
+  readonly aggregateType?: string;
+  readonly aggregateId?: string;
+  readonly outcome?: string;
+  readonly createdAt: string;
+  readonly data: JsonObject;
+}
+
+/** A notification before it has a log id. */
+export type NewNotification = Omit<Notification, 'id' | 'createdAt'>;
+
+const malformed = (message: string): ConcordError =>
+  new ConcordError('CONCORD_MESSAGE_MALFORMED', message, { retryable: false });
+
+const optionalString = (payload: JsonObject, field: string): string | undefined => {
+  const value = payload[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw malformed(`payload field ${field} must be a string`);
+  return value;
+};
+
+const requiredString = (payload: JsonObject, field: string): string => {
+  const value = optionalString(payload, field);
+  if (value === undefined || value === '') throw malformed(`payload field ${field} is required`);
+  return value;
+};
+
+export const isNotifierTopic = (topic: string): topic is NotifierTopic => topic in kindByTopic;
+
+/**
+ * Maps a consumed message to a notification. Payloads are `AppliedMessage`, `ConflictResolvedMessage`,
+ * `ProjectedMessage` and `OutcomeMessage` of @concord/core; anything else is a non-retryable
+ * `CONCORD_MESSAGE_MALFORMED` (dead-lettered by the bus).
+ */
+export const toNotification = (options: {
+  readonly topic: string;
+  readonly messageId: string;
+  readonly payload: unknown;
+}): NewNotification => {
+  const { topic, messageId, payload } = options;
+  if (!isNotifierTopic(topic)) throw malformed(`topic ${topic} is not one the notifier consumes`);
+  if (!isPlainObject(payload)) throw malformed('payload must be a JSON object');
+  const data = payload as JsonObject;
+  const eventType = optionalString(data, 'eventType');
+  const outcome = optionalString(data, 'outcome');
+  return {
+    kind: kindByTopic[topic],
+    topic,
+    messageId,
+    eventId: requiredString(data, 'eventId'),
+    aggregateType: requiredString(data, 'aggregateType'),
+    aggregateId: requiredString(data, 'aggregateId'),
+    ...(eventType === undefined ? {} : { eventType }),
+    ...(outcome === undefined ? {} : { outcome }),
+    data,
+  };
+};

@@ -1,0 +1,84 @@
+/** One unit of work; `id` makes enqueueing idempotent (a job with a known id is not added twice). */
+export interface Job<T> {
+  readonly id: string;
+  readonly data: T;
+}
+
+export interface JobAttempt {
+  /** 1 on the first run; delays asked for with {@link DelayJobError} do not count. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+}
+
+export type JobHandler<T> = (job: Job<T>, attempt: JobAttempt) => Promise<void>;
+
+export interface DeadLetterInfo {
+  /** Attempts made, the last one included. */
+  readonly attempts: number;
+  /** The last attempt's error. */
+  readonly error: unknown;
+}
+
+export interface JobWorkerOptions<T> {
+  readonly handler: JobHandler<T>;
+  /** Called once when a job gives up: after the last attempt, or at once for a non-retryable error. */
+  readonly onDeadLetter: (job: Job<T>, info: DeadLetterInfo) => Promise<void>;
+}
+
+/**
+ * Thrown by a handler to say "not now": the job runs again after `delayMs` without using up an
+ * attempt (an open circuit delays deliveries rather than burning their retries).
+ */
+export class DelayJobError extends Error {
+  override readonly name = 'DelayJobError';
+  constructor(
+    readonly delayMs: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export const isDelayJob = (error: unknown): error is DelayJobError => error instanceof DelayJobError;
+
+/** Retry settings shared by every implementation. */
+export interface RetrySettings {
+  /** Attempts before dead-lettering, the first included. */
+  readonly maxAttempts: number;
+  /** Delay after the first failure; doubles with every further failure. */
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/**
+ * Delay before the next attempt after `failures` failed attempts: exponential (initial × 2^(failures-1),
+ * capped) with equal jitter — half of it fixed, half uniformly random — so retries of many jobs spread
+ * out while each still waits at least half its step.
+ */
+export const retryDelay = (
+  failures: number,
+  settings: RetrySettings,
+  random: () => number = Math.random,
+): number => {
+  const step = Math.min(settings.maxDelayMs, settings.initialDelayMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(step / 2 + random() * (step / 2));
+};
+
+/**
+ * The port deliveries go through. Implementations: BullMQ on Redis (standalone services) and in
+ * memory (the embedded all-in-one process). Both run at least once, retry retryable failures with
+ * {@link retryDelay}, honour {@link DelayJobError}, and dead-letter after `maxAttempts` attempts or at
+ * once when `isRetryable(error)` is false.
+ */
+export interface JobQueue<T> {
+  readonly name: string;
+  /** Jobs survive a restart of this process (BullMQ). When false, the caller re-enqueues unfinished work at start. */
+  readonly durable: boolean;
+  /** Adds jobs; ids already known to the queue are ignored. Rejects when the queue cannot take them now. */
+  enqueue(jobs: readonly Job<T>[]): Promise<void>;
+  /** Starts processing with a handler. Called once. */
+  start(options: JobWorkerOptions<T>): Promise<void>;
+  isReady(): boolean;
+  /** Stops taking jobs, waits for running handlers, releases what it owns. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,200 @@
+import type { Database, Sql, Tx } from '@concord/outbox';
+import type { Tables } from './tables.js';
+
+/** Stable per notification and subscription: the `X-Concord-Delivery-Id` header and the job id. */
+export const deliveryId = (notificationId: string, subscriptionId: string): string =>
+  `d${notificationId}-${subscriptionId}`;
+
+export type DeliveryStatus = 'pending' | 'queued' | 'delivered' | 'dead';
+
+/** What the queue carries: ids only, so no secret or body ever sits in Redis. */
+export interface DeliveryRef {
+  readonly deliveryId: string;
+  readonly notificationId: string;
+  readonly subscriptionId: string;
+}
+
+export interface DeliveryTarget {
+  readonly status: DeliveryStatus;
+  readonly url: string;
+  readonly secret: string;
+}
+
+export interface DeadLetter {
+  readonly deliveryId: string;
+  readonly notificationId: string;
+  readonly subscriptionId: string;
+  readonly url: string;
+  readonly attempts: number;
+  readonly errorCode: string;
+  readonly lastError: string;
+  readonly lastStatus?: number;
+  readonly deadLetteredAt: string;
+}
+
+export interface DeliveryStore {
+  /** Writes one pending delivery per subscription, inside the consumer's transaction. */
+  insert(tx: Tx, notificationId: string, subscriptionIds: readonly string[]): Promise<number>;
+  /**
+   * In one transaction: locks up to `limit` pending deliveries (skipping rows other dispatchers hold),
+   * hands them to `enqueue`, and marks them queued when it resolves. A failing `enqueue` leaves them
+   * pending. Returns how many were queued.
+   */
+  dispatchPending(
+    db: Database,
+    limit: number,
+    enqueue: (refs: readonly DeliveryRef[]) => Promise<void>,
+  ): Promise<number>;
+  /** Queued but unfinished deliveries go back to pending (for a queue that does not survive restarts). */
+  requeueUnfinished(sql: Sql): Promise<number>;
+  /** The delivery's status, url and secret; undefined once the subscription (and so the delivery) is gone. */
+  target(sql: Sql, deliveryId: string): Promise<DeliveryTarget | undefined>;
+  markDelivered(sql: Sql, deliveryId: string, attempts: number, httpStatus: number): Promise<void>;
+  recordFailure(
+    sql: Sql,
+    deliveryId: string,
+    attempts: number,
+    error: string,
+    httpStatus: number | undefined,
+  ): Promise<void>;
+  deadLetter(db: Database, letter: Omit<DeadLetter, 'deadLetteredAt'>): Promise<void>;
+  deadLetters(sql: Sql, subscriptionId?: string): Promise<DeadLetter[]>;
+}
+
+interface DeadLetterRow {
+  delivery_id: string;
+  notification_id: string;
+  subscription_id: string;
+  url: string;
+  attempts: number;
+  error_code: string;
+  last_error: string;
+  last_status: number | null;
+  dead_lettered_at: string;
+}
+
+export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
+  async insert(tx, notificationId, subscriptionIds) {
+    if (subscriptionIds.length === 0) return 0;
+    const { rowCount } = await tx.query(
+      `INSERT INTO ${tables.deliveries} (id, notification_id, subscription_id)
+       SELECT 'd' || $1::text || '-' || s, $1::bigint, s FROM unnest($2::text[]) AS s
+       ON CONFLICT (id) DO NOTHING`,
+      [notificationId, subscriptionIds],
+    );
+    return rowCount;
+  },
+
+  async dispatchPending(db, limit, enqueue) {
+    return db.withTransaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string; notification_id: string; subscription_id: string }>(
+        `SELECT id, notification_id::text AS notification_id, subscription_id FROM ${tables.deliveries}
+         WHERE status = 'pending'
+         ORDER BY notification_id
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      if (rows.length === 0) return 0;
+      await enqueue(
+        rows.map((row) => ({
+          deliveryId: row.id,
+          notificationId: row.notification_id,
+          subscriptionId: row.subscription_id,
+        })),
+      );
+      await tx.query(
+        `UPDATE ${tables.deliveries} SET status = 'queued', queued_at = clock_timestamp()
+         WHERE id = ANY($1::text[]) AND status = 'pending'`,
+        [rows.map((row) => row.id)],
+      );
+      return rows.length;
+    });
+  },
+
+  async requeueUnfinished(sql) {
+    const { rowCount } = await sql.query(
+      `UPDATE ${tables.deliveries} SET status = 'pending' WHERE status = 'queued'`,
+    );
+    return rowCount;
+  },
+
+  async target(sql, id) {
+    const { rows } = await sql.query<DeliveryTarget>(
+      `SELECT d.status, s.url, s.secret FROM ${tables.deliveries} d
+       JOIN ${tables.subscriptions} s ON s.id = d.subscription_id
+       WHERE d.id = $1`,
+      [id],
+    );
+    return rows[0];
+  },
+
+  async markDelivered(sql, id, attempts, httpStatus) {
+    await sql.query(
+      `UPDATE ${tables.deliveries}
+       SET status = 'delivered', attempts = $2, last_status = $3, finished_at = clock_timestamp()
+       WHERE id = $1`,
+      [id, attempts, httpStatus],
+    );
+  },
+
+  async recordFailure(sql, id, attempts, error, httpStatus) {
+    await sql.query(
+      `UPDATE ${tables.deliveries} SET attempts = $2, last_error = $3, last_status = $4
+       WHERE id = $1 AND status <> 'delivered'`,
+      [id, attempts, error, httpStatus ?? null],
+    );
+  },
+
+  async deadLetter(db, letter) {
+    await db.withTransaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO ${tables.deadLetters}
+           (delivery_id, notification_id, subscription_id, url, attempts, error_code, last_error, last_status)
+         VALUES ($1, $2::bigint, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (delivery_id) DO UPDATE SET attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code,
+           last_error = EXCLUDED.last_error, last_status = EXCLUDED.last_status,
+           dead_lettered_at = EXCLUDED.dead_lettered_at`,
+        [
+          letter.deliveryId,
+          letter.notificationId,
+          letter.subscriptionId,
+          letter.url,
+          letter.attempts,
+          letter.errorCode,
+          letter.lastError,
+          letter.lastStatus ?? null,
+        ],
+      );
+      await tx.query(
+        `UPDATE ${tables.deliveries}
+         SET status = 'dead', attempts = $2, last_error = $3, last_status = $4, finished_at = clock_timestamp()
+         WHERE id = $1`,
+        [letter.deliveryId, letter.attempts, letter.lastError, letter.lastStatus ?? null],
+      );
+    });
+  },
+
+  async deadLetters(sql, subscriptionId) {
+    const { rows } = await sql.query<DeadLetterRow>(
+      `SELECT delivery_id, notification_id::text AS notification_id, subscription_id, url, attempts, error_code,
+         last_error, last_status,
+         to_char(dead_lettered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS dead_lettered_at
+       FROM ${tables.deadLetters}
+       WHERE $1::text IS NULL OR subscription_id = $1
+       ORDER BY dead_lettered_at, delivery_id`,
+      [subscriptionId ?? null],
+    );
+    return rows.map((row) => ({
+      deliveryId: row.delivery_id,
+      notificationId: row.notification_id,
+      subscriptionId: row.subscription_id,
+      url: row.url,
+      attempts: row.attempts,
+      errorCode: row.error_code,
+      lastError: row.last_error,
+      ...(row.last_status === null ? {} : { lastStatus: row.last_status }),
+      deadLetteredAt: row.dead_lettered_at,
+    }));
+  },
+});

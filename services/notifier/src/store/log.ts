@@ -1,0 +1,158 @@
+import type { Sql, Tx } from '@concord/outbox';
+import type { NotifierTopic } from '../filter.js';
+import type { NewNotification, Notification, NotificationKind } from '../notification.js';
+import type { Tables } from './tables.js';
+
+/**
+ * A position in the log's global order (transaction id, then id). Readers only see rows below the
+ * snapshot's xmin, so every row that appears later sorts after every position already read.
+ */
+export interface LogPosition {
+  readonly txId: string;
+  readonly id: string;
+}
+
+export const LOG_START: LogPosition = { txId: '0', id: '0' };
+
+export const comparePositions = (a: LogPosition, b: LogPosition): number => {
+  const tx = BigInt(a.txId) - BigInt(b.txId);
+  if (tx !== 0n) return tx < 0n ? -1 : 1;
+  const id = BigInt(a.id) - BigInt(b.id);
+  return id === 0n ? 0 : id < 0n ? -1 : 1;
+};
+
+/** A notification with its position in the log. */
+export interface LogEntry {
+  readonly position: LogPosition;
+  readonly notification: Notification;
+}
+
+interface LogRow {
+  id: string;
+  tx_id: string;
+  message_id: string;
+  topic: string;
+  kind: string;
+  event_id: string | null;
+  event_type: string | null;
+  aggregate_type: string | null;
+  aggregate_id: string | null;
+  outcome: string | null;
+  payload: Notification['data'] | string;
+  created_at: string;
+}
+
+const COLUMNS = `id::text AS id, tx_id::text AS tx_id, message_id, topic, kind, event_id, event_type,
+  aggregate_type, aggregate_id, outcome, payload, to_char(created_at AT TIME ZONE 'UTC',
+  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+
+const toEntry = (row: LogRow): LogEntry => ({
+  position: { txId: row.tx_id, id: row.id },
+  notification: {
+    id: row.id,
+    kind: row.kind as NotificationKind,
+    topic: row.topic as NotifierTopic,
+    messageId: row.message_id,
+    ...(row.event_id === null ? {} : { eventId: row.event_id }),
+    ...(row.event_type === null ? {} : { eventType: row.event_type }),
+    ...(row.aggregate_type === null ? {} : { aggregateType: row.aggregate_type }),
+    ...(row.aggregate_id === null ? {} : { aggregateId: row.aggregate_id }),
+    ...(row.outcome === null ? {} : { outcome: row.outcome }),
+    createdAt: row.created_at,
+    data: typeof row.payload === 'string' ? (JSON.parse(row.payload) as Notification['data']) : row.payload,
+  },
+});
+
+export interface NotificationLog {
+  /** Appends inside the consumer's transaction; returns the stored notification (with its id). */
+  append(tx: Tx, notification: NewNotification): Promise<Notification>;
+  /** Entries after `after` in log order, only below the snapshot's xmin (never skips late commits). */
+  readAfter(sql: Sql, after: LogPosition, limit: number): Promise<LogEntry[]>;
+  /** The position of the last readable entry (or the start when the log is empty). */
+  head(sql: Sql): Promise<LogPosition>;
+  /**
+   * The position of a client's Last-Event-ID. An id no longer in the log (or never there) resumes just
+   * before the first entry with a greater id.
+   */
+  positionOf(sql: Sql, id: string): Promise<LogPosition>;
+  /** One notification by id. */
+  get(sql: Sql, id: string): Promise<Notification | undefined>;
+}
+
+export const createNotificationLog = (tables: Tables): NotificationLog => {
+  const head = async (sql: Sql): Promise<LogPosition> => {
+    const { rows } = await sql.query<{ tx_id: string; id: string }>(
+      `SELECT tx_id::text AS tx_id, id::text AS id FROM ${tables.log}
+       WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY tx_id DESC, id DESC
+       LIMIT 1`,
+    );
+    const row = rows[0];
+    return row === undefined ? LOG_START : { txId: row.tx_id, id: row.id };
+  };
+
+  return {
+    async append(tx, notification) {
+      const { rows } = await tx.query<LogRow>(
+        `INSERT INTO ${tables.log}
+         (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+       RETURNING ${COLUMNS}`,
+        [
+          notification.messageId,
+          notification.topic,
+          notification.kind,
+          notification.eventId ?? null,
+          notification.eventType ?? null,
+          notification.aggregateType ?? null,
+          notification.aggregateId ?? null,
+          notification.outcome ?? null,
+          JSON.stringify(notification.data),
+        ],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new Error('notification log insert returned no row');
+      return toEntry(row).notification;
+    },
+
+    async readAfter(sql, after, limit) {
+      const { rows } = await sql.query<LogRow>(
+        `SELECT ${COLUMNS} FROM ${tables.log}
+       WHERE (tx_id, id) > ($1::text::xid8, $2::bigint)
+         AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY tx_id, id
+       LIMIT $3`,
+        [after.txId, after.id, limit],
+      );
+      return rows.map(toEntry);
+    },
+
+    head,
+
+    async positionOf(sql, id) {
+      if (BigInt(id) === 0n) return LOG_START;
+      const { rows } = await sql.query<{ tx_id: string; id: string }>(
+        `SELECT tx_id::text AS tx_id, id::text AS id FROM ${tables.log} WHERE id = $1::bigint`,
+        [id],
+      );
+      const row = rows[0];
+      if (row !== undefined) return { txId: row.tx_id, id: row.id };
+      // Unknown id: continue before the earliest transaction that holds a greater id.
+      const next = await sql.query<{ tx_id: string }>(
+        `SELECT tx_id::text AS tx_id FROM ${tables.log} WHERE id > $1::bigint ORDER BY tx_id LIMIT 1`,
+        [id],
+      );
+      const txId = next.rows[0]?.tx_id;
+      if (txId === undefined) return head(sql);
+      return { txId: (BigInt(txId) - 1n).toString(), id: '9223372036854775807' };
+    },
+
+    async get(sql, id) {
+      const { rows } = await sql.query<LogRow>(`SELECT ${COLUMNS} FROM ${tables.log} WHERE id = $1::bigint`, [
+        id,
+      ]);
+      const row = rows[0];
+      return row === undefined ? undefined : toEntry(row).notification;
+    },
+  };
+};

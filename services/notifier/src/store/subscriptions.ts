@@ -1,0 +1,84 @@
+import type { Sql } from '@concord/outbox';
+import type { NotificationFilter } from '../filter.js';
+import type { Tables } from './tables.js';
+
+/** A webhook subscription as the API shows it: the secret is never echoed back. */
+export interface Subscription {
+  readonly id: string;
+  readonly url: string;
+  readonly filter: NotificationFilter;
+  readonly createdAt: string;
+}
+
+/** A subscription with its signing secret, for the delivery path only. */
+export interface SubscriptionWithSecret extends Subscription {
+  readonly secret: string;
+}
+
+interface Row {
+  id: string;
+  url: string;
+  filter: NotificationFilter | string;
+  secret: string;
+  created_at: string;
+}
+
+const COLUMNS = `id, url, filter, secret,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+
+const toSubscription = (row: Row): SubscriptionWithSecret => ({
+  id: row.id,
+  url: row.url,
+  filter: typeof row.filter === 'string' ? (JSON.parse(row.filter) as NotificationFilter) : row.filter,
+  secret: row.secret,
+  createdAt: row.created_at,
+});
+
+/** Strips the secret. */
+export const publicView = ({ id, url, filter, createdAt }: Subscription): Subscription => ({
+  id,
+  url,
+  filter,
+  createdAt,
+});
+
+export interface SubscriptionStore {
+  create(
+    sql: Sql,
+    subscription: { id: string; url: string; filter: NotificationFilter; secret: string },
+  ): Promise<Subscription>;
+  list(sql: Sql): Promise<SubscriptionWithSecret[]>;
+  get(sql: Sql, id: string): Promise<SubscriptionWithSecret | undefined>;
+  /** Deletes the subscription and its undelivered deliveries; false when there was none. */
+  remove(sql: Sql, id: string): Promise<boolean>;
+}
+
+export const createSubscriptionStore = (tables: Tables): SubscriptionStore => ({
+  async create(sql, subscription) {
+    const { rows } = await sql.query<Row>(
+      `INSERT INTO ${tables.subscriptions} (id, url, filter, secret) VALUES ($1, $2, $3::jsonb, $4)
+       RETURNING ${COLUMNS}`,
+      [subscription.id, subscription.url, JSON.stringify(subscription.filter), subscription.secret],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error('subscription insert returned no row');
+    return publicView(toSubscription(row));
+  },
+  async list(sql) {
+    const { rows } = await sql.query<Row>(
+      `SELECT ${COLUMNS} FROM ${tables.subscriptions} ORDER BY created_at, id`,
+    );
+    return rows.map(toSubscription);
+  },
+  async get(sql, id) {
+    const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${tables.subscriptions} WHERE id = $1`, [
+      id,
+    ]);
+    const row = rows[0];
+    return row === undefined ? undefined : toSubscription(row);
+  },
+  async remove(sql, id) {
+    const { rowCount } = await sql.query(`DELETE FROM ${tables.subscriptions} WHERE id = $1`, [id]);
+    return rowCount > 0;
+  },
+});

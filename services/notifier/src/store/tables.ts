@@ -1,0 +1,32 @@
+import { ConcordError } from '@concord/core';
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Schema-qualified names of the notifier's tables (migration 0005). */
+export interface Tables {
+  readonly schema: string;
+  readonly subscriptions: string;
+  readonly log: string;
+  readonly deliveries: string;
+  readonly deadLetters: string;
+  /** The NOTIFY channel the log's insert trigger signals on. */
+  readonly channel: string;
+}
+
+export const tablesFor = (schema: string): Tables => {
+  if (!IDENT.test(schema)) {
+    throw new ConcordError(
+      'CONCORD_CONFIG_INVALID',
+      `schema ${JSON.stringify(schema)} must match ${IDENT.source}`,
+    );
+  }
+  const q = `"${schema}"`;
+  return {
+    schema,
+    subscriptions: `${q}.notifier_subscriptions`,
+    log: `${q}.notifier_log`,
+    deliveries: `${q}.notifier_deliveries`,
+    deadLetters: `${q}.notifier_dead_letters`,
+    channel: `${schema}_notifier`,
+  };
+};

@@ -1,0 +1,105 @@
+import type { ServerResponse } from 'node:http';
+import type { Database } from '@concord/outbox';
+import type { FilterMatcher } from '../filter.js';
+import type { Notification } from '../notification.js';
+import { comparePositions } from '../store/log.js';
+import type { LogEntry, LogPosition, NotificationLog } from '../store/log.js';
+import type { NotificationFeed } from './feed.js';
+
+export interface StreamSessionOptions {
+  readonly response: ServerResponse;
+  readonly db: Database;
+  readonly log: NotificationLog;
+  readonly feed: NotificationFeed;
+  readonly matches: FilterMatcher;
+  /** Where the client resumes: its Last-Event-ID's position, or the log head for "from now". */
+  readonly from: LogPosition;
+  readonly heartbeatMs: number;
+  /** Close a client that lets this many bytes pile up unread (it resumes with Last-Event-ID). */
+  readonly maxBufferedBytes: number;
+  readonly catchUpBatch?: number;
+  readonly onClose: () => void;
+}
+
+export interface StreamSession {
+  run(): Promise<void>;
+  close(): void;
+}
+
+/** One SSE event: `id:` the log id, `event:` the kind, `data:` the notification as JSON. */
+export const formatEvent = (notification: Notification): string =>
+  `id: ${notification.id}\nevent: ${notification.kind}\ndata: ${JSON.stringify(notification)}\n\n`;
+
+/**
+ * One connected stream. It subscribes to the live feed first (buffering), then catches up from the
+ * log after its resume position until the log has nothing more, then drains the buffer; entries at or
+ * before its position are skipped, so the hand-over neither loses nor repeats an event.
+ */
+export const createStreamSession = (options: StreamSessionOptions): StreamSession => {
+  const { response } = options;
+  const batch = options.catchUpBatch ?? 500;
+  let position = options.from;
+  let live = false;
+  let closed = false;
+  const buffered: LogEntry[] = [];
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let unsubscribe: (() => void) | undefined;
+
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    if (heartbeat !== undefined) clearInterval(heartbeat);
+    unsubscribe?.();
+    buffered.length = 0;
+    if (!response.writableEnded) response.end();
+    options.onClose();
+  };
+
+  const write = (text: string) => {
+    if (closed) return;
+    response.write(text);
+    if (response.writableLength > options.maxBufferedBytes) close();
+  };
+
+  const emit = (entries: readonly LogEntry[]) => {
+    for (const entry of entries) {
+      if (closed) return;
+      if (comparePositions(entry.position, position) <= 0) continue;
+      position = entry.position;
+      if (options.matches(entry.notification)) write(formatEvent(entry.notification));
+    }
+  };
+
+  return {
+    async run() {
+      response.on('close', close);
+      unsubscribe = options.feed.subscribe((entries) => {
+        if (live) emit(entries);
+        else buffered.push(...entries);
+      });
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      write(': connected\nretry: 2000\n\n');
+      heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
+      heartbeat.unref();
+      try {
+        for (;;) {
+          if (closed) return;
+          const entries = await options.log.readAfter(options.db, position, batch);
+          emit(entries);
+          if (entries.length < batch) break;
+        }
+      } catch {
+        close();
+        return;
+      }
+      emit(buffered.splice(0));
+      live = true;
+    },
+    close,
+  };
+};

@@ -1,0 +1,132 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { NotifierErrorCode, notifierError } from './errors.js';
+
+/** Resolves a host name to every address it has (injectable so tests need no DNS). */
+export type ResolveHost = (hostname: string) => Promise<readonly string[]>;
+
+export const systemResolver: ResolveHost = async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+
+/**
+ * Addresses a webhook must not reach unless private URLs are allowed: "this network", private
+ * (RFC 1918, ULA), shared (CGNAT), loopback, link-local, documentation, benchmarking, multicast,
+ * reserved and broadcast ranges, for IPv4 and IPv6.
+ */
+const blocked = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  blocked.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const) {
+  blocked.addSubnet(network, prefix, 'ipv6');
+}
+
+/** IPv4 embedded in IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`). */
+const embeddedIpv4 = (address: string): string | undefined => {
+  const lower = address.toLowerCase();
+  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
+  if (dotted !== null) return dotted[1];
+  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (hex === null) return undefined;
+  const high = Number.parseInt(hex[1] ?? '0', 16);
+  const low = Number.parseInt(hex[2] ?? '0', 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+};
+
+/** True when the literal address lies in a range webhooks may not reach. Unparseable input counts as private. */
+export const isPrivateAddress = (address: string): boolean => {
+  const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const family = isIP(bare);
+  if (family === 4) return blocked.check(bare, 'ipv4');
+  if (family === 6) {
+    const v4 = embeddedIpv4(bare);
+    if (v4 !== undefined) return blocked.check(v4, 'ipv4');
+    return blocked.check(bare, 'ipv6');
+  }
+  return true;
+};
+
+export interface UrlGuardOptions {
+  /** Let webhooks reach private and loopback addresses (`NOTIFIER_ALLOW_PRIVATE_URLS=true`). */
+  readonly allowPrivate: boolean;
+  readonly resolve?: ResolveHost;
+}
+
+/**
+ * Checks a webhook URL: it parses, is http(s), carries no credentials, and — unless private URLs are
+ * allowed — neither its literal address nor any address its host name resolves to is private.
+ * Returns the normalised URL; throws a `CONCORD_WEBHOOK_URL_*` error otherwise.
+ */
+export const validateWebhookUrl = async (raw: string, options: UrlGuardOptions): Promise<URL> => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (cause) {
+    throw notifierError(NotifierErrorCode.urlInvalid, 'webhook url is not a valid absolute URL', { cause });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw notifierError(
+      NotifierErrorCode.urlScheme,
+      `webhook url scheme ${url.protocol} is not http or https`,
+    );
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw notifierError(NotifierErrorCode.urlCredentials, 'webhook url must not contain credentials');
+  }
+  if (url.hostname === '') throw notifierError(NotifierErrorCode.urlInvalid, 'webhook url has no host');
+  if (!options.allowPrivate) await assertPublicHost(url.hostname, options.resolve ?? systemResolver);
+  return url;
+};
+
+/** Throws `CONCORD_WEBHOOK_URL_PRIVATE` unless every address of `hostname` is public. */
+export const assertPublicHost = async (hostname: string, resolve: ResolveHost): Promise<void> => {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  let addresses: readonly string[];
+  if (isIP(bare) !== 0) addresses = [bare];
+  else {
+    try {
+      addresses = await resolve(bare);
+    } catch (cause) {
+      throw notifierError(NotifierErrorCode.urlUnresolvable, `webhook host ${hostname} does not resolve`, {
+        cause,
+      });
+    }
+    if (addresses.length === 0) {
+      throw notifierError(NotifierErrorCode.urlUnresolvable, `webhook host ${hostname} does not resolve`);
+    }
+  }
+  const refused = addresses.filter(isPrivateAddress);
+  if (refused.length > 0) {
+    throw notifierError(
+      NotifierErrorCode.urlPrivate,
+      `webhook host ${hostname} is a private, loopback or reserved address`,
+      { details: { host: hostname, addresses: refused } },
+    );
+  }
+};

@@ -1,0 +1,56 @@
+import { isConcordError } from '@concord/core';
+import { describe, expect, it } from 'vitest';
+import { loadNotifierConfig } from '../src/config.js';
+
+const base = {
+  DATABASE_URL: 'postgres://localhost/concord',
+  BROKER: 'rabbitmq',
+  AMQP_URL: 'amqp://localhost',
+  REDIS_URL: 'redis://localhost:6379',
+};
+
+describe('notifier config', () => {
+  it('applies defaults and freezes the result', () => {
+    const config = loadNotifierConfig(base);
+    expect(config.NOTIFIER_ALLOW_PRIVATE_URLS).toBe(false);
+    expect(config.NOTIFIER_QUEUE_NAME).toBe('concord-webhooks');
+    expect(config.NOTIFIER_QUEUE_PREFIX).toBe('concord');
+    expect(config.NOTIFIER_MAX_ATTEMPTS).toBe(8);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('parses NOTIFIER_ALLOW_PRIVATE_URLS strictly', () => {
+    expect(
+      loadNotifierConfig({ ...base, NOTIFIER_ALLOW_PRIVATE_URLS: 'true' }).NOTIFIER_ALLOW_PRIVATE_URLS,
+    ).toBe(true);
+    expect(() => loadNotifierConfig({ ...base, NOTIFIER_ALLOW_PRIVATE_URLS: '1' })).toThrow(
+      /NOTIFIER_ALLOW_PRIVATE_URLS/,
+    );
+    expect(() => loadNotifierConfig({ ...base, NOTIFIER_ALLOW_PRIVATE_URLS: 'yes' })).toThrow(
+      /NOTIFIER_ALLOW_PRIVATE_URLS/,
+    );
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      loadNotifierConfig({
+        BROKER: 'kafka',
+        REDIS_URL: 'http://nope',
+        NOTIFIER_MAX_ATTEMPTS: '0',
+        NOTIFIER_BACKOFF_INITIAL_MS: 'soon',
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(isConcordError(error) && error.code).toBe('CONCORD_CONFIG_INVALID');
+      const message = (error as Error).message;
+      for (const variable of [
+        'DATABASE_URL',
+        'REDIS_URL',
+        'NOTIFIER_MAX_ATTEMPTS',
+        'NOTIFIER_BACKOFF_INITIAL_MS',
+      ]) {
+        expect(message).toContain(variable);
+      }
+    }
+  });
+});
