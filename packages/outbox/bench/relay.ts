@@ -29,7 +29,7 @@ const writeAll = async (db: Database, messages: readonly OutboxMessage[]) => {
 };
 
 const waitUntil = async (check: () => Promise<boolean>) => {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 100));
 };
 
 /**

@@ -96,6 +96,13 @@ class OutboxRelay implements Relay {
   #unlisten: Unlisten | undefined;
   #outage = false;
   #leaseDueAt = 0;
+  /**
+   * Where the next read starts: just after the last row of a batch that went through cleanly. Rows
+   * that commit later always sort after it (they are read below the snapshot xmin, and a transaction
+   * still running then has a larger id), so this only saves rescanning published rows. Any failure,
+   * fence or lease change resets it, so rows of blocked keys are looked at again.
+   */
+  #cursor: { tx: string; id: string } | undefined;
   #cleanupDueAt = 0;
 
   constructor(options: RelayOptions) {
@@ -209,6 +216,7 @@ class OutboxRelay implements Relay {
     const now = this.#o.now();
     if (now >= this.#leaseDueAt) {
       await this.#leases.maintain();
+      this.#cursor = undefined;
       this.#leaseDueAt = now + Math.floor(this.#o.leaseTtlMs / 3);
     }
     if (now >= this.#cleanupDueAt) {
@@ -243,9 +251,15 @@ class OutboxRelay implements Relay {
   async #drainOnce(): Promise<DrainResult> {
     const held = this.#leases.held();
     if (held.partitions.length === 0) return { read: 0, full: false, outage: false };
-    const { rows } = await this.#o.db.query<OutboxRow>(this.#sql.read, [held.partitions, this.#o.batchSize]);
+    const { rows } = await this.#o.db.query<OutboxRow>(this.#sql.read, [
+      held.partitions,
+      this.#o.batchSize,
+      this.#cursor?.tx ?? null,
+      this.#cursor?.id ?? null,
+    ]);
     if (rows.length === 0) return { read: 0, full: false, outage: false };
     const outcome = await this.#publisher.publish(rows);
+    let fenced = false;
     if (outcome.published.length > 0) {
       const marked = await this.#o.db.query<{ id: string; lag_ms: number }>(this.#sql.markPublished, [
         outcome.published.map((row) => row.id),
@@ -254,9 +268,16 @@ class OutboxRelay implements Relay {
         this.owner,
       ]);
       this.#stats.recordPublished(marked.rows.map((row) => row.lag_ms));
-      if (marked.rows.length < outcome.published.length) this.#fenced(outcome.published, marked.rows);
+      if (marked.rows.length < outcome.published.length) {
+        this.#fenced(outcome.published, marked.rows);
+        fenced = true;
+      }
     }
     for (const failure of outcome.failures) await this.#failed(failure.row, failure.error);
+    const last = rows.at(-1);
+    const clean =
+      !fenced && outcome.failures.length === 0 && !outcome.outage && outcome.published.length === rows.length;
+    this.#cursor = clean && last !== undefined ? { tx: last.tx_id, id: last.id } : undefined;
     return { read: rows.length, full: rows.length === this.#o.batchSize, outage: outcome.outage };
   }
 
@@ -267,6 +288,7 @@ class OutboxRelay implements Relay {
     const partitions = new Set(refused.map((row) => row.key_partition));
     this.#leases.drop(partitions);
     this.#leaseDueAt = 0;
+    this.#cursor = undefined;
     this.#log.warn({ rows: refused.length, partitions: [...partitions] }, 'outbox relay was fenced off');
   }
 

@@ -1,6 +1,7 @@
 /** An outbox row as the relay reads it. */
 export interface OutboxRow {
   readonly id: string;
+  readonly tx_id: string;
   readonly message_id: string;
   readonly topic: string;
   readonly key: string;

@@ -10,12 +10,14 @@ export const relaySql = (schema: string) => {
       WHERE l.owner = $4
       FOR SHARE OF l)`;
   return {
-    read: `SELECT o.id::text AS id, o.message_id, o.topic, o.key, o.key_partition, o.headers, o.payload,
+    // $3/$4: optional cursor (tx id, id) of the last row of a clean batch; see relay.ts.
+    read: `SELECT o.id::text AS id, o.tx_id::text AS tx_id, o.message_id, o.topic, o.key, o.key_partition, o.headers, o.payload,
         o.traceparent, o.tracestate, o.attempts, o.errors
       FROM ${t('outbox')} o
       WHERE o.published_at IS NULL
         AND o.key_partition = ANY($1::int[])
         AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND ($3::text IS NULL OR (o.tx_id, o.id) > ($3::text::xid8, $4::bigint))
         AND NOT EXISTS (
           SELECT 1 FROM ${t('outbox')} b
           WHERE b.published_at IS NULL AND b.next_attempt_at > now() AND b.topic = o.topic AND b.key = o.key)
