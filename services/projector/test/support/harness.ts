@@ -1,0 +1,123 @@
+import { createMemoryBus, decodeJson, encodeJson } from '@concord/bus';
+import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
+import { Topics, silentLogger } from '@concord/core';
+import type { AppliedMessage, EventEnvelope, ProjectedMessage } from '@concord/core';
+import { createEventStore, createRelay } from '@concord/outbox';
+import type { EventStore, Relay } from '@concord/outbox';
+import { createTestDatabase } from '@concord/outbox/testing';
+import type { TestDatabase } from '@concord/outbox/testing';
+import { createHttpServer, createMetrics } from '@concord/service-kit';
+import type { HttpServer, ServiceMetrics } from '@concord/service-kit';
+import { Redis } from 'ioredis';
+import { createPostgresBackend } from '../../src/backends/postgres.js';
+import { createRedisBackend } from '../../src/backends/redis.js';
+import { createProjectorModule } from '../../src/module.js';
+import type { ProjectorModule, ProjectorModuleDeps } from '../../src/module.js';
+
+export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns true; fails with `what` after the deadline. */
+export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(20);
+  }
+};
+
+export interface Harness {
+  readonly t: TestDatabase;
+  readonly bus: MessageBus;
+  readonly redis: Redis;
+  readonly keyPrefix: string;
+  readonly store: EventStore;
+  readonly relay: Relay;
+  readonly metrics: ServiceMetrics;
+  readonly projector: ProjectorModule;
+  readonly http: HttpServer;
+  /** Every `concord.aggregates.projected` message the relay published. */
+  readonly projected: ProjectedMessage[];
+  append(events: readonly EventEnvelope[]): Promise<void>;
+  publishApplied(id: string, message: AppliedMessage): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const startHarness = async (options: {
+  databaseUrl: string;
+  redisUrl: string;
+  cachedTypes: readonly string[];
+  store?: (store: EventStore) => EventStore;
+}): Promise<Harness> => {
+  const t = await createTestDatabase({ adminUrl: options.databaseUrl });
+  const bus = createMemoryBus({});
+  const redis = new Redis(options.redisUrl, { lazyConnect: true });
+  await redis.connect();
+  const keyPrefix = `test:projector:${unique()}:`;
+  const store = createEventStore({ schema: t.schema });
+  const metrics = createMetrics('projector-test');
+  const deps: ProjectorModuleDeps = {
+    db: t.db,
+    bus,
+    logger: silentLogger,
+    metrics,
+    schema: t.schema,
+    backends: [
+      createPostgresBackend({ schema: t.schema }),
+      createRedisBackend({ redis, aggregateTypes: options.cachedTypes, keyPrefix }),
+    ],
+    store: options.store?.(store) ?? store,
+    retry: { maxAttempts: 5, initialDelayMs: 10, maxDelayMs: 100 },
+  };
+  const projector = createProjectorModule(deps);
+  const http = createHttpServer({ logger: silentLogger, metrics, checks: [], bodyLimit: 1024 * 1024 });
+  await projector.routes?.(http.app);
+  await http.app.ready();
+
+  const projected: ProjectedMessage[] = [];
+  const collector: Subscription = await bus.subscribe({
+    group: `collector-${unique()}`,
+    topics: [Topics.projected],
+    handler: (message: IncomingMessage) => {
+      projected.push(decodeJson(message.payload) as ProjectedMessage);
+      return Promise.resolve();
+    },
+  });
+  const relay = createRelay({ db: t.db, bus, schema: t.schema, pollIntervalMs: 50 });
+  await projector.start();
+  relay.start();
+
+  return {
+    t,
+    bus,
+    redis,
+    keyPrefix,
+    store,
+    relay,
+    metrics,
+    projector,
+    http,
+    projected,
+    async append(events) {
+      await t.db.withTransaction((tx) => store.append(tx, events));
+    },
+    publishApplied: (id, message) =>
+      bus.publish(Topics.applied, [{ id, key: message.aggregateId, payload: encodeJson(message) }]),
+    async close() {
+      await projector.close();
+      await collector.close();
+      await relay.close();
+      await http.close();
+      await bus.close();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+      await redis.quit();
+      await t.close();
+    },
+  };
+};
