@@ -101,6 +101,10 @@ interface RawConflict {
   created_ms: number;
 }
 
+/** Postgres timestamps as ISO-8601 UTC (`…Z`). */
+const isoOf = (text: string): string => new Date(text).toISOString();
+const isoOrNull = (text: string | null): string | null => (text === null ? null : isoOf(text));
+
 const toRow = (r: RawConflict): ConflictRow => ({
   conflictId: r.conflict_id,
   eventId: r.event_id,
@@ -115,11 +119,11 @@ const toRow = (r: RawConflict): ConflictRow => ({
   strategy: r.strategy,
   version: r.version,
   provisionalEventId: r.provisional_event_id,
-  dueAt: r.due_at,
+  dueAt: isoOrNull(r.due_at),
   escalateTo: r.escalate_to,
-  detectedAt: r.detected_at,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
+  detectedAt: isoOrNull(r.detected_at),
+  createdAt: isoOf(r.created_at),
+  updatedAt: isoOf(r.updated_at),
   createdMs: Math.round(r.created_ms),
 });
 
@@ -305,7 +309,7 @@ export const createResolverRepo = (schema: string) => {
         rule: row.rule,
         group: row.grp,
         version: row.version,
-        decidedAt: row.decided_at,
+        decidedAt: isoOf(row.decided_at),
         record: row.record,
       }));
     },

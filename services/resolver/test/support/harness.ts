@@ -1,0 +1,239 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IncomingMessage, MessageBus } from '@concord/bus';
+import { createMemoryBus, decodeJson } from '@concord/bus';
+import { applyPatch, canonicalJson, formatHlc, silentLogger } from '@concord/core';
+import type { AggregateState, EventEnvelope } from '@concord/core';
+import { manualClock } from '@concord/core/testing';
+import type { ManualClock } from '@concord/core/testing';
+import { createEventStore } from '@concord/outbox';
+import type { Database, EventStore } from '@concord/outbox';
+import { createTestDatabase } from '@concord/outbox/testing';
+import type { TestDatabase } from '@concord/outbox/testing';
+import { createMetrics, runService } from '@concord/service-kit';
+import type { RunningService, ServiceMetrics } from '@concord/service-kit';
+import { createRelayModule, createResolverModule, openPolicySource } from '../../src/index.js';
+import type { PolicySource, ResolverModule } from '../../src/index.js';
+
+export const TEST_POLICY = `version: '1.0'
+name: test-policy
+settings: { default_fallback: last_write_wins }
+rules:
+  - name: frozen-read-only
+    priority: 10
+    conditions: { metadata: { frozen: 'true' } }
+    resolution: { strategy: reject, options: { reason: aggregate is frozen } }
+  - name: review-amount
+    conditions: { fields: [amount] }
+    resolution: { strategy: manual_review, options: { provisional: last_write_wins, timeout: 1h } }
+  - name: review-budget
+    conditions: { fields: [budget] }
+    resolution:
+      strategy: manual_review
+      options: { timeout: 30m, on_timeout: first_write_wins, escalate_to: finance }
+  - name: tags-union
+    conditions: { fields: [tags] }
+    resolution: { strategy: additive_merge }
+`;
+
+export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+export const hlc = (wall: number, node = 'n'): string => formatHlc({ wall, logical: 0, node });
+
+export const waitFor = async <T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+export interface OutboxRow {
+  readonly message_id: string;
+  readonly topic: string;
+  readonly key: string;
+  readonly payload: Uint8Array;
+  readonly headers: Record<string, string>;
+}
+
+/** A migrated database, the event store, a policy file, and the resolver module with an HTTP server. */
+export interface Harness {
+  readonly t: TestDatabase;
+  readonly db: Database;
+  readonly store: EventStore;
+  readonly clock: ManualClock;
+  readonly policyFile: string;
+  readonly policy: PolicySource;
+  readonly module: ResolverModule;
+  readonly metrics: ServiceMetrics;
+  readonly bus: MessageBus;
+  readonly service: RunningService;
+  /** Appends events through the event store (as ingest does). */
+  append(events: readonly EventEnvelope[]): Promise<void>;
+  /** The `concord.conflicts.detected` message ingest's append wrote for `eventId`, as the bus delivers it. */
+  detected(eventId: string): Promise<IncomingMessage>;
+  outboxFor(prefix: string): Promise<(OutboxRow & { body: Record<string, unknown> })[]>;
+  ledger(conflictId: string): Promise<Record<string, unknown>[]>;
+  /** Replays the pull feed for one aggregate: the state a sync client ends up with. */
+  replay(aggregateType: string, aggregateId: string): Promise<AggregateState | undefined>;
+  /**
+   * The replayed fields once they equal the aggregate's. The feed reads below the cluster's oldest open
+   * transaction, so other work on a shared server may hold it back for a moment; fails after a deadline.
+   */
+  replayed(aggregateType: string, aggregateId: string): Promise<Record<string, unknown>>;
+  // Response bodies are whatever JSON the endpoint returned; tests assert on their shape.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  http(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export const createHarness = async (
+  adminUrl: string,
+  options: { relay?: boolean; sweepIntervalMs?: number } = {},
+): Promise<Harness> => {
+  const t = await createTestDatabase({ adminUrl });
+  const db = t.db;
+  const clock = manualClock(Date.UTC(2030, 0, 1));
+  const store = createEventStore({ now: () => clock.now() });
+  const dir = await mkdtemp(join(tmpdir(), 'concord-resolver-'));
+  const policyFile = join(dir, 'policy.yaml');
+  await writeFile(policyFile, TEST_POLICY);
+  const policy = await openPolicySource({
+    path: policyFile,
+    logger: silentLogger,
+    pollIntervalMs: 3_600_000,
+  });
+  const metrics = createMetrics('resolver-test');
+  const bus = createMemoryBus();
+  const module = createResolverModule({
+    db,
+    bus,
+    logger: silentLogger,
+    metrics,
+    policy,
+    clock,
+    sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000,
+    retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
+  });
+  const modules = [module];
+  if (options.relay === true) {
+    modules.push(
+      createRelayModule({ db, bus, logger: silentLogger, metrics, relay: { pollIntervalMs: 50 } }) as never,
+    );
+  }
+  const service = await runService({
+    service: 'resolver-test',
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger,
+    metrics,
+    modules,
+    checks: [],
+    clients: [],
+    handleSignals: false,
+    exit: () => undefined,
+  });
+
+  const outboxFor: Harness['outboxFor'] = async (prefix) => {
+    const { rows } = await db.query<OutboxRow>(
+      `SELECT message_id, topic, key, payload, headers FROM concord.outbox WHERE message_id LIKE $1 ORDER BY id`,
+      [`${prefix}%`],
+    );
+    return rows.map((row) => ({ ...row, body: decodeJson(row.payload) as Record<string, unknown> }));
+  };
+
+  const replay: Harness['replay'] = async (aggregateType, aggregateId) => {
+    let state: AggregateState | undefined;
+    let after: string | undefined;
+    for (;;) {
+      const page = await store.feed(db, after === undefined ? { limit: 1000 } : { after, limit: 1000 });
+      for (const e of page.events) {
+        if (e.event.aggregateType === aggregateType && e.event.aggregateId === aggregateId)
+          state = applyPatch(state, e.event);
+      }
+      if (page.events.length === 0) return state;
+      after = page.next;
+    }
+  };
+
+  return {
+    t,
+    db,
+    store,
+    clock,
+    policyFile,
+    policy,
+    module,
+    metrics,
+    bus,
+    service,
+    async append(events) {
+      await db.withTransaction((tx) => store.append(tx, events));
+    },
+    async detected(eventId) {
+      const [row] = (await outboxFor(`${eventId}:conflict`)).filter(
+        (r) => r.topic === 'concord.conflicts.detected',
+      );
+      if (row === undefined) throw new Error(`no conflict message for ${eventId}`);
+      return {
+        id: row.message_id,
+        topic: row.topic,
+        key: row.key,
+        payload: row.payload,
+        headers: { ...row.headers, 'message-id': row.message_id },
+        attempt: 1,
+      };
+    },
+    outboxFor,
+    async ledger(conflictId) {
+      const { rows } = await db.query(
+        `SELECT id::float8 AS id, outcome, final, provisional, decided_by, user_id, strategy, rule,
+           version::float8 AS version, record
+         FROM concord.resolution_ledger WHERE conflict_id = $1 ORDER BY id`,
+        [conflictId],
+      );
+      return rows;
+    },
+    replay,
+    async replayed(aggregateType, aggregateId) {
+      const aggregate = await store.getAggregate(db, aggregateType, aggregateId);
+      const expected = canonicalJson(aggregate?.fields ?? {});
+      let last: AggregateState | undefined;
+      try {
+        return await waitFor(
+          'the feed to replay to the aggregate',
+          async () => {
+            last = await replay(aggregateType, aggregateId);
+            return canonicalJson(last?.fields ?? {}) === expected ? (last?.fields ?? {}) : undefined;
+          },
+          10_000,
+        );
+      } catch {
+        return last?.fields ?? {};
+      }
+    },
+    async http(method, path, body) {
+      const response = await fetch(`${service.url}${path}`, {
+        method,
+        ...(body === undefined
+          ? {}
+          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text.startsWith('{') ? JSON.parse(text) : text };
+    },
+    async close() {
+      await service.shutdown();
+      await bus.close();
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
