@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace imports resolve to TypeScript source through the `source` export condition,
 // so tests never need a prior build.
-const conditions = ['source', 'import', 'module', 'node', 'default'];
+const conditions = ['source', 'node', 'development|production'];
 const requireServices = new URL('./test/support/require-services.ts', import.meta.url).pathname;
 
 const members = ['packages', 'services'].flatMap((dir) =>

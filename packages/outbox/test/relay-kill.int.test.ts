@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createRabbitMqBus } from '@concord/bus';

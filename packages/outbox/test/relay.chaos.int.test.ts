@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRabbitMqBus } from '@concord/bus';

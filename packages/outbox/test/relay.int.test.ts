@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { createMemoryBus } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
 import { ConcordError } from '@concord/core';

@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { createMemoryBus } from '@concord/bus';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
