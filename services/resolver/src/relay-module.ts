@@ -21,7 +21,7 @@ export const createRelayModule = (deps: RelayModuleDeps): ServiceModule => {
     ...deps.relay,
     db: deps.db,
     bus: deps.bus,
-    logger: deps.logger.child({ component: 'relay' }),
+    logger: deps.logger,
     ...(deps.schema === undefined ? {} : { schema: deps.schema }),
   });
   let last: Promise<RelayStats | undefined> | undefined;
