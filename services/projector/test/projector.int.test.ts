@@ -2,10 +2,13 @@ import './support/cjs-conditions.js';
 import { encodeJson } from '@concord/bus';
 import { Topics } from '@concord/core';
 import type { AppliedMessage, ConflictResolvedMessage, EventEnvelope } from '@concord/core';
-import type { EventStore } from '@concord/outbox';
+import type { EventStore, FeedEvent } from '@concord/outbox';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ProjectionRecord } from '../src/model.js';
+import { foldEvents, gapsOf } from '../src/rebuild/fold.js';
+import type { HeldEvents } from '../src/rebuild/fold.js';
 import type { RebuildSummary } from '../src/rebuild/rebuilder.js';
+import { projectionTables } from '../src/tables.js';
 import { startHarness, unique, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
@@ -436,5 +439,50 @@ describe('rebuild while events keep arriving', () => {
       expect(truth.get(`task/${id}`)).toMatchObject({ version: 3, fields: { step: 3 } });
       await waitFor('cache at v3', async () => (await redisRecord(h, 'task', id))?.version === 3);
     }
+  });
+});
+
+describe('rebuild fold', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      databaseUrl: inject('DATABASE_URL'),
+      redisUrl: inject('REDIS_URL'),
+      cachedTypes: [],
+    });
+  });
+  afterAll(() => h.close());
+
+  it('applies events in version order whatever the feed order, skips seen versions and holds gaps', async () => {
+    const id = `task-${unique()}`;
+    const feedEvent = (version: number, data: EventEnvelope['data']): FeedEvent => ({
+      event: ev('task', id, data),
+      outcome: 'applied',
+      version,
+      cursor: '',
+    });
+    const held: HeldEvents = new Map();
+    const tables = projectionTables(h.t.schema);
+    const first = await foldEvents(h.t.db, {
+      tables,
+      rebuildId: 'fold-test',
+      held,
+      events: [feedEvent(2, { b: 2 }), feedEvent(1, { a: 1, b: 1 }), feedEvent(5, { e: 5 })],
+    });
+    expect(first).toEqual({ applied: 2, skipped: 0 });
+    const second = await foldEvents(h.t.db, {
+      tables,
+      rebuildId: 'fold-test',
+      held,
+      events: [feedEvent(1, { a: 'again' }), feedEvent(3, { c: 3 })],
+    });
+    expect(second).toEqual({ applied: 1, skipped: 1 });
+    const { rows } = await h.t.db.query<{ version: number; fields: unknown }>(
+      `SELECT version::float8 AS version, fields FROM concord.projection_rebuild_rows
+       WHERE rebuild_id = 'fold-test' AND aggregate_id = $1`,
+      [id],
+    );
+    expect(rows).toEqual([{ version: 3, fields: { a: 1, b: 2, c: 3 } }]);
+    expect(gapsOf(held)).toEqual([expect.objectContaining({ aggregateId: id, version: 5 })]);
   });
 });
