@@ -1,7 +1,7 @@
 import { invalidOptionsError } from '../errors.js';
 
 /** A unit of work; it must not reject (errors are the task's own business). */
-export type KeyedTask = () => Promise<void>;
+export type KeyedTask = () => Promise<unknown>;
 
 /**
  * Runs tasks so that tasks with the same key run one at a time in submission order, while up to
