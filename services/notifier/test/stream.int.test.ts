@@ -10,6 +10,8 @@ import type { Harness } from './support/harness.js';
 import { openStream } from './support/sse-client.js';
 import type { SseClient } from './support/sse-client.js';
 
+const eventIdOf = (data: string): string => (JSON.parse(data) as { eventId: string }).eventId;
+
 describe('GET /v1/stream on Postgres', () => {
   let database: TestDatabase;
   let harness: Harness;
@@ -94,7 +96,7 @@ describe('GET /v1/stream on Postgres', () => {
     await waitFor('three missed events', () => resumed.events.length === 3);
     await harness.publishApplied('e-resume-7', { aggregateId: 'resume-1', version: 7 });
     await waitFor('the live event after catching up', () => resumed.events.length === 4);
-    expect(resumed.events.map((event) => JSON.parse(event.data).eventId)).toEqual([
+    expect(resumed.events.map((event) => eventIdOf(event.data))).toEqual([
       'e-resume-4',
       'e-resume-5',
       'e-resume-6',
@@ -105,7 +107,7 @@ describe('GET /v1/stream on Postgres', () => {
 
     const replay = await open('?aggregateIds=resume-*&lastEventId=0');
     await waitFor('full replay', () => replay.events.length === 7);
-    expect(replay.events.map((event) => JSON.parse(event.data).eventId)).toEqual(
+    expect(replay.events.map((event) => eventIdOf(event.data))).toEqual(
       [1, 2, 3, 4, 5, 6, 7].map((i) => `e-resume-${i}`),
     );
   });
