@@ -1,0 +1,130 @@
+import { createRabbitMqBus, groupQueue } from '@concord/bus';
+import type { IncomingMessage, MessageBus } from '@concord/bus';
+import { collector, gate, message, publishAll, uniqueSuffix, waitFor } from '@concord/bus/testing';
+import { connect } from 'amqplib';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+
+const url = inject('AMQP_URL');
+
+describe('RabbitMQ adapter specifics', () => {
+  let suffix = uniqueSuffix();
+  let buses: MessageBus[] = [];
+  const queues: string[] = [];
+  const exchange = () => `concord.test.${suffix}`;
+  const bus = async (options: { singleActiveConsumer?: boolean; drainTimeoutMs?: number } = {}) => {
+    const created = await createRabbitMqBus({ url, exchange: exchange(), ...options });
+    buses.push(created);
+    return created;
+  };
+  const names = (label: string) => {
+    const topic = `adapter.${suffix}.${label}`;
+    const group = `g-${suffix}`;
+    queues.push(groupQueue(group, topic), groupQueue(group, `${topic}.dlq`));
+    return { topic, group };
+  };
+
+  afterEach(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    buses = [];
+    const connection = await connect(url);
+    const channel = await connection.createChannel();
+    for (const queue of queues.splice(0)) await channel.deleteQueue(queue);
+    await channel.deleteExchange(exchange());
+    await connection.close();
+    suffix = uniqueSuffix();
+  });
+
+  it('declares a durable topic exchange and a durable quorum queue <group>.<topic>', async () => {
+    const { topic, group } = names('topology');
+    const b = await bus();
+    await b.subscribe({ group, topics: [topic], handler: collector().handler });
+    const connection = await connect(url);
+    try {
+      const channel = await connection.createChannel();
+      await channel.checkExchange(exchange());
+      const queue = await channel.checkQueue(groupQueue(group, topic));
+      expect(queue.queue).toBe(`${group}.${topic}`);
+      await channel.checkQueue(groupQueue(group, `${topic}.dlq`));
+      // Re-declaring with quorum arguments succeeds only if it is a quorum queue already.
+      await channel.assertQueue(groupQueue(group, topic), {
+        durable: true,
+        arguments: {
+          'x-queue-type': 'quorum',
+          'x-dead-letter-exchange': exchange(),
+          'x-dead-letter-routing-key': `${topic}.dlq`,
+        },
+      });
+    } finally {
+      await connection.close();
+    }
+    expect(b.isReady()).toBe(true);
+  });
+
+  it('re-subscribes after the broker cancels the consumer (queue deleted)', async () => {
+    const { topic, group } = names('cancel');
+    const b = await bus();
+    const sink = collector();
+    await b.subscribe({ group, topics: [topic], handler: sink.handler });
+    await b.publish(topic, [message('before', 'k')]);
+    await waitFor('the first message', () => sink.received.length === 1, 10_000);
+    const connection = await connect(url);
+    await (await connection.createChannel()).deleteQueue(groupQueue(group, topic));
+    await connection.close();
+    // Until the queue is declared again, published messages have nowhere to go: keep publishing.
+    for (let n = 0; !sink.ids().some((id) => id.startsWith('after')); n += 1) {
+      expect(n).toBeLessThan(100);
+      await b.publish(topic, [message(`after-${n}`, 'k')]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  it('counts a redelivery by the broker in attempt (x-delivery-count)', async () => {
+    const { topic, group } = names('redeliver');
+    const first = await bus({ drainTimeoutMs: 200 });
+    const stuck = gate();
+    let started = false;
+    const subscription = await first.subscribe({
+      group,
+      topics: [topic],
+      handler: async () => {
+        started = true;
+        await stuck.opened;
+      },
+    });
+    await first.publish(topic, [message('r-1', 'k')]);
+    await waitFor('the first delivery', () => started, 10_000);
+    await subscription.close(); // gives up after 200 ms; closing the channel returns the message
+    const again: IncomingMessage[] = [];
+    await first.subscribe({ group, topics: [topic], handler: (m) => Promise.resolve(void again.push(m)) });
+    await waitFor('the redelivery', () => again.length === 1, 10_000);
+    expect(again[0]).toMatchObject({ id: 'r-1', attempt: 2 });
+    stuck.open();
+  });
+
+  it('keeps per-key order across members with singleActiveConsumer', async () => {
+    const { topic, group } = names('sac');
+    const a = collector();
+    const b = collector();
+    await (
+      await bus({ singleActiveConsumer: true })
+    ).subscribe({ group, topics: [topic], handler: a.handler });
+    await (
+      await bus({ singleActiveConsumer: true })
+    ).subscribe({ group, topics: [topic], handler: b.handler });
+    const ids = Array.from({ length: 40 }, (_, n) => `s-${String(n).padStart(2, '0')}`);
+    await publishAll(
+      buses[0] as MessageBus,
+      topic,
+      ids.map((id) => message(id, 'one-key')),
+      10,
+    );
+    await waitFor('all messages', () => a.received.length + b.received.length >= ids.length, 10_000);
+    expect([a.received.length, b.received.length].sort()).toEqual([0, ids.length]);
+    expect([...a.ids(), ...b.ids()]).toEqual(ids);
+  });
+
+  it('fails to start with a retryable error when the broker is unreachable', async () => {
+    const start = createRabbitMqBus({ url: 'amqp://guest:guest@127.0.0.1:1', connectTimeoutMs: 300 });
+    await expect(start).rejects.toMatchObject({ code: 'CONCORD_BUS_UNAVAILABLE', retryable: true });
+  });
+});
