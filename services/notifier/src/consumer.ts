@@ -48,6 +48,11 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     return matches;
   };
 
+  const forgetDeleted = (current: readonly { readonly id: string }[]) => {
+    const live = new Set(current.map((subscription) => subscription.id));
+    for (const id of compiled.keys()) if (!live.has(id)) compiled.delete(id);
+  };
+
   const handle = async (message: IncomingMessage): Promise<void> => {
     const draft = toNotification({
       topic: message.topic,
@@ -58,6 +63,7 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
       options.inbox.handle(tx, NOTIFIER_GROUP, message.id, async () => {
         const notification = await options.log.append(tx, draft);
         const subscriptions = await options.subscriptions.list(tx);
+        if (compiled.size > subscriptions.length + 1_000) forgetDeleted(subscriptions);
         const matching = subscriptions.filter((subscription) =>
           matcherOf(subscription.id, subscription.filter)(notification),
         );
