@@ -166,6 +166,14 @@ start() {
     say "already listening on 127.0.0.1:$port"
     return 0
   fi
+  # Concurrent starts (parallel CI steps) take turns; the later one then finds the broker up or starting.
+  mkdir -p "$home"
+  exec 9>"$home/.start.lock"
+  flock 9
+  if listening "$port"; then
+    say "already listening on 127.0.0.1:$port"
+    return 0
+  fi
   local pid
   pid=$(broker_pid || true)
   if [ -z "$pid" ]; then
@@ -178,7 +186,8 @@ start() {
     # control the background job is no group leader, so setsid execs java in place and $! is the JVM.
     local jvm
     jvm_options
-    setsid java "${jvm[@]}" kafka.Kafka "$config" </dev/null >>"$logs/stdout.log" 2>&1 &
+    # 9>&-: the broker must not inherit (and so hold forever) the start lock.
+    setsid java "${jvm[@]}" kafka.Kafka "$config" </dev/null >>"$logs/stdout.log" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$pid_file"
     say "starting (pid $pid)"

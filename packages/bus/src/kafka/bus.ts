@@ -58,7 +58,7 @@ class KafkaBus implements MessageBus {
       maxRequestBytes: options.maxRequestBytes,
       timers: options.timers,
     });
-    void this.#publisher.start();
+    this.#publisher.start();
   }
 
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {

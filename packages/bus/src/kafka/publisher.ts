@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { busClosedError, busUnavailableError } from '../errors.js';
 import type { OutgoingMessage } from '../port.js';
-import { settlesWithin } from '../timers.js';
+import { settlesWithin, sleep } from '../timers.js';
 import type { Timers } from '../timers.js';
 import { toKafkaMessage } from './codec.js';
 
@@ -44,6 +44,8 @@ export class KafkaPublisher {
   #pumping: Promise<void> | undefined;
   #healthy = false;
   #closed = false;
+  #reconnecting = false;
+  readonly #stop = new AbortController();
 
   constructor(options: KafkaPublisherOptions) {
     this.#options = options;
@@ -54,12 +56,26 @@ export class KafkaPublisher {
     return this.#healthy && !this.#closed;
   }
 
-  /** Connects ahead of the first publish, so readiness reflects the broker. Never rejects. */
-  async start(): Promise<void> {
-    try {
-      await this.#connect();
-    } catch (error) {
-      this.#options.logger.warn({ err: error }, 'kafka producer could not connect yet');
+  /**
+   * Connects in the background — ahead of the first publish, and again after a failed send — retrying
+   * with backoff until connected or closed, so readiness follows the broker even when nothing publishes.
+   */
+  start(): void {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    void this.#reconnect().finally(() => {
+      this.#reconnecting = false;
+    });
+  }
+
+  async #reconnect(): Promise<void> {
+    for (let delay = 250; !this.#closed && !this.#healthy; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await this.#connect();
+      } catch (error) {
+        this.#options.logger.warn({ err: error, retryInMs: delay }, 'kafka producer could not connect');
+        await sleep(this.#options.timers, delay, this.#stop.signal);
+      }
     }
   }
 
@@ -75,6 +91,7 @@ export class KafkaPublisher {
   async close(deadlineMs: number): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stop.abort();
     const pumping = this.#pumping;
     if (pumping !== undefined) await settlesWithin(this.#options.timers, pumping, deadlineMs);
     for (const chunk of this.#queue.splice(0)) chunk.reject(busClosedError());
@@ -126,6 +143,7 @@ export class KafkaPublisher {
           chunk.reject(failure);
         }
         await this.#dropProducer();
+        this.start();
       }
     }
   }

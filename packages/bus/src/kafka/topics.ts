@@ -73,15 +73,25 @@ export class TopicAdmin {
     const { timers, leaderTimeoutMs } = this.#options;
     const deadline = performance.now() + leaderTimeoutMs;
     for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
+      if (await this.#haveLeaders(admin, topics)) return;
+      if (performance.now() > deadline) {
+        throw new Error(`No leaders for ${topics.join(', ')} after ${leaderTimeoutMs} ms`);
+      }
+      await sleep(timers, delay);
+    }
+  }
+
+  /** False while the broker does not know the topics yet (a retriable error) or a partition has no leader. */
+  async #haveLeaders(admin: Admin, topics: readonly string[]): Promise<boolean> {
+    try {
       const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
-      const ready = metadata.topics.every(
+      return metadata.topics.every(
         (topic) =>
           topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
       );
-      if (ready) return;
-      if (performance.now() > deadline)
-        throw new Error(`No leaders for ${topics.join(', ')} after ${leaderTimeoutMs} ms`);
-      await sleep(timers, delay);
+    } catch (error) {
+      if ((error as { retriable?: unknown }).retriable === true) return false;
+      throw error;
     }
   }
 

@@ -1,0 +1,134 @@
+import { silentLogger } from '@concord/core';
+import type { Consumer } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { OffsetCommitter } from '../src/kafka/committer.js';
+import { PartitionTracker } from '../src/kafka/partition-tracker.js';
+import type { TrackedRecord } from '../src/kafka/partition-tracker.js';
+import { realTimers } from '../src/timers.js';
+
+const records = (tracker: PartitionTracker, offsets: readonly number[]): TrackedRecord[] =>
+  offsets.map((offset) => {
+    const record = { offset, settled: false };
+    tracker.add(record);
+    return record;
+  });
+
+describe('PartitionTracker', () => {
+  it('commits only past the longest settled prefix', () => {
+    const tracker = new PartitionTracker('t', 0);
+    const [r10, r11, r12, r14] = records(tracker, [10, 11, 12, 14]) as [
+      TrackedRecord,
+      TrackedRecord,
+      TrackedRecord,
+      TrackedRecord,
+    ];
+    expect(tracker.uncommitted()).toBeUndefined();
+    tracker.settle(r11);
+    tracker.settle(r14);
+    expect(tracker.uncommitted()).toBeUndefined(); // 10 is still open
+    expect(tracker.firstOpen()).toBe(10);
+    tracker.settle(r10);
+    expect(tracker.uncommitted()).toBe(12); // 10 and 11 done; 12 open
+    tracker.committed(12);
+    expect(tracker.uncommitted()).toBeUndefined();
+    tracker.settle(r12);
+    expect(tracker.uncommitted()).toBe(15); // offsets may have gaps (compaction, control records)
+    expect(tracker.pending).toBe(0);
+  });
+
+  it('stops offering commits once stale', () => {
+    const tracker = new PartitionTracker('t', 0);
+    const [r0] = records(tracker, [0]) as [TrackedRecord];
+    tracker.settle(r0);
+    tracker.markStale();
+    expect(tracker.uncommitted()).toBeUndefined();
+  });
+
+  it('wakes a drain waiter once few enough records are pending, and resumes a paused partition on stale', async () => {
+    const tracker = new PartitionTracker('t', 0);
+    const all = records(tracker, [0, 1, 2, 3]);
+    let drained = false;
+    const waiting = tracker.drained(2, new AbortController().signal).then(() => {
+      drained = true;
+    });
+    tracker.settle(all[0] as TrackedRecord);
+    await Promise.resolve();
+    expect(drained).toBe(false);
+    tracker.settle(all[1] as TrackedRecord);
+    await waiting;
+    expect(drained).toBe(true);
+
+    let resumed = false;
+    tracker.paused(() => {
+      resumed = true;
+    });
+    expect(tracker.isPaused).toBe(true);
+    tracker.markStale();
+    expect(resumed).toBe(true);
+  });
+});
+
+describe('OffsetCommitter', () => {
+  const fakeConsumer = (
+    commits: { topic: string; partition: number; offset: string }[][],
+    fail = { next: false },
+  ) =>
+    ({
+      commitOffsets: (offsets: { topic: string; partition: number; offset: string }[]) => {
+        if (fail.next) {
+          fail.next = false;
+          return Promise.reject(new Error('rebalancing'));
+        }
+        commits.push(offsets);
+        return Promise.resolve();
+      },
+    }) as unknown as Consumer;
+
+  it('commits every moved partition in one request and nothing twice', async () => {
+    const a = new PartitionTracker('t', 0);
+    const b = new PartitionTracker('t', 1);
+    const [a0] = records(a, [0]) as [TrackedRecord];
+    const [b5] = records(b, [5]) as [TrackedRecord];
+    a.settle(a0);
+    b.settle(b5);
+    const commits: { topic: string; partition: number; offset: string }[][] = [];
+    const committer = new OffsetCommitter({
+      consumer: () => fakeConsumer(commits),
+      trackers: () => [a, b],
+      logger: silentLogger,
+      timers: realTimers,
+      intervalMs: 0,
+      retryDelayMs: 10,
+    });
+    await committer.flush();
+    await committer.flush();
+    expect(commits).toEqual([
+      [
+        { topic: 't', partition: 0, offset: '1' },
+        { topic: 't', partition: 1, offset: '6' },
+      ],
+    ]);
+  });
+
+  it('tries a failed commit again', async () => {
+    const tracker = new PartitionTracker('t', 0);
+    const [r0] = records(tracker, [0]) as [TrackedRecord];
+    tracker.settle(r0);
+    const commits: { topic: string; partition: number; offset: string }[][] = [];
+    const consumer = fakeConsumer(commits, { next: true });
+    const committer = new OffsetCommitter({
+      consumer: () => consumer,
+      trackers: () => [tracker],
+      logger: silentLogger,
+      timers: realTimers,
+      intervalMs: 0,
+      retryDelayMs: 10,
+    });
+    committer.request();
+    const deadline = Date.now() + 2_000;
+    while (commits.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    committer.stop();
+    expect(commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+  });
+});
