@@ -90,9 +90,12 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
   });
 
   let subscription: Subscription | undefined;
+  let started = false;
   let closing: Promise<void> | undefined;
   return {
     name: 'ingest',
+    // Not ready until the submit consumer has joined its group (Kafka takes seconds), nor once closing.
+    checks: [{ name: 'ingest', isReady: () => started && closing === undefined }],
     routes: (app) =>
       registerRoutes(app, {
         db: deps.db,
@@ -103,16 +106,18 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
         bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
       }),
     async start() {
-      if (options.consumeSubmit === false || subscription !== undefined) return;
-      subscription = await subscribeSubmit({
-        bus: deps.bus,
-        batcher,
-        metrics,
-        logger,
-        limits,
-        group,
-        concurrency: options.submitConcurrency ?? 64,
-      });
+      if (options.consumeSubmit !== false && subscription === undefined) {
+        subscription = await subscribeSubmit({
+          bus: deps.bus,
+          batcher,
+          metrics,
+          logger,
+          limits,
+          group,
+          concurrency: options.submitConcurrency ?? 64,
+        });
+      }
+      started = true;
     },
     close() {
       closing ??= (async () => {

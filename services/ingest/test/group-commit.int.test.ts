@@ -130,7 +130,10 @@ describe('group commit on Postgres', () => {
     const id = `d-${unique()}`;
     const pending = ingest.post({ events: [event({ id: `${id}-1`, aggregateId: id })] });
     await new Promise((resolve) => setTimeout(resolve, 50));
+    const readiness = ingest.module.checks?.[0];
+    expect(await readiness?.isReady()).toBe(true);
     await ingest.module.close();
+    expect(await readiness?.isReady()).toBe(false);
     expect((await pending).body.results[0]?.outcome).toBe('applied');
     const late = await ingest.post({ events: [event({ id: `${id}-2`, aggregateId: id })] });
     expect(late.status).toBe(503);
