@@ -10,7 +10,7 @@ export const rawMemory = async (workload: Workload, topic: string): Promise<Thro
   const work = batches(workload, topic);
   const publishStart = performance.now();
   for (const batch of work) {
-    for (const message of batch) queue.push({ ...message, payload: Uint8Array.from(message.payload) });
+    for (const message of batch) queue.push({ ...message, payload: message.payload.slice() });
     await Promise.resolve();
   }
   const publishMs = performance.now() - publishStart;

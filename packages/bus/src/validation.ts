@@ -41,13 +41,11 @@ export const assertGroup = (group: unknown): void => {
   }
 };
 
-const encoder = new TextEncoder();
-
 /** Bytes a message occupies on the wire, roughly: payload, key, id and header names and values. */
 export const messageSize = (message: OutgoingMessage): number => {
-  let size = message.payload.byteLength + encoder.encode(message.key).byteLength + message.id.length;
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    size += name.length + encoder.encode(value).byteLength;
+  let size = message.payload.byteLength + Buffer.byteLength(message.key) + Buffer.byteLength(message.id);
+  if (message.headers !== undefined) {
+    for (const name in message.headers) size += name.length + Buffer.byteLength(message.headers[name] ?? '');
   }
   return size;
 };
@@ -65,7 +63,8 @@ const assertMessage = (message: OutgoingMessage, maxMessageBytes: number): void 
   if (!(message.payload instanceof Uint8Array)) {
     throw invalidMessage(`Message ${message.id}: payload must be a Uint8Array`, { id: message.id });
   }
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
+  for (const name in message.headers) {
+    const value: unknown = message.headers[name];
     if (typeof value !== 'string') {
       throw invalidMessage(`Message ${message.id}: header ${name} must be a string`, {
         id: message.id,

@@ -93,7 +93,7 @@ class MemoryBus implements MessageBus {
       id: message.id,
       topic,
       key: message.key,
-      payload: Uint8Array.from(message.payload),
+      payload: message.payload.slice(),
       headers: { ...message.headers, [MESSAGE_ID_HEADER]: message.id },
       attempt: 1,
     };
