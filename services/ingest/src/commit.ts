@@ -69,8 +69,9 @@ const rejectedMessage = (item: Extract<IntakeItem, { valid: false }>, id: string
  * The group-commit transaction: records the inbox ids of submit messages (skipping redeliveries),
  * appends every valid event of the group in order in one `store.append` (events, outcomes and outbox
  * messages together), and writes a `rejected` outcome message for each invalid event whose id is not
- * already an event's. One transaction for the whole group; a failure fails every job in it with the
- * retryable `CONCORD_COMMIT_FAILED`.
+ * already an event's. One transaction for the whole group: a lost race runs it again; a failure fails
+ * every job in it with the retryable `CONCORD_COMMIT_FAILED` — except a data error (content the database
+ * refuses), after which each job commits alone so only the offending one fails (`CONCORD_BATCH_UNSTORABLE`).
  */
 export const createGroupCommit = (deps: GroupCommitDeps) => {
   const attempts = deps.attempts ?? 3;
