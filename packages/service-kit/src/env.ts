@@ -26,11 +26,17 @@ export const serviceEnvShape = {
     .string()
     .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]')
     .optional(),
-  /** Exchange (RabbitMQ) or topic prefix isolation is not needed in production; tests use it. */
+  /** RabbitMQ exchange (DESIGN §4: `concord`). */
   AMQP_EXCHANGE: z
     .string()
     .optional()
     .transform((value) => value ?? 'concord'),
+  /** Prefix of every topic and consumer group on a shared broker (tests use it). Default empty. */
+  CONCORD_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')
+    .optional()
+    .transform((value) => value ?? ''),
   SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
 } as const;
 

@@ -12,3 +12,12 @@ export type { Closeable, LifecycleOptions } from './lifecycle.js';
 export { runService } from './service.js';
 export type { RunServiceOptions, RunningService, ServiceModule } from './service.js';
 export { serviceEnvShape, withBrokerUrls } from './env.js';
+export {
+  busConfigFromEnv,
+  connectInfrastructure,
+  exitOnStartupFailure,
+  openPostgres,
+} from './infrastructure.js';
+export type { Infrastructure, InfrastructureEnv, ProbedDatabase } from './infrastructure.js';
+export { createRelayModule } from './relay-module.js';
+export type { RelayModule, RelayModuleDeps } from './relay-module.js';

@@ -7,12 +7,6 @@ const MiB = 1024 * 1024;
 export const ingestEnvSchema = withBrokerUrls(
   z.object({
     ...serviceEnvShape,
-    /** Prefix of every topic and consumer group on a shared broker (tests use it). Default empty. */
-    CONCORD_TOPIC_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')
-      .optional()
-      .transform((value) => value ?? ''),
     /** Most events in one HTTP batch or submit message (DESIGN §2: 1000). */
     INGEST_MAX_BATCH_EVENTS: envInt(1000, { min: 1, max: 10_000 }),
     /** Largest event, as the UTF-8 bytes of its JSON form (DESIGN §2: 256 KiB). */

@@ -1,7 +1,5 @@
 export { createIngestModule } from './module.js';
 export type { GroupCommitOptions, IngestDeps, IngestOptions } from './module.js';
-export { createRelayModule } from './relay-module.js';
-export type { RelayModuleOptions } from './relay-module.js';
 export { ingestEnvSchema, loadIngestConfig } from './config.js';
 export type { IngestConfig } from './config.js';
 export type { EventResult } from './results.js';

@@ -8,12 +8,6 @@ export const notifierEnvSchema = withBrokerUrls(
     REDIS_URL: z
       .string({ message: 'is required' })
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
-    /** Namespaces topics and consumer groups on a shared broker (services/README.md). */
-    CONCORD_TOPIC_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')
-      .optional()
-      .transform((value) => value ?? ''),
     NOTIFIER_QUEUE_NAME: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 letters, digits, ".", "_" or "-"')

@@ -1,15 +1,18 @@
-import { createBus, namespacedBus } from '@concord/bus';
-import { migrate, pgDatabase } from '@concord/outbox';
-import { createLogger, createMetrics, runService } from '@concord/service-kit';
+import {
+  connectInfrastructure,
+  createLogger,
+  createMetrics,
+  exitOnStartupFailure,
+  runService,
+} from '@concord/service-kit';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { loadNotifierConfig } from './config.js';
 import { createNotifierModule } from './module.js';
 import { createBullMqJobQueue } from './queue/bullmq.js';
 import type { DeliveryRef } from './store/deliveries.js';
 
 /**
- * Composition root of the standalone notifier: config → logger → metrics → Postgres → migrations →
+ * Composition root of the standalone notifier: config → logger → metrics → Postgres (migrated) and
  * bus → Redis + BullMQ → module → runService. Shutdown (DESIGN §7): readiness 503 → consumer stops →
  * SSE streams end → dispatcher, BullMQ worker and queue close → HTTP → bus → Redis → database last.
  */
@@ -18,20 +21,8 @@ const main = async (): Promise<void> => {
   const logger = createLogger({ service: 'notifier', level: config.LOG_LEVEL });
   const metrics = createMetrics('notifier');
 
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
-  const db = pgDatabase({ pool, logger, ownsPool: true });
-  await migrate({ db, schema: config.DATABASE_SCHEMA, logger });
-
-  const bus = namespacedBus(
-    await createBus(
-      config.BROKER === 'rabbitmq'
-        ? { broker: 'rabbitmq', url: config.AMQP_URL ?? '', exchange: config.AMQP_EXCHANGE, logger }
-        : config.BROKER === 'kafka'
-          ? { broker: 'kafka', brokers: (config.KAFKA_BROKERS ?? '').split(','), logger }
-          : { broker: 'memory', logger },
-    ),
-    config.CONCORD_TOPIC_PREFIX,
-  );
+  const infra = await connectInfrastructure(config, { service: 'notifier', logger });
+  const { db, bus } = infra;
 
   // Adds fail fast while Redis is down (the dispatcher keeps rows pending and retries); the worker's
   // connection waits and reconnects, as BullMQ requires.
@@ -83,31 +74,16 @@ const main = async (): Promise<void> => {
     metrics,
     modules: [notifier],
     graceMs: config.SHUTDOWN_GRACE_MS,
-    checks: [
-      {
-        name: 'database',
-        isReady: () =>
-          db.query('SELECT 1').then(
-            () => true,
-            () => false,
-          ),
-      },
-      { name: 'broker', isReady: () => bus.isReady() },
-    ],
+    checks: infra.checks,
+    // Redis first, then the bus, the database pool last.
     clients: [
-      { name: 'bus', close: () => bus.close() },
       {
         name: 'redis',
         close: () => Promise.all([queueRedis.quit(), workerRedis.quit()]).then(() => undefined),
       },
-      { name: 'database', close: () => db.close() },
+      ...infra.clients,
     ],
   });
 };
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `notifier failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+main().catch(exitOnStartupFailure('notifier'));

@@ -28,11 +28,6 @@ export const projectorEnv = withBrokerUrls(
         .min(1)
         .optional()
         .transform((value) => value ?? 'concord:projection:'),
-      CONCORD_TOPIC_PREFIX: z
-        .string()
-        .regex(/^[a-z0-9._-]*$/, 'must be lower-case letters, digits, dot, dash or underscore')
-        .optional()
-        .transform((value) => value ?? ''),
       PROJECTOR_CONCURRENCY: envInt(16, { min: 1, max: 1024 }),
     })
     .superRefine((env, ctx) => {

@@ -1,7 +1,5 @@
 export { createProjectorModule } from './module.js';
 export type { ProjectorModule, ProjectorModuleDeps } from './module.js';
-export { createRelayModule } from './relay-module.js';
-export type { RelayModule, RelayModuleDeps } from './relay-module.js';
 export { createPostgresBackend } from './backends/postgres.js';
 export type { PostgresBackendOptions } from './backends/postgres.js';
 export { createRedisBackend } from './backends/redis.js';

@@ -7,12 +7,6 @@ export const resolverEnvSchema = withBrokerUrls(
     ...serviceEnvShape,
     /** Path of the resolution policy (YAML/JSON). Default: the bundled example policy. */
     CONCORD_POLICY: z.string().min(1, 'must not be empty').optional(),
-    /** Namespaces topics and consumer groups on a shared broker. */
-    CONCORD_TOPIC_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]*$/, 'may hold letters, digits, ".", "_" and "-" only')
-      .optional()
-      .transform((value) => value ?? ''),
     /** How often the policy file is checked for changes besides file-system events. */
     POLICY_POLL_MS: envInt(2_000, { min: 50, max: 3_600_000 }),
     /** How often overdue reviews are escalated. */

@@ -1,7 +1,5 @@
 export { createResolverModule } from './module.js';
 export type { ResolverModule, ResolverModuleDeps } from './module.js';
-export { createRelayModule } from './relay-module.js';
-export type { RelayModuleDeps } from './relay-module.js';
 export { openPolicySource } from './policy/source.js';
 export type {
   PolicyInfo,

@@ -13,7 +13,8 @@ import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { createMetrics, runService } from '@concord/service-kit';
 import type { RunningService, ServiceMetrics } from '@concord/service-kit';
-import { createRelayModule, createResolverModule, openPolicySource } from '../../src/index.js';
+import { createResolverModule, openPolicySource } from '../../src/index.js';
+import { createRelayModule } from '@concord/service-kit';
 import type { PolicySource, ResolverModule } from '../../src/index.js';
 
 export const TEST_POLICY = `version: '1.0'

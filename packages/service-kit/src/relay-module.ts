@@ -2,8 +2,9 @@ import type { MessageBus } from '@concord/bus';
 import type { Logger } from '@concord/core';
 import { createRelay } from '@concord/outbox';
 import type { Database, Relay, RelayOptions, RelayStats } from '@concord/outbox';
-import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
 import { Gauge } from 'prom-client';
+import type { ServiceMetrics } from './metrics.js';
+import type { ServiceModule } from './service.js';
 
 export interface RelayModuleDeps {
   readonly db: Database;
@@ -13,22 +14,38 @@ export interface RelayModuleDeps {
   readonly schema?: string;
   /** Further relay options (batch size, polling, leases). */
   readonly relay?: Omit<RelayOptions, 'db' | 'bus' | 'logger' | 'schema'>;
+  /** Stats are read at most this often (one database query each). Default 1000 ms. */
+  readonly statsMaxAgeMs?: number;
 }
 
 export interface RelayModule extends ServiceModule {
   readonly relay: Relay;
 }
 
-const gauges: readonly { name: string; help: string; value: (s: RelayStats) => number }[] = [
-  { name: 'concord_outbox_pending', help: 'Outbox rows not yet published.', value: (s) => s.pending },
+interface RelayGauge {
+  readonly name: string;
+  readonly help: string;
+  readonly value: (stats: RelayStats) => number;
+}
+
+const GAUGES: readonly RelayGauge[] = [
+  {
+    name: 'concord_outbox_pending_messages',
+    help: 'Outbox rows not yet published.',
+    value: (s) => s.pending,
+  },
   {
     name: 'concord_outbox_lag_seconds',
     help: 'Age of the oldest unpublished outbox row.',
     value: (s) => s.oldestPendingAgeMs / 1000,
   },
-  { name: 'concord_outbox_dead_letters', help: 'Dead-lettered outbox rows.', value: (s) => s.deadLetterRows },
   {
-    name: 'concord_relay_published',
+    name: 'concord_outbox_dead_letters',
+    help: 'Dead-lettered outbox rows.',
+    value: (s) => s.deadLetterRows,
+  },
+  {
+    name: 'concord_relay_published_total',
     help: 'Rows this relay published since start.',
     value: (s) => s.published,
   },
@@ -38,13 +55,13 @@ const gauges: readonly { name: string; help: string; value: (s: RelayStats) => n
     value: (s) => s.publishedPerSec,
   },
   {
-    name: 'concord_relay_failed_attempts',
+    name: 'concord_relay_failed_attempts_total',
     help: 'Failed publish attempts since start.',
     value: (s) => s.failedAttempts,
   },
   {
     name: 'concord_relay_partitions',
-    help: 'Key partitions this relay leases.',
+    help: 'Key partitions this relay holds leases on.',
     value: (s) => s.partitions.length,
   },
   {
@@ -59,7 +76,11 @@ const gauges: readonly { name: string; help: string; value: (s: RelayStats) => n
   },
 ];
 
-/** The outbox relay as a service module, with its statistics on `/metrics`. */
+/**
+ * The outbox relay as a module beside a service's own: started after them, closed after the modules
+ * that write the outbox, its statistics on `/metrics` (one stats query per scrape, shared by the gauges).
+ * A registry gets the gauges once, so the all-in-one process can run one relay for all four services.
+ */
 export const createRelayModule = (deps: RelayModuleDeps): RelayModule => {
   const relay = createRelay({
     ...deps.relay,
@@ -68,23 +89,29 @@ export const createRelayModule = (deps: RelayModuleDeps): RelayModule => {
     logger: deps.logger,
     ...(deps.schema === undefined ? {} : { schema: deps.schema }),
   });
-  const registry = deps.metrics.registry;
-  let snapshot: Promise<RelayStats> | undefined;
-  // One stats query per scrape, shared by every gauge.
-  const stats = () => {
-    snapshot ??= relay.stats().finally(() => {
-      setTimeout(() => (snapshot = undefined), 100).unref();
-    });
-    return snapshot;
+  const maxAge = deps.statsMaxAgeMs ?? 1000;
+  let cached: { readonly at: number; readonly stats: Promise<RelayStats | undefined> } | undefined;
+  const stats = (): Promise<RelayStats | undefined> => {
+    const now = Date.now();
+    if (cached === undefined || now - cached.at > maxAge) {
+      const pending = relay.stats().catch((error: unknown) => {
+        deps.logger.warn({ err: error }, 'relay stats unavailable');
+        return undefined;
+      });
+      cached = { at: now, stats: pending };
+    }
+    return cached.stats;
   };
-  for (const gauge of gauges) {
+  const registry = deps.metrics.registry;
+  for (const gauge of GAUGES) {
     if (registry.getSingleMetric(gauge.name) !== undefined) continue;
     new Gauge({
       name: gauge.name,
       help: gauge.help,
       registers: [registry],
       async collect() {
-        this.set(gauge.value(await stats()));
+        const current = await stats();
+        if (current !== undefined) this.set(gauge.value(current));
       },
     });
   }

@@ -1,0 +1,125 @@
+import { createBus, namespacedBus } from '@concord/bus';
+import type { BusConfig, MessageBus } from '@concord/bus';
+import type { Logger } from '@concord/core';
+import { migrate, pgDatabase } from '@concord/outbox';
+import type { Database } from '@concord/outbox';
+import pg from 'pg';
+import type { ReadinessCheck } from './http.js';
+import type { Closeable } from './lifecycle.js';
+
+/** The part of a service's parsed environment that says where its database and broker are. */
+export interface InfrastructureEnv {
+  readonly DATABASE_URL: string;
+  readonly DATABASE_POOL_SIZE: number;
+  readonly DATABASE_SCHEMA: string;
+  readonly BROKER: 'rabbitmq' | 'kafka' | 'memory';
+  readonly AMQP_URL?: string | undefined;
+  readonly AMQP_EXCHANGE: string;
+  readonly KAFKA_BROKERS?: string | undefined;
+  readonly CONCORD_TOPIC_PREFIX: string;
+}
+
+/** The adapter configuration `BROKER` and its address select (validated by `withBrokerUrls`). */
+export const busConfigFromEnv = (env: InfrastructureEnv, service: string, logger: Logger): BusConfig => {
+  switch (env.BROKER) {
+    case 'rabbitmq':
+      return {
+        broker: 'rabbitmq',
+        url: env.AMQP_URL ?? '',
+        exchange: env.AMQP_EXCHANGE,
+        connectionName: service,
+        logger,
+      };
+    case 'kafka':
+      return { broker: 'kafka', brokers: env.KAFKA_BROKERS ?? '', clientId: service, logger };
+    case 'memory':
+      return { broker: 'memory', logger };
+  }
+};
+
+/** A database whose readiness is probed in the background, so `/readyz` answers without a query. */
+export interface ProbedDatabase {
+  readonly db: Database;
+  readonly check: ReadinessCheck;
+  /** Stops the probe and closes the pool. */
+  readonly client: Closeable;
+}
+
+/** Opens the service's Postgres pool, probes it for readiness every `probeMs`. */
+export const openPostgres = (
+  env: InfrastructureEnv,
+  options: { readonly service: string; readonly logger: Logger; readonly probeMs?: number },
+): ProbedDatabase => {
+  const pool = new pg.Pool({
+    connectionString: env.DATABASE_URL,
+    max: env.DATABASE_POOL_SIZE,
+    application_name: options.service,
+  });
+  pool.on('error', (error) => options.logger.warn({ err: error }, 'idle postgres connection failed'));
+  const db = pgDatabase({ pool, logger: options.logger, ownsPool: true });
+  let up = true;
+  const probe = setInterval(() => {
+    db.query('SELECT 1').then(
+      () => (up = true),
+      () => (up = false),
+    );
+  }, options.probeMs ?? 2_000);
+  probe.unref();
+  return {
+    db,
+    check: { name: 'database', isReady: () => up },
+    client: {
+      name: 'database',
+      close: () => {
+        clearInterval(probe);
+        return db.close();
+      },
+    },
+  };
+};
+
+export interface Infrastructure {
+  readonly db: Database;
+  /** The bus, namespaced by `CONCORD_TOPIC_PREFIX`. */
+  readonly bus: MessageBus;
+  /** Readiness of the database and the broker. */
+  readonly checks: readonly ReadinessCheck[];
+  /** Closed after the modules: the bus, then the database pool last. */
+  readonly clients: readonly Closeable[];
+}
+
+/**
+ * What every standalone service connects to at start: Postgres (migrated, so any service may start
+ * first) and the configured broker. Only composition roots call this.
+ */
+export const connectInfrastructure = async (
+  env: InfrastructureEnv,
+  options: { readonly service: string; readonly logger: Logger },
+): Promise<Infrastructure> => {
+  const database = openPostgres(env, options);
+  try {
+    await migrate({ db: database.db, schema: env.DATABASE_SCHEMA, logger: options.logger });
+    const bus = namespacedBus(
+      await createBus(busConfigFromEnv(env, options.service, options.logger)),
+      env.CONCORD_TOPIC_PREFIX,
+    );
+    return {
+      db: database.db,
+      bus,
+      checks: [database.check, { name: 'broker', isReady: () => bus.isReady() }],
+      clients: [{ name: 'bus', close: () => bus.close() }, database.client],
+    };
+  } catch (error) {
+    await database.client.close();
+    throw error;
+  }
+};
+
+/** Reports a failed start (bad config, unreachable database or broker) on stderr and exits 1. */
+export const exitOnStartupFailure =
+  (service: string) =>
+  (error: unknown): never => {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`${service} failed to start: ${text}\n`);
+    process.exit(1);
+  };
