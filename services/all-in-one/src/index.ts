@@ -1,1 +1,2 @@
-export {};
+export { allInOneEnvSchema, loadAllInOneConfig } from './config.js';
+export type { AllInOneConfig } from './config.js';
