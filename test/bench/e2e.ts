@@ -1,0 +1,273 @@
+/**
+ * End-to-end benchmark (issue: services end to end). Drives a fixed offered load of events through
+ * `POST /v1/events` of the running services and measures, per event, the time from the HTTP accept
+ * (response received) to the projection reflecting it (the projector's `concord.aggregates.projected`
+ * message for that event, read from the broker; in embedded mode, where the bus is inside the
+ * process, from the `/v1/stream` Server-Sent Events of the notifier, which adds that hop).
+ *
+ *   pnpm bench:e2e -- --broker rabbitmq|kafka|embedded [--rate 1000,6000] [--seconds 10] [--batch 10]
+ *
+ * One JSON line per offered rate, also written to bench-results/e2e-<broker>.json.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createBus, namespacedBus } from '@concord/bus';
+import type { MessageBus } from '@concord/bus';
+import { Topics } from '@concord/core';
+import type { ProjectedMessage } from '@concord/core';
+import { createTestDatabase } from '@concord/outbox/testing';
+import { SseClient } from '../e2e/support/sse-client.js';
+import { ServiceProcess, eventually, freePort } from '../e2e/support/processes.js';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: {
+    broker: { type: 'string', default: 'rabbitmq' },
+    rate: { type: 'string', default: '1000,6000' },
+    seconds: { type: 'string', default: '10' },
+    batch: { type: 'string', default: '10' },
+    aggregates: { type: 'string', default: '2000' },
+    inflight: { type: 'string', default: '64' },
+  },
+});
+const broker = values.broker;
+if (broker !== 'rabbitmq' && broker !== 'kafka' && broker !== 'embedded') {
+  throw new Error(`--broker must be rabbitmq, kafka or embedded, not ${broker}`);
+}
+const rates = values.rate.split(',').map(Number);
+const seconds = Number(values.seconds);
+const batchSize = Number(values.batch);
+const aggregateCount = Number(values.aggregates);
+const maxInFlight = Number(values.inflight);
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set (see infra/local.env)`);
+  return value;
+};
+
+interface Result {
+  readonly bench: 'e2e';
+  readonly broker: string;
+  readonly events: number;
+  readonly offeredPerSec: number;
+  readonly sustainedPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Accepted (HTTP 200, applied/merged) but never projected. */
+  readonly lost: number;
+  /** Not accepted (request failed or the event was not applied). */
+  readonly failed: number;
+  readonly batch: number;
+  readonly seconds: number;
+}
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0);
+
+/** Where "projected" observations come from: the broker topic, or the SSE stream in embedded mode. */
+interface ProjectionWatch {
+  readonly seen: Map<string, number>;
+  close(): Promise<void>;
+}
+
+const watchBus = async (bus: MessageBus): Promise<ProjectionWatch> => {
+  const seen = new Map<string, number>();
+  const decoder = new TextDecoder();
+  const subscription = await bus.subscribe({
+    group: `bench-${randomUUID().slice(0, 8)}`,
+    topics: [Topics.projected],
+    concurrency: 256,
+    handler: (message) => {
+      const projected = JSON.parse(decoder.decode(message.payload)) as ProjectedMessage;
+      if (!seen.has(projected.eventId)) seen.set(projected.eventId, performance.now());
+      return Promise.resolve();
+    },
+  });
+  return { seen, close: () => subscription.close() };
+};
+
+const watchStream = async (url: string): Promise<ProjectionWatch> => {
+  const seen = new Map<string, number>();
+  const client = new SseClient(`${url}/v1/stream?topics=${Topics.projected}`);
+  await client.connect();
+  let read = 0;
+  // Stamp arrivals as they are parsed: the client appends to `events` as the stream delivers them.
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (; read < client.events.length; read += 1) {
+      const data = (client.events[read]?.data as { data?: ProjectedMessage } | undefined)?.data;
+      if (data?.eventId !== undefined && !seen.has(data.eventId)) seen.set(data.eventId, now);
+    }
+  }, 1);
+  return {
+    seen,
+    close: async () => {
+      clearInterval(timer);
+      await client.disconnect();
+    },
+  };
+};
+
+/** Offers `rate` events/s for `seconds` in batches, open loop, at most `maxInFlight` requests at once. */
+const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Promise<Result> => {
+  const total = rate * seconds;
+  const accepted = new Map<string, number>();
+  let sent = 0;
+  let inFlight = 0;
+  let failed = 0;
+  const run = randomUUID().slice(0, 8);
+  const start = performance.now();
+  const post = async (events: unknown[]) => {
+    inFlight += 1;
+    try {
+      const response = await fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
+      const at = performance.now();
+      const body = (await response.json()) as { results?: { id: string; outcome: string }[] };
+      for (const result of body.results ?? []) {
+        if (result.outcome === 'applied' || result.outcome === 'merged') accepted.set(result.id, at);
+        else failed += 1;
+      }
+      if (!response.ok) failed += events.length;
+    } catch {
+      failed += events.length;
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  const pending: Promise<void>[] = [];
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+    while (sent + batchSize <= due || (due === total && sent < total)) {
+      if (inFlight >= maxInFlight) break;
+      const events = [];
+      for (let i = 0; i < batchSize && sent < total; i += 1, sent += 1) {
+        events.push({
+          id: `${run}-${sent}`,
+          type: 'TaskUpdated',
+          aggregateType: 'task',
+          aggregateId: `bench-${run}-${sent % aggregateCount}`,
+          data: { title: `t${sent}`, n: sent },
+        });
+      }
+      pending.push(post(events));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await Promise.all(pending);
+  // Drain: wait until every accepted event is projected, or give up after 60 s.
+  await eventually(() => ([...accepted.keys()].every((id) => watch.seen.has(id)) ? true : undefined), {
+    timeoutMs: 60_000,
+    intervalMs: 50,
+    what: 'every accepted event to be projected',
+  }).catch(() => undefined);
+  const latencies: number[] = [];
+  let last = start;
+  for (const [id, at] of accepted) {
+    const projected = watch.seen.get(id);
+    if (projected === undefined) continue;
+    latencies.push(projected - at);
+    last = Math.max(last, projected);
+  }
+  latencies.sort((a, b) => a - b);
+  const projected = latencies.length;
+  return {
+    bench: 'e2e',
+    broker,
+    events: total,
+    offeredPerSec: rate,
+    sustainedPerSec: Math.round(projected / ((last - start) / 1000)),
+    p50Ms: Math.round(percentile(latencies, 0.5) * 10) / 10,
+    p99Ms: Math.round(percentile(latencies, 0.99) * 10) / 10,
+    lost: accepted.size - projected,
+    failed,
+    batch: batchSize,
+    seconds,
+  };
+};
+
+const main = async (): Promise<void> => {
+  const prefix = `bench${randomUUID().slice(0, 8)}.`;
+  const processes: ServiceProcess[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let url: string;
+  let watch: ProjectionWatch;
+  try {
+    if (broker === 'embedded') {
+      const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-'));
+      cleanups.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
+      const port = await freePort();
+      const all = new ServiceProcess({
+        service: 'all-in-one',
+        port,
+        label: 'bench-all-in-one',
+        env: { CONCORD_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      });
+      processes.push(all);
+      await all.start();
+      url = all.url;
+      watch = await watchStream(url);
+    } else {
+      const database = await createTestDatabase({ adminUrl: env('DATABASE_URL') });
+      cleanups.push(() => database.close());
+      process.stderr.write(`database ${database.name}, topic prefix ${prefix}\n`);
+      const common: Record<string, string> = {
+        DATABASE_URL: database.url ?? '',
+        BROKER: broker,
+        CONCORD_TOPIC_PREFIX: prefix,
+        LOG_LEVEL: 'warn',
+        REDIS_URL: env('REDIS_URL'),
+        NOTIFIER_QUEUE_PREFIX: prefix.replace(/\.$/, ''),
+        ...(broker === 'rabbitmq' ? { AMQP_URL: env('AMQP_URL') } : { KAFKA_BROKERS: env('KAFKA_BROKERS') }),
+      };
+      for (const service of ['ingest', 'resolver', 'projector', 'notifier']) {
+        const process_ = new ServiceProcess({
+          service,
+          port: await freePort(),
+          label: `bench-${broker}-${service}`,
+          env: common,
+        });
+        processes.push(process_);
+      }
+      await Promise.all(processes.map((p) => p.start()));
+      url = processes[0]?.url ?? '';
+      const bus = namespacedBus(
+        await createBus(
+          broker === 'rabbitmq'
+            ? { broker: 'rabbitmq', url: env('AMQP_URL') }
+            : { broker: 'kafka', brokers: env('KAFKA_BROKERS'), clientId: 'bench' },
+        ),
+        prefix,
+      );
+      cleanups.unshift(() => bus.close());
+      watch = await watchBus(bus);
+    }
+    // Warm up connections, JIT and consumer groups.
+    await offerLoad(url, 200, watch);
+    const results: Result[] = [];
+    for (const rate of rates) {
+      const result = await offerLoad(url, rate, watch);
+      results.push(result);
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    }
+    await watch.close();
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(
+      `bench-results/e2e-${broker}.json`,
+      `${results.map((r) => JSON.stringify(r)).join('\n')}\n`,
+    );
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  }
+};
+
+await main();
