@@ -1,0 +1,58 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+
+export interface ReceivedWebhook {
+  readonly deliveryId: string;
+  readonly eventType: string;
+  readonly body: unknown;
+  readonly signatureValid: boolean;
+}
+
+/** A local webhook endpoint that records every delivery and checks its HMAC-SHA256 signature. */
+export class WebhookReceiver {
+  readonly received: ReceivedWebhook[] = [];
+  #server: Server | undefined;
+  url = '';
+
+  constructor(readonly secret: string) {}
+
+  async start(): Promise<void> {
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const expected = `sha256=${createHmac('sha256', this.secret).update(raw).digest('hex')}`;
+        const given = String(request.headers['x-concord-signature'] ?? '');
+        const signatureValid =
+          given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+        this.received.push({
+          deliveryId: String(request.headers['x-concord-delivery-id'] ?? ''),
+          eventType: String(request.headers['x-concord-event'] ?? ''),
+          body: JSON.parse(raw.toString('utf8')) as unknown,
+          signatureValid,
+        });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('receiver has no address');
+    this.url = `http://127.0.0.1:${address.port}/hook`;
+    this.#server = server;
+  }
+
+  /** Distinct delivery ids received (at-least-once delivery may repeat one). */
+  deliveryIds(): Set<string> {
+    return new Set(this.received.map((r) => r.deliveryId));
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
