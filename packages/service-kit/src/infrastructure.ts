@@ -6,6 +6,7 @@ import type { Database } from '@concord/outbox';
 import pg from 'pg';
 import type { ReadinessCheck } from './http.js';
 import type { Closeable } from './lifecycle.js';
+import type { ServiceMetrics } from './metrics.js';
 
 /** The part of a service's parsed environment that says where its database and broker are. */
 export interface InfrastructureEnv {
@@ -94,13 +95,20 @@ export interface Infrastructure {
  */
 export const connectInfrastructure = async (
   env: InfrastructureEnv,
-  options: { readonly service: string; readonly logger: Logger },
+  options: {
+    readonly service: string;
+    readonly logger: Logger;
+    /** Where the bus consumers' metrics go. */
+    readonly metrics?: ServiceMetrics;
+  },
 ): Promise<Infrastructure> => {
   const database = openPostgres(env, options);
   try {
     await migrate({ db: database.db, schema: env.DATABASE_SCHEMA, logger: options.logger });
+    const config = busConfigFromEnv(env, options.service, options.logger);
+    const observer = options.metrics?.consumerObserver;
     const bus = namespacedBus(
-      await createBus(busConfigFromEnv(env, options.service, options.logger)),
+      await createBus(observer === undefined ? config : { ...config, observer }),
       env.CONCORD_TOPIC_PREFIX,
     );
     return {

@@ -40,7 +40,10 @@ const main = async (): Promise<void> => {
     config.BROKER === 'memory'
       ? { broker: 'memory' as const, logger }
       : busConfigFromEnv({ ...config, DATABASE_URL: config.DATABASE_URL ?? '' }, SERVICE, logger);
-  const bus = namespacedBus(await createBus(busConfig), config.CONCORD_TOPIC_PREFIX);
+  const bus = namespacedBus(
+    await createBus({ ...busConfig, observer: metrics.consumerObserver }),
+    config.CONCORD_TOPIC_PREFIX,
+  );
 
   const jobQueue = createMemoryJobQueue<DeliveryRef>({
     retry: {

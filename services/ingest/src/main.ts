@@ -16,7 +16,11 @@ const main = async (): Promise<void> => {
   const config = loadIngestConfig(process.env);
   const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
   const metrics = createMetrics(SERVICE);
-  const { db, bus, checks, clients } = await connectInfrastructure(config, { service: SERVICE, logger });
+  const { db, bus, checks, clients } = await connectInfrastructure(config, {
+    service: SERVICE,
+    logger,
+    metrics,
+  });
 
   const ingest = createIngestModule({
     db,

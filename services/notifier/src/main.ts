@@ -21,7 +21,7 @@ const main = async (): Promise<void> => {
   const logger = createLogger({ service: 'notifier', level: config.LOG_LEVEL });
   const metrics = createMetrics('notifier');
 
-  const infra = await connectInfrastructure(config, { service: 'notifier', logger });
+  const infra = await connectInfrastructure(config, { service: 'notifier', logger, metrics });
   const { db, bus } = infra;
 
   // Adds fail fast while Redis is down (the dispatcher keeps rows pending and retries); the worker's

@@ -20,7 +20,7 @@ const main = async (): Promise<void> => {
   const config = loadProjectorConfig(process.env);
   const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
   const metrics = createMetrics(SERVICE);
-  const infra = await connectInfrastructure(config, { service: SERVICE, logger });
+  const infra = await connectInfrastructure(config, { service: SERVICE, logger, metrics });
   const { db, bus } = infra;
 
   const redis =

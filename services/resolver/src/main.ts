@@ -24,7 +24,11 @@ const main = async (): Promise<void> => {
     logger: logger.child({ component: 'policy' }),
     pollIntervalMs: config.POLICY_POLL_MS,
   });
-  const { db, bus, checks, clients } = await connectInfrastructure(config, { service: SERVICE, logger });
+  const { db, bus, checks, clients } = await connectInfrastructure(config, {
+    service: SERVICE,
+    logger,
+    metrics,
+  });
 
   const resolver = createResolverModule({
     db,

@@ -1,4 +1,4 @@
-import { isRetryable } from '@concord/core';
+import { errorCode, isRetryable } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { IncomingMessage, MessageHandler, RetryOptions } from '../port.js';
 import { realTimers, settlesWithin, sleep } from '../timers.js';
@@ -7,6 +7,8 @@ import { backoffDelay, resolveRetry } from './backoff.js';
 import type { ResolvedRetry } from './backoff.js';
 import type { DeadLetterCause } from './dead-letter.js';
 import { KeyedDispatcher } from './keyed-dispatcher.js';
+import type { ConsumerEvent, ConsumerObserver } from './observer.js';
+import { consumeSpan } from './tracing.js';
 
 /** One message handed to a {@link ConsumerPipeline} by an adapter, with the adapter's callbacks. */
 export interface Delivery {
@@ -31,6 +33,10 @@ export interface ConsumerPipelineOptions {
   readonly timers?: Timers;
   /** Uniform in [0, 1); used for backoff jitter. Default `Math.random`. */
   readonly random?: () => number;
+  /** `messaging.system` of the consumer spans (`rabbitmq`, `kafka`, `memory`). Default `concord`. */
+  readonly system?: string;
+  /** Told about every handled message, retry and dead letter (metrics). */
+  readonly observer?: ConsumerObserver;
 }
 
 export type DeliveryOutcome = 'handled' | 'dead-lettered' | 'released';
@@ -110,7 +116,12 @@ export class ConsumerPipeline {
       const message =
         attempt === delivery.message.attempt ? delivery.message : { ...delivery.message, attempt };
       try {
-        await handler(message);
+        const started = performance.now();
+        await consumeSpan({ system: this.#options.system ?? 'concord', group, message }, () =>
+          handler(message),
+        );
+        const seconds = (performance.now() - started) / 1000;
+        this.#observe({ kind: 'handled', group, topic: message.topic, seconds });
         const settling = this.#settle(delivery);
         if (settling !== undefined) await settling;
         return 'handled';
@@ -118,6 +129,7 @@ export class ConsumerPipeline {
         if (!isRetryable(error) || attempt >= this.#retry.maxAttempts) {
           return this.#deadLetter(delivery, message, { error, attempts: attempt, group });
         }
+        this.#observe({ kind: 'retry', group, topic: message.topic, attempt });
         const delay = backoffDelay(this.#retry, attempt, this.#random);
         logger.debug(
           { group, topic: message.topic, id: message.id, attempt, delay, err: error },
@@ -151,8 +163,24 @@ export class ConsumerPipeline {
       },
       'message dead-lettered',
     );
+    this.#observe({
+      kind: 'dead-lettered',
+      group: cause.group,
+      topic: message.topic,
+      code: errorCode(cause.error),
+    });
     await this.#settle(delivery);
     return 'dead-lettered';
+  }
+
+  #observe(event: ConsumerEvent): void {
+    const observer = this.#options.observer;
+    if (observer === undefined) return;
+    try {
+      observer(event);
+    } catch {
+      // Metrics must never fail a delivery.
+    }
   }
 
   /** Settles; returns a promise only when the adapter's settle is asynchronous (saves a tick per message). */

@@ -1,3 +1,4 @@
+import type { ConsumerObserver } from '../consumer/observer.js';
 import { silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { invalidOptionsError } from '../errors.js';
@@ -55,6 +56,8 @@ export interface KafkaBusOptions {
   readonly timers?: Timers;
   /** Uniform in [0, 1); backoff jitter. Default `Math.random`. */
   readonly random?: () => number;
+  /** Told about every handled message, retry and dead letter of this bus's consumers (metrics). */
+  readonly observer?: ConsumerObserver;
 }
 
 /** {@link KafkaBusOptions} with every default applied. */
@@ -80,6 +83,7 @@ export interface ResolvedKafkaOptions {
   readonly maxRequestBytes: number;
   readonly timers: Timers;
   readonly random: () => number;
+  readonly observer: ConsumerObserver | undefined;
 }
 
 const parseBrokers = (brokers: readonly string[] | string): readonly string[] => {
@@ -131,5 +135,6 @@ export const resolveKafkaOptions = (options: KafkaBusOptions): ResolvedKafkaOpti
     maxRequestBytes: positiveInteger('maxRequestBytes', options.maxRequestBytes ?? 1_000_000),
     timers: options.timers ?? realTimers,
     random: options.random ?? Math.random,
+    observer: options.observer,
   });
 };

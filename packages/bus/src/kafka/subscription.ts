@@ -57,6 +57,8 @@ export class KafkaSubscription implements Subscription {
       retry: subscribe.retry ?? bus.retry,
       timers: bus.timers,
       random: bus.random,
+      system: 'kafka',
+      ...(bus.observer === undefined ? {} : { observer: bus.observer }),
     });
     this.#committer = new OffsetCommitter({
       consumer: () => this.#consumer,

@@ -1,6 +1,7 @@
 import { silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { deadLetterMessage } from '../consumer/dead-letter.js';
+import type { ConsumerObserver } from '../consumer/observer.js';
 import { ConsumerPipeline } from '../consumer/pipeline.js';
 import { busClosedError, promised } from '../errors.js';
 import { dlqTopic } from '../port.js';
@@ -27,6 +28,8 @@ export interface MemoryBusOptions {
   readonly drainTimeoutMs?: number;
   readonly timers?: Timers;
   readonly random?: () => number;
+  /** Told about every handled message, retry and dead letter of this bus's consumers (metrics). */
+  readonly observer?: ConsumerObserver;
 }
 
 export const MEMORY_FEATURES: BusFeatures = { orderedPerKey: true, consumerGroups: true, persistent: false };
@@ -114,6 +117,8 @@ class MemoryBus implements MessageBus {
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       ...(this.options.timers === undefined ? {} : { timers: this.options.timers }),
       ...(this.options.random === undefined ? {} : { random: this.options.random }),
+      ...(this.options.observer === undefined ? {} : { observer: this.options.observer }),
+      system: 'memory',
     });
     const member: GroupMember = { pipeline, outstanding: 0, closing: false };
     const groups: MemoryGroup[] = [];

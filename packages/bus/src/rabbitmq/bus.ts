@@ -42,6 +42,7 @@ const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
     connectionName: options.connectionName ?? 'concord-bus',
     timers: options.timers ?? realTimers,
     random: options.random ?? Math.random,
+    observer: options.observer,
   };
 };
 

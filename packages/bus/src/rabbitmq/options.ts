@@ -1,3 +1,4 @@
+import type { ConsumerObserver } from '../consumer/observer.js';
 import type { Logger } from '@concord/core';
 import type { Timers } from '../timers.js';
 
@@ -33,6 +34,8 @@ export interface RabbitMqBusOptions {
   readonly connectionName?: string;
   readonly timers?: Timers;
   readonly random?: () => number;
+  /** Told about every handled message, retry and dead letter of this bus's consumers (metrics). */
+  readonly observer?: ConsumerObserver;
 }
 
 export interface ResolvedRabbitOptions {
@@ -49,6 +52,7 @@ export interface ResolvedRabbitOptions {
   readonly connectionName: string;
   readonly timers: Timers;
   readonly random: () => number;
+  readonly observer: ConsumerObserver | undefined;
 }
 
 /** Header carrying the message key (AMQP has no key property). */

@@ -2,6 +2,7 @@ import type { Logger } from '@concord/core';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { backoffDelay } from '../consumer/backoff.js';
 import type { DeadLetterCause } from '../consumer/dead-letter.js';
+import type { ConsumerObserver } from '../consumer/observer.js';
 import { ConsumerPipeline, DEFAULT_CONCURRENCY } from '../consumer/pipeline.js';
 import type { IncomingMessage, SubscribeOptions, Subscription } from '../port.js';
 import type { Timers } from '../timers.js';
@@ -17,6 +18,7 @@ export interface RabbitSubscriptionOptions {
   readonly logger: Logger;
   readonly timers: Timers;
   readonly random: () => number;
+  readonly observer: ConsumerObserver | undefined;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
   /** The bus's live connection, if any. */
   readonly connection: () => ChannelModel | undefined;
@@ -55,6 +57,8 @@ export class RabbitSubscription implements Subscription {
       deadLetter: options.deadLetter,
       timers: options.timers,
       random: options.random,
+      system: 'rabbitmq',
+      ...(options.observer === undefined ? {} : { observer: options.observer }),
       ...(subscribe.retry === undefined ? {} : { retry: subscribe.retry }),
     });
   }

@@ -1,0 +1,38 @@
+import { ROOT_CONTEXT, defaultTextMapSetter, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { expect, it } from 'vitest';
+import { KeepExistingContextPropagator, tracingEnabled } from '../src/index.js';
+
+it('turns tracing on only with an endpoint or an explicitly named exporter', () => {
+  expect(tracingEnabled({})).toBe(false);
+  expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' })).toBe(true);
+  expect(tracingEnabled({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces' })).toBe(true);
+  expect(tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ' })).toBe(false);
+  expect(
+    tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_SDK_DISABLED: 'true' }),
+  ).toBe(false);
+  expect(
+    tracingEnabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_TRACES_EXPORTER: 'none' }),
+  ).toBe(false);
+  expect(tracingEnabled({ OTEL_TRACES_EXPORTER: 'console' })).toBe(true);
+});
+
+it('never replaces the trace context a message already carries', () => {
+  const propagator = new KeepExistingContextPropagator(new W3CTraceContextPropagator());
+  const active = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: 1,
+  });
+  const own = '00-11111111111111111111111111111111-2222222222222222-01';
+  const message: Record<string, unknown> = { traceparent: own };
+  propagator.inject(active, message, defaultTextMapSetter);
+  expect(message['traceparent']).toBe(own);
+  const kafka: Record<string, unknown> = { traceparent: Buffer.from(own) };
+  propagator.inject(active, kafka, defaultTextMapSetter);
+  expect(String(kafka['traceparent'])).toBe(own);
+
+  const fresh: Record<string, string> = {};
+  propagator.inject(active, fresh, defaultTextMapSetter);
+  expect(fresh['traceparent']).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+});
