@@ -1,14 +1,17 @@
+import { trace } from '@opentelemetry/api';
 import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 
 /**
- * Wraps a propagator so `inject` leaves a carrier alone when it already holds a `traceparent`.
+ * Wraps a propagator so `inject` never moves a carrier to another trace: when the carrier already holds
+ * a `traceparent` of a different trace than the context being injected, it is left alone; within the
+ * same trace the injected (more specific) span replaces it, as usual.
  *
  * Concord's messages carry their own trace context: the outbox relay publishes each row inside the
  * context it was written under and sets `traceparent` from that row's publish span. The amqplib and
- * kafkajs instrumentations inject the context active at `publish`/`send` — for a relay batch, the
- * batch span of another trace — into the same headers. Keeping the header that is already there keeps
- * each message in its own trace; carriers without one (a user's submit message, an outgoing HTTP
- * request) get the instrumentation's context as usual.
+ * kafkajs instrumentations then inject the context active at `publish`/`send` — for a relay batch, the
+ * batch span, a trace of its own — into the same headers. Keeping the row's context keeps each message
+ * in its event's trace; carriers without one (a user's submit message, an outgoing HTTP request) get
+ * the instrumentation's context as usual.
  */
 export class KeepExistingContextPropagator implements TextMapPropagator {
   readonly #inner: TextMapPropagator;
@@ -18,7 +21,8 @@ export class KeepExistingContextPropagator implements TextMapPropagator {
   }
 
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
-    if (hasTraceparent(carrier)) return;
+    const existing = existingTraceId(carrier);
+    if (existing !== undefined && existing !== trace.getSpanContext(context)?.traceId) return;
     this.#inner.inject(context, carrier, setter);
   }
 
@@ -31,9 +35,13 @@ export class KeepExistingContextPropagator implements TextMapPropagator {
   }
 }
 
-const hasTraceparent = (carrier: unknown): boolean => {
-  if (typeof carrier !== 'object' || carrier === null) return false;
+/** The trace id of the carrier's `traceparent` (`00-<trace id>-<span id>-<flags>`), if it has one. */
+const existingTraceId = (carrier: unknown): string | undefined => {
+  if (typeof carrier !== 'object' || carrier === null) return undefined;
   const value: unknown = (carrier as Record<string, unknown>)['traceparent'];
   // Strings in HTTP and AMQP headers, Buffers in Kafka message headers.
-  return (typeof value === 'string' || value instanceof Uint8Array) && value.length > 0;
+  const text =
+    typeof value === 'string' ? value : value instanceof Uint8Array ? Buffer.from(value).toString() : '';
+  const traceId = text.split('-')[1];
+  return traceId !== undefined && traceId.length === 32 ? traceId.toLowerCase() : undefined;
 };

@@ -17,7 +17,7 @@ it('turns tracing on only with an endpoint or an explicitly named exporter', () 
   expect(tracingEnabled({ OTEL_TRACES_EXPORTER: 'console' })).toBe(true);
 });
 
-it('never replaces the trace context a message already carries', () => {
+it('never moves a carrier that already has a trace context to another trace', () => {
   const propagator = new KeepExistingContextPropagator(new W3CTraceContextPropagator());
   const active = trace.setSpanContext(ROOT_CONTEXT, {
     traceId: '0af7651916cd43dd8448eb211c80319c',
@@ -31,6 +31,13 @@ it('never replaces the trace context a message already carries', () => {
   const kafka: Record<string, unknown> = { traceparent: Buffer.from(own) };
   propagator.inject(active, kafka, defaultTextMapSetter);
   expect(String(kafka['traceparent'])).toBe(own);
+
+  // Within the same trace, the injected span is the more specific parent and replaces the header.
+  const sameTrace: Record<string, string> = {
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-3333333333333333-01',
+  };
+  propagator.inject(active, sameTrace, defaultTextMapSetter);
+  expect(sameTrace['traceparent']).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
 
   const fresh: Record<string, string> = {};
   propagator.inject(active, fresh, defaultTextMapSetter);
