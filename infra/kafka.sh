@@ -103,8 +103,13 @@ delete.topic.enable=true
 # Two cores: few threads. Tests create many short-lived topics, so keep segments small and retention short.
 num.network.threads=2
 num.io.threads=4
-num.recovery.threads.per.data.dir=2
+num.recovery.threads.per.data.dir=4
 background.threads=4
+# Flush every few seconds: after a SIGKILL (chaos tests) the broker then re-validates only the last
+# seconds of writes, not every unflushed segment. (Restart time also grows with the number of partitions:
+# tests and benchmarks should delete the topics they create.)
+log.flush.interval.ms=5000
+log.flush.scheduler.interval.ms=1000
 log.segment.bytes=67108864
 log.retention.hours=24
 log.retention.check.interval.ms=60000
