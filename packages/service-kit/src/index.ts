@@ -21,3 +21,8 @@ export {
 export type { Infrastructure, InfrastructureEnv, ProbedDatabase } from './infrastructure.js';
 export { createRelayModule } from './relay-module.js';
 export type { RelayModule, RelayModuleDeps } from './relay-module.js';
+export { BATCHER_CLOSED, createBatcher } from './batcher.js';
+export type { Batcher, BatcherOptions, CommitInfo } from './batcher.js';
+export { CONSUMER_CLOSED, createBatchedHandler } from './batched-handler.js';
+export type { BatchedHandler, BatchedHandlerOptions } from './batched-handler.js';
+export { recordInboxBatch } from './inbox-batch.js';

@@ -32,6 +32,11 @@ export interface ProjectionBackend {
   readonly capabilities: BackendCapabilities;
   /** Mode `upsert`: writes the record only when its version is newer than the stored one. */
   upsert?(ctx: ProjectionContext, record: ProjectionRecord): Promise<UpsertResult>;
+  /**
+   * Optional batch form of `upsert` (a consumer batch): one result per record, in order, as if each
+   * were upserted in turn. Records may name one aggregate more than once.
+   */
+  upsertMany?(ctx: ProjectionContext, records: readonly ProjectionRecord[]): Promise<UpsertResult[]>;
   /** Mode `read`. */
   read?(ctx: ReadContext, type: string, id: string): Promise<ProjectionRecord | undefined>;
   /**

@@ -26,8 +26,13 @@ export interface CheckpointUpdate {
 }
 
 export interface Checkpoints {
-  /** Records a projection in the consumer's transaction, one row per (projection, backend). */
-  record(tx: Tx, update: CheckpointUpdate): Promise<void>;
+  /**
+   * Records the projections of a batch in the consumer's transaction, one statement: per (projection,
+   * backend) the last update of the batch, and how many it projected. Rows are locked in a fixed
+   * order, so concurrent batches queue on a row instead of deadlocking; call it last in the
+   * transaction so a row stays locked only until the commit.
+   */
+  record(tx: Tx, updates: readonly CheckpointUpdate[]): Promise<void>;
   list(sql: Sql): Promise<Checkpoint[]>;
 }
 
@@ -46,25 +51,37 @@ interface CheckpointRow {
 export const createCheckpoints = (options: { readonly schema?: string } = {}): Checkpoints => {
   const { checkpoints } = projectionTables(options.schema);
   return {
-    async record(tx, update) {
-      if (update.backends.length === 0) return;
+    async record(tx, updates) {
+      const rows = new Map<string, { update: CheckpointUpdate; backend: string; count: number }>();
+      for (const update of updates) {
+        for (const backend of update.backends) {
+          const key = JSON.stringify([update.projection, backend]);
+          rows.set(key, { update, backend, count: (rows.get(key)?.count ?? 0) + 1 });
+        }
+      }
+      if (rows.size === 0) return;
+      const ordered = [...rows.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([, row]) => row);
       await tx.query(
         `INSERT INTO ${checkpoints} AS c (projection, backend, last_message_id, last_event_id, last_aggregate_id,
            last_version, last_committed_at, projected)
-         SELECT $1, b, $3, $4, $5, $6, $7::timestamptz, 1 FROM unnest($2::text[]) AS b
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+           $7::timestamptz[], $8::bigint[])
          ON CONFLICT (projection, backend) DO UPDATE
            SET last_message_id = excluded.last_message_id, last_event_id = excluded.last_event_id,
              last_aggregate_id = excluded.last_aggregate_id, last_version = excluded.last_version,
-             last_committed_at = excluded.last_committed_at, projected = c.projected + 1,
+             last_committed_at = excluded.last_committed_at, projected = c.projected + excluded.projected,
              updated_at = clock_timestamp()`,
         [
-          update.projection,
-          [...update.backends].sort(),
-          update.messageId,
-          update.eventId,
-          update.aggregateId,
-          update.version,
-          update.committedAt ?? null,
+          ordered.map((r) => r.update.projection),
+          ordered.map((r) => r.backend),
+          ordered.map((r) => r.update.messageId),
+          ordered.map((r) => r.update.eventId),
+          ordered.map((r) => r.update.aggregateId),
+          ordered.map((r) => r.update.version),
+          ordered.map((r) => r.update.committedAt ?? null),
+          ordered.map((r) => r.count),
         ],
       );
     },

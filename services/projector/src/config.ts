@@ -28,7 +28,7 @@ export const projectorEnv = withBrokerUrls(
         .min(1)
         .optional()
         .transform((value) => value ?? 'concord:projection:'),
-      PROJECTOR_CONCURRENCY: envInt(16, { min: 1, max: 1024 }),
+      PROJECTOR_CONCURRENCY: envInt(256, { min: 1, max: 4096 }),
     })
     .superRefine((env, ctx) => {
       if (env.PROJECTOR_REDIS_TYPES.length > 0 && env.REDIS_URL === undefined) {

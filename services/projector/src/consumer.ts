@@ -1,78 +1,179 @@
 import type { IncomingMessage } from '@concord/bus';
 import { encodeJson } from '@concord/bus';
 import { Topics } from '@concord/core';
-import type { Logger } from '@concord/core';
-import type { Database, Inbox, Outbox } from '@concord/outbox';
-import type { Checkpoints } from './checkpoints.js';
-import { malformed } from './errors.js';
+import type { AppliedMessage, Logger } from '@concord/core';
+import type { Database, Outbox, OutboxMessage, Tx } from '@concord/outbox';
+import { createBatchedHandler, recordInboxBatch } from '@concord/service-kit';
+import type { BatchedHandler } from '@concord/service-kit';
+import type { CheckpointUpdate, Checkpoints } from './checkpoints.js';
+import { malformed, unsupportedCapability } from './errors.js';
 import { parseApplied, parseResolved, projectedOf, recordOf } from './messages.js';
 import type { ProjectorMetrics } from './metrics.js';
+import type { ProjectionRecord } from './model.js';
 import type { BackendOutcome, ProjectionOrchestrator } from './orchestrator.js';
+
+export interface ProjectionBatchOptions {
+  /** Messages per transaction. Default 128. */
+  readonly maxBatch?: number;
+  /** Batch transactions at once. Default 4. */
+  readonly maxInFlight?: number;
+  /** How long a lone message waits for company. Default 1 ms. */
+  readonly lingerMs?: number;
+}
 
 export interface ProjectionHandlerOptions {
   readonly db: Database;
   readonly orchestrator: ProjectionOrchestrator;
-  readonly inbox: Inbox;
   readonly outbox: Outbox;
   readonly checkpoints: Checkpoints;
   readonly metrics: ProjectorMetrics;
   readonly logger: Logger;
   /** Inbox consumer name. */
   readonly consumer: string;
+  /** Schema of the inbox table. */
+  readonly schema: string;
   readonly now: () => number;
+  readonly batch?: ProjectionBatchOptions;
+}
+
+/** A message checked before it joins a batch: a malformed one fails alone, never in a transaction. */
+type Prepared =
+  | {
+      readonly kind: 'applied';
+      readonly message: IncomingMessage;
+      readonly applied: AppliedMessage;
+      readonly record: ProjectionRecord;
+    }
+  | { readonly kind: 'resolved'; readonly message: IncomingMessage };
+
+type Handled =
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'acknowledged' }
+  | { readonly kind: 'projected'; readonly outcomes: readonly BackendOutcome[] };
+
+export interface ProjectionHandler {
+  (message: IncomingMessage): Promise<void>;
+  /** Commits what is waiting and waits for transactions in flight. Idempotent. */
+  close(): Promise<void>;
 }
 
 /**
- * Handles `concord.events.applied` and `concord.conflicts.resolved`. An applied change is upserted,
- * version-guarded, into every backend that projects its aggregate type, in one transaction with the
- * inbox row, the checkpoints and (when some backend moved forward) a `concord.aggregates.projected`
- * outbox row. A redelivery is absorbed by the inbox; a reordered older version is absorbed by the
- * version guard. A resolution's state reaches the projector as the `applied` message the resolver
- * emits in the same transaction, so a resolved message is recorded in the inbox and counted only.
+ * Handles `concord.events.applied` and `concord.conflicts.resolved`, in batches: messages the bus
+ * hands over concurrently (distinct keys) share one transaction holding their inbox rows (one
+ * statement; ids already there are redeliveries and change nothing), the version-guarded upserts into
+ * every backend that projects their aggregate types, the `concord.aggregates.projected` outbox rows
+ * of the changes some backend moved forward, and — last, so its row locks last only until the commit —
+ * the checkpoints. A reordered older version is absorbed by the version guard. A resolution's state
+ * reaches the projector as the `applied` message the resolver emits in the same transaction, so a
+ * resolved message is recorded in the inbox and counted only. A batch that fails is retried message
+ * by message, so a poison message fails (and is retried or dead-lettered) alone.
  */
-export const createProjectionHandler = (options: ProjectionHandlerOptions) => {
-  const { db, orchestrator, inbox, outbox, checkpoints, metrics, consumer, now } = options;
+export const createProjectionHandler = (options: ProjectionHandlerOptions): ProjectionHandler => {
+  const { db, orchestrator, outbox, checkpoints, metrics, consumer, now } = options;
 
-  const handleApplied = async (message: IncomingMessage) => {
-    const applied = parseApplied(message.payload);
-    const record = recordOf(applied, new Date(now()).toISOString());
-    const result = await db.withTransaction((tx) =>
-      inbox.handle(tx, consumer, message.id, async (work): Promise<BackendOutcome[]> => {
-        const outcomes = await orchestrator.project({ tx: work }, record);
-        const moved = outcomes.filter((o) => o.result === 'applied').map((o) => o.backend);
-        if (moved.length > 0) {
-          await outbox.add(work, [
-            {
-              topic: Topics.projected,
-              key: record.id,
-              id: `${message.id}:projected`,
-              payload: encodeJson(projectedOf(record, moved)),
-              headers: {
-                'correlation-id': message.headers['correlation-id'] ?? applied.eventId,
-                'causation-id': message.id,
-              },
-            },
-          ]);
-          await checkpoints.record(work, {
-            projection: record.type,
-            backends: moved,
-            messageId: message.id,
-            eventId: applied.eventId,
-            aggregateId: record.id,
-            version: record.version,
-            ...(record.committedAt === undefined ? {} : { committedAt: record.committedAt }),
-          });
+  const prepare = (message: IncomingMessage): Prepared => {
+    switch (message.topic) {
+      case Topics.applied: {
+        const applied = parseApplied(message.payload);
+        if (orchestrator.backendsFor(applied.aggregateType, 'upsert').length === 0) {
+          throw unsupportedCapability(undefined, applied.aggregateType);
         }
-        return outcomes;
-      }),
+        return {
+          kind: 'applied',
+          message,
+          applied,
+          record: recordOf(applied, new Date(now()).toISOString()),
+        };
+      }
+      case Topics.conflictResolved:
+        parseResolved(message.payload);
+        return { kind: 'resolved', message };
+      default:
+        throw malformed(`the projector does not consume ${message.topic}`);
+    }
+  };
+
+  const handleBatch = async (tx: Tx, batch: readonly Prepared[]): Promise<Handled[]> => {
+    const fresh = await recordInboxBatch(tx, {
+      consumer,
+      schema: options.schema,
+      messageIds: batch.map((item) => item.message.id),
+    });
+    // An id twice in one batch is new only the first time.
+    const live = batch.map((item) => fresh.delete(item.message.id));
+    const projecting = batch.flatMap((item, i) => (live[i] && item.kind === 'applied' ? [item] : []));
+    const outcomes = await orchestrator.projectMany(
+      { tx },
+      projecting.map((item) => item.record),
     );
-    if (result.duplicate) {
-      metrics.messages.labels(Topics.applied, 'duplicate').inc();
+
+    const messages: OutboxMessage[] = [];
+    const updates: CheckpointUpdate[] = [];
+    const projected = new Map<Prepared, readonly BackendOutcome[]>();
+    projecting.forEach((item, i) => {
+      const itemOutcomes = outcomes[i] ?? [];
+      projected.set(item, itemOutcomes);
+      const moved = itemOutcomes.filter((o) => o.result === 'applied').map((o) => o.backend);
+      if (moved.length === 0) return;
+      const { message, applied, record } = item;
+      messages.push({
+        topic: Topics.projected,
+        key: record.id,
+        id: `${message.id}:projected`,
+        payload: encodeJson(projectedOf(record, moved)),
+        headers: {
+          'correlation-id': message.headers['correlation-id'] ?? applied.eventId,
+          'causation-id': message.id,
+        },
+      });
+      updates.push({
+        projection: record.type,
+        backends: moved,
+        messageId: message.id,
+        eventId: applied.eventId,
+        aggregateId: record.id,
+        version: record.version,
+        ...(record.committedAt === undefined ? {} : { committedAt: record.committedAt }),
+      });
+    });
+    if (messages.length > 0) await outbox.add(tx, messages);
+    await checkpoints.record(tx, updates);
+
+    return batch.map((item, i): Handled => {
+      if (!live[i]) return { kind: 'duplicate' };
+      return item.kind === 'resolved'
+        ? { kind: 'acknowledged' }
+        : { kind: 'projected', outcomes: projected.get(item) ?? [] };
+    });
+  };
+
+  const batched: BatchedHandler<Prepared, Handled> = createBatchedHandler({
+    db,
+    handleBatch,
+    ...(options.batch?.maxBatch === undefined ? {} : { maxBatch: options.batch.maxBatch }),
+    ...(options.batch?.maxInFlight === undefined ? {} : { maxInFlight: options.batch.maxInFlight }),
+    ...(options.batch?.lingerMs === undefined ? {} : { lingerMs: options.batch.lingerMs }),
+    onIsolate: ({ messages, error }) =>
+      options.logger.warn(
+        { err: error, messages },
+        'projection batch failed; retrying its messages one by one',
+      ),
+  });
+
+  const observe = (item: Prepared, handled: Handled): void => {
+    const topic = item.message.topic;
+    if (handled.kind === 'duplicate') {
+      metrics.messages.labels(topic, 'duplicate').inc();
       return;
     }
-    const moved = result.value.filter((o) => o.result === 'applied');
-    for (const outcome of result.value) metrics.projections.labels(outcome.backend, outcome.result).inc();
-    metrics.messages.labels(Topics.applied, moved.length > 0 ? 'projected' : 'stale').inc();
+    if (handled.kind === 'acknowledged' || item.kind !== 'applied') {
+      metrics.messages.labels(topic, 'acknowledged').inc();
+      return;
+    }
+    const { record } = item;
+    const moved = handled.outcomes.filter((o) => o.result === 'applied');
+    for (const outcome of handled.outcomes) metrics.projections.labels(outcome.backend, outcome.result).inc();
+    metrics.messages.labels(topic, moved.length > 0 ? 'projected' : 'stale').inc();
     const committedAt = record.committedAt === undefined ? Number.NaN : Date.parse(record.committedAt);
     if (moved.length > 0 && Number.isFinite(committedAt)) {
       metrics.lag.labels(record.type).observe(Math.max(0, now() - committedAt) / 1000);
@@ -83,22 +184,9 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions) => {
     }
   };
 
-  const handleResolved = async (message: IncomingMessage) => {
-    parseResolved(message.payload);
-    const result = await db.withTransaction((tx) =>
-      inbox.handle(tx, consumer, message.id, () => Promise.resolve()),
-    );
-    metrics.messages.labels(Topics.conflictResolved, result.duplicate ? 'duplicate' : 'acknowledged').inc();
+  const handler = async (message: IncomingMessage): Promise<void> => {
+    const item = prepare(message);
+    observe(item, await batched.handle(item));
   };
-
-  return async (message: IncomingMessage): Promise<void> => {
-    switch (message.topic) {
-      case Topics.applied:
-        return handleApplied(message);
-      case Topics.conflictResolved:
-        return handleResolved(message);
-      default:
-        throw malformed(`the projector does not consume ${message.topic}`);
-    }
-  };
+  return Object.assign(handler, { close: () => batched.close() });
 };

@@ -1,12 +1,13 @@
 import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
 import { Topics } from '@concord/core';
 import type { Logger } from '@concord/core';
-import { DEFAULT_SCHEMA, createEventStore, createInbox, createOutbox } from '@concord/outbox';
+import { DEFAULT_SCHEMA, createEventStore, createOutbox } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
 import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
 import type { ProjectionBackend } from './backend.js';
 import { createCheckpoints } from './checkpoints.js';
 import { createProjectionHandler } from './consumer.js';
+import type { ProjectionBatchOptions } from './consumer.js';
 import { registerProjectionErrorStatuses } from './errors.js';
 import { createProjectorMetrics } from './metrics.js';
 import { createOrchestrator } from './orchestrator.js';
@@ -31,13 +32,20 @@ export interface ProjectorModuleDeps {
   readonly schema?: string;
   /** Consumer group and inbox consumer name. Default `projector`. */
   readonly group?: string;
-  /** Messages handled at once across keys. Default 16. */
+  /**
+   * Messages handled at once across keys. Default 256: the messages in flight are what batches form
+   * from (RabbitMQ's default prefetch is 4 × this).
+   */
   readonly concurrency?: number;
+  /** Group commit of consumed messages (messages per transaction, transactions at once, linger). */
+  readonly batch?: ProjectionBatchOptions;
   readonly retry?: RetryOptions;
   /** The event store rebuilds replay. Default: the store in `schema`. */
   readonly store?: EventStore;
   readonly now?: () => number;
 }
+
+export const DEFAULT_PROJECTOR_CONCURRENCY = 256;
 
 export interface ProjectorModule extends ServiceModule {
   readonly orchestrator: ProjectionOrchestrator;
@@ -71,13 +79,14 @@ export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModul
   const handler = createProjectionHandler({
     db: deps.db,
     orchestrator,
-    inbox: createInbox({ schema }),
     outbox: createOutbox({ schema }),
     checkpoints,
     metrics,
     logger,
     consumer: deps.group ?? 'projector',
+    schema,
     now,
+    ...(deps.batch === undefined ? {} : { batch: deps.batch }),
   });
 
   let subscription: Subscription | undefined;
@@ -94,7 +103,7 @@ export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModul
         group: deps.group ?? 'projector',
         topics: [Topics.applied, Topics.conflictResolved],
         handler,
-        concurrency: deps.concurrency ?? 16,
+        concurrency: deps.concurrency ?? DEFAULT_PROJECTOR_CONCURRENCY,
         ...(deps.retry === undefined ? {} : { retry: deps.retry }),
       });
       logger.info({ backends: deps.backends.map((b) => b.name) }, 'projector consuming');
@@ -102,6 +111,7 @@ export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModul
     close() {
       closing ??= (async () => {
         await subscription?.close();
+        await handler.close();
       })();
       return closing;
     },

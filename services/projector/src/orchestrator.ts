@@ -31,6 +31,11 @@ export interface ProjectionOrchestrator {
   backendsFor(type: string, mode: ProjectionMode): ProjectionBackend[];
   /** Upserts into every backend that projects the type; none → CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY. */
   project(ctx: ProjectionContext, record: ProjectionRecord): Promise<BackendOutcome[]>;
+  /**
+   * `project` for a batch in one transaction: every backend receives its records at once (its
+   * `upsertMany`, or `upsert` in turn); one list of outcomes per record, in order.
+   */
+  projectMany(ctx: ProjectionContext, records: readonly ProjectionRecord[]): Promise<BackendOutcome[][]>;
   /** Upserts into one named backend, with typed errors when it cannot. */
   projectTo(backend: string, ctx: ProjectionContext, record: ProjectionRecord): Promise<UpsertResult>;
   /** Asks readers of the type in their read order; the first hit wins. */
@@ -70,6 +75,30 @@ export const createOrchestrator = (backends: readonly ProjectionBackend[]): Proj
       // write rolls the whole projection back and the redelivery finds the store not yet written.
       for (const backend of targets) {
         outcomes.push({ backend: backend.name, result: await upsertOf(backend)(ctx, record) });
+      }
+      return outcomes;
+    },
+    async projectMany(ctx, records) {
+      const outcomes: BackendOutcome[][] = records.map((record) => {
+        if (backendsFor(record.type, 'upsert').length === 0)
+          throw unsupportedCapability(undefined, record.type);
+        return [];
+      });
+      // Backend by backend in declaration order, as `project` does record by record.
+      for (const backend of backends) {
+        if (!supportsMode(backend, 'upsert')) continue;
+        const indexes = records.flatMap((record, i) => (supportsType(backend, record.type) ? [i] : []));
+        if (indexes.length === 0) continue;
+        const mine = indexes.map((i) => records[i] as ProjectionRecord);
+        const upsertMany = backend.upsertMany?.bind(backend);
+        const results: UpsertResult[] = [];
+        if (upsertMany !== undefined) results.push(...(await upsertMany(ctx, mine)));
+        else for (const record of mine) results.push(await upsertOf(backend)(ctx, record));
+        indexes.forEach((recordIndex, j) => {
+          const result = results[j];
+          if (result === undefined) throw new Error(`${backend.name} returned too few upsert results`);
+          outcomes[recordIndex]?.push({ backend: backend.name, result });
+        });
       }
       return outcomes;
     },

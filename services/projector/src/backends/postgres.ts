@@ -1,7 +1,7 @@
 import type { FieldVersion, JsonObject } from '@concord/core';
 import type { Sql } from '@concord/outbox';
 import type { ProjectionBackend, RebuildWriter } from '../backend.js';
-import type { ProjectionRecord, TypeScope } from '../model.js';
+import type { ProjectionRecord, TypeScope, UpsertResult } from '../model.js';
 import { projectionTables } from '../tables.js';
 
 export interface PostgresBackendOptions {
@@ -21,6 +21,23 @@ interface ProjectionRow {
   committed_at: string | null;
   updated_at: string;
 }
+
+const keyOf = (record: Pick<ProjectionRecord, 'type' | 'id'>): string =>
+  JSON.stringify([record.type, record.id]);
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Indexes of `records` in rounds where every aggregate appears at most once, in order. */
+const distinctRounds = (records: readonly ProjectionRecord[]): number[][] => {
+  const rounds: number[][] = [];
+  const seen = new Map<string, number>();
+  records.forEach((record, i) => {
+    const key = keyOf(record);
+    const round = seen.get(key) ?? 0;
+    seen.set(key, round + 1);
+    (rounds[round] ??= []).push(i);
+  });
+  return rounds;
+};
 
 const toRecord = (row: ProjectionRow): ProjectionRecord => ({
   type: row.aggregate_type,
@@ -66,6 +83,32 @@ export const createPostgresBackend = (options: PostgresBackendOptions = {}): Pro
     );
   };
 
+  /** One version-guarded statement for records of distinct aggregates; the keys it moved forward. */
+  const upsertDistinct = async (sql: Sql, records: readonly ProjectionRecord[]): Promise<Set<string>> => {
+    const sorted = [...records].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+    const { rows } = await sql.query<{ aggregate_type: string; aggregate_id: string }>(
+      `INSERT INTO ${projections} (aggregate_type, aggregate_id, version, fields, field_versions, event_id,
+         committed_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::text[],
+         $7::timestamptz[])
+       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+         SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
+           event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
+         WHERE ${projections}.version < excluded.version
+       RETURNING aggregate_type, aggregate_id`,
+      [
+        sorted.map((r) => r.type),
+        sorted.map((r) => r.id),
+        sorted.map((r) => r.version),
+        sorted.map((r) => JSON.stringify(r.fields)),
+        sorted.map((r) => JSON.stringify(r.fieldVersions)),
+        sorted.map((r) => r.eventId ?? null),
+        sorted.map((r) => r.committedAt ?? null),
+      ],
+    );
+    return new Set(rows.map((row) => keyOf({ type: row.aggregate_type, id: row.aggregate_id })));
+  };
+
   return {
     name: options.name ?? 'postgres',
     capabilities: {
@@ -94,6 +137,21 @@ export const createPostgresBackend = (options: PostgresBackendOptions = {}): Pro
         ],
       );
       return rowCount > 0 ? 'applied' : 'stale';
+    },
+    async upsertMany({ tx }, records) {
+      const results: UpsertResult[] = [];
+      // One statement per round; an aggregate named twice goes into a later round (a statement may
+      // touch a row once), so the records apply as if upserted in turn.
+      for (const round of distinctRounds(records)) {
+        const moved = await upsertDistinct(
+          tx,
+          round.map((i) => records[i] as ProjectionRecord),
+        );
+        for (const i of round) {
+          results[i] = moved.has(keyOf(records[i] as ProjectionRecord)) ? 'applied' : 'stale';
+        }
+      }
+      return results;
     },
     async read({ sql }, type, id) {
       const { rows } = await sql.query<ProjectionRow>(

@@ -69,6 +69,18 @@ export const createRedisBackend = (options: RedisBackendOptions): ProjectionBack
       const written = await redis[COMMAND](...upsertArgs(record));
       return written === 1 ? 'applied' : 'stale';
     },
+    async upsertMany(_ctx, records): Promise<UpsertResult[]> {
+      if (records.length === 0) return [];
+      // One round trip; Redis runs the scripts in order, so an aggregate named twice applies in turn.
+      const pipeline = redis.pipeline() as WithUpsert<ChainableCommander>;
+      for (const record of records) void pipeline[COMMAND](...upsertArgs(record));
+      const results = (await pipeline.exec()) ?? [];
+      return records.map((_, i) => {
+        const [error, written] = results[i] ?? [new Error('Redis pipeline returned too few results')];
+        if (error) throw error;
+        return written === 1 ? 'applied' : 'stale';
+      });
+    },
     async read(_ctx, type, id) {
       const text = await redis.hget(key(type, id), 'record');
       return text === null ? undefined : (JSON.parse(text) as ProjectionRecord);

@@ -1,0 +1,159 @@
+import { ConcordError } from '@concord/core';
+
+/** What one group commit did, for metrics. */
+export interface CommitInfo {
+  /** Jobs (requests, messages) that shared the transaction. */
+  readonly jobs: number;
+  /** Items (events) they carried. */
+  readonly items: number;
+  /** How long the commit took, in ms. */
+  readonly durationMs: number;
+  /** Longest time a job of the group waited in the queue before its commit started, in ms. */
+  readonly waitedMs: number;
+  readonly error?: unknown;
+}
+
+export interface BatcherOptions<J, R> {
+  /** Most items one commit takes; a job larger than this commits alone (jobs are never split). */
+  readonly maxItems: number;
+  /** How long the first queued job waits for company before its commit starts. 0: the next macrotask. */
+  readonly lingerMs: number;
+  /** Commits running at once. */
+  readonly maxInFlight: number;
+  /** Items a job carries. */
+  readonly size: (job: J) => number;
+  /** Commits a group of jobs at once; resolves with one result per job, in order. */
+  readonly commit: (jobs: readonly J[]) => Promise<readonly R[]>;
+  readonly onCommit?: (info: CommitInfo) => void;
+  /** The error `submit` rejects with after `close()`. Default: retryable `CONCORD_BATCHER_CLOSED`. */
+  readonly closedError?: () => Error;
+  readonly now?: () => number;
+}
+
+/** Group commit: concurrent jobs share commits, each gets its own result. */
+export interface Batcher<J, R> {
+  /** Queues a job; resolves with its result, rejects with the error of the commit it was part of. */
+  submit(job: J): Promise<R>;
+  /** Jobs queued and not yet committing. */
+  readonly queued: number;
+  /** Commits what is queued now, waits for every commit in flight; later submits fail. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Entry<J, R> {
+  readonly job: J;
+  readonly size: number;
+  readonly at: number;
+  readonly resolve: (result: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export const BATCHER_CLOSED = 'CONCORD_BATCHER_CLOSED';
+
+const defaultClosedError = (): Error =>
+  new ConcordError(BATCHER_CLOSED, 'shutting down; retry elsewhere', { retryable: true });
+
+/**
+ * Creates a group-commit batcher: jobs submitted while commits run (or within `lingerMs` of the first
+ * queued one) go into one `commit` call, up to `maxItems` items, at most `maxInFlight` calls at once.
+ */
+export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R> => {
+  const now = options.now ?? Date.now;
+  const closedError = options.closedError ?? defaultClosedError;
+  const queue: Entry<J, R>[] = [];
+  let queuedItems = 0;
+  let inFlight = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  const idle: (() => void)[] = [];
+
+  const takeGroup = (): Entry<J, R>[] => {
+    const group: Entry<J, R>[] = [];
+    let items = 0;
+    while (queue.length > 0) {
+      const next = queue[0] as Entry<J, R>;
+      if (group.length > 0 && items + next.size > options.maxItems) break;
+      queue.shift();
+      items += next.size;
+      queuedItems -= next.size;
+      group.push(next);
+    }
+    return group;
+  };
+
+  const run = async (group: Entry<J, R>[]): Promise<void> => {
+    const started = now();
+    const items = group.reduce((sum, entry) => sum + entry.size, 0);
+    const waitedMs = started - Math.min(...group.map((entry) => entry.at));
+    try {
+      const results = await options.commit(group.map((entry) => entry.job));
+      if (results.length !== group.length) {
+        throw new ConcordError(
+          'CONCORD_INTERNAL',
+          `group commit returned ${results.length} results for ${group.length} jobs`,
+        );
+      }
+      options.onCommit?.({ jobs: group.length, items, durationMs: now() - started, waitedMs });
+      group.forEach((entry, i) => entry.resolve(results[i] as R));
+    } catch (error) {
+      options.onCommit?.({ jobs: group.length, items, durationMs: now() - started, waitedMs, error });
+      for (const entry of group) entry.reject(error);
+    }
+  };
+
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    while (queue.length > 0 && inFlight < options.maxInFlight) {
+      const group = takeGroup();
+      inFlight += 1;
+      void run(group).finally(() => {
+        inFlight -= 1;
+        // Jobs that queued during this commit have waited already: they go now, without lingering.
+        if (queue.length > 0) flush();
+        else schedule();
+      });
+    }
+  };
+
+  const schedule = (): void => {
+    if (queue.length === 0) {
+      if (inFlight === 0) for (const wake of idle.splice(0)) wake();
+      return;
+    }
+    if (inFlight >= options.maxInFlight) return;
+    if (closing || queuedItems >= options.maxItems) {
+      flush();
+      return;
+    }
+    timer ??= setTimeout(flush, options.lingerMs);
+  };
+
+  return {
+    submit(job) {
+      if (closing) {
+        return Promise.reject(closedError());
+      }
+      return new Promise<R>((resolve, reject) => {
+        const size = options.size(job);
+        queue.push({ job, size, at: now(), resolve, reject });
+        queuedItems += size;
+        schedule();
+      });
+    },
+    get queued() {
+      return queue.length;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        if (queue.length === 0 && inFlight === 0) return;
+        const drained = new Promise<void>((resolve) => idle.push(resolve));
+        flush();
+        await drained;
+      })();
+      return closed;
+    },
+  };
+};
