@@ -50,8 +50,10 @@ export class Leases {
     for (const partition of partitions) this.#held.delete(partition);
   }
 
-  async maintain(): Promise<void> {
+  /** One maintenance round; resolves true when the partitions held (or their fences) changed. */
+  async maintain(): Promise<boolean> {
     const { db, sql, owner, ttlMs, logger } = this.#options;
+    let changed = false;
     await db.query(sql.heartbeat, [owner]);
     await db.query(sql.forgetStale, [ttlMs * 3]);
     if (this.#held.size > 0) {
@@ -64,7 +66,10 @@ export class Leases {
       ]);
       const renewed = new Set(rows.map((row) => row.key_partition));
       const lost = held.partitions.filter((p) => !renewed.has(p));
-      if (lost.length > 0) logger.warn({ partitions: lost }, 'outbox relay lost partition leases');
+      if (lost.length > 0) {
+        logger.warn({ partitions: lost }, 'outbox relay lost partition leases');
+        changed = true;
+      }
       this.drop(lost);
     }
     const { rows } = await db.query<{ live: number; partitions: number }>(sql.census, [ttlMs]);
@@ -75,6 +80,7 @@ export class Leases {
       const release = this.held(new Set(extra));
       await db.query(sql.release, [release.partitions, release.fences, owner]);
       this.drop(extra);
+      changed = true;
       logger.info({ partitions: extra }, 'outbox relay released partitions to share');
     } else if (this.#held.size < target) {
       const { rows: acquired } = await db.query<{ key_partition: number; fence: string }>(sql.acquire, [
@@ -85,8 +91,10 @@ export class Leases {
       for (const row of acquired) this.#held.set(row.key_partition, row.fence);
       if (acquired.length > 0) {
         logger.info({ partitions: acquired.map((r) => r.key_partition) }, 'outbox relay acquired partitions');
+        changed = true;
       }
     }
+    return changed;
   }
 
   /** Gives every partition back (on close) so another relay takes over at once. */

@@ -11,6 +11,7 @@ import type { Database, Unlisten } from '../db/types.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { Leases } from './leases.js';
+import type { HeldLeases } from './leases.js';
 import { Publisher } from './publisher.js';
 import type { OutboxRow } from './row.js';
 import { relaySql } from './sql.js';
@@ -69,7 +70,29 @@ export interface Relay {
   /** Stops the loop after the batch in flight, gives its partitions back, stops listening. Idempotent. */
   close(): Promise<void>;
   stats(): Promise<RelayStats>;
+  /** This instance's counters alone, without a database round trip. */
+  counters(): RelayCounters;
 }
+
+/** Position of a row in the relay's read order. */
+interface Cursor {
+  readonly tx: string;
+  readonly id: string;
+}
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/** Never rejects, so a promise awaited later cannot become an unhandled rejection meanwhile. */
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+
+const unwrap = <T>(settled: Settled<T>): T => {
+  if (settled.ok) return settled.value;
+  throw settled.error;
+};
 
 interface DrainResult {
   readonly read: number;
@@ -102,7 +125,7 @@ class OutboxRelay implements Relay {
    * still running then has a larger id), so this only saves rescanning published rows. Any failure,
    * fence or lease change resets it, so rows of blocked keys are looked at again.
    */
-  #cursor: { tx: string; id: string } | undefined;
+  #cursor: Cursor | undefined;
   #cleanupDueAt = 0;
 
   constructor(options: RelayOptions) {
@@ -148,6 +171,10 @@ class OutboxRelay implements Relay {
     return this.#closing;
   }
 
+  counters(): RelayCounters {
+    return this.#stats.snapshot();
+  }
+
   async stats(): Promise<RelayStats> {
     const { rows } = await this.#o.db.query<{ pending: number; oldest_ms: number }>(this.#sql.backlog);
     const dead = await this.#o.db.query<{ n: number }>(this.#sql.deadLetters);
@@ -186,7 +213,7 @@ class OutboxRelay implements Relay {
     while (!this.#stopped) {
       try {
         await this.#housekeeping();
-        const result = await this.#drainOnce();
+        const result = await this.#drain();
         failures = 0;
         this.#outage = result.outage;
         if (result.outage) {
@@ -215,8 +242,7 @@ class OutboxRelay implements Relay {
     if (this.#unlisten === undefined) await this.#listen();
     const now = this.#o.now();
     if (now >= this.#leaseDueAt) {
-      await this.#leases.maintain();
-      this.#cursor = undefined;
+      if (await this.#leases.maintain()) this.#cursor = undefined;
       this.#leaseDueAt = now + Math.floor(this.#o.leaseTtlMs / 3);
     }
     if (now >= this.#cleanupDueAt) {
@@ -248,48 +274,109 @@ class OutboxRelay implements Relay {
     }
   }
 
-  async #drainOnce(): Promise<DrainResult> {
+  /**
+   * One pass over the held partitions, pipelined: while a batch is being published, the next one is
+   * read (it starts after this batch's last row), and the batch before is being marked. Publishing
+   * itself stays one batch at a time — a batch starts only after the broker confirmed the previous one
+   * — so every key's rows go out in commit order. The read-ahead batch is published only if the batch
+   * before went through cleanly and was not fenced; otherwise it is dropped and the pass ends, so a
+   * key's later rows never overtake its failing row. The pass also ends when its last read was not
+   * full, on close, and when lease maintenance or cleanup is due.
+   */
+  async #drain(): Promise<DrainResult> {
     const held = this.#leases.held();
     if (held.partitions.length === 0) return { read: 0, full: false, outage: false };
+    let reading: Promise<Settled<OutboxRow[]>> | undefined = settle(this.#read(held, this.#cursor));
+    let marking: Promise<Settled<boolean>> | undefined;
+    let read = 0;
+    let full = false;
+    let last: Cursor | undefined;
+    let allMarked = true;
+    try {
+      while (reading !== undefined) {
+        const rows: OutboxRow[] = unwrap(await reading);
+        reading = undefined;
+        full = rows.length === this.#o.batchSize;
+        const tail = rows.at(-1);
+        if (tail === undefined) break;
+        read += rows.length;
+        last = { tx: tail.tx_id, id: tail.id };
+        if (full && this.#mayContinue()) reading = settle(this.#read(held, last));
+        const outcome = await this.#publisher.publish(rows);
+        if (marking !== undefined) allMarked &&= unwrap(await marking);
+        marking = undefined;
+        const clean =
+          outcome.failures.length === 0 && !outcome.outage && outcome.published.length === rows.length;
+        if (!clean) {
+          if (outcome.published.length > 0) await this.#mark(outcome.published, held);
+          for (const failure of outcome.failures) await this.#failed(failure.row, failure.error);
+          this.#cursor = undefined;
+          return { read, full, outage: outcome.outage };
+        }
+        marking = settle(this.#mark(outcome.published, held));
+        if (!allMarked) break;
+      }
+      if (marking !== undefined) allMarked &&= unwrap(await marking);
+      marking = undefined;
+      this.#cursor = allMarked ? (last ?? this.#cursor) : undefined;
+      return { read, full, outage: false };
+    } catch (error) {
+      this.#cursor = undefined;
+      throw error;
+    } finally {
+      // Whatever is still in flight settles before the next pass (its errors were reported already or
+      // do not matter: an unused read-ahead, or a mark after the pass failed anyway).
+      await reading;
+      await marking;
+    }
+  }
+
+  /** Whether a pass may read ahead: not closing, and no lease maintenance or cleanup due. */
+  #mayContinue(): boolean {
+    const now = this.#o.now();
+    return !this.#stopped && now < this.#leaseDueAt && now < this.#cleanupDueAt;
+  }
+
+  async #read(held: HeldLeases, after: Cursor | undefined): Promise<OutboxRow[]> {
     const { rows } = await this.#o.db.query<OutboxRow>(this.#sql.read, [
       held.partitions,
       this.#o.batchSize,
-      this.#cursor?.tx ?? null,
-      this.#cursor?.id ?? null,
+      after?.tx ?? null,
+      after?.id ?? null,
     ]);
-    if (rows.length === 0) return { read: 0, full: false, outage: false };
-    const outcome = await this.#publisher.publish(rows);
-    let fenced = false;
-    if (outcome.published.length > 0) {
-      const marked = await this.#o.db.query<{ id: string; lag_ms: number }>(this.#sql.markPublished, [
-        outcome.published.map((row) => row.id),
-        held.partitions,
-        held.fences,
-        this.owner,
-      ]);
-      this.#stats.recordPublished(marked.rows.map((row) => row.lag_ms));
-      if (marked.rows.length < outcome.published.length) {
-        this.#fenced(outcome.published, marked.rows);
-        fenced = true;
-      }
-    }
-    for (const failure of outcome.failures) await this.#failed(failure.row, failure.error);
-    const last = rows.at(-1);
-    const clean =
-      !fenced && outcome.failures.length === 0 && !outcome.outage && outcome.published.length === rows.length;
-    this.#cursor = clean && last !== undefined ? { tx: last.tx_id, id: last.id } : undefined;
-    return { read: rows.length, full: rows.length === this.#o.batchSize, outage: outcome.outage };
+    return rows;
   }
 
-  #fenced(published: readonly OutboxRow[], marked: readonly { id: string }[]): void {
-    const ok = new Set(marked.map((row) => row.id));
-    const refused = published.filter((row) => !ok.has(row.id));
-    this.#stats.fenced += refused.length;
-    const partitions = new Set(refused.map((row) => row.key_partition));
+  /** Marks confirmed rows published under the fences held; false when some were fenced off. */
+  async #mark(published: readonly OutboxRow[], held: HeldLeases): Promise<boolean> {
+    const statement = this.#o.retentionMs <= 0 ? this.#sql.deletePublished : this.#sql.markPublished;
+    const { rows } = await this.#o.db.query<{ marked: number; at_ms: number; valid: number[] }>(statement, [
+      published.map((row) => row.id),
+      held.partitions,
+      held.fences,
+      this.owner,
+    ]);
+    const result = rows[0] ?? { marked: 0, at_ms: 0, valid: [] };
+    const valid = new Set(result.valid);
+    const kept = published.filter((row) => valid.has(row.key_partition));
+    this.#stats.recordPublished(kept.slice(0, result.marked).map((row) => result.at_ms - row.created_ms));
+    if (result.marked === published.length) return true;
+    this.#fenced(published, kept, result.marked);
+    return false;
+  }
+
+  /** Some confirmed rows were not marked: their partition's lease moved on (or another relay marked them). */
+  #fenced(published: readonly OutboxRow[], kept: readonly OutboxRow[], marked: number): void {
+    const partitions = new Set(published.map((row) => row.key_partition));
+    for (const row of kept) partitions.delete(row.key_partition);
+    this.#stats.fenced += published.length - marked;
     this.#leases.drop(partitions);
     this.#leaseDueAt = 0;
     this.#cursor = undefined;
-    this.#log.warn({ rows: refused.length, partitions: [...partitions] }, 'outbox relay was fenced off');
+    this.#log.warn(
+      { rows: published.length - marked, partitions: [...partitions] },
+      'outbox relay was fenced off',
+    );
   }
 
   async #failed(row: OutboxRow, error: unknown): Promise<void> {

@@ -11,7 +11,8 @@ export interface OutboxRow {
   readonly traceparent: string | null;
   readonly tracestate: string | null;
   readonly attempts: number;
-  readonly errors: unknown[];
+  /** created_at in epoch ms (database clock). */
+  readonly created_ms: number;
 }
 
 /** Rows grouped by a property, groups in order of first appearance, rows in order within a group. */

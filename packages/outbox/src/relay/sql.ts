@@ -9,26 +9,32 @@ export const relaySql = (schema: string) => {
         ON f.key_partition = l.key_partition AND f.fence = l.fence
       WHERE l.owner = $4
       FOR SHARE OF l)`;
+  // $1 ids, $2/$3 partitions and fences held, $4 owner. The lease rows are read once (an InitPlan) and
+  // the rows by primary key once. One row comes back: how many were marked, the database clock (the
+  // relay computes each row's commit-to-confirm lag from it) and the partitions whose lease held.
+  const markable = `o.id = ANY($1::bigint[]) AND o.published_at IS NULL
+          AND o.key_partition = ANY(ARRAY(SELECT v.key_partition FROM valid v))`;
+  const markedSummary = `SELECT (SELECT count(*) FROM marked)::int AS marked,
+        (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS at_ms,
+        ARRAY(SELECT v.key_partition FROM valid v) AS valid`;
   return {
-    // $3/$4: optional cursor (tx id, id) of the last row of a clean batch; see relay.ts.
-    read: `SELECT o.id::text AS id, o.tx_id::text AS tx_id, o.message_id, o.topic, o.key, o.key_partition, o.headers, o.payload,
-        o.traceparent, o.tracestate, o.attempts, o.errors
-      FROM ${t('outbox')} o
-      WHERE o.published_at IS NULL
-        AND o.key_partition = ANY($1::int[])
-        AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ($3::text IS NULL OR (o.tx_id, o.id) > ($3::text::xid8, $4::bigint))
-        AND NOT EXISTS (
-          SELECT 1 FROM ${t('outbox')} b
-          WHERE b.published_at IS NULL AND b.next_attempt_at > now() AND b.topic = o.topic AND b.key = o.key)
-      ORDER BY o.tx_id, o.id
-      LIMIT $2`,
-    // $1 ids, $2/$3 partitions and fences held, $4 owner
-    markPublished: `WITH ${validLeases}
-      UPDATE ${t('outbox')} o SET published_at = clock_timestamp(), published_fence = valid.fence
-      FROM valid
-      WHERE o.id = ANY($1::bigint[]) AND o.key_partition = valid.key_partition AND o.published_at IS NULL
-      RETURNING o.id::text AS id, (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS lag_ms`,
+    // $1 partitions, $2 limit, $3/$4 optional cursor (tx id, id). The read itself is a function
+    // (migrations/0006) so that it always walks the pending index in order, whatever the statistics say.
+    read: `SELECT o.id::text AS id, o.tx_id::text AS tx_id, o.message_id, o.topic, o.key, o.key_partition,
+        o.headers, o.payload, o.traceparent, o.tracestate, o.attempts,
+        (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms
+      FROM ${t('outbox_relay_batch')}($1::int[], $2::int, $3::text::xid8, $4::bigint) o`,
+    markPublished: `WITH ${validLeases},
+      marked AS (
+        UPDATE ${t('outbox')} o SET published_at = clock_timestamp(),
+          published_fence = (SELECT v.fence FROM valid v WHERE v.key_partition = o.key_partition)
+        WHERE ${markable}
+        RETURNING 1)
+      ${markedSummary}`,
+    // The same with no retention: published rows are deleted at once.
+    deletePublished: `WITH ${validLeases},
+      marked AS (DELETE FROM ${t('outbox')} o WHERE ${markable} RETURNING 1)
+      ${markedSummary}`,
     // $1 id, $2/$3/$4 lease, $5 error json, $6 delay ms
     markFailed: `WITH ${validLeases}
       UPDATE ${t('outbox')} o SET attempts = o.attempts + 1,

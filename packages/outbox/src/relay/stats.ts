@@ -25,6 +25,8 @@ export class StatsRecorder {
   batches = 0;
   readonly #lag = new Float64Array(SAMPLES);
   #lagCount = 0;
+  /** Percentiles of the samples, computed when asked for after new samples came in. */
+  #lagSummary: RelayCounters['lagMs'] | undefined;
   readonly #recent: { at: number; n: number }[] = [];
   readonly #now: () => number;
 
@@ -39,6 +41,7 @@ export class StatsRecorder {
       this.#lag[this.#lagCount % SAMPLES] = lag;
       this.#lagCount += 1;
     }
+    if (lags.length > 0) this.#lagSummary = undefined;
     const now = this.#now();
     this.#recent.push({ at: now, n: lags.length });
     while ((this.#recent[0]?.at ?? now) < now - WINDOW_MS) this.#recent.shift();
@@ -47,15 +50,14 @@ export class StatsRecorder {
   /** Forgets lag samples (e.g. between benchmark phases). */
   resetLag(): void {
     this.#lagCount = 0;
+    this.#lagSummary = undefined;
   }
 
+  /** The counters now; lag percentiles are computed (and cached until new samples) when read. */
   snapshot(): RelayCounters {
     const now = this.#now();
+    const lag = () => (this.#lagSummary ??= this.#summarizeLag());
     const recent = this.#recent.filter((r) => r.at >= now - WINDOW_MS);
-    const samples = Array.from(this.#lag.subarray(0, Math.min(this.#lagCount, SAMPLES))).sort(
-      (a, b) => a - b,
-    );
-    const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
     return {
       published: this.published,
       deadLettered: this.deadLettered,
@@ -63,7 +65,15 @@ export class StatsRecorder {
       fenced: this.fenced,
       batches: this.batches,
       publishedPerSec: recent.reduce((sum, r) => sum + r.n, 0) / (WINDOW_MS / 1000),
-      lagMs: { p50: at(0.5), p99: at(0.99), max: samples.at(-1) ?? 0 },
+      get lagMs() {
+        return lag();
+      },
     };
+  }
+
+  #summarizeLag(): RelayCounters['lagMs'] {
+    const samples = this.#lag.slice(0, Math.min(this.#lagCount, SAMPLES)).sort();
+    const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
+    return { p50: at(0.5), p99: at(0.99), max: samples.at(-1) ?? 0 };
   }
 }
