@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
@@ -29,44 +30,54 @@ export interface Outbox {
   add(tx: Tx, messages: readonly OutboxMessage[]): Promise<string[]>;
 }
 
-const COLUMNS = 7;
+/**
+ * The INSERT of outbox rows from one JSON array parameter (`param`, e.g. `$1`; see {@link outboxRows}).
+ * One short statement text whatever the number of rows, and one parameter: the driver serialises it with
+ * a single JSON.stringify (no per-value array-literal escaping) and Postgres parses it in one pass.
+ */
+export const outboxInsertSql = (table: string, param = '$1'): string =>
+  `INSERT INTO ${table} (message_id, topic, key, headers, payload, traceparent, tracestate)
+    SELECT r.id, r.topic, r.key, r.headers, decode(r.payload, 'base64'), r.traceparent, r.tracestate
+    FROM json_to_recordset(${param}::json)
+      AS r(id text, topic text, key text, headers jsonb, payload text, traceparent text, tracestate text)`;
+
+/**
+ * The rows {@link outboxInsertSql} takes for `messages` (to be JSON-serialised), each with the W3C trace
+ * context active now, and the message ids in order.
+ */
+export const outboxRows = (messages: readonly OutboxMessage[]): { ids: string[]; rows: unknown[] } => {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  const { traceparent, tracestate } = carrier;
+  const ids: string[] = [];
+  const rows = messages.map((message) => {
+    if (message.topic === '' || typeof message.key !== 'string') {
+      throw outboxError('CONCORD_OUTBOX_INVALID_MESSAGE', 'An outbox message needs a topic and a key');
+    }
+    const id = message.id ?? randomUUID();
+    ids.push(id);
+    const { payload } = message;
+    return {
+      id,
+      topic: message.topic,
+      key: message.key,
+      headers: message.headers ?? {},
+      payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('base64'),
+      traceparent,
+      tracestate,
+    };
+  });
+  return { ids, rows };
+};
 
 /** Creates the outbox writer. */
 export const createOutbox = (options: OutboxOptions = {}): Outbox => {
-  const table = `${quoteSchema(options.schema ?? DEFAULT_SCHEMA)}.outbox`;
+  const insert = outboxInsertSql(`${quoteSchema(options.schema ?? DEFAULT_SCHEMA)}.outbox`);
   return {
     async add(tx, messages) {
       if (messages.length === 0) return [];
-      const carrier: Record<string, string> = {};
-      propagation.inject(context.active(), carrier);
-      const traceparent = carrier.traceparent ?? null;
-      const tracestate = carrier.tracestate ?? null;
-      const ids: string[] = [];
-      const params: unknown[] = [];
-      const tuples: string[] = [];
-      messages.forEach((message, index) => {
-        if (message.topic === '' || typeof message.key !== 'string') {
-          throw outboxError('CONCORD_OUTBOX_INVALID_MESSAGE', 'An outbox message needs a topic and a key');
-        }
-        const id = message.id ?? randomUUID();
-        ids.push(id);
-        const n = index * COLUMNS;
-        tuples.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7})`);
-        params.push(
-          id,
-          message.topic,
-          message.key,
-          JSON.stringify(message.headers ?? {}),
-          message.payload,
-          traceparent,
-          tracestate,
-        );
-      });
-      await tx.query(
-        `INSERT INTO ${table} (message_id, topic, key, headers, payload, traceparent, tracestate)
-         VALUES ${tuples.join(', ')}`,
-        params,
-      );
+      const { ids, rows } = outboxRows(messages);
+      await tx.query(insert, [JSON.stringify(rows)]);
       return ids;
     },
   };

@@ -1,8 +1,24 @@
+import { outboxInsertSql } from '../outbox/writer.js';
+
 /** SQL texts of the event store, bound to one (quoted) schema. */
 export const storeSql = (schema: string) => {
   const t = (name: string) => `${schema}.${name}`;
   const eventColumns = `e.event_id, e.type, e.aggregate_type, e.aggregate_id, e.base_version::float8 AS base_version,
     e.clock, e.hlc, e.origin, e.data, e.metadata, e.outcome, e.version::float8 AS version, e.conflict_id`;
+  // Rows come as one JSON array parameter each (see store.ts), so a batch's writes can share a statement.
+  const insertEvents = (param: string) =>
+    `INSERT INTO ${t('events')} (event_id, type, aggregate_type, aggregate_id, base_version, clock,
+        hlc, origin, data, metadata, outcome, version, applied, conflict_id, details)
+      SELECT * FROM json_to_recordset(${param}::json) AS r(event_id text, type text, aggregate_type text,
+        aggregate_id text, base_version bigint, clock jsonb, hlc text, origin text, data jsonb, metadata jsonb,
+        outcome text, version bigint, applied boolean, conflict_id text, details jsonb)`;
+  const updateAggregates = (param: string) =>
+    `UPDATE ${t('aggregates')} a
+      SET version = u.version, fields = u.fields, field_versions = u.field_versions, vector = u.vector,
+        updated_at = now()
+      FROM json_to_recordset(${param}::json) AS u(aggregate_type text, aggregate_id text, version bigint,
+        fields jsonb, field_versions jsonb, vector jsonb)
+      WHERE a.aggregate_type = u.aggregate_type AND a.aggregate_id = u.aggregate_id`;
   return {
     // $1 types, $2 ids (sorted, distinct): creates missing aggregates in a fixed order.
     ensureAggregates: `INSERT INTO ${t('aggregates')} (aggregate_type, aggregate_id)
@@ -17,17 +33,13 @@ export const storeSql = (schema: string) => {
       FOR UPDATE OF a`,
     existing: `SELECT e.event_id, e.outcome, e.version::float8 AS version, e.conflict_id, e.details
       FROM ${t('events')} e WHERE e.event_id = ANY($1::text[])`,
-    insertEvents: `INSERT INTO ${t('events')} (event_id, type, aggregate_type, aggregate_id, base_version, clock,
-        hlc, origin, data, metadata, outcome, version, applied, conflict_id, details)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[],
-        $7::text[], $8::text[], $9::jsonb[], $10::jsonb[], $11::text[], $12::bigint[], $13::boolean[],
-        $14::text[], $15::jsonb[])`,
-    updateAggregates: `UPDATE ${t('aggregates')} a
-      SET version = u.version, fields = u.fields, field_versions = u.field_versions, vector = u.vector,
-        updated_at = now()
-      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::jsonb[])
-        AS u(aggregate_type, aggregate_id, version, fields, field_versions, vector)
-      WHERE a.aggregate_type = u.aggregate_type AND a.aggregate_id = u.aggregate_id`,
+    // $1 event rows.
+    insertEvents: insertEvents('$1'),
+    // $1 aggregate rows.
+    updateAggregates: updateAggregates('$1'),
+    // All of a batch's writes in one round trip: $1 event rows, $2 aggregate rows, $3 outbox rows.
+    writeBatch: `WITH inserted AS (${insertEvents('$1')}), updated AS (${updateAggregates('$2')})
+      ${outboxInsertSql(t('outbox'), '$3')}`,
     getEvent: `SELECT ${eventColumns}, e.details, e.outcome_history, e.recorded_at::text AS recorded_at
       FROM ${t('events')} e WHERE e.event_id = $1`,
     getAggregate: `SELECT a.version::float8 AS version, a.fields, a.field_versions, a.vector

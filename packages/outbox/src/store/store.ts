@@ -2,7 +2,7 @@ import { EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core';
 import type { AggregateState, Classification, EventEnvelope, JsonObject, Outcome } from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql, Tx } from '../db/types.js';
-import { createOutbox } from '../outbox/writer.js';
+import { createOutbox, outboxRows } from '../outbox/writer.js';
 import type { Outbox, OutboxMessage } from '../outbox/writer.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { defaultMessages } from './messages.js';
@@ -60,6 +60,8 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
   const schema = options.schema ?? DEFAULT_SCHEMA;
   const sql = storeSql(quoteSchema(schema));
   const outbox = options.outbox ?? createOutbox({ schema });
+  // With its own outbox, the store writes the outbox rows in the same statement as the events.
+  const inlineOutbox = options.outbox === undefined;
   const produce = options.messages ?? defaultMessages;
   const now = options.now ?? Date.now;
 
@@ -110,10 +112,20 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     }
     if (fresh.length === 0) return results;
 
-    await tx.query(sql.insertEvents, eventColumns(fresh));
-    if (changed.size > 0) await tx.query(sql.updateAggregates, aggregateColumns(changed, states));
     const at = new Date(now()).toISOString();
     const messages: OutboxMessage[] = fresh.flatMap((p) => produce({ ...p, at }));
+    if (inlineOutbox) {
+      await tx.query(sql.writeBatch, [
+        JSON.stringify(eventRows(fresh)),
+        JSON.stringify(aggregateRows(changed, states)),
+        JSON.stringify(outboxRows(messages).rows),
+      ]);
+      return results;
+    }
+    await tx.query(sql.insertEvents, [JSON.stringify(eventRows(fresh))]);
+    if (changed.size > 0) {
+      await tx.query(sql.updateAggregates, [JSON.stringify(aggregateRows(changed, states))]);
+    }
     await outbox.add(tx, messages);
     return results;
   };
@@ -224,46 +236,37 @@ const detailsOf = (c: Classification): JsonObject => {
   }
 };
 
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
+/** Event rows as `insertEvents` reads them (JSON; an absent property is NULL). */
+const eventRows = (fresh: readonly Pending[]) =>
+  fresh.map(({ event, classification, result }) => ({
+    event_id: event.id,
+    type: event.type,
+    aggregate_type: event.aggregateType,
+    aggregate_id: event.aggregateId,
+    base_version: event.baseVersion,
+    clock: event.clock,
+    hlc: event.hlc,
+    origin: event.origin,
+    data: event.data,
+    metadata: event.metadata,
+    outcome: result.outcome,
+    version: result.version,
+    applied: classification.outcome === 'applied' || classification.outcome === 'merged',
+    conflict_id: result.conflictId,
+    details: detailsOf(classification),
+  }));
 
-const eventColumns = (fresh: readonly Pending[]): unknown[][] => {
-  const columns: unknown[][] = Array.from({ length: 15 }, () => []);
-  for (const { event, classification, result } of fresh) {
-    const applied = classification.outcome === 'applied' || classification.outcome === 'merged';
-    const row = [
-      event.id,
-      event.type,
-      event.aggregateType,
-      event.aggregateId,
-      event.baseVersion ?? null,
-      json(event.clock),
-      event.hlc ?? null,
-      event.origin ?? null,
-      JSON.stringify(event.data),
-      json(event.metadata),
-      result.outcome,
-      result.version ?? null,
-      applied,
-      result.conflictId ?? null,
-      JSON.stringify(detailsOf(classification)),
-    ];
-    row.forEach((value, i) => columns[i]?.push(value));
-  }
-  return columns;
-};
-
-const aggregateColumns = (changed: Set<string>, states: Map<string, AggregateState | undefined>) => {
-  const columns: unknown[][] = Array.from({ length: 6 }, () => []);
-  for (const key of changed) {
+/** Aggregate rows as `updateAggregates` reads them. */
+const aggregateRows = (changed: Set<string>, states: Map<string, AggregateState | undefined>) =>
+  [...changed].map((key) => {
     const state = states.get(key) ?? EMPTY_AGGREGATE;
-    const row = [
-      ...splitKey(key),
-      state.version,
-      JSON.stringify(state.fields),
-      JSON.stringify(state.fieldVersions),
-      JSON.stringify(state.vector),
-    ];
-    row.forEach((value, i) => columns[i]?.push(value));
-  }
-  return columns;
-};
+    const [aggregate_type, aggregate_id] = splitKey(key);
+    return {
+      aggregate_type,
+      aggregate_id,
+      version: state.version,
+      fields: state.fields,
+      field_versions: state.fieldVersions,
+      vector: state.vector,
+    };
+  });
