@@ -1,44 +1,70 @@
 /**
  * `pnpm bench:outbox -- --broker rabbitmq|kafka`: append throughput vs raw inserts, relay throughput vs
  * raw publishes, and p99 relay lag. Prints one JSON line per bench and writes
- * bench-results/outbox-<broker>.json at the repository root.
+ * bench-results/outbox-<broker>.json at the repository root. Each comparison runs `--rounds` alternating
+ * rounds (default 3) after a warm-up and reports the medians; every round's figures are in `rounds`.
+ * The append and relay benches each get a database of their own.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createTestDatabase } from '../src/testing/index.js';
 import { benchAppend } from './append.js';
-import { benchRelay } from './relay.js';
+import { RELAY_BATCH, benchRelay } from './relay.js';
 import { createBrokerBus, parseArgs, round } from './setup.js';
 
 const args = parseArgs(process.argv.slice(2));
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const ratio = (n: number) => Math.round(n * 1000) / 1000;
 
-const t = await createTestDatabase({ adminUrl, max: args.workers + 4 });
-const bus = await createBrokerBus(args.broker, suffix);
+const appendDb = await createTestDatabase({ adminUrl, max: args.workers + 4 });
+let appendResult;
 try {
-  const append = await benchAppend(t.db, { events: args.events, workers: args.workers });
-  const appendResult = {
+  const append = await benchAppend(appendDb.db, args);
+  appendResult = {
     bench: 'outbox-append',
     eventsPerSec: round(append.eventsPerSec),
     rawInsertPerSec: round(append.rawInsertPerSec),
-    ratio: round((append.eventsPerSec / append.rawInsertPerSec) * 100) / 100,
+    ratio: ratio(append.ratio),
     events: append.events,
     outboxRowsPerEvent: append.outboxRowsPerEvent,
     batchSize: 100,
     connections: args.workers,
+    rounds: append.rounds.map((r) => ({
+      eventsPerSec: round(r.eventsPerSec),
+      rawInsertPerSec: round(r.rawInsertPerSec),
+      ratio: ratio(r.ratio),
+    })),
   };
   console.log(JSON.stringify(appendResult));
-  const relay = await benchRelay(t.db, bus, { messages: args.messages, topic: `bench.outbox.${suffix}` });
+} finally {
+  await appendDb.close();
+}
+
+const relayDb = await createTestDatabase({ adminUrl, max: 8 });
+const bus = await createBrokerBus(args.broker, suffix);
+try {
+  const relay = await benchRelay(relayDb.db, bus, {
+    messages: args.messages,
+    topic: `bench.outbox.${suffix}`,
+    rounds: args.rounds,
+  });
   const relayResult = {
     bench: 'outbox-relay',
     broker: args.broker,
     messagesPerSec: round(relay.messagesPerSec),
     rawPublishPerSec: round(relay.rawPublishPerSec),
-    p99LagMs: round(relay.lagSamples.p99),
-    ratio: round((relay.messagesPerSec / relay.rawPublishPerSec) * 100) / 100,
-    p50LagMs: round(relay.lagSamples.p50),
+    p99LagMs: round(relay.lagMs.p99),
+    ratio: ratio(relay.ratio),
+    p50LagMs: round(relay.lagMs.p50),
+    maxLagMs: round(relay.lagMs.max),
+    liveWritePerSec: round(relay.liveWritePerSec),
     messages: args.messages,
-    batchSize: 500,
+    batchSize: RELAY_BATCH,
+    rounds: relay.rounds.map((r) => ({
+      messagesPerSec: round(r.messagesPerSec),
+      rawPublishPerSec: round(r.rawPublishPerSec),
+      ratio: ratio(r.ratio),
+    })),
   };
   console.log(JSON.stringify(relayResult));
   const dir = new URL('../../../bench-results/', import.meta.url);
@@ -49,5 +75,5 @@ try {
   );
 } finally {
   await bus.close();
-  await t.close();
+  await relayDb.close();
 }

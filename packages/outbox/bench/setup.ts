@@ -8,9 +8,14 @@ export interface BenchArgs {
   readonly events: number;
   readonly messages: number;
   readonly workers: number;
+  /** Alternating measured rounds per comparison (after a warm-up); the median is reported. */
+  readonly rounds: number;
 }
 
-/** Parses `--broker rabbitmq|kafka [--events n] [--messages n] [--workers n]`; a leading `--` is ignored. */
+/**
+ * Parses `--broker rabbitmq|kafka [--events n] [--messages n] [--workers n] [--rounds n]`; a leading `--`
+ * is ignored.
+ */
 export const parseArgs = (argv: readonly string[]): BenchArgs => {
   const args = argv.filter((arg) => arg !== '--');
   const value = (name: string) => {
@@ -25,6 +30,7 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
     events: Number(value('events') ?? 20_000),
     messages: Number(value('messages') ?? 20_000),
     workers: Number(value('workers') ?? 4),
+    rounds: Math.max(1, Number(value('rounds') ?? 3)),
   };
 };
 
@@ -39,7 +45,10 @@ export const createBrokerBus = async (broker: Broker, suffix: string): Promise<M
         clientId: `concord-bench-${suffix}`,
       });
 
-export const percentile = (sorted: readonly number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+export const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
 
 export const round = (n: number): number => Math.round(n * 10) / 10;
