@@ -12,7 +12,11 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 export const recordInboxBatch = async (
   tx: Tx,
-  options: { readonly consumer: string; readonly messageIds: readonly string[]; readonly schema?: string },
+  options: {
+    readonly consumer: string;
+    readonly messageIds: readonly string[];
+    readonly schema?: string | undefined;
+  },
 ): Promise<Set<string>> => {
   const schema = options.schema ?? DEFAULT_SCHEMA;
   if (!IDENT.test(schema)) {

@@ -1,11 +1,13 @@
 import { decodeJson } from '@concord/bus';
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
-import type { Database, Inbox } from '@concord/outbox';
+import type { Logger } from '@concord/core';
+import type { Database, Tx } from '@concord/outbox';
+import { createBatchedHandler, recordInboxBatch } from '@concord/service-kit';
 import { compileFilter, NOTIFIER_TOPICS } from './filter.js';
 import type { FilterMatcher, NotificationFilter } from './filter.js';
 import type { NotifierMetrics } from './metrics.js';
 import { toNotification } from './notification.js';
-import type { Notification } from './notification.js';
+import type { NewNotification, Notification } from './notification.js';
 import type { DeliveryStore } from './store/deliveries.js';
 import type { NotificationLog } from './store/log.js';
 import type { SubscriptionStore } from './store/subscriptions.js';
@@ -13,17 +15,28 @@ import type { SubscriptionStore } from './store/subscriptions.js';
 /** Consumer group and inbox consumer name (services/README.md). */
 export const NOTIFIER_GROUP = 'notifier';
 
+export const DEFAULT_NOTIFIER_CONCURRENCY = 256;
+
+type Handled =
+  | { readonly duplicate: true }
+  | { readonly duplicate: false; readonly notification: Notification; readonly deliveries: number };
+
 export interface NotifierConsumerOptions {
   readonly db: Database;
   readonly bus: MessageBus;
-  readonly inbox: Inbox;
   readonly log: NotificationLog;
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryStore;
   readonly metrics: NotifierMetrics;
   /** Called after a commit that appended a notification (and perhaps deliveries). */
   readonly afterCommit: (notification: Notification, deliveries: number) => void;
+  /** Messages handled at once across keys; batches form from them. Default 256. */
   readonly concurrency?: number;
+  /** Group commit of consumed messages (messages per transaction, transactions at once, linger). */
+  readonly batch?: { readonly maxBatch?: number; readonly maxInFlight?: number; readonly lingerMs?: number };
+  /** Schema of the inbox table. Default `concord`. */
+  readonly schema?: string;
+  readonly logger?: Logger;
   readonly retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
 }
 
@@ -33,9 +46,11 @@ export interface NotifierConsumer {
 }
 
 /**
- * Consumes applied, resolved, projected and outcome messages. Each message, in one transaction with
- * the inbox: append the notification to the log and a pending delivery for every subscription whose
- * filter matches. A redelivered message finds its id in the inbox and changes nothing.
+ * Consumes applied, resolved, projected and outcome messages, in batches: the messages the bus hands
+ * over concurrently share one transaction holding their inbox rows (one statement; ids already there
+ * are redeliveries and change nothing), their notifications in the log (one statement) and a pending
+ * delivery for every subscription whose filter matches (one statement). A batch that fails is retried
+ * message by message, so a poison message fails (and is retried or dead-lettered) alone.
  */
 export const createNotifierConsumer = (options: NotifierConsumerOptions): NotifierConsumer => {
   const compiled = new Map<string, { readonly source: string; readonly matches: FilterMatcher }>();
@@ -53,31 +68,61 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     for (const id of compiled.keys()) if (!live.has(id)) compiled.delete(id);
   };
 
+  const handleBatch = async (tx: Tx, drafts: readonly NewNotification[]): Promise<Handled[]> => {
+    const fresh = await recordInboxBatch(tx, {
+      consumer: NOTIFIER_GROUP,
+      schema: options.schema,
+      messageIds: drafts.map((draft) => draft.messageId),
+    });
+    // An id twice in one batch is new only the first time.
+    const live = drafts.map((draft) => fresh.delete(draft.messageId));
+    const notifications = await options.log.appendMany(
+      tx,
+      drafts.filter((_, i) => live[i]),
+    );
+    const subscriptions = notifications.length === 0 ? [] : await options.subscriptions.list(tx);
+    if (compiled.size > subscriptions.length + 1_000) forgetDeleted(subscriptions);
+    const deliveries = notifications.flatMap((notification) =>
+      subscriptions
+        .filter((subscription) => matcherOf(subscription.id, subscription.filter)(notification))
+        .map((subscription) => ({ notificationId: notification.id, subscriptionId: subscription.id })),
+    );
+    const counts = await options.deliveries.insertMany(tx, deliveries);
+    let next = 0;
+    return live.map((isNew): Handled => {
+      if (!isNew) return { duplicate: true };
+      const notification = notifications[next++] as Notification;
+      return { duplicate: false, notification, deliveries: counts.get(notification.id) ?? 0 };
+    });
+  };
+
+  const batched = createBatchedHandler({
+    db: options.db,
+    handleBatch,
+    ...(options.batch?.maxBatch === undefined ? {} : { maxBatch: options.batch.maxBatch }),
+    ...(options.batch?.maxInFlight === undefined ? {} : { maxInFlight: options.batch.maxInFlight }),
+    ...(options.batch?.lingerMs === undefined ? {} : { lingerMs: options.batch.lingerMs }),
+    ...(options.logger === undefined
+      ? {}
+      : {
+          onIsolate: ({ messages, error }: { messages: number; error: unknown }) =>
+            options.logger?.warn(
+              { err: error, messages },
+              'notification batch failed; retrying its messages one by one',
+            ),
+        }),
+  });
+
   const handle = async (message: IncomingMessage): Promise<void> => {
     const draft = toNotification({
       topic: message.topic,
       messageId: message.id,
       payload: decodeJson(message.payload),
     });
-    const result = await options.db.withTransaction((tx) =>
-      options.inbox.handle(tx, NOTIFIER_GROUP, message.id, async () => {
-        const notification = await options.log.append(tx, draft);
-        const subscriptions = await options.subscriptions.list(tx);
-        if (compiled.size > subscriptions.length + 1_000) forgetDeleted(subscriptions);
-        const matching = subscriptions.filter((subscription) =>
-          matcherOf(subscription.id, subscription.filter)(notification),
-        );
-        const deliveries = await options.deliveries.insert(
-          tx,
-          notification.id,
-          matching.map((subscription) => subscription.id),
-        );
-        return { notification, deliveries };
-      }),
-    );
+    const result = await batched.handle(draft);
     if (result.duplicate) return;
-    options.metrics.notifications.inc({ kind: result.value.notification.kind });
-    options.afterCommit(result.value.notification, result.value.deliveries);
+    options.metrics.notifications.inc({ kind: result.notification.kind });
+    options.afterCommit(result.notification, result.deliveries);
   };
 
   let subscription: Subscription | undefined;
@@ -87,12 +132,13 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
         group: NOTIFIER_GROUP,
         topics: [...NOTIFIER_TOPICS],
         handler: handle,
-        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+        concurrency: options.concurrency ?? DEFAULT_NOTIFIER_CONCURRENCY,
         ...(options.retry === undefined ? {} : { retry: options.retry }),
       });
     },
     async close() {
       await subscription?.close();
+      await batched.close();
     },
   };
 };

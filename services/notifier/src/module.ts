@@ -1,6 +1,6 @@
 import type { MessageBus } from '@concord/bus';
 import type { Logger } from '@concord/core';
-import { createInbox, DEFAULT_SCHEMA } from '@concord/outbox';
+import { DEFAULT_SCHEMA } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
 import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
 import { createNotifierConsumer } from './consumer.js';
@@ -32,7 +32,7 @@ export interface NotifierSettings {
   readonly webhookTimeoutMs: number;
   /** Per-endpoint circuit breaker. Default: open after 5 consecutive failures, half-open after 30 s. */
   readonly circuit: CircuitSettings;
-  /** Messages handled at once by the consumer. Default: the bus's default. */
+  /** Messages handled at once by the consumer (batches form from them). Default 256. */
   readonly consumerConcurrency?: number;
   /** Heartbeat comment interval of SSE streams. Default 15 s. */
   readonly sseHeartbeatMs: number;
@@ -128,7 +128,8 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
   const consumer = createNotifierConsumer({
     db: deps.db,
     bus: deps.bus,
-    inbox: createInbox({ schema: tables.schema }),
+    schema: tables.schema,
+    logger,
     log,
     subscriptions,
     deliveries,

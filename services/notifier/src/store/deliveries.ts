@@ -36,6 +36,14 @@ export interface DeliveryStore {
   /** Writes one pending delivery per subscription, inside the consumer's transaction. */
   insert(tx: Tx, notificationId: string, subscriptionIds: readonly string[]): Promise<number>;
   /**
+   * Writes the pending deliveries of a batch of notifications in one statement, inside the consumer's
+   * transaction; returns how many each notification got.
+   */
+  insertMany(
+    tx: Tx,
+    deliveries: readonly { readonly notificationId: string; readonly subscriptionId: string }[],
+  ): Promise<Map<string, number>>;
+  /**
    * In one transaction: locks up to `limit` pending deliveries (skipping rows other dispatchers hold),
    * hands them to `enqueue`, and marks them queued when it resolves. A failing `enqueue` leaves them
    * pending. Returns how many were queued.
@@ -83,6 +91,20 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
       [notificationId, subscriptionIds],
     );
     return rowCount;
+  },
+
+  async insertMany(tx, deliveries) {
+    const counts = new Map<string, number>();
+    if (deliveries.length === 0) return counts;
+    const { rows } = await tx.query<{ notification_id: string }>(
+      `INSERT INTO ${tables.deliveries} (id, notification_id, subscription_id)
+       SELECT 'd' || n::text || '-' || s, n, s FROM unnest($1::bigint[], $2::text[]) AS d (n, s)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING notification_id::text AS notification_id`,
+      [deliveries.map((d) => d.notificationId), deliveries.map((d) => d.subscriptionId)],
+    );
+    for (const row of rows) counts.set(row.notification_id, (counts.get(row.notification_id) ?? 0) + 1);
+    return counts;
   },
 
   async dispatchPending(db, limit, enqueue) {

@@ -66,6 +66,11 @@ const toEntry = (row: LogRow): LogEntry => ({
 export interface NotificationLog {
   /** Appends inside the consumer's transaction; returns the stored notification (with its id). */
   append(tx: Tx, notification: NewNotification): Promise<Notification>;
+  /**
+   * Appends a batch in one statement inside the consumer's transaction; returns the stored
+   * notifications in the order given (ids ascend in that order).
+   */
+  appendMany(tx: Tx, notifications: readonly NewNotification[]): Promise<Notification[]>;
   /** Entries after `after` in log order, only below the snapshot's xmin (never skips late commits). */
   readAfter(sql: Sql, after: LogPosition, limit: number): Promise<LogEntry[]>;
   /** The position of the last readable entry (or the start when the log is empty). */
@@ -113,6 +118,35 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       const row = rows[0];
       if (row === undefined) throw new Error('notification log insert returned no row');
       return toEntry(row).notification;
+    },
+
+    async appendMany(tx, notifications) {
+      if (notifications.length === 0) return [];
+      const column = <T>(pick: (n: NewNotification) => T) => notifications.map(pick);
+      const { rows } = await tx.query<LogRow>(
+        `INSERT INTO ${tables.log}
+         (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+         $8::text[], $9::jsonb[])
+       RETURNING ${COLUMNS}`,
+        [
+          column((n) => n.messageId),
+          column((n) => n.topic),
+          column((n) => n.kind),
+          column((n) => n.eventId ?? null),
+          column((n) => n.eventType ?? null),
+          column((n) => n.aggregateType ?? null),
+          column((n) => n.aggregateId ?? null),
+          column((n) => n.outcome ?? null),
+          column((n) => JSON.stringify(n.data)),
+        ],
+      );
+      const stored = new Map(rows.map((row) => [row.message_id, toEntry(row).notification]));
+      return notifications.map((n) => {
+        const notification = stored.get(n.messageId);
+        if (notification === undefined) throw new Error('notification log insert returned too few rows');
+        return notification;
+      });
     },
 
     async readAfter(sql, after, limit) {
