@@ -188,11 +188,18 @@ start() {
     write_config
     format_storage
     # setsid: the broker outlives this shell and its process group (CI steps, test runners). Without job
-    # control the background job is no group leader, so setsid execs java in place and $! is the JVM.
+    # control the background subshell is no group leader, so setsid execs java in place: $! is the JVM.
     local jvm
     jvm_options
-    # 9>&-: the broker must not inherit (and so hold forever) the start lock.
-    setsid java "${jvm[@]}" kafka.Kafka "$config" </dev/null >>"$logs/stdout.log" 2>&1 9>&- &
+    # The broker must not inherit open descriptors beyond stdio — our start lock, or a lock a caller such
+    # as `flock lockfile bash infra/kafka.sh start` holds — or it would hold those locks for its lifetime.
+    (
+      for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+      done 2>/dev/null
+      exec setsid java "${jvm[@]}" kafka.Kafka "$config" </dev/null >>"$logs/stdout.log" 2>&1
+    ) &
     pid=$!
     echo "$pid" >"$pid_file"
     say "starting (pid $pid)"
