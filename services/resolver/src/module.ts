@@ -130,6 +130,7 @@ export const createResolverModule = (deps: ResolverModuleDeps): ResolverModule =
       closing ??= (async () => {
         clearTimeout(timer);
         await subscription?.close();
+        await active.close();
         await sweeping?.catch(() => undefined);
         await deps.policy.close();
       })();

@@ -16,6 +16,7 @@ import type {
 } from '@concord/core';
 import { createEventStore, createInbox, createOutbox, createResolutionStore } from '@concord/outbox';
 import type { AppliedResolution, Database, Tx } from '@concord/outbox';
+import { createBatchedHandler } from '@concord/service-kit';
 import { refreshConflict, settleChanges } from './conflict.js';
 import { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
 import { escalationStrategy } from './escalation.js';
@@ -314,24 +315,47 @@ export const createResolver = (options: ResolverOptions) => {
     return { record, version };
   };
 
+  type Decided = Awaited<ReturnType<typeof decideDetected>>;
+  const detectedBatches = createBatchedHandler<
+    { readonly detected: ConflictDetectedMessage; readonly messageId: string },
+    Decided
+  >({
+    db,
+    maxInFlight: 2,
+    handleBatch: async (tx, items) => {
+      const decided: Decided[] = [];
+      for (const { detected, messageId } of items) {
+        const done = await inbox.handle(tx, options.consumer, messageId, (inner) =>
+          decideDetected(inner, detected, messageId),
+        );
+        decided.push(done.duplicate ? undefined : done.value);
+      }
+      return decided;
+    },
+    onIsolate: ({ messages, error }) =>
+      logger.warn({ err: error, messages }, 'conflict batch failed; retrying its messages one by one'),
+  });
+
   return {
     repo,
 
-    /** Handles one `concord.conflicts.detected` message; a redelivery changes nothing. */
+    /** Commits the conflicts waiting for a transaction; later ones fail retryably. Idempotent. */
+    close: () => detectedBatches.close(),
+
+    /**
+     * Handles one `concord.conflicts.detected` message; a redelivery changes nothing. Messages handled
+     * concurrently (distinct aggregates) share a transaction; a failing one is retried alone.
+     */
     async handleDetected(message: IncomingMessage): Promise<'decided' | 'duplicate'> {
       const detected = parseDetected(message.payload);
-      const done = await db.withTransaction(async (tx) =>
-        inbox.handle(tx, options.consumer, message.id, (inner) =>
-          decideDetected(inner, detected, message.id),
-        ),
-      );
-      if (done.duplicate || done.value === undefined) return 'duplicate';
+      const done = await detectedBatches.handle({ detected, messageId: message.id });
+      if (done === undefined) return 'duplicate';
       const detectedAt = Date.parse(detected.detectedAt);
       options.observe?.({
-        record: done.value.record,
+        record: done.record,
         decidedBy: 'policy',
         latencyMs: Number.isNaN(detectedAt) ? undefined : Math.max(0, clock.now() - detectedAt),
-        redecided: done.value.moved,
+        redecided: done.moved,
       });
       return 'decided';
     },
