@@ -36,5 +36,7 @@ export type {
   ResolutionStore,
   ResolutionStoreOptions,
 } from './store/resolution.js';
+export { createRejectionStore } from './store/rejections.js';
+export type { Rejection, RejectionStore, RejectionStoreOptions } from './store/rejections.js';
 export { readFeedTail } from './store/feed-tail.js';
 export type { FeedTailOptions } from './store/feed-tail.js';

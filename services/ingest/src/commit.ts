@@ -1,6 +1,7 @@
-import type { OutcomeMessage } from '@concord/core';
+import type { JsonObject, OutcomeMessage } from '@concord/core';
 import { ConcordError, Topics } from '@concord/core';
-import type { Database, EventStore, Inbox, Outbox, OutboxMessage, Tx } from '@concord/outbox';
+import { createRejectionStore } from '@concord/outbox';
+import type { Database, EventStore, Inbox, Outbox, OutboxMessage, RejectionStore, Tx } from '@concord/outbox';
 import type { IntakeItem } from './intake.js';
 import type { EventResult } from './results.js';
 import { fromAppend, rejectedResult } from './results.js';
@@ -28,6 +29,8 @@ export interface GroupCommitDeps {
   readonly outbox: Outbox;
   /** Inbox consumer name. */
   readonly consumer: string;
+  /** Where invalid events with a usable id are recorded (outcome `rejected`). Default: schema `concord`. */
+  readonly rejections?: RejectionStore;
   /** Attempts of a transaction that lost a race (unique violation, deadlock, serialization). Default 3. */
   readonly attempts?: number;
 }
@@ -75,6 +78,7 @@ const rejectedMessage = (item: Extract<IntakeItem, { valid: false }>, id: string
  */
 export const createGroupCommit = (deps: GroupCommitDeps) => {
   const attempts = deps.attempts ?? 3;
+  const rejections = deps.rejections ?? createRejectionStore();
 
   const once = (jobs: readonly IntakeJob[]): Promise<JobResult[]> =>
     deps.db.withTransaction(async (tx) => {
@@ -117,11 +121,20 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
       for (const item of job.items) if (!item.valid && item.id !== undefined) rejected.set(item.id, item);
     }
     if (rejected.size === 0) return;
+    // An id that names a stored event keeps that event's outcome; a malformed copy must not contradict it.
+    // The others are recorded as rejected events, so their outcome is queryable by id (DESIGN §3).
+    const recorded = await rejections.record(
+      tx,
+      [...rejected].map(([id, item]) => ({
+        eventId: id,
+        type: item.type,
+        aggregateType: item.aggregateType,
+        aggregateId: item.aggregateId,
+        error: JSON.parse(JSON.stringify(item.error)) as JsonObject,
+      })),
+    );
     const messages: OutboxMessage[] = [];
-    for (const [id, item] of rejected) {
-      // An id that names a stored event keeps that event's outcome; a malformed copy must not contradict it.
-      if ((await deps.store.getEvent(tx, id)) === undefined) messages.push(rejectedMessage(item, id));
-    }
+    for (const [id, item] of rejected) if (recorded.has(id)) messages.push(rejectedMessage(item, id));
     await deps.outbox.add(tx, messages);
   };
 

@@ -43,6 +43,7 @@ export type IntakeItem =
   | {
       readonly valid: false;
       readonly id: string | undefined;
+      readonly type: string;
       readonly aggregateType: string;
       readonly aggregateId: string;
       readonly error: EventError;
@@ -57,6 +58,7 @@ const invalidItem = (input: unknown, problems: readonly IntakeProblem[]): Intake
   return {
     valid: false,
     id: idOk ? (raw['id'] as string) : undefined,
+    type: text(raw['type']),
     // CloudEvents name these `aggregatetype` and `subject`.
     aggregateType: text(raw['aggregateType'] ?? raw['aggregatetype']),
     aggregateId: text(raw['aggregateId'] ?? raw['subject']),

@@ -1,7 +1,7 @@
 import type { MessageBus, Subscription } from '@concord/bus';
 import { DEFAULT_ENVELOPE_LIMITS } from '@concord/core';
 import type { EnvelopeLimits, Logger } from '@concord/core';
-import { createEventStore, createInbox, createOutbox } from '@concord/outbox';
+import { createEventStore, createInbox, createOutbox, createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
 import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceModule } from '@concord/service-kit';
@@ -73,6 +73,7 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
     store,
     inbox: createInbox({ schema }),
     outbox: createOutbox({ schema }),
+    rejections: createRejectionStore({ schema }),
     consumer: group,
   });
   const batcher = createBatcher<IntakeJob, JobResult>({

@@ -89,6 +89,26 @@ describe('ingest HTTP API on Postgres', () => {
     expect(rows.every((r) => r.topic === 'concord.events.outcome')).toBe(true);
   });
 
+  it('records an invalid event with a usable id as rejected: queryable by id, never in the feed', async () => {
+    const id = `task-${unique()}`;
+    await ingest.post({
+      events: [{ id: `${id}-bad`, type: 'T', aggregateType: 'task', aggregateId: id, data: 'not an object' }],
+    });
+    const found = await ingest.get(`/v1/events/${id}-bad`);
+    expect(found.status).toBe(200);
+    expect(found.body).toMatchObject({
+      event: { id: `${id}-bad`, type: 'T', aggregateType: 'task', aggregateId: id, data: {} },
+      outcome: 'rejected',
+      details: { error: { code: 'CONCORD_EVENT_WRONG_TYPE' } },
+      history: [],
+    });
+    // The id is taken: a valid event with it is a duplicate of the rejected one.
+    const again = await ingest.post({ events: [event({ id: `${id}-bad`, aggregateId: id })] });
+    expect(again.body.results).toMatchObject([{ outcome: 'duplicate', originalOutcome: 'rejected' }]);
+    const feed = await ingest.get('/v1/events?limit=1000');
+    expect(JSON.stringify(feed.body)).not.toContain(`${id}-bad`);
+  });
+
   it('refuses a body that is not a batch with 400 CONCORD_BATCH_INVALID', async () => {
     for (const body of [{ event: [] }, '"text"', '{"events": [', 'null']) {
       const response = await ingest.post(body);
