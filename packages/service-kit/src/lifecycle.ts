@@ -35,9 +35,11 @@ export function onShutdown(options: LifecycleOptions): { shutdown: (signal: stri
         timer = setTimeout(() => resolve('timeout'), options.graceMs);
         timer.unref();
       });
+      let closing: string | undefined;
       const closeAll = (async () => {
         let failed = false;
         for (const component of options.components) {
+          closing = component.name;
           try {
             await component.close();
           } catch (error) {
@@ -45,12 +47,13 @@ export function onShutdown(options: LifecycleOptions): { shutdown: (signal: stri
             options.logger.error({ err: error, component: component.name }, 'close failed');
           }
         }
+        closing = undefined;
         return failed ? 'failed' : 'closed';
       })();
       const result = await Promise.race([closeAll, deadline]);
       clearTimeout(timer);
       if (result === 'closed') options.logger.info({}, 'shutdown complete');
-      else options.logger.error({ result }, 'shutdown did not complete cleanly');
+      else options.logger.error({ result, closing }, 'shutdown did not complete cleanly');
       exit(result === 'closed' ? 0 : 1);
     })();
     return running;
