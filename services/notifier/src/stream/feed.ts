@@ -45,7 +45,10 @@ export const createNotificationFeed = (options: NotificationFeedOptions): Notifi
     pollIntervalMs: options.pollIntervalMs,
     step: async () => {
       if (listeners.size === 0) {
-        position = await options.log.head(options.db);
+        const head = await options.log.head(options.db);
+        // A stream that subscribed meanwhile may have caught up only to a point before this head: moving
+        // past it would skip the entries in between for that stream. Keep the older position then.
+        if (listeners.size === 0) position = head;
         return false;
       }
       const entries = await options.log.readAfter(options.db, position, batchSize);
