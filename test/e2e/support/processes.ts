@@ -7,6 +7,20 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const LOG_DIR = `${ROOT}.cache/e2e-logs`;
 
+/**
+ * Variables a service reads, which the test runner's own environment may hold (infra/local.env puts
+ * the shared dependencies' addresses there): a child gets only what its test gives it.
+ */
+const SERVICE_VARIABLE =
+  /^(PORT|HOST|BROKER|DATABASE_.*|AMQP_.*|KAFKA_.*|REDIS_.*|CONCORD_.*|INGEST_.*|RESOLVER_.*|PROJECTOR_.*|NOTIFIER_.*|POLICY_.*|REVIEW_.*|SHUTDOWN_.*|LOG_LEVEL)$/;
+
+const inheritedEnv = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && !SERVICE_VARIABLE.test(entry[0]),
+    ),
+  );
+
 /** A free loopback port, chosen by the kernel. */
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -35,7 +49,8 @@ export async function eventually<T>(
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
+      const why = last instanceof Error ? `; last error: ${last.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`, { cause: last });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -72,7 +87,7 @@ export class ServiceProcess {
       ['--conditions=source', '--import', 'tsx', `services/${this.options.service}/src/main.ts`],
       {
         cwd: ROOT,
-        env: { ...process.env, ...this.options.env, PORT: String(this.options.port) },
+        env: { ...inheritedEnv(), ...this.options.env, PORT: String(this.options.port) },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
