@@ -429,6 +429,12 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
             getOptional<AggregateView>(`${urls.projector}/v1/aggregates/${key}`),
           ),
         );
+        // The feed shows a transaction only once every older one has ended: wait for every applied event.
+        const inFeed = new Set(feed.map((row) => row.event.id));
+        const notYet = [...views].filter(
+          ([id, v]) => ['applied', 'merged'].includes(v.outcome) && !inFeed.has(id),
+        );
+        if (notYet.length > 0) throw new Error(`feed lacks ${notYet.map(([id]) => id).join(', ')}`);
         const behind = [...states].flatMap(([key, s], i) =>
           projections[i]?.version === s.version
             ? []
