@@ -1,5 +1,5 @@
 import './support/cjs-conditions.js';
-import { encodeJson } from '@concord/bus';
+import { dlqTopic, encodeJson } from '@concord/bus';
 import { Topics } from '@concord/core';
 import type { AppliedMessage, ConflictResolvedMessage, EventEnvelope } from '@concord/core';
 import type { EventStore, FeedEvent } from '@concord/outbox';
@@ -230,6 +230,8 @@ describe('projector on Postgres and Redis', () => {
 
     await h.publishApplied(`${id}:3`, v3);
     await waitFor('v3', async () => (await redisRecord(h, 'task', id))?.version === 3);
+    // The cache is written inside the transaction, before its commit: the read model follows shortly.
+    await waitFor('v3 committed', async () => (await pgRow(h, 'task', id))?.version === 3);
     expect((await pgRow(h, 'task', id))?.fields).toEqual({ title: 'three' });
     await waitFor('projected v3', () => h.projected.some((p) => p.aggregateId === id && p.version === 3));
     // Only versions that moved a backend forward were announced: v1 (stale) and the redelivery were not.
@@ -237,6 +239,56 @@ describe('projector on Postgres and Redis', () => {
     expect(
       await counter(h, 'concord_projector_projections_total', { backend: 'redis', result: 'stale' }),
     ).toBeGreaterThan(0);
+  });
+
+  it('projects concurrent messages in shared transactions; a message the database refuses fails alone', async () => {
+    const run = unique();
+    const ids = Array.from({ length: 40 }, (_, i) => `batch-${run}-${i}`);
+    const poison = `batch-${run}-poison`;
+    const deadLetters: string[] = [];
+    const dlq = await h.bus.subscribe({
+      group: `dlq-${run}`,
+      topics: [dlqTopic(Topics.applied)],
+      handler: (message) => {
+        deadLetters.push(message.id);
+        return Promise.resolve();
+      },
+    });
+    const message = (id: string) => ({
+      id: `${id}:1`,
+      key: id,
+      // jsonb refuses the NUL character: a data error of this message alone.
+      payload: encodeJson(applied('note', id, 1, { body: id === poison ? 'bad\u0000' : id })),
+    });
+    const shared = ids.slice(0, 30);
+    await h.bus.publish(Topics.applied, shared.map(message));
+    await waitFor('the burst projected', () =>
+      inboxHas(
+        h,
+        shared.map((id) => `${id}:1`),
+      ),
+    );
+    const { rows } = await h.t.db.query<{ transactions: number; rows: number }>(
+      `SELECT count(DISTINCT tx_id)::int AS transactions, count(*)::int AS rows FROM concord.outbox
+       WHERE topic = $1 AND key = ANY($2::text[])`,
+      [Topics.projected, shared],
+    );
+    expect(rows[0]?.rows).toBe(shared.length);
+    expect(rows[0]?.transactions).toBeLessThan(shared.length);
+
+    const rest = ids.slice(30);
+    await h.bus.publish(Topics.applied, [...rest.slice(0, 5), poison, ...rest.slice(5)].map(message));
+    await waitFor('the others projected', () =>
+      inboxHas(
+        h,
+        rest.map((id) => `${id}:1`),
+      ),
+    );
+    await waitFor('the poison dead-lettered', () => deadLetters.includes(`${poison}:1`));
+    await dlq.close();
+    expect(await inboxHas(h, [`${poison}:1`])).toBe(false);
+    expect(await pgRow(h, 'note', poison)).toBeUndefined();
+    for (const id of ids) expect((await pgRow(h, 'note', id))?.fields).toEqual({ body: id });
   });
 
   it('acknowledges resolved messages without changing the read model', async () => {
