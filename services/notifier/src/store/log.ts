@@ -42,6 +42,9 @@ interface LogRow {
   created_at: string;
 }
 
+// The text aliases shadow the columns in ORDER BY (a bare name there is an output column first), so
+// every query that orders rows names the table's columns through the alias `l`: ordering by the text
+// ids would put id 10 before id 9 within a transaction, and readers would skip the rows in between.
 const COLUMNS = `id::text AS id, tx_id::text AS tx_id, message_id, topic, kind, event_id, event_type,
   aggregate_type, aggregate_id, outcome, payload, to_char(created_at AT TIME ZONE 'UTC',
   'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
@@ -87,9 +90,9 @@ export interface NotificationLog {
 export const createNotificationLog = (tables: Tables): NotificationLog => {
   const head = async (sql: Sql): Promise<LogPosition> => {
     const { rows } = await sql.query<{ tx_id: string; id: string }>(
-      `SELECT tx_id::text AS tx_id, id::text AS id FROM ${tables.log}
-       WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY tx_id DESC, id DESC
+      `SELECT l.tx_id::text AS tx_id, l.id::text AS id FROM ${tables.log} AS l
+       WHERE l.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY l.tx_id DESC, l.id DESC
        LIMIT 1`,
     );
     const row = rows[0];
@@ -151,10 +154,10 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
 
     async readAfter(sql, after, limit) {
       const { rows } = await sql.query<LogRow>(
-        `SELECT ${COLUMNS} FROM ${tables.log}
-       WHERE (tx_id, id) > ($1::text::xid8, $2::bigint)
-         AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY tx_id, id
+        `SELECT ${COLUMNS} FROM ${tables.log} AS l
+       WHERE (l.tx_id, l.id) > ($1::text::xid8, $2::bigint)
+         AND l.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY l.tx_id, l.id
        LIMIT $3`,
         [after.txId, after.id, limit],
       );
@@ -173,7 +176,7 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       if (row !== undefined) return { txId: row.tx_id, id: row.id };
       // Unknown id: continue before the earliest transaction that holds a greater id.
       const next = await sql.query<{ tx_id: string }>(
-        `SELECT tx_id::text AS tx_id FROM ${tables.log} WHERE id > $1::bigint ORDER BY tx_id LIMIT 1`,
+        `SELECT l.tx_id::text AS tx_id FROM ${tables.log} AS l WHERE l.id > $1::bigint ORDER BY l.tx_id LIMIT 1`,
         [id],
       );
       const txId = next.rows[0]?.tx_id;
