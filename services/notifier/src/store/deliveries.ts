@@ -110,9 +110,10 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
   async dispatchPending(db, limit, enqueue) {
     return db.withTransaction(async (tx) => {
       const { rows } = await tx.query<{ id: string; notification_id: string; subscription_id: string }>(
-        `SELECT id, notification_id::text AS notification_id, subscription_id FROM ${tables.deliveries}
-         WHERE status = 'pending'
-         ORDER BY notification_id
+        // Order by the numeric column (d.notification_id), not the text alias of the same name.
+        `SELECT d.id, d.notification_id::text AS notification_id, d.subscription_id FROM ${tables.deliveries} d
+         WHERE d.status = 'pending'
+         ORDER BY d.notification_id
          LIMIT $1
          FOR UPDATE SKIP LOCKED`,
         [limit],
