@@ -82,9 +82,12 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
 
   const once = (jobs: readonly IntakeJob[]): Promise<JobResult[]> =>
     deps.db.withTransaction(async (tx) => {
+      // Aggregate locks before the first write (the inbox), so transaction-id order is version order.
+      const valid = (job: IntakeJob) => job.items.flatMap((item) => (item.valid ? [item.event] : []));
+      await deps.store.lockAggregates(tx, jobs.flatMap(valid));
       const redelivered = await recordInbox(tx, jobs);
       const live = jobs.filter((_, i) => !redelivered[i]);
-      const events = live.flatMap((job) => job.items.flatMap((item) => (item.valid ? [item.event] : [])));
+      const events = live.flatMap(valid);
       const appended = await deps.store.append(tx, events);
       await publishRejections(tx, live);
 

@@ -38,6 +38,16 @@ export interface EventStore {
    * events of one batch apply in order. An event id seen before returns `duplicate` with its outcome.
    */
   append(tx: Tx, events: readonly EventEnvelope[]): Promise<AppendResult[]>;
+  /**
+   * Serialises writers of these aggregates before the transaction writes anything. Call it first in a
+   * transaction that writes before appending (e.g. an inbox row): a transaction id is assigned at the
+   * first write, and the relay publishes in transaction-id order, so taking the aggregates' locks before
+   * any write makes that order the aggregates' commit (version) order. `append` calls it itself.
+   */
+  lockAggregates(
+    tx: Tx,
+    aggregates: readonly Pick<EventEnvelope, 'aggregateType' | 'aggregateId'>[],
+  ): Promise<void>;
   /** An event and its current outcome. */
   getEvent(sql: Sql, eventId: string): Promise<StoredEvent | undefined>;
   /** An aggregate's current state; undefined before anything applied to it. */
@@ -65,8 +75,24 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
   const produce = options.messages ?? defaultMessages;
   const now = options.now ?? Date.now;
 
+  const lockAggregates = async (
+    tx: Tx,
+    aggregates: readonly Pick<EventEnvelope, 'aggregateType' | 'aggregateId'>[],
+  ): Promise<void> => {
+    if (aggregates.length === 0) return;
+    // The lock key is the JSON pair (no separator can collide); sorted, so writers never deadlock.
+    const keys = [...new Set(aggregates.map((e) => JSON.stringify([e.aggregateType, e.aggregateId])))].sort();
+    // Advisory locks assign no transaction id (row locks would).
+    await tx.query(
+      `SELECT pg_advisory_xact_lock(hashtextextended(k, 7368))
+       FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS sorted`,
+      [keys],
+    );
+  };
+
   const append = async (tx: Tx, events: readonly EventEnvelope[]): Promise<AppendResult[]> => {
     if (events.length === 0) return [];
+    await lockAggregates(tx, events);
     const keys = [...new Set(events.map((e) => aggregateKey(e.aggregateType, e.aggregateId)))].sort();
     const types = keys.map((k) => splitKey(k)[0]);
     const ids = keys.map((k) => splitKey(k)[1]);
@@ -132,6 +158,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
 
   return {
     append,
+    lockAggregates,
     async getEvent(db, eventId) {
       const { rows } = await db.query<
         EventRow & { details: JsonObject; outcome_history: StoredEvent['history']; recorded_at: string }
