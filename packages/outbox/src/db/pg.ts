@@ -30,6 +30,8 @@ const clientSql = (client: Pool | PoolClient): Sql => ({
  * destroyed rather than returned to the pool. Idle-client errors (e.g. Postgres restarting) are logged,
  * not thrown, so a restart of the database never crashes the process.
  */
+const ignoreError = (): void => undefined;
+
 export const pgDatabase = (options: PgDatabaseOptions): Database => {
   const { pool } = options;
   const logger = options.logger ?? silentLogger;
@@ -66,6 +68,8 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
       throw error;
     } finally {
       client.removeListener('error', onClientError);
+      // A broken client is destroyed; its socket may still report errors after release.
+      if (broken !== undefined) client.on('error', ignoreError);
       client.release(broken);
     }
   };
@@ -78,6 +82,8 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
       released = true;
       client.removeListener('notification', onNotification);
       client.removeListener('error', onError);
+      // The client is destroyed, not pooled; its socket may still report errors (e.g. 57P01 on a restart).
+      client.on('error', ignoreError);
       client.release(error ?? true);
     };
     const onNotification = (message: { channel: string; payload?: string | undefined }) => {
