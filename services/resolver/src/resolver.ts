@@ -323,6 +323,11 @@ export const createResolver = (options: ResolverOptions) => {
     db,
     maxInFlight: 2,
     handleBatch: async (tx, items) => {
+      // Aggregate locks before the first write (the inbox), so transaction-id order is version order.
+      await store.lockAggregates(
+        tx,
+        items.map(({ detected }) => detected.conflict.event),
+      );
       const decided: Decided[] = [];
       for (const { detected, messageId } of items) {
         const done = await inbox.handle(tx, options.consumer, messageId, (inner) =>
