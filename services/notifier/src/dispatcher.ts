@@ -47,7 +47,7 @@ export const createDispatcher = (options: DispatcherOptions): Dispatcher => {
       return moved === batchSize;
     },
     onError: (error, failures) => {
-      options.metrics.dispatchErrors.inc({});
+      options.metrics.dispatchErrors.inc();
       if (failures === 1 || failures % 20 === 0) {
         logger.warn({ err: error, failures }, 'moving deliveries into the job queue failed; retrying');
       }

@@ -1,7 +1,7 @@
 import type { ServiceMetrics } from '@concord/service-kit';
 import type { Logger } from '@concord/core';
 import type { PolicySource } from './policy/source.js';
-import { collected, counter, histogram } from './prom.js';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { DecisionObservation } from './resolver.js';
 
 export interface ResolverMetrics {
@@ -21,31 +21,40 @@ export interface ResolverMetricsOptions {
 
 /** The resolver's metrics (DESIGN §8): conflict rate per rule, review queue, policy reloads, latency. */
 export const createResolverMetrics = (options: ResolverMetricsOptions): ResolverMetrics => {
-  const { metrics } = options;
-  const conflicts = counter(
-    metrics,
-    'concord_resolver_conflicts_total',
-    'Conflict decisions by rule, strategy, outcome and who decided.',
-  );
-  const redecided = counter(
-    metrics,
-    'concord_resolver_redecided_total',
-    'Conflicts decided against a state that moved after detection.',
-  );
-  const reloads = counter(metrics, 'concord_resolver_policy_reloads_total', 'Policy reloads by result.');
-  const latency = histogram(metrics, {
+  const registers = [options.metrics.registry];
+  const conflicts = new Counter({
+    name: 'concord_resolver_conflicts_total',
+    help: 'Conflict decisions by rule, strategy, outcome and who decided.',
+    labelNames: ['rule', 'group', 'strategy', 'outcome', 'decided_by'] as const,
+    registers,
+  });
+  const redecided = new Counter({
+    name: 'concord_resolver_redecided_total',
+    help: 'Conflicts decided against a state that moved after detection.',
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'concord_resolver_policy_reloads_total',
+    help: 'Policy reloads by result.',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const latency = new Histogram({
     name: 'concord_resolver_decision_latency_seconds',
     help: 'From detection (or the review opening) to the committed decision.',
+    labelNames: ['decided_by'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 600, 3600, 86_400],
+    registers,
   });
-  collected(metrics, {
+  new Gauge({
     name: 'concord_resolver_policy_info',
     help: 'The policy in force (value 1), by name, version and hash.',
-    collect: () => {
+    labelNames: ['name', 'version', 'hash'] as const,
+    registers,
+    collect() {
+      this.reset();
       const info = options.policy()?.info();
-      return info === undefined
-        ? []
-        : [{ labels: { name: info.name, version: info.version, hash: info.hash }, value: 1 }];
+      if (info !== undefined) this.set({ name: info.name, version: info.version, hash: info.hash }, 1);
     },
   });
   let queue: Promise<{ depth: number; oldestMs: number | undefined } | undefined> | undefined;
@@ -62,22 +71,23 @@ export const createResolverMetrics = (options: ResolverMetricsOptions): Resolver
       });
     return queue;
   };
-  collected(metrics, {
+  new Gauge({
     name: 'concord_resolver_review_queue_depth',
     help: 'Conflicts pending review.',
-    collect: async () => {
+    registers,
+    async collect() {
       const q = await readQueue();
-      return q === undefined ? [] : [{ labels: {}, value: q.depth }];
+      if (q !== undefined) this.set(q.depth);
     },
   });
-  collected(metrics, {
+  new Gauge({
     name: 'concord_resolver_review_oldest_age_seconds',
     help: 'Age of the oldest conflict pending review (0 when none).',
-    collect: async () => {
+    registers,
+    async collect() {
       const q = await readQueue();
-      if (q === undefined) return [];
-      const age = q.oldestMs === undefined ? 0 : Math.max(0, options.now() - q.oldestMs) / 1000;
-      return [{ labels: {}, value: age }];
+      if (q === undefined) return;
+      this.set(q.oldestMs === undefined ? 0 : Math.max(0, options.now() - q.oldestMs) / 1000);
     },
   });
   return {

@@ -129,7 +129,7 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
         lastError: messageOf(error),
         ...(lastStatus === undefined ? {} : { lastStatus }),
       });
-      metrics.deadLetters.inc({});
+      metrics.deadLetters.inc();
       metrics.deliveries.inc({ result: 'dead_lettered' });
       logger.warn(
         { deliveryId: ref.deliveryId, url: target.url, attempts, err: error },

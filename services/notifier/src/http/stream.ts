@@ -68,11 +68,11 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       onClose: () => {
         sessions.delete(session);
-        options.metrics.sseClients.inc({}, -1);
+        options.metrics.sseClients.dec();
       },
     });
     sessions.add(session);
-    options.metrics.sseClients.inc({}, 1);
+    options.metrics.sseClients.inc();
     await session.run();
   });
 
