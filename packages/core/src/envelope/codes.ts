@@ -25,6 +25,12 @@ export const EventErrorCode = {
   BadHlc: 'CONCORD_EVENT_BAD_HLC',
   /** `data` or `metadata` holds something that is not JSON (undefined, function, NaN, Infinity, cycles). */
   NotJson: 'CONCORD_EVENT_NOT_JSON',
+  /**
+   * A string of the event (a value, a member name, an id, a clock node, the HLC) holds U+0000 or an
+   * unpaired UTF-16 surrogate: text that has no UTF-8 form and that Postgres cannot store. (U+0000 in an
+   * id-like member is a control character: `BadId`.)
+   */
+  Unstorable: 'CONCORD_EVENT_UNSTORABLE',
   /** A top-level member Concord does not know (only when `allowUnknownMembers` is false). */
   UnknownField: 'CONCORD_EVENT_UNKNOWN_FIELD',
   /** CloudEvents: `specversion` is not "1.0". */

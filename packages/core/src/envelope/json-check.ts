@@ -52,6 +52,40 @@ const walk = (
   }
 };
 
+/**
+ * True when `text` holds U+0000 or an unpaired UTF-16 surrogate: it has no UTF-8 form (an encoder
+ * silently replaces lone surrogates) and Postgres text and jsonb refuse U+0000.
+ */
+export const isUnstorableText = (text: string): boolean => text.includes('\u0000') || !text.isWellFormed();
+
+/**
+ * Find the first string in plain JSON `value` (a string value or a member name) that is unstorable
+ * text. Returns its path and why, or undefined. Expects `value` to have passed {@link findNonJson}.
+ */
+export const findUnstorableText = (
+  value: unknown,
+  path: string,
+): { path: string; why: string } | undefined => {
+  if (typeof value === 'string') return isUnstorableText(value) ? { path, why: UNSTORABLE_WHY } : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnstorableText(value[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, member] of Object.entries(value)) {
+    const memberAt = memberPath(path, key);
+    if (isUnstorableText(key)) return { path: memberAt, why: `member name ${UNSTORABLE_WHY}` };
+    const found = findUnstorableText(member, memberAt);
+    if (found) return found;
+  }
+  return undefined;
+};
+
+const UNSTORABLE_WHY = 'holds U+0000 or an unpaired surrogate, which cannot be stored';
+
 const SIMPLE_KEY = /^[A-Za-z_$][\w$]*$/;
 
 /** `parent.key`, or `parent["odd key"]` when the key is not a simple identifier. */

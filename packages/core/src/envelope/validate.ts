@@ -3,7 +3,7 @@ import { isPlainObject, type JsonObject, utf8ByteLength } from '../json.js';
 import { isHlcString } from '../versions/hlc.js';
 import { vectorProblem, type VersionVector } from '../versions/vector.js';
 import { EventErrorCode, type EventProblem } from './codes.js';
-import { findNonJson, memberPath } from './json-check.js';
+import { findNonJson, findUnstorableText, isUnstorableText, memberPath } from './json-check.js';
 import {
   DEFAULT_ENVELOPE_LIMITS,
   type EnvelopeLimits,
@@ -173,6 +173,7 @@ export class MemberChecker {
       );
       return undefined;
     }
+    if (isUnstorableText(value)) return this.unstorable(key, `"${key}"`);
     return value;
   }
 
@@ -195,6 +196,8 @@ export class MemberChecker {
       this.add(EventErrorCode.BadClock, key, `"${key}" ${why}`);
       return undefined;
     }
+    const node = Object.keys(value).find(isUnstorableText);
+    if (node !== undefined) return this.unstorable(memberPath(key, node), `node id of "${key}"`);
     return value as VersionVector;
   }
 
@@ -202,6 +205,7 @@ export class MemberChecker {
     const value = this.present(key, false);
     if (value === undefined) return undefined;
     if (typeof value !== 'string') return this.wrong(key, 'a string', value);
+    if (isUnstorableText(value)) return this.unstorable(key, `"${key}"`);
     if (!isHlcString(value)) {
       this.add(EventErrorCode.BadHlc, key, `"${key}" is not an HLC stamp (<wall:15>-<logical:6>-<node>)`);
       return undefined;
@@ -221,6 +225,11 @@ export class MemberChecker {
       this.add(EventErrorCode.NotJson, nonJson.path, `${nonJson.path} ${nonJson.why}`);
       return undefined;
     }
+    const unstorable = findUnstorableText(value, key);
+    if (unstorable) {
+      this.add(EventErrorCode.Unstorable, unstorable.path, `${unstorable.path} ${unstorable.why}`);
+      return undefined;
+    }
     return value as JsonObject;
   }
 
@@ -236,6 +245,15 @@ export class MemberChecker {
     if (bytes > this.limits.maxEventBytes) {
       this.add(EventErrorCode.TooLarge, path, `event is ${bytes} bytes, max ${this.limits.maxEventBytes}`);
     }
+  }
+
+  private unstorable(path: string, what: string): undefined {
+    this.add(
+      EventErrorCode.Unstorable,
+      path,
+      `${what} holds U+0000 or an unpaired surrogate, which cannot be stored`,
+    );
+    return undefined;
   }
 
   private wrong(key: string, expected: string, value: unknown): undefined {
