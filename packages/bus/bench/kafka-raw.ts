@@ -10,7 +10,9 @@
  * consuming is timed from the first message to the last, so group join time is not counted.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { dlqTopic } from '@concord/bus';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { benchGroup } from './adapter.js';
 
 export interface KafkaRawOptions {
   /** `host:port[,host:port]`. */
@@ -54,6 +56,25 @@ export const runKafkaRaw = async (options: KafkaRawOptions): Promise<KafkaRawRes
     return { rawPublishPerSec, rawConsumePerSec };
   } finally {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.deleteGroups([`${topic}.consumer`]).catch(() => undefined);
+    await admin.disconnect();
+  }
+};
+
+/** Deletes the topics the adapter rounds used (with the dead-letter topics it created) and their groups. */
+export const deleteKafkaBenchTopics = async (brokers: readonly string[], topics: readonly string[]) => {
+  const admin = new Kafka({
+    clientId: 'concord-bench-cleanup',
+    brokers: [...brokers],
+    logLevel: logLevel.ERROR,
+  }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const doomed = topics.flatMap((topic) => [topic, dlqTopic(topic)]).filter((topic) => existing.has(topic));
+    if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
+    await admin.deleteGroups(topics.map(benchGroup)).catch(() => undefined);
+  } finally {
     await admin.disconnect();
   }
 };

@@ -58,19 +58,23 @@ export const rawRabbitMq = async (
   }
 };
 
-/** Deletes the queues the adapter rounds declared, and the benchmark's exchange. */
+/**
+ * Deletes the queues the adapter rounds declared, those of raw rounds that did not finish (a finished
+ * one deletes its own), and the benchmark's exchange.
+ */
 export const deleteRabbitMqBenchTopology = async (
   url: string,
   exchange: string,
-  topics: readonly string[],
+  rounds: { readonly adapterTopics: readonly string[]; readonly rawTopics: readonly string[] },
 ): Promise<void> => {
   const connection = await connect(url);
   try {
     const channel = await connection.createChannel();
-    for (const topic of topics) {
+    for (const topic of rounds.adapterTopics) {
       await channel.deleteQueue(groupQueue(benchGroup(topic), topic));
       await channel.deleteQueue(groupQueue(benchGroup(topic), dlqTopic(topic)));
     }
+    for (const topic of rounds.rawTopics) await channel.deleteQueue(`raw.${topic}`);
     await channel.deleteExchange(exchange);
   } finally {
     await connection.close();

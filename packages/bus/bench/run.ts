@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createKafkaBus, createMemoryBus, createRabbitMqBus } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
 import { measureBus } from './adapter.js';
-import { runKafkaRaw } from './kafka-raw.js';
+import { deleteKafkaBenchTopics, runKafkaRaw } from './kafka-raw.js';
 import { parseBenchArgs } from './args.js';
 import type { BenchBroker } from './args.js';
 import { rawMemory } from './memory-raw.js';
@@ -39,21 +39,26 @@ const sides = async (broker: BenchBroker): Promise<Sides> => {
     }
     case 'rabbitmq': {
       const bus = await createRabbitMqBus({ url: amqpUrl, exchange, maxMessageBytes: 16 * 1024 * 1024 });
-      const topics: string[] = [];
+      const adapterTopics: string[] = [];
+      const rawTopics: string[] = [];
       return {
-        raw: (workload, topic) => rawRabbitMq(amqpUrl, exchange, workload, topic),
+        raw: (workload, topic) => {
+          rawTopics.push(topic);
+          return rawRabbitMq(amqpUrl, exchange, workload, topic);
+        },
         adapter: (workload, topic) => {
-          topics.push(topic);
+          adapterTopics.push(topic);
           return measureBus(bus, workload, topic, true);
         },
         close: async () => {
           await bus.close();
-          await deleteRabbitMqBenchTopology(amqpUrl, exchange, topics);
+          await deleteRabbitMqBenchTopology(amqpUrl, exchange, { adapterTopics, rawTopics });
         },
       };
     }
     case 'kafka': {
       const bus = createKafkaBus({ brokers: kafkaBrokers, fromBeginning: true });
+      const topics: string[] = [];
       return {
         raw: async (workload) => {
           const raw = await runKafkaRaw({
@@ -68,8 +73,14 @@ const sides = async (broker: BenchBroker): Promise<Sides> => {
           };
         },
         // Prepared like the raw side, which creates its topic before timing starts.
-        adapter: adapterSide(bus, true),
-        close: () => bus.close(),
+        adapter: (workload, topic) => {
+          topics.push(topic);
+          return measureBus(bus, workload, topic, true);
+        },
+        close: async () => {
+          await bus.close();
+          await deleteKafkaBenchTopics(kafkaBrokers, topics);
+        },
       };
     }
   }

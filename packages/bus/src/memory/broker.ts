@@ -1,5 +1,6 @@
 import type { IncomingMessage } from '../port.js';
 import { MemoryGroup } from './group.js';
+import { Receipt } from './receipt.js';
 
 /**
  * An in-process broker: topics, and per topic the consumer groups that exist (a group exists from its
@@ -26,10 +27,25 @@ export class MemoryBroker {
 
   /** Hands every message to every group of the topic. Topics without groups drop messages. */
   deliver(topic: string, messages: readonly IncomingMessage[]): void {
-    const groups = this.#topics.get(topic);
-    if (groups === undefined) return;
-    for (const group of groups.values()) {
+    for (const group of this.#groupsOf(topic)) {
       for (const message of messages) group.enqueue(message);
     }
+  }
+
+  /**
+   * Like {@link deliver}; the receipt settles once every group's consumer settled every message (at once
+   * when the topic has no group), and fails when a group holding one of them has no member.
+   */
+  deliverConsumed(topic: string, messages: readonly IncomingMessage[]): Receipt {
+    const groups = this.#groupsOf(topic);
+    const receipt = new Receipt(groups.length * messages.length);
+    for (const group of groups) {
+      for (const message of messages) group.enqueue(message, receipt);
+    }
+    return receipt;
+  }
+
+  #groupsOf(topic: string): MemoryGroup[] {
+    return [...(this.#topics.get(topic)?.values() ?? [])];
   }
 }

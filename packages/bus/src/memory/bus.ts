@@ -3,7 +3,7 @@ import type { Logger } from '@concord/core';
 import { deadLetterMessage } from '../consumer/dead-letter.js';
 import type { ConsumerObserver } from '../consumer/observer.js';
 import { ConsumerPipeline } from '../consumer/pipeline.js';
-import { busClosedError, promised } from '../errors.js';
+import { busClosedError, busUnavailableError, promised } from '../errors.js';
 import { dlqTopic } from '../port.js';
 import type {
   BusFeatures,
@@ -17,6 +17,7 @@ import type { Timers } from '../timers.js';
 import { assertGroup, assertPublishable, assertTopic, DEFAULT_MAX_MESSAGE_BYTES } from '../validation.js';
 import { MemoryBroker } from './broker.js';
 import type { GroupMember, MemoryGroup } from './group.js';
+import type { Receipt } from './receipt.js';
 
 export interface MemoryBusOptions {
   /** Share one broker between several buses (e.g. the services of the all-in-one process). Default: a new one. */
@@ -30,6 +31,16 @@ export interface MemoryBusOptions {
   readonly random?: () => number;
   /** Told about every handled message, retry and dead letter of this bus's consumers (metrics). */
   readonly observer?: ConsumerObserver;
+  /**
+   * When `publish` resolves. `accepted` (default): once every consumer group of the topic holds the
+   * messages. `consumed`: once every group's consumer settled them (handled, or dead-lettered); it
+   * rejects, retryably, when a group holding one has no member (e.g. its consumer closed). Memory is
+   * volatile, so `consumed` is the only confirmation a publisher can record durably: an outbox relay
+   * then marks a row published only after its consumers committed their effect, and whatever the
+   * process held in memory when it stopped is published again after a restart (consumers' inboxes drop
+   * what they had done already). The embedded all-in-one process uses it.
+   */
+  readonly confirm?: 'accepted' | 'consumed';
 }
 
 export const MEMORY_FEATURES: BusFeatures = { orderedPerKey: true, consumerGroups: true, persistent: false };
@@ -53,6 +64,8 @@ class MemoryBus implements MessageBus {
   readonly #maxMessageBytes: number;
   readonly #drainTimeoutMs: number;
   readonly #subscriptions = new Set<Subscription>();
+  /** Publishes waiting for their consumers (`confirm: 'consumed'`). */
+  readonly #receipts = new Set<Receipt>();
   #closing: Promise<void> | undefined;
 
   constructor(readonly options: MemoryBusOptions) {
@@ -66,10 +79,14 @@ class MemoryBus implements MessageBus {
     return promised(() => {
       if (this.#closing !== undefined) throw busClosedError();
       assertPublishable(topic, messages, this.#maxMessageBytes);
-      this.#broker.deliver(
-        topic,
-        messages.map((message) => this.#incoming(topic, message)),
-      );
+      const incoming = messages.map((message) => this.#incoming(topic, message));
+      if (this.options.confirm !== 'consumed') return this.#broker.deliver(topic, incoming);
+      const receipt = this.#broker.deliverConsumed(topic, incoming);
+      if (receipt.done) return receipt.promise;
+      this.#receipts.add(receipt);
+      const forget = () => this.#receipts.delete(receipt);
+      receipt.promise.then(forget, forget);
+      return receipt.promise;
     });
   }
 
@@ -87,7 +104,12 @@ class MemoryBus implements MessageBus {
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.all([...this.#subscriptions].map((s) => s.close())).then(() => undefined);
+    this.#closing ??= Promise.all([...this.#subscriptions].map((s) => s.close())).then(() => {
+      // A handler still running past the drain deadline will never settle its message here.
+      for (const receipt of this.#receipts) {
+        receipt.fail(busUnavailableError('the bus closed before consumers settled the message'));
+      }
+    });
     return this.#closing;
   }
 

@@ -1,10 +1,14 @@
 import type { IncomingMessage } from '../port.js';
 import type { ConsumerPipeline } from '../consumer/pipeline.js';
+import { busUnavailableError } from '../errors.js';
+import type { Receipt } from './receipt.js';
 
 /** A message held by a group, with its position in the group's publish order. */
 export interface GroupRecord {
   readonly seq: number;
   readonly message: IncomingMessage;
+  /** The publish waiting for this group to settle the message (`confirm: 'consumed'`); cleared once failed. */
+  receipt: Receipt | undefined;
 }
 
 /** One subscriber of a group. */
@@ -24,6 +28,8 @@ interface KeyOwner {
  * shares work among members (a key with outstanding messages sticks to its member, a new key goes to the
  * least loaded member), and keeps per-key order when a member leaves: its released messages and the key's
  * newer ones are parked until the member's last delivery of that key ends, then routed again in order.
+ * A message with a receipt settles it when a member handled or dead-lettered it; while the group has no
+ * member, the message is kept but its receipt fails (nobody will settle it soon).
  */
 export class MemoryGroup {
   readonly #members: GroupMember[] = [];
@@ -38,8 +44,9 @@ export class MemoryGroup {
     readonly name: string,
   ) {}
 
-  enqueue(message: IncomingMessage): void {
-    this.#buffer.push({ seq: this.#nextSeq++, message });
+  enqueue(message: IncomingMessage, receipt?: Receipt): void {
+    this.#buffer.push({ seq: this.#nextSeq++, message, receipt });
+    if (this.#members.length === 0) this.#failReceipts();
     this.#schedule();
   }
 
@@ -53,6 +60,19 @@ export class MemoryGroup {
     member.closing = true;
     const index = this.#members.indexOf(member);
     if (index >= 0) this.#members.splice(index, 1);
+    if (this.#members.length === 0) this.#failReceipts();
+  }
+
+  /** The group has no member: the receipts of the messages it holds (not those being handled) fail. */
+  #failReceipts(): void {
+    const held = [...this.#buffer, ...[...this.#parked.values()].flat()];
+    for (const record of held) {
+      if (record.receipt === undefined) continue;
+      record.receipt.fail(
+        busUnavailableError(`no consumer of group ${this.name} on ${this.topic} to settle the message`),
+      );
+      record.receipt = undefined;
+    }
   }
 
   /** Messages waiting for a member (not counting those being handled). */
@@ -121,16 +141,21 @@ export class MemoryGroup {
     };
     member.pipeline.submit({
       message: record.message,
-      settle: finish,
+      settle: () => {
+        record.receipt?.settle();
+        finish();
+      },
       release: () => {
-        const again = {
+        const again: GroupRecord = {
           seq: record.seq,
           message: { ...record.message, attempt: record.message.attempt + 1 },
+          receipt: record.receipt,
         };
         const parked = this.#parked.get(key);
         if (parked === undefined) this.#parked.set(key, [again]);
         else parked.push(again);
         finish();
+        if (this.#members.length === 0) this.#failReceipts();
       },
     });
   }
