@@ -80,9 +80,10 @@ export interface RelayRound {
  * Relay throughput vs the plain bus client, in alternating rounds on the same bus connection and the
  * same message set: the client publishes `count` messages in sequential batches of RELAY_BATCH, each
  * awaited until confirmed; the relay drains a backlog of the same `count` messages (and nothing else:
- * the database is the relay's own), RELAY_BATCH rows per read, timed from start() until every row is
- * marked published. Both sides are warmed up first with one smaller round. Then p99 commit-to-confirm
- * lag of a relay following a steady write load.
+ * the database is the relay's own), RELAY_BATCH rows per publish like the client (and its default
+ * readSize per read), timed from start() until every row is marked published. Both sides are warmed
+ * up first with one smaller round. Then p99 commit-to-confirm lag of a relay following a steady write
+ * load.
  */
 export const benchRelay = async (
   db: Database,

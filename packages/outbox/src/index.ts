@@ -2,7 +2,7 @@ export { pgDatabase } from './db/pg.js';
 export type { PgDatabaseOptions } from './db/pg.js';
 export { pgliteDatabase } from './db/pglite.js';
 export type { PgliteDatabaseOptions } from './db/pglite.js';
-export type { Database, ListenOptions, QueryResult, Sql, Tx, Unlisten } from './db/types.js';
+export type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlisten } from './db/types.js';
 export { DEFAULT_SCHEMA, outboxChannel } from './db/ident.js';
 export { OutboxErrorCode } from './errors.js';
 export { MIGRATIONS_DIR, loadMigrations } from './migrate/files.js';
@@ -19,7 +19,7 @@ export { backoffDelay } from './relay/backoff.js';
 export { createInbox } from './inbox.js';
 export type { Inbox, InboxOptions, InboxResult } from './inbox.js';
 export { createEventStore } from './store/store.js';
-export type { EventStore, EventStoreOptions, RecordOutcomeOptions } from './store/store.js';
+export type { AppendOptions, EventStore, EventStoreOptions, RecordOutcomeOptions } from './store/store.js';
 export { defaultMessages } from './store/messages.js';
 export type {
   AppendResult,

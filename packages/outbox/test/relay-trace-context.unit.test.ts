@@ -78,7 +78,7 @@ it('publishes every row of a mixed batch inside its own trace, and links the bat
   for (const [i, r] of rows.slice(0, 4).entries()) {
     const writer = writers[writerIndex[i] ?? 0];
     const publish = spans.find(
-      (s) => s.name === `${r.topic} publish` && s.attributes['messaging.message.id'] === r.message_id,
+      (s) => s.name === `publish ${r.topic}` && s.attributes['messaging.message.id'] === r.message_id,
     );
     // Each publish span is a child of the span that wrote its row, not of the batch span.
     expect(publish?.spanContext().traceId).toBe(writer?.spanContext().traceId);

@@ -136,41 +136,46 @@ describe('relay', () => {
     expect(keyOrderViolations(received)).toEqual([]);
   });
 
-  it('keeps a retried key in order when its later rows sit on both sides of the read cursor', async () => {
-    const memory = track(createMemoryBus());
-    const topic = `t.${unique()}`;
-    const { received } = await collect(memory, [topic]);
-    // bad:1 fails its first attempt (the batch, then alone), then goes through.
-    let failures = 0;
-    const bus = faultyBus(memory, {
-      failWhen: (_t, m) => {
-        if (readText(m.payload) !== 'bad:1' || failures >= 2) return undefined;
-        failures += 1;
-        return new ConcordError('CONCORD_TEST_FLAKY', 'try again', { retryable: true });
-      },
-    });
-    const row = (key: string, n: number) => ({ topic, key, payload: text(`${key}:${n}`) });
-    await t.db.withTransaction((tx) =>
-      outbox.add(tx, [
-        row('bad', 1),
-        ...Array.from({ length: 12 }, (_, i) => row(`g${i}`, 1)),
-        row('bad', 2),
-      ]),
-    );
-    await writeMessages({ db: t.db, outbox, topic, count: 24, keys: 12, keyPrefix: 'h' });
-    // Small batches: the cursor moves past bad:2 while bad:1 waits for its retry.
-    relay(bus, { batchSize: 4, backoff: { initialDelayMs: 1500, maxDelayMs: 1500 } });
-    await waitFor('the other keys', () => received.length === 12 + 24);
-    // A later row of the waiting key, committed after the cursor passed everything before it.
-    await t.db.withTransaction((tx) => outbox.add(tx, [row('bad', 3)]));
-    await waitFor('the retried key', () => received.length === 12 + 24 + 3, 10_000);
-    expect(received.filter((m) => m.key === 'bad').map((m) => readText(m.payload))).toEqual([
-      'bad:1',
-      'bad:2',
-      'bad:3',
-    ]);
-    expect(keyOrderViolations(received)).toEqual([]);
-  });
+  // Read size 16: the first read spans four publish batches; bad:1 fails in the first and bad:2 is in
+  // the fourth, which must not go out.
+  it.each([4, 16])(
+    'keeps a retried key in order when its later rows sit on both sides of the read cursor (read size %i)',
+    async (readSize) => {
+      const memory = track(createMemoryBus());
+      const topic = `t.${unique()}`;
+      const { received } = await collect(memory, [topic]);
+      // bad:1 fails its first attempt (the batch, then alone), then goes through.
+      let failures = 0;
+      const bus = faultyBus(memory, {
+        failWhen: (_t, m) => {
+          if (readText(m.payload) !== 'bad:1' || failures >= 2) return undefined;
+          failures += 1;
+          return new ConcordError('CONCORD_TEST_FLAKY', 'try again', { retryable: true });
+        },
+      });
+      const row = (key: string, n: number) => ({ topic, key, payload: text(`${key}:${n}`) });
+      await t.db.withTransaction((tx) =>
+        outbox.add(tx, [
+          row('bad', 1),
+          ...Array.from({ length: 12 }, (_, i) => row(`g${i}`, 1)),
+          row('bad', 2),
+        ]),
+      );
+      await writeMessages({ db: t.db, outbox, topic, count: 24, keys: 12, keyPrefix: 'h' });
+      // Small batches: the cursor moves past bad:2 while bad:1 waits for its retry.
+      relay(bus, { batchSize: 4, readSize, backoff: { initialDelayMs: 1500, maxDelayMs: 1500 } });
+      await waitFor('the other keys', () => received.length === 12 + 24);
+      // A later row of the waiting key, committed after the cursor passed everything before it.
+      await t.db.withTransaction((tx) => outbox.add(tx, [row('bad', 3)]));
+      await waitFor('the retried key', () => received.length === 12 + 24 + 3, 10_000);
+      expect(received.filter((m) => m.key === 'bad').map((m) => readText(m.payload))).toEqual([
+        'bad:1',
+        'bad:2',
+        'bad:3',
+      ]);
+      expect(keyOrderViolations(received)).toEqual([]);
+    },
+  );
 
   it('marks by deleting when there is no retention, and keeps reading past a stale plan', async () => {
     const bus = track(createMemoryBus());

@@ -1,6 +1,6 @@
 import type { EventEnvelope } from '@concord/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createEventStore } from '../src/index.js';
+import { createEventStore, createResolutionStore } from '../src/index.js';
 import type { Database } from '../src/index.js';
 import { createPgliteTestDatabase, createTestDatabase } from '../src/testing/index.js';
 import type { TestDatabase } from '../src/testing/index.js';
@@ -179,6 +179,49 @@ const suite = (name: string, open: () => Promise<TestDatabase>, opts: { concurre
         await slow;
         const after = await store.feed(t.db, { after: during.next });
         expect(after.events.map((e) => e.event.id)).toEqual([slowId, fastId]);
+      });
+
+      it('reads an aggregate that a writer without the advisory lock created while the append waited', async () => {
+        const id = `task-${unique()}`;
+        let release: () => void = () => undefined;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        const resolution = createResolutionStore();
+        // Creates the aggregate row (uncommitted) without taking the store's advisory lock.
+        const writer = t.db.withTransaction(async (tx) => {
+          const state = await resolution.lockAggregate(tx, 'task', id);
+          await resolution.applyResolution(tx, {
+            aggregateType: 'task',
+            aggregateId: id,
+            state,
+            change: { fields: { title: 'first' }, eventId: `${id}-first` },
+            eventId: `${id}-first`,
+            type: 'ConflictResolved',
+            conflictId: `${id}-first`,
+            outcome: 'resolved',
+          });
+          await held;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const appended = t.db.withTransaction((tx) =>
+          store.append(tx, [ev({ aggregateId: id, baseVersion: 1, data: { done: true } })]),
+        );
+        // The append's insert of the aggregate waits for the writer's row: commit the writer then.
+        for (let waiting = 0; waiting === 0;) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          const { rows } = await t.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE a.datname = current_database() AND NOT l.granted`,
+          );
+          waiting = rows[0]?.n ?? 0;
+        }
+        release();
+        await writer;
+        const [result] = await appended;
+        expect(result).toMatchObject({ outcome: 'applied', version: 2 });
+        expect(await store.getAggregate(t.db, 'task', id)).toMatchObject({
+          version: 2,
+          fields: { title: 'first', done: true },
+        });
       });
 
       it('serialises concurrent appends to one aggregate (versions 1..n, conflicts seen)', async () => {

@@ -54,7 +54,7 @@ it('stores the writer trace context and publishes each row as a child span carry
     await bus.close();
   }
   const spans = exporter.getFinishedSpans();
-  const publish = spans.find((s) => s.name === `${topic} publish`);
+  const publish = spans.find((s) => s.name === `publish ${topic}`);
   const batch = spans.find((s) => s.name === 'outbox.relay.batch');
   expect(publish?.spanContext().traceId).toBe(writer.spanContext().traceId);
   expect(publish?.parentSpanContext?.spanId).toBe(writer.spanContext().spanId);

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { ConcordError, silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Pool, PoolClient } from 'pg';
-import type { Database, ListenOptions, QueryResult, Sql, Tx, Unlisten } from './types.js';
+import type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlisten } from './types.js';
 
 export interface PgDatabaseOptions {
   readonly pool: Pool;
@@ -15,9 +16,27 @@ const toResult = <R>(result: { rows: R[]; rowCount: number | null }): QueryResul
   rowCount: result.rowCount ?? 0,
 });
 
+/**
+ * Statement names by text: `pg` prepares a named statement once per connection, then reuses it. The
+ * name is the caller's label and a hash of the text (the same label may name texts for several schemas).
+ */
+const statementNames = new Map<string, string>();
+const statementName = (label: string, text: string): string => {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `concord.${label}.${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+};
+
 const clientSql = (client: Pool | PoolClient): Sql => ({
-  async query<R>(text: string, params?: readonly unknown[]) {
-    const result = await client.query(text, params as unknown[] | undefined);
+  async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions) {
+    const values = params as unknown[] | undefined;
+    const label = options?.prepare;
+    const result = await (label !== undefined
+      ? client.query({ name: statementName(label, text), text, ...(values === undefined ? {} : { values }) })
+      : client.query(text, values));
     return toResult(result as unknown as { rows: R[]; rowCount: number | null });
   },
   async exec(text: string) {

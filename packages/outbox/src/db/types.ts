@@ -4,13 +4,28 @@ export interface QueryResult<R> {
   readonly rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection and from then on only bind and execute it (`pg`; PGlite
+   * ignores it). For fixed statement texts that run often and cost more to parse and plan than to run,
+   * such as the store's batch statements; never for texts built per call (each text is kept prepared
+   * on every connection that ran it). The name says what the statement does (`store.append`), and is
+   * what traces and `pg_prepared_statements` show.
+   */
+  readonly prepare?: string;
+}
+
 /**
  * What store, outbox and inbox need from a connection or a transaction: parameterised queries and
  * multi-statement scripts. Both `pg` (Pool / PoolClient) and PGlite (the instance or its transaction
  * object) are adapted to it.
  */
 export interface Sql {
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(text: string): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Tx } from '../db/types.js';
 import { outboxError } from '../errors.js';
@@ -14,6 +15,11 @@ export interface OutboxMessage {
   readonly headers?: Readonly<Record<string, string>>;
   /** Message id consumers dedupe on; default a random UUID. */
   readonly id?: string;
+  /**
+   * The trace context the message continues; default the context active when the rows are written.
+   * Writers that commit several requests or messages in one transaction give each message its own.
+   */
+  readonly context?: Context;
 }
 
 export interface OutboxOptions {
@@ -41,14 +47,32 @@ export const outboxInsertSql = (table: string, param = '$1'): string =>
     FROM json_to_recordset(${param}::json)
       AS r(id text, topic text, key text, headers jsonb, payload text, traceparent text, tracestate text)`;
 
+interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** W3C `traceparent`/`tracestate` of each context, injected once per distinct context. */
+const traceCarriers = () => {
+  const known = new Map<Context, TraceCarrier>();
+  return (of: Context): TraceCarrier => {
+    let carrier = known.get(of);
+    if (carrier === undefined) {
+      carrier = {};
+      propagation.inject(of, carrier);
+      known.set(of, carrier);
+    }
+    return carrier;
+  };
+};
+
 /**
- * The rows {@link outboxInsertSql} takes for `messages` (to be JSON-serialised), each with the W3C trace
- * context active now, and the message ids in order.
+ * The rows {@link outboxInsertSql} takes for `messages` (to be JSON-serialised), each with its W3C trace
+ * context (its own, or the one active now), and the message ids in order.
  */
 export const outboxRows = (messages: readonly OutboxMessage[]): { ids: string[]; rows: unknown[] } => {
-  const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
-  const { traceparent, tracestate } = carrier;
+  const carrierOf = traceCarriers();
+  const active = context.active();
   const ids: string[] = [];
   const rows = messages.map((message) => {
     if (message.topic === '' || typeof message.key !== 'string') {
@@ -57,6 +81,7 @@ export const outboxRows = (messages: readonly OutboxMessage[]): { ids: string[];
     const id = message.id ?? randomUUID();
     ids.push(id);
     const { payload } = message;
+    const { traceparent, tracestate } = carrierOf(message.context ?? active);
     return {
       id,
       topic: message.topic,

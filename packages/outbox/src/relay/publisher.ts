@@ -72,13 +72,18 @@ export class Publisher {
     if (row.tracestate !== null) stored.tracestate = row.tracestate;
     const parent = propagation.extract(ROOT_CONTEXT, stored);
     const span = this.#tracer.startSpan(
-      `${row.topic} publish`,
+      `publish ${row.topic}`,
       {
         kind: SpanKind.PRODUCER,
         attributes: {
+          'messaging.system': this.#bus.name,
           'messaging.operation.type': 'publish',
+          'messaging.operation.name': 'publish',
           'messaging.destination.name': row.topic,
           'messaging.message.id': row.message_id,
+          'concord.message.key': row.key,
+          // How long the row waited in the outbox (database clock at write, this host's clock now).
+          'concord.outbox.lag_ms': Math.max(0, Date.now() - row.created_ms),
         },
       },
       parent,

@@ -13,6 +13,7 @@ import type { BackoffOptions } from './backoff.js';
 import { Leases } from './leases.js';
 import type { HeldLeases } from './leases.js';
 import { Publisher } from './publisher.js';
+import type { PublishOutcome } from './publisher.js';
 import type { OutboxRow } from './row.js';
 import { relaySql } from './sql.js';
 import type { RelaySql } from './sql.js';
@@ -27,8 +28,13 @@ export interface RelayOptions {
   readonly schema?: string;
   /** This instance's name in the lease table. Default host:pid:random. */
   readonly owner?: string;
-  /** Rows read and published per batch. Default 500. */
+  /** Rows per publish call (each awaited until the broker confirmed it). Default 500. */
   readonly batchSize?: number;
+  /**
+   * Rows per read, published in batches of `batchSize` one after the other and marked with one
+   * statement. Default 4 × batchSize: a read or mark costs far more per statement than per row.
+   */
+  readonly readSize?: number;
   /** Polling fallback when no NOTIFY arrives. Default 1000 ms. */
   readonly pollIntervalMs?: number;
   /** A partition lease lasts this long unless renewed (renewed every third of it). Default 10_000 ms. */
@@ -100,6 +106,16 @@ interface DrainResult {
   readonly outage: boolean;
 }
 
+/**
+ * Marks a pass may have running at once. A mark does not hold up the next batch's publish: only when
+ * this many are pending does the pass wait for the oldest. A fenced mark still ends the pass; the
+ * batches published meanwhile are republished by the partition's new owner (at least once, and each
+ * relay publishes in order, so first deliveries stay in order per key).
+ */
+const MARKS_IN_FLIGHT = 2;
+
+/** The read and the mark run for every batch: prepared once per connection. */
+
 /** Creates a relay; call `start()` to run it. */
 export const createRelay = (options: RelayOptions): Relay => new OutboxRelay(options);
 
@@ -135,6 +151,7 @@ class OutboxRelay implements Relay {
       db: options.db,
       bus: options.bus,
       batchSize: options.batchSize ?? 500,
+      readSize: options.readSize ?? 4 * (options.batchSize ?? 500),
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       leaseTtlMs: options.leaseTtlMs ?? 10_000,
       maxAttempts: options.maxAttempts ?? 10,
@@ -148,7 +165,7 @@ class OutboxRelay implements Relay {
       now: options.now ?? Date.now,
     };
     this.#log = this.#o.logger.child({ component: 'outbox-relay', owner: this.owner });
-    this.#sql = relaySql(quoteSchema(schema));
+    this.#sql = relaySql(quoteSchema(schema), { asyncMark: this.#o.db.kind === 'pg' });
     this.#channel = outboxChannel(schema);
     this.#leases = new Leases({
       db: this.#o.db,
@@ -163,6 +180,8 @@ class OutboxRelay implements Relay {
 
   start(): void {
     if (this.#loop !== undefined || this.#closing !== undefined) return;
+    // The first cleanup waits one interval: a relay that starts on a backlog publishes it first.
+    this.#cleanupDueAt = this.#o.now() + this.#o.cleanupIntervalMs;
     this.#loop = this.#run();
   }
 
@@ -239,11 +258,16 @@ class OutboxRelay implements Relay {
   }
 
   async #housekeeping(): Promise<void> {
-    if (this.#unlisten === undefined) await this.#listen();
+    // LISTEN (its own connection) is set up while the leases are maintained; #listen never rejects.
+    const listening = this.#unlisten === undefined ? this.#listen() : undefined;
     const now = this.#o.now();
-    if (now >= this.#leaseDueAt) {
-      if (await this.#leases.maintain()) this.#cursor = undefined;
-      this.#leaseDueAt = now + Math.floor(this.#o.leaseTtlMs / 3);
+    try {
+      if (now >= this.#leaseDueAt) {
+        if (await this.#leases.maintain()) this.#cursor = undefined;
+        this.#leaseDueAt = now + Math.floor(this.#o.leaseTtlMs / 3);
+      }
+    } finally {
+      await listening;
     }
     if (now >= this.#cleanupDueAt) {
       this.#cleanupDueAt = now + this.#o.cleanupIntervalMs;
@@ -275,49 +299,59 @@ class OutboxRelay implements Relay {
   }
 
   /**
-   * One pass over the held partitions, pipelined: while a batch is being published, the next one is
-   * read (it starts after this batch's last row), and the batch before is being marked. Publishing
-   * itself stays one batch at a time — a batch starts only after the broker confirmed the previous one
-   * — so every key's rows go out in commit order. The read-ahead batch is published only if the batch
-   * before went through cleanly and was not fenced; otherwise it is dropped and the pass ends, so a
-   * key's later rows never overtake its failing row. The pass also ends when its last read was not
-   * full, on close, and when lease maintenance or cleanup is due.
+   * One pass over the held partitions, pipelined: while a read's rows are being published (in batches
+   * of `batchSize`), the next read runs (it starts after this read's last row), and up to
+   * MARKS_IN_FLIGHT earlier reads are being marked. Publishing itself stays one batch at a time — a
+   * batch starts only after the broker confirmed the previous one — so every key's rows go out in
+   * commit order. The read-ahead rows are published only if the rows before went through cleanly and
+   * were not fenced; otherwise they are dropped and the pass ends, so a key's later rows never overtake
+   * its failing row. The pass also ends when its last read was not full, on close, and when lease
+   * maintenance or cleanup is due.
    */
   async #drain(): Promise<DrainResult> {
     const held = this.#leases.held();
     if (held.partitions.length === 0) return { read: 0, full: false, outage: false };
-    let reading: Promise<Settled<OutboxRow[]>> | undefined = settle(this.#read(held, this.#cursor));
-    let marking: Promise<Settled<boolean>> | undefined;
+    // The pass's first read is one publish batch, so publishing starts as soon as possible; the reads
+    // ahead, which overlap publishing, take readSize rows.
+    let limit = Math.min(this.#o.batchSize, this.#o.readSize);
+    let reading: Promise<Settled<OutboxRow[]>> | undefined = settle(this.#read(held, this.#cursor, limit));
+    // Marks of published reads, oldest first; at most MARKS_IN_FLIGHT - 1 stay pending while the
+    // next read's rows are published.
+    const marking: Promise<Settled<boolean>>[] = [];
     let read = 0;
     let full = false;
     let last: Cursor | undefined;
     let allMarked = true;
+    const settleMarks = async (pending: number) => {
+      while (marking.length > pending) {
+        const oldest = marking.shift();
+        if (oldest !== undefined) allMarked &&= unwrap(await oldest);
+      }
+    };
     try {
       while (reading !== undefined) {
         const rows: OutboxRow[] = unwrap(await reading);
         reading = undefined;
-        full = rows.length === this.#o.batchSize;
+        full = rows.length === limit;
         const tail = rows.at(-1);
         if (tail === undefined) break;
         read += rows.length;
         last = { tx: tail.tx_id, id: tail.id };
-        if (full && this.#mayContinue()) reading = settle(this.#read(held, last));
-        const outcome = await this.#publisher.publish(rows);
-        if (marking !== undefined) allMarked &&= unwrap(await marking);
-        marking = undefined;
-        const clean =
-          outcome.failures.length === 0 && !outcome.outage && outcome.published.length === rows.length;
-        if (!clean) {
+        limit = this.#o.readSize;
+        if (full && this.#mayContinue()) reading = settle(this.#read(held, last, limit));
+        const outcome = await this.#publish(rows);
+        if (!outcome.clean) {
+          await settleMarks(0);
           if (outcome.published.length > 0) await this.#mark(outcome.published, held);
           for (const failure of outcome.failures) await this.#failed(failure.row, failure.error);
           this.#cursor = undefined;
           return { read, full, outage: outcome.outage };
         }
-        marking = settle(this.#mark(outcome.published, held));
+        if (marking.length >= MARKS_IN_FLIGHT) await settleMarks(MARKS_IN_FLIGHT - 1);
+        marking.push(settle(this.#mark(outcome.published, held)));
         if (!allMarked) break;
       }
-      if (marking !== undefined) allMarked &&= unwrap(await marking);
-      marking = undefined;
+      await settleMarks(0);
       this.#cursor = allMarked ? (last ?? this.#cursor) : undefined;
       return { read, full, outage: false };
     } catch (error) {
@@ -327,7 +361,7 @@ class OutboxRelay implements Relay {
       // Whatever is still in flight settles before the next pass (its errors were reported already or
       // do not matter: an unused read-ahead, or a mark after the pass failed anyway).
       await reading;
-      await marking;
+      await Promise.all(marking);
     }
   }
 
@@ -337,25 +371,40 @@ class OutboxRelay implements Relay {
     return !this.#stopped && now < this.#leaseDueAt && now < this.#cleanupDueAt;
   }
 
-  async #read(held: HeldLeases, after: Cursor | undefined): Promise<OutboxRow[]> {
-    const { rows } = await this.#o.db.query<OutboxRow>(this.#sql.read, [
-      held.partitions,
-      this.#o.batchSize,
-      after?.tx ?? null,
-      after?.id ?? null,
-    ]);
+  async #read(held: HeldLeases, after: Cursor | undefined, limit: number): Promise<OutboxRow[]> {
+    const { rows } = await this.#o.db.query<OutboxRow>(
+      this.#sql.read,
+      [held.partitions, limit, after?.tx ?? null, after?.id ?? null],
+      { prepare: 'relay.read' },
+    );
     return rows;
+  }
+
+  /**
+   * Publishes a read's rows in batches of `batchSize`, each starting after the broker confirmed the one
+   * before; stops after the first batch that did not go through cleanly, so no later row of a failing
+   * key is published.
+   */
+  async #publish(rows: readonly OutboxRow[]): Promise<PublishOutcome & { readonly clean: boolean }> {
+    const published: OutboxRow[] = [];
+    for (let start = 0; start < rows.length; start += this.#o.batchSize) {
+      const batch = rows.slice(start, start + this.#o.batchSize);
+      const outcome = await this.#publisher.publish(batch);
+      published.push(...outcome.published);
+      if (outcome.failures.length > 0 || outcome.outage || outcome.published.length < batch.length) {
+        return { published, failures: outcome.failures, outage: outcome.outage, clean: false };
+      }
+    }
+    return { published, failures: [], outage: false, clean: true };
   }
 
   /** Marks confirmed rows published under the fences held; false when some were fenced off. */
   async #mark(published: readonly OutboxRow[], held: HeldLeases): Promise<boolean> {
-    const statement = this.#o.retentionMs <= 0 ? this.#sql.deletePublished : this.#sql.markPublished;
-    const { rows } = await this.#o.db.query<{ marked: number; at_ms: number; valid: number[] }>(statement, [
-      published.map((row) => row.id),
-      held.partitions,
-      held.fences,
-      this.owner,
-    ]);
+    const { rows } = await this.#o.db.query<{ marked: number; at_ms: number; valid: number[] }>(
+      this.#sql.markPublished,
+      [published.map((row) => row.id), held.partitions, held.fences, this.owner, this.#o.retentionMs <= 0],
+      { prepare: 'relay.mark' },
+    );
     const result = rows[0] ?? { marked: 0, at_ms: 0, valid: [] };
     const valid = new Set(result.valid);
     const kept = published.filter((row) => valid.has(row.key_partition));

@@ -1,7 +1,7 @@
 /** SQL texts of the relay, bound to one schema. Lease checks lock the lease row (FOR SHARE), so a
  * relay that lost a partition cannot mark its rows: the new owner's fence bump either waits for the
  * marking statement, or the marking statement re-reads the lease and finds a different fence. */
-export const relaySql = (schema: string) => {
+export const relaySql = (schema: string, options: { readonly asyncMark: boolean }) => {
   const t = (name: string) => `${schema}.${name}`;
   const validLeases = `valid AS (
       SELECT l.key_partition, l.fence FROM ${t('outbox_leases')} l
@@ -9,14 +9,6 @@ export const relaySql = (schema: string) => {
         ON f.key_partition = l.key_partition AND f.fence = l.fence
       WHERE l.owner = $4
       FOR SHARE OF l)`;
-  // $1 ids, $2/$3 partitions and fences held, $4 owner. The lease rows are read once (an InitPlan) and
-  // the rows by primary key once. One row comes back: how many were marked, the database clock (the
-  // relay computes each row's commit-to-confirm lag from it) and the partitions whose lease held.
-  const markable = `o.id = ANY($1::bigint[]) AND o.published_at IS NULL
-          AND o.key_partition = ANY(ARRAY(SELECT v.key_partition FROM valid v))`;
-  const markedSummary = `SELECT (SELECT count(*) FROM marked)::int AS marked,
-        (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS at_ms,
-        ARRAY(SELECT v.key_partition FROM valid v) AS valid`;
   return {
     // $1 partitions, $2 limit, $3/$4 optional cursor (tx id, id). The read itself is a function
     // (migrations/0006) so that it always walks the pending index in order, whatever the statistics say.
@@ -24,17 +16,24 @@ export const relaySql = (schema: string) => {
         o.headers, o.payload, o.traceparent, o.tracestate, o.attempts,
         (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms
       FROM ${t('outbox_relay_batch')}($1::int[], $2::int, $3::text::xid8, $4::bigint) o`,
-    markPublished: `WITH ${validLeases},
-      marked AS (
-        UPDATE ${t('outbox')} o SET published_at = clock_timestamp(),
-          published_fence = (SELECT v.fence FROM valid v WHERE v.key_partition = o.key_partition)
-        WHERE ${markable}
-        RETURNING 1)
-      ${markedSummary}`,
-    // The same with no retention: published rows are deleted at once.
-    deletePublished: `WITH ${validLeases},
-      marked AS (DELETE FROM ${t('outbox')} o WHERE ${markable} RETURNING 1)
-      ${markedSummary}`,
+    // $1 ids, $2/$3 partitions and fences held, $4 owner, $5 delete instead of marking. One row comes
+    // back: how many were marked, the database clock (the relay computes each row's commit-to-confirm
+    // lag from it) and the partitions whose lease held. A function (migrations/0008), so that the rows
+    // are always found by primary key, whatever the statistics say.
+    // The mark commits asynchronously (`synchronous_commit` off for its own transaction only): it does
+    // not wait for the WAL flush. A mark lost with the last moments before a database crash leaves its
+    // rows pending, so they are published again — what a relay crash between publish and mark does
+    // anyway (at least once; consumers' inboxes absorb the duplicate). Leases, failures and dead
+    // letters still commit synchronously. Not on PGlite: it has no WAL writer process to flush such
+    // commits in the background, so there is nothing to gain from it there (the embedded pipeline's
+    // latency was not measurably better with it; runs of bench:e2e --broker embedded vary widely).
+    markPublished: `SELECT m.marked, m.at_ms, m.valid
+      FROM ${t('outbox_mark_published')}($1::bigint[], $2::int[], $3::bigint[], $4::text, $5::boolean) m${
+        options.asyncMark
+          ? `
+        CROSS JOIN set_config('synchronous_commit', 'off', true) AS async_commit`
+          : ''
+      }`,
     // $1 id, $2/$3/$4 lease, $5 error json, $6 delay ms
     markFailed: `WITH ${validLeases}
       UPDATE ${t('outbox')} o SET attempts = o.attempts + 1,

@@ -20,19 +20,45 @@ export const storeSql = (schema: string) => {
         fields jsonb, field_versions jsonb, vector jsonb)
       WHERE a.aggregate_type = u.aggregate_type AND a.aggregate_id = u.aggregate_id`;
   return {
-    // $1 types, $2 ids (sorted, distinct): creates missing aggregates in a fixed order.
-    ensureAggregates: `INSERT INTO ${t('aggregates')} (aggregate_type, aggregate_id)
-      SELECT k.t, k.i FROM unnest($1::text[], $2::text[]) AS k(t, i) ORDER BY k.t, k.i
-      ON CONFLICT DO NOTHING`,
-    // Locks the batch's aggregates in a fixed order, so concurrent appends serialise without deadlock.
+    // $1 lock keys: advisory locks (they assign no transaction id, as row locks would), sorted, so
+    // writers never deadlock.
+    advisoryLocks: `SELECT pg_advisory_xact_lock(hashtextextended(k, 7368))
+      FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS sorted`,
+    // $1 types, $2 ids: locks these aggregates in a fixed order (see prepareBatch).
     lockAggregates: `SELECT a.aggregate_type, a.aggregate_id, a.version::float8 AS version, a.fields,
         a.field_versions, a.vector
       FROM ${t('aggregates')} a JOIN unnest($1::text[], $2::text[]) AS k(t, i)
         ON a.aggregate_type = k.t AND a.aggregate_id = k.i
       ORDER BY a.aggregate_type, a.aggregate_id
       FOR UPDATE OF a`,
-    existing: `SELECT e.event_id, e.outcome, e.version::float8 AS version, e.conflict_id, e.details
-      FROM ${t('events')} e WHERE e.event_id = ANY($1::text[])`,
+    // $1 types, $2 ids (sorted, distinct), $3 event ids. One round trip before classifying a batch:
+    // creates its missing aggregates (keys not found only: for an existing row an index probe is much
+    // cheaper than a speculative insert that conflicts), locks and reads the others (FOR UPDATE, in a fixed order), and
+    // looks up already-known event ids. Rows this statement creates come back in `created` (they are
+    // new, so nobody else can lock them), rows it finds in `aggregates` (current, locked), known events
+    // in `existing`. A key in neither was created by a transaction that committed after this
+    // statement's snapshot; store.ts locks those with `lockAggregates`.
+    prepareBatch: `WITH keys AS (SELECT k.t, k.i FROM unnest($1::text[], $2::text[]) AS k(t, i)),
+      created AS (
+        INSERT INTO ${t('aggregates')} (aggregate_type, aggregate_id)
+        SELECT k.t, k.i FROM keys k
+        WHERE NOT EXISTS (
+          SELECT 1 FROM ${t('aggregates')} x WHERE x.aggregate_type = k.t AND x.aggregate_id = k.i)
+        ORDER BY k.t, k.i
+        ON CONFLICT DO NOTHING
+        RETURNING aggregate_type, aggregate_id),
+      locked AS (
+        SELECT a.aggregate_type, a.aggregate_id, a.version::float8 AS version, a.fields, a.field_versions,
+          a.vector
+        FROM ${t('aggregates')} a JOIN keys k ON a.aggregate_type = k.t AND a.aggregate_id = k.i
+        ORDER BY a.aggregate_type, a.aggregate_id
+        FOR UPDATE OF a)
+      SELECT COALESCE((SELECT json_agg(l) FROM locked l), '[]') AS aggregates,
+        COALESCE((SELECT json_agg(json_build_array(c.aggregate_type, c.aggregate_id)) FROM created c), '[]')
+          AS created,
+        COALESCE((SELECT json_agg(e) FROM (
+          SELECT e.event_id, e.outcome, e.version::float8 AS version, e.conflict_id, e.details
+          FROM ${t('events')} e WHERE e.event_id = ANY($3::text[])) e), '[]') AS existing`,
     // $1 event rows.
     insertEvents: insertEvents('$1'),
     // $1 aggregate rows.

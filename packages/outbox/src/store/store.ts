@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import { EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core';
 import type { AggregateState, Classification, EventEnvelope, JsonObject, Outcome } from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
@@ -31,13 +32,21 @@ export interface RecordOutcomeOptions {
 }
 
 /** The Postgres event store (DESIGN §3, §7). */
+export interface AppendOptions {
+  /**
+   * The trace context each event's outbox messages continue, by index (e.g. the request that carried
+   * it, when one transaction commits several requests). Default: the context active at the append.
+   */
+  readonly contexts?: readonly (Context | undefined)[];
+}
+
 export interface EventStore {
   /**
    * Classifies and records events in the caller's transaction, together with their outbox messages.
    * Aggregates of the batch are locked (in a fixed order) so classification sees a consistent state;
    * events of one batch apply in order. An event id seen before returns `duplicate` with its outcome.
    */
-  append(tx: Tx, events: readonly EventEnvelope[]): Promise<AppendResult[]>;
+  append(tx: Tx, events: readonly EventEnvelope[], options?: AppendOptions): Promise<AppendResult[]>;
   /**
    * Serialises writers of these aggregates before the transaction writes anything. Call it first in a
    * transaction that writes before appending (e.g. an inbox row): a transaction id is assigned at the
@@ -58,11 +67,32 @@ export interface EventStore {
   recordOutcome(tx: Tx, options: RecordOutcomeOptions): Promise<boolean>;
 }
 
+/** The store's statements are fixed texts run for every batch: prepared once per connection. */
+
+type LockedAggregate = AggregateRow & { aggregate_type: string; aggregate_id: string };
+
+/** An event id the store has seen before, with its current outcome. */
+interface ExistingEvent {
+  readonly event_id: string;
+  readonly outcome: Outcome;
+  readonly version: number | null;
+  readonly conflict_id: string | null;
+  readonly details: JsonObject;
+}
+
+/** The one row of `prepareBatch`. */
+interface PreparedBatch {
+  readonly aggregates: LockedAggregate[];
+  readonly created: [string, string][];
+  readonly existing: ExistingEvent[];
+}
+
 interface Pending {
   readonly event: EventEnvelope;
   readonly classification: Classification;
   readonly result: AppendResult;
   readonly state: AggregateState;
+  readonly context: Context | undefined;
 }
 
 /** Creates the event store. */
@@ -82,41 +112,43 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     if (aggregates.length === 0) return;
     // The lock key is the JSON pair (no separator can collide); sorted, so writers never deadlock.
     const keys = [...new Set(aggregates.map((e) => JSON.stringify([e.aggregateType, e.aggregateId])))].sort();
-    // Advisory locks assign no transaction id (row locks would).
-    await tx.query(
-      `SELECT pg_advisory_xact_lock(hashtextextended(k, 7368))
-       FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS sorted`,
-      [keys],
-    );
+    await tx.query(sql.advisoryLocks, [keys], { prepare: 'store.lock' });
   };
 
-  const append = async (tx: Tx, events: readonly EventEnvelope[]): Promise<AppendResult[]> => {
+  const append = async (
+    tx: Tx,
+    events: readonly EventEnvelope[],
+    appendOptions: AppendOptions = {},
+  ): Promise<AppendResult[]> => {
     if (events.length === 0) return [];
     await lockAggregates(tx, events);
     const keys = [...new Set(events.map((e) => aggregateKey(e.aggregateType, e.aggregateId)))].sort();
     const types = keys.map((k) => splitKey(k)[0]);
     const ids = keys.map((k) => splitKey(k)[1]);
-    await tx.query(sql.ensureAggregates, [types, ids]);
-    const locked = await tx.query<AggregateRow & { aggregate_type: string; aggregate_id: string }>(
-      sql.lockAggregates,
-      [types, ids],
-    );
+    const prepared = await tx.query<PreparedBatch>(sql.prepareBatch, [types, ids, events.map((e) => e.id)], {
+      prepare: 'store.prepare',
+    });
+    const batch = prepared.rows[0] ?? { aggregates: [], created: [], existing: [] };
     const states = new Map<string, AggregateState | undefined>(
-      locked.rows.map((row) => [aggregateKey(row.aggregate_type, row.aggregate_id), toState(row)]),
+      batch.aggregates.map((row) => [aggregateKey(row.aggregate_type, row.aggregate_id), toState(row)]),
     );
-    const existing = await tx.query<{
-      event_id: string;
-      outcome: Outcome;
-      version: number | null;
-      conflict_id: string | null;
-      details: JsonObject;
-    }>(sql.existing, [events.map((e) => e.id)]);
-    const seen = new Map<string, AppendResult>(existing.rows.map((row) => [row.event_id, duplicateOf(row)]));
+    for (const [type, id] of batch.created) states.set(aggregateKey(type, id), undefined);
+    const missed = keys.filter((key) => !states.has(key));
+    if (missed.length > 0) {
+      // Created by a transaction that committed after the statement's snapshot: lock them now.
+      const locked = await tx.query<LockedAggregate>(sql.lockAggregates, [
+        missed.map((k) => splitKey(k)[0]),
+        missed.map((k) => splitKey(k)[1]),
+      ]);
+      for (const row of locked.rows)
+        states.set(aggregateKey(row.aggregate_type, row.aggregate_id), toState(row));
+    }
+    const seen = new Map<string, AppendResult>(batch.existing.map((row) => [row.event_id, duplicateOf(row)]));
 
     const results: AppendResult[] = [];
     const fresh: Pending[] = [];
     const changed = new Set<string>();
-    for (const event of events) {
+    for (const [index, event] of events.entries()) {
       const original = seen.get(event.id);
       if (original !== undefined) {
         results.push(original);
@@ -134,23 +166,33 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
       const result = resultOf(event, classification);
       results.push(result);
       seen.set(event.id, { ...duplicateResult(result), id: event.id });
-      fresh.push({ event, classification, result, state: after });
+      fresh.push({ event, classification, result, state: after, context: appendOptions.contexts?.[index] });
     }
     if (fresh.length === 0) return results;
 
     const at = new Date(now()).toISOString();
-    const messages: OutboxMessage[] = fresh.flatMap((p) => produce({ ...p, at }));
+    const messages: OutboxMessage[] = fresh.flatMap((p) => {
+      const produced = produce({ ...p, at });
+      const own = p.context;
+      return own === undefined ? produced : produced.map((m) => ({ ...m, context: own }));
+    });
     if (inlineOutbox) {
-      await tx.query(sql.writeBatch, [
-        JSON.stringify(eventRows(fresh)),
-        JSON.stringify(aggregateRows(changed, states)),
-        JSON.stringify(outboxRows(messages).rows),
-      ]);
+      await tx.query(
+        sql.writeBatch,
+        [
+          JSON.stringify(eventRows(fresh)),
+          JSON.stringify(aggregateRows(changed, states)),
+          JSON.stringify(outboxRows(messages).rows),
+        ],
+        { prepare: 'store.append' },
+      );
       return results;
     }
-    await tx.query(sql.insertEvents, [JSON.stringify(eventRows(fresh))]);
+    await tx.query(sql.insertEvents, [JSON.stringify(eventRows(fresh))], { prepare: 'store.insert' });
     if (changed.size > 0) {
-      await tx.query(sql.updateAggregates, [JSON.stringify(aggregateRows(changed, states))]);
+      await tx.query(sql.updateAggregates, [JSON.stringify(aggregateRows(changed, states))], {
+        prepare: 'store.update',
+      });
     }
     await outbox.add(tx, messages);
     return results;
@@ -226,13 +268,7 @@ const duplicateResult = (r: AppendResult): AppendResult => ({
   originalOutcome: r.outcome,
 });
 
-const duplicateOf = (row: {
-  event_id: string;
-  outcome: Outcome;
-  version: number | null;
-  conflict_id: string | null;
-  details: JsonObject;
-}): AppendResult => {
+const duplicateOf = (row: ExistingEvent): AppendResult => {
   const error = row.details['error'] as { code: string; message: string } | undefined;
   return {
     id: row.event_id,
