@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import { ConcordError } from '@concord/core';
 import type { Database, Tx } from '@concord/outbox';
 import { createBatcher } from './batcher.js';
@@ -8,9 +9,14 @@ export interface BatchedHandlerOptions<M, R> {
   /**
    * The effects of a batch of messages inside one transaction (inbox rows, effects, outbox rows):
    * one result per message, in order. When the batch transaction fails it runs again for each message
-   * alone, so it must work for a batch of one.
+   * alone, so it must work for a batch of one. `contexts[i]` is the trace context `handle` was called in
+   * for `messages[i]` (its consumer span): outbox rows written for it should continue that trace.
    */
-  readonly handleBatch: (tx: Tx, messages: readonly M[]) => Promise<readonly R[]>;
+  readonly handleBatch: (
+    tx: Tx,
+    messages: readonly M[],
+    contexts: readonly Context[],
+  ) => Promise<readonly R[]>;
   /** Most messages per transaction. Default 128. */
   readonly maxBatch?: number;
   /** How long the first waiting message waits for company when no transaction is running. Default 1 ms. */
@@ -22,6 +28,8 @@ export interface BatchedHandlerOptions<M, R> {
   /** A batch transaction failed; its messages are being retried one by one. */
   readonly onIsolate?: (info: { readonly messages: number; readonly error: unknown }) => void;
   readonly now?: () => number;
+  /** Name of the span each batch transaction runs in. Default `group commit`. */
+  readonly spanName?: string;
 }
 
 /**
@@ -51,9 +59,9 @@ type Settled<R> = { readonly ok: true; readonly value: R } | { readonly ok: fals
 export const createBatchedHandler = <M, R>(options: BatchedHandlerOptions<M, R>): BatchedHandler<M, R> => {
   const { db, handleBatch } = options;
 
-  const transaction = (messages: readonly M[]): Promise<readonly R[]> =>
+  const transaction = (messages: readonly M[], contexts: readonly Context[]): Promise<readonly R[]> =>
     db.withTransaction(async (tx) => {
-      const results = await handleBatch(tx, messages);
+      const results = await handleBatch(tx, messages, contexts);
       if (results.length !== messages.length) {
         throw new ConcordError(
           'CONCORD_INTERNAL',
@@ -63,24 +71,26 @@ export const createBatchedHandler = <M, R>(options: BatchedHandlerOptions<M, R>)
       return results;
     });
 
-  const alone = async (message: M): Promise<Settled<R>> => {
+  const alone = async (message: M, context: Context): Promise<Settled<R>> => {
     try {
-      const [value] = await transaction([message]);
+      const [value] = await transaction([message], [context]);
       return { ok: true, value: value as R };
     } catch (error) {
       return { ok: false, error };
     }
   };
 
-  const commit = async (messages: readonly M[]): Promise<Settled<R>[]> => {
+  const commit = async (messages: readonly M[], contexts: readonly Context[]): Promise<Settled<R>[]> => {
     try {
-      const results = await transaction(messages);
+      const results = await transaction(messages, contexts);
       return results.map((value) => ({ ok: true, value }));
     } catch (error) {
       if (messages.length === 1) return [{ ok: false, error }];
       options.onIsolate?.({ messages: messages.length, error });
       const settled: Settled<R>[] = [];
-      for (const message of messages) settled.push(await alone(message));
+      for (const [i, message] of messages.entries()) {
+        settled.push(await alone(message, contexts[i] as Context));
+      }
       return settled;
     }
   };
@@ -91,6 +101,7 @@ export const createBatchedHandler = <M, R>(options: BatchedHandlerOptions<M, R>)
     maxInFlight: options.maxInFlight ?? 4,
     size: () => 1,
     commit,
+    ...(options.spanName === undefined ? {} : { spanName: options.spanName }),
     closedError: () =>
       new ConcordError(CONSUMER_CLOSED, 'the consumer is shutting down; the message will be redelivered', {
         retryable: true,

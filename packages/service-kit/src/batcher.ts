@@ -1,3 +1,5 @@
+import { ROOT_CONTEXT, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import type { Context, Link, Span } from '@opentelemetry/api';
 import { ConcordError } from '@concord/core';
 
 /** What one group commit did, for metrics. */
@@ -22,8 +24,14 @@ export interface BatcherOptions<J, R> {
   readonly maxInFlight: number;
   /** Items a job carries. */
   readonly size: (job: J) => number;
-  /** Commits a group of jobs at once; resolves with one result per job, in order. */
-  readonly commit: (jobs: readonly J[]) => Promise<readonly R[]>;
+  /**
+   * Commits a group of jobs at once; resolves with one result per job, in order. `contexts` holds the
+   * trace context each job was submitted in (its request's or message's span), for what the commit
+   * writes on the job's behalf (outbox rows); the commit itself runs in the span named `spanName`.
+   */
+  readonly commit: (jobs: readonly J[], contexts: readonly Context[]) => Promise<readonly R[]>;
+  /** Name of the span each commit runs in. Default `group commit`. */
+  readonly spanName?: string;
   readonly onCommit?: (info: CommitInfo) => void;
   /** The error `submit` rejects with after `close()`. Default: retryable `CONCORD_BATCHER_CLOSED`. */
   readonly closedError?: () => Error;
@@ -42,6 +50,7 @@ export interface Batcher<J, R> {
 
 interface Entry<J, R> {
   readonly job: J;
+  readonly context: Context;
   readonly size: number;
   readonly at: number;
   readonly resolve: (result: R) => void;
@@ -49,6 +58,13 @@ interface Entry<J, R> {
 }
 
 export const BATCHER_CLOSED = 'CONCORD_BATCHER_CLOSED';
+
+const tracer = trace.getTracer('@concord/service-kit');
+
+const linkTo = (of: Context): Link[] => {
+  const spanContext = trace.getSpanContext(of);
+  return spanContext === undefined ? [] : [{ context: spanContext }];
+};
 
 const defaultClosedError = (): Error =>
   new ConcordError(BATCHER_CLOSED, 'shutting down; retry elsewhere', { retryable: true });
@@ -59,6 +75,7 @@ const defaultClosedError = (): Error =>
  */
 export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R> => {
   const now = options.now ?? Date.now;
+  const spanName = options.spanName ?? 'group commit';
   const closedError = options.closedError ?? defaultClosedError;
   const queue: Entry<J, R>[] = [];
   let queuedItems = 0;
@@ -82,12 +99,36 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
     return group;
   };
 
-  const run = async (group: Entry<J, R>[]): Promise<void> => {
+  const run = (group: Entry<J, R>[]): Promise<void> => {
+    const contexts = group.map((entry) => entry.context);
+    // A lone job's commit belongs to its trace; a shared one is a trace of its own linking every job's,
+    // rather than joining whichever job happened to arrive first.
+    const lone = group.length === 1 ? contexts[0] : undefined;
+    const links = lone === undefined ? contexts.flatMap(linkTo) : [];
+    const span = tracer.startSpan(
+      spanName,
+      { links, attributes: { 'concord.batch.jobs': group.length } },
+      lone ?? ROOT_CONTEXT,
+    );
+    return context.with(trace.setSpan(lone ?? ROOT_CONTEXT, span), async () => {
+      try {
+        await commitGroup(group, contexts, span);
+      } finally {
+        span.end();
+      }
+    });
+  };
+
+  const commitGroup = async (group: Entry<J, R>[], contexts: Context[], span: Span): Promise<void> => {
     const started = now();
     const items = group.reduce((sum, entry) => sum + entry.size, 0);
     const waitedMs = started - Math.min(...group.map((entry) => entry.at));
+    span.setAttribute('concord.batch.items', items);
     try {
-      const results = await options.commit(group.map((entry) => entry.job));
+      const results = await options.commit(
+        group.map((entry) => entry.job),
+        contexts,
+      );
       if (results.length !== group.length) {
         throw new ConcordError(
           'CONCORD_INTERNAL',
@@ -97,6 +138,7 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
       options.onCommit?.({ jobs: group.length, items, durationMs: now() - started, waitedMs });
       group.forEach((entry, i) => entry.resolve(results[i] as R));
     } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR });
       options.onCommit?.({ jobs: group.length, items, durationMs: now() - started, waitedMs, error });
       for (const entry of group) entry.reject(error);
     }
@@ -137,7 +179,7 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
       }
       return new Promise<R>((resolve, reject) => {
         const size = options.size(job);
-        queue.push({ job, size, at: now(), resolve, reject });
+        queue.push({ job, context: context.active(), size, at: now(), resolve, reject });
         queuedItems += size;
         schedule();
       });
