@@ -36,9 +36,12 @@ const main = async (): Promise<void> => {
   const { db } = database;
   await migrate({ db, schema, logger });
 
+  // The in-memory bus confirms a publish only once the consumers committed it (see README "Embedded
+  // mode and restarts"): the relay marks outbox rows published only then, so a stop or crash loses
+  // nothing the bus held in memory; it is published again after the restart, and inboxes dedupe.
   const busConfig =
     config.BROKER === 'memory'
-      ? { broker: 'memory' as const, logger }
+      ? { broker: 'memory' as const, logger, confirm: 'consumed' as const }
       : busConfigFromEnv({ ...config, DATABASE_URL: config.DATABASE_URL ?? '' }, SERVICE, logger);
   const bus = namespacedBus(
     await createBus({ ...busConfig, observer: metrics.consumerObserver }),
@@ -54,7 +57,13 @@ const main = async (): Promise<void> => {
     logger,
   });
 
+  const relay = createRelayModule({ db, bus, logger, metrics, schema });
   const modules = [
+    // The relay closes first and starts last. Started after every subscription exists, so no topic
+    // lacks its consumer groups; closed while the consumers still run, so its batch in flight (which
+    // the in-memory bus confirms only once they handled it) completes; what they write meanwhile stays
+    // in the outbox for the next start.
+    { name: relay.name, start: () => Promise.resolve(), close: () => relay.close() },
     createIngestModule({ db, bus, logger, registry: metrics.registry, schema }),
     createResolverModule({ db, bus, logger, metrics, policy, schema }),
     createProjectorModule({
@@ -74,7 +83,7 @@ const main = async (): Promise<void> => {
       schema,
       settings: { allowPrivateUrls: config.NOTIFIER_ALLOW_PRIVATE_URLS },
     }),
-    createRelayModule({ db, bus, logger, metrics, schema }),
+    { name: `${relay.name}-start`, start: () => relay.start(), close: () => relay.close() },
   ];
 
   const running = await runService({

@@ -1,3 +1,5 @@
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import type { JsonObject, OutcomeMessage } from '@concord/core';
 import { ConcordError, Topics } from '@concord/core';
 import { createRejectionStore } from '@concord/outbox';
@@ -49,7 +51,11 @@ const isDataError = (error: unknown): boolean => /^(22|54)[0-9A-Z]{3}$/.test(sql
 const encoder = new TextEncoder();
 
 /** The outcome message of an event that failed validation but has a usable id (DESIGN §3: never silent). */
-const rejectedMessage = (item: Extract<IntakeItem, { valid: false }>, id: string): OutboxMessage => {
+const rejectedMessage = (
+  item: Extract<IntakeItem, { valid: false }>,
+  id: string,
+  context: Context | undefined,
+): OutboxMessage => {
   const outcome: OutcomeMessage = {
     kind: 'outcome',
     eventId: id,
@@ -65,7 +71,33 @@ const rejectedMessage = (item: Extract<IntakeItem, { valid: false }>, id: string
     id: `${id}:outcome:rejected`,
     payload: encoder.encode(JSON.stringify(outcome)),
     headers: { 'correlation-id': id, 'causation-id': id },
+    ...(context === undefined ? {} : { context }),
   };
+};
+
+/**
+ * Domain attributes on the span of the request or message that carried a job: its events' ids,
+ * aggregates and outcomes (scalars for a single event, arrays otherwise).
+ */
+const annotate = (context: Context, job: IntakeJob, results: readonly EventResult[]): void => {
+  const span = trace.getSpan(context);
+  if (span === undefined || !span.isRecording() || results.length === 0) return;
+  const column = (of: (index: number) => string): string | string[] =>
+    results.length === 1 ? of(0) : results.map((_, i) => of(i));
+  const aggregate = (index: number): string => {
+    const item = job.items[index];
+    if (item === undefined) return '';
+    const [type, id] = item.valid
+      ? [item.event.aggregateType, item.event.aggregateId]
+      : [item.aggregateType, item.aggregateId];
+    return `${type}/${id}`;
+  };
+  span.setAttributes({
+    'concord.event.count': results.length,
+    'concord.event.id': column((i) => results[i]?.id ?? ''),
+    'concord.aggregate': column(aggregate),
+    'concord.outcome': column((i) => results[i]?.outcome ?? ''),
+  });
 };
 
 /**
@@ -80,15 +112,17 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
   const attempts = deps.attempts ?? 3;
   const rejections = deps.rejections ?? createRejectionStore();
 
-  const once = (jobs: readonly IntakeJob[]): Promise<JobResult[]> =>
+  const once = (jobs: readonly IntakeJob[], contexts: readonly Context[]): Promise<JobResult[]> =>
     deps.db.withTransaction(async (tx) => {
       // Aggregate locks before the first write (the inbox), so transaction-id order is version order.
       const valid = (job: IntakeJob) => job.items.flatMap((item) => (item.valid ? [item.event] : []));
       await deps.store.lockAggregates(tx, jobs.flatMap(valid));
       const redelivered = await recordInbox(tx, jobs);
-      const live = jobs.filter((_, i) => !redelivered[i]);
-      const events = live.flatMap(valid);
-      const appended = await deps.store.append(tx, events);
+      const live = jobs.flatMap((job, i) => (redelivered[i] ? [] : [{ job, context: contexts[i] }]));
+      // Each event's messages continue the trace of the request or message that carried it.
+      const events = live.flatMap(({ job }) => valid(job));
+      const eventContexts = live.flatMap(({ job, context }) => valid(job).map(() => context));
+      const appended = await deps.store.append(tx, events, { contexts: eventContexts });
       await publishRejections(tx, live);
 
       let next = 0;
@@ -118,17 +152,26 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
     return redelivered;
   };
 
-  const publishRejections = async (tx: Tx, jobs: readonly IntakeJob[]): Promise<void> => {
-    const rejected = new Map<string, Extract<IntakeItem, { valid: false }>>();
-    for (const job of jobs) {
-      for (const item of job.items) if (!item.valid && item.id !== undefined) rejected.set(item.id, item);
+  const publishRejections = async (
+    tx: Tx,
+    jobs: readonly { readonly job: IntakeJob; readonly context: Context | undefined }[],
+  ): Promise<void> => {
+    type Rejected = {
+      readonly item: Extract<IntakeItem, { valid: false }>;
+      readonly context: Context | undefined;
+    };
+    const rejected = new Map<string, Rejected>();
+    for (const { job, context } of jobs) {
+      for (const item of job.items) {
+        if (!item.valid && item.id !== undefined) rejected.set(item.id, { item, context });
+      }
     }
     if (rejected.size === 0) return;
     // An id that names a stored event keeps that event's outcome; a malformed copy must not contradict it.
     // The others are recorded as rejected events, so their outcome is queryable by id (DESIGN §3).
     const recorded = await rejections.record(
       tx,
-      [...rejected].map(([id, item]) => ({
+      [...rejected].map(([id, { item }]) => ({
         eventId: id,
         type: item.type,
         aggregateType: item.aggregateType,
@@ -137,23 +180,37 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
       })),
     );
     const messages: OutboxMessage[] = [];
-    for (const [id, item] of rejected) if (recorded.has(id)) messages.push(rejectedMessage(item, id));
+    for (const [id, { item, context }] of rejected) {
+      if (recorded.has(id)) messages.push(rejectedMessage(item, id, context));
+    }
     await deps.outbox.add(tx, messages);
   };
 
-  const withRetries = async (jobs: readonly IntakeJob[]): Promise<JobResult[]> => {
+  const withRetries = async (
+    jobs: readonly IntakeJob[],
+    contexts: readonly Context[],
+  ): Promise<JobResult[]> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once(jobs);
+        return await once(jobs, contexts);
       } catch (error) {
         if (!isRace(error) || attempt >= attempts) throw error;
       }
     }
   };
 
-  const commit = async (jobs: readonly IntakeJob[]): Promise<JobResult[]> => {
+  const commit = async (
+    jobs: readonly IntakeJob[],
+    contexts: readonly Context[] = jobs.map(() => ROOT_CONTEXT),
+  ): Promise<JobResult[]> => {
     try {
-      return await withRetries(jobs);
+      const results = await withRetries(jobs, contexts);
+      results.forEach((result, i) => {
+        const job = jobs[i];
+        if (result.kind === 'committed' && job !== undefined)
+          annotate(contexts[i] ?? ROOT_CONTEXT, job, result.results);
+      });
+      return results;
     } catch (error) {
       if (!isDataError(error)) {
         throw new ConcordError(COMMIT_FAILED, 'the events could not be committed; retry the request', {
@@ -167,7 +224,8 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
       }
       // One job's content broke the shared transaction: commit each alone, in order, so only it fails.
       const results: JobResult[] = [];
-      for (const job of jobs) results.push(...(await commit([job])));
+      for (const [i, job] of jobs.entries())
+        results.push(...(await commit([job], [contexts[i] ?? ROOT_CONTEXT])));
       return results;
     }
   };

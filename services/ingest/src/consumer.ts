@@ -6,6 +6,7 @@ import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
 import { nothingUsable, parseSubmit, unusableMessageError } from './intake.js';
 import type { IngestMetrics } from './metrics.js';
+import { logResults } from './results.js';
 
 export interface SubmitConsumerDeps {
   readonly bus: MessageBus;
@@ -33,6 +34,7 @@ export const handleSubmit = async (deps: SubmitConsumerDeps, message: IncomingMe
     deps.logger.debug({ messageId: message.id }, 'submit message already handled');
     return;
   }
+  logResults(deps.logger, result.results, { via: 'submit', messageId: message.id });
   for (const r of result.results) {
     deps.metrics.countOutcome('submit', r.outcome);
     if (r.outcome === 'rejected' && r.id === null) {

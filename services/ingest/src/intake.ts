@@ -8,31 +8,12 @@ export interface EventError {
   readonly details?: { readonly problems: readonly IntakeProblem[] };
 }
 
-/** A validation problem: core's, or ingest's own storability check. */
-export type IntakeProblem =
-  EventProblem | { readonly code: string; readonly path: string; readonly message: string };
-
-/** Text Postgres cannot store in jsonb: U+0000 or an unpaired surrogate. */
-export const UNSTORABLE = 'CONCORD_EVENT_UNSTORABLE';
-
-// JSON.stringify escapes both as \uXXXX; an even run of backslashes before it is an escaped backslash.
-const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-
-const storabilityProblem = (event: EventEnvelope): IntakeProblem | undefined => {
-  for (const member of ['data', 'metadata'] as const) {
-    const value = event[member];
-    if (value === undefined) continue;
-    // Well-formed JSON.stringify writes proper pairs as characters; only lone surrogates come out escaped.
-    if (UNSTORABLE_ESCAPE.test(JSON.stringify(value))) {
-      return {
-        code: UNSTORABLE,
-        path: member,
-        message: `${member} holds U+0000 or an unpaired surrogate, which cannot be stored`,
-      };
-    }
-  }
-  return undefined;
-};
+/**
+ * A validation problem, as core reports it: a stable `CONCORD_EVENT_*` code and the path. Text Postgres
+ * cannot store (U+0000, unpaired surrogates) is core's `CONCORD_EVENT_UNSTORABLE`, caught before the
+ * event reaches a transaction.
+ */
+export type IntakeProblem = EventProblem;
 
 /**
  * One submitted event after validation: a valid envelope, or an invalid event with what could be read
@@ -70,11 +51,8 @@ const invalidItem = (input: unknown, problems: readonly IntakeProblem[]): Intake
   };
 };
 
-const itemOf = (input: unknown, validation: EventValidation): IntakeItem => {
-  if (!validation.ok) return invalidItem(input, validation.problems);
-  const problem = storabilityProblem(validation.event);
-  return problem === undefined ? { valid: true, event: validation.event } : invalidItem(input, [problem]);
-};
+const itemOf = (input: unknown, validation: EventValidation): IntakeItem =>
+  validation.ok ? { valid: true, event: validation.event } : invalidItem(input, validation.problems);
 
 /**
  * An HTTP batch (`{ "events": [...] }`, or a bare array). A body that is not a batch

@@ -82,6 +82,7 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
     maxInFlight: options.groupCommit?.maxInFlight ?? 4,
     size: (job) => job.items.length,
     commit,
+    spanName: 'ingest commit',
     onCommit: (info) => {
       metrics.recordCommit(info);
       if (info.error !== undefined) {
@@ -105,6 +106,7 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
         metrics,
         limits,
         bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+        logger,
       }),
     async start() {
       if (options.consumeSubmit !== false && subscription === undefined) {

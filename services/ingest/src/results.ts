@@ -1,4 +1,4 @@
-import type { Outcome } from '@concord/core';
+import type { Logger, Outcome } from '@concord/core';
 import type { AppendResult } from '@concord/outbox';
 import type { EventError, IntakeItem } from './intake.js';
 
@@ -22,6 +22,30 @@ export const fromAppend = (result: AppendResult): EventResult => ({
   ...(result.originalOutcome === undefined ? {} : { originalOutcome: result.originalOutcome }),
   ...(result.error === undefined ? {} : { error: result.error }),
 });
+
+/**
+ * One debug line per event with its result, written in the request's or message's trace, so an event's
+ * log lines are found by its trace id (or its event id).
+ */
+export const logResults = (
+  logger: Logger,
+  results: readonly EventResult[],
+  context: Readonly<Record<string, string>>,
+): void => {
+  for (const result of results) {
+    logger.debug(
+      {
+        ...context,
+        eventId: result.id,
+        outcome: result.outcome,
+        ...(result.version === undefined ? {} : { version: result.version }),
+        ...(result.conflictId === undefined ? {} : { conflictId: result.conflictId }),
+        ...(result.error === undefined ? {} : { code: result.error.code }),
+      },
+      'event recorded',
+    );
+  }
+};
 
 export const rejectedResult = (item: Extract<IntakeItem, { valid: false }>): EventResult => ({
   id: item.id ?? null,

@@ -1,11 +1,12 @@
 import { ConcordError } from '@concord/core';
-import type { EnvelopeLimits } from '@concord/core';
+import type { EnvelopeLimits, Logger } from '@concord/core';
 import type { Database, EventStore } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
 import { parseBatch } from './intake.js';
 import type { IngestMetrics } from './metrics.js';
+import { logResults } from './results.js';
 
 export const INVALID_LIMIT = 'CONCORD_INVALID_LIMIT';
 export const EVENT_NOT_FOUND = 'CONCORD_EVENT_NOT_FOUND';
@@ -17,6 +18,7 @@ export interface RoutesDeps {
   readonly metrics: IngestMetrics;
   readonly limits: Partial<EnvelopeLimits>;
   readonly bodyLimit: number;
+  readonly logger: Logger;
 }
 
 /** Parses `limit` of the pull feed: an integer 1..1000, default 100. */
@@ -41,6 +43,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     if (result.kind === 'failed') throw result.error;
     if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');
     for (const r of result.results) deps.metrics.countOutcome('http', r.outcome);
+    logResults(deps.logger, result.results, { via: 'http' });
     return { results: result.results };
   });
 

@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { createEventStore } from '@concord/outbox';
 import type { EventStore } from '@concord/outbox';
 import type { TestDatabase } from '@concord/outbox/testing';

@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { createEventStore } from '@concord/outbox';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -107,6 +106,38 @@ describe('ingest HTTP API on Postgres', () => {
     expect(again.body.results).toMatchObject([{ outcome: 'duplicate', originalOutcome: 'rejected' }]);
     const feed = await ingest.get('/v1/events?limit=1000');
     expect(JSON.stringify(feed.body)).not.toContain(`${id}-bad`);
+  });
+
+  it('rejects text Postgres cannot store per event, with core’s code and path; the batch’s valid events commit', async () => {
+    const id = `task-${unique()}`;
+    const raw = (eventId: string, extra: string) =>
+      `{"id":"${eventId}","type":"T","aggregateType":"task","aggregateId":"${id}",${extra}}`;
+    // Raw JSON, so the escapes reach the server as U+0000 and lone surrogates.
+    const response = await ingest.post(
+      `{"events":[${[
+        raw(`${id}-nul`, '"data":{"title":"a\\u0000b"}'),
+        raw(`${id}-ok`, '"data":{"title":"fine 😀"}'),
+        raw(`${id}-lone`, '"data":{"tags":["x"]},"metadata":{"note":"\\ud800"}'),
+        raw(`${id}-key`, '"data":{"k\\udc00":1}'),
+      ].join(',')}]}`,
+    );
+    expect(response.status).toBe(200);
+    const results = response.body.results as {
+      id: string;
+      outcome: string;
+      error?: { code: string; details: { problems: { path: string }[] } };
+    }[];
+    expect(results.map((r) => [r.id, r.outcome, r.error?.code, r.error?.details.problems[0]?.path])).toEqual([
+      [`${id}-nul`, 'rejected', 'CONCORD_EVENT_UNSTORABLE', 'data.title'],
+      [`${id}-ok`, 'applied', undefined, undefined],
+      [`${id}-lone`, 'rejected', 'CONCORD_EVENT_UNSTORABLE', 'metadata.note'],
+      [`${id}-key`, 'rejected', 'CONCORD_EVENT_UNSTORABLE', 'data["k\\udc00"]'],
+    ]);
+    expect((await ingest.get(`/v1/events/${id}-ok`)).body).toMatchObject({ outcome: 'applied', version: 1 });
+    expect((await ingest.get(`/v1/events/${id}-nul`)).body).toMatchObject({
+      outcome: 'rejected',
+      details: { error: { code: 'CONCORD_EVENT_UNSTORABLE' } },
+    });
   });
 
   it('refuses a body that is not a batch with 400 CONCORD_BATCH_INVALID', async () => {

@@ -81,11 +81,13 @@ describe('HTTP batch parsing', () => {
       },
       {},
     );
-    expect(items.map((item) => (item.valid ? 'ok' : item.error.code))).toEqual([
-      'CONCORD_EVENT_UNSTORABLE',
-      'CONCORD_EVENT_UNSTORABLE',
-      'ok',
-    ]);
+    expect(
+      items.map((item) =>
+        item.valid ? 'ok' : `${item.error.details?.problems[0]?.path}:${item.error.code}`,
+      ),
+    ).toEqual(['data.s:CONCORD_EVENT_UNSTORABLE', 'metadata.s:CONCORD_EVENT_UNSTORABLE', 'ok']);
+    // The id is usable, so the rejection can be recorded and answered under it.
+    expect(items[0]).toMatchObject({ valid: false, id: 'nul' });
   });
 
   it('throws CONCORD_BATCH_INVALID for a body that is not a batch and CONCORD_BATCH_TOO_LARGE over the limit', () => {

@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { DLQ_HEADERS } from '@concord/bus';
 import type { IncomingMessage } from '@concord/bus';
 import type { OutcomeMessage } from '@concord/core';

@@ -1,3 +1,5 @@
+import { propagation, trace } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { decodeJson } from '@concord/bus';
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
 import type { Logger } from '@concord/core';
@@ -8,9 +10,15 @@ import type { FilterMatcher, NotificationFilter } from './filter.js';
 import type { NotifierMetrics } from './metrics.js';
 import { toNotification } from './notification.js';
 import type { NewNotification, Notification } from './notification.js';
-import type { DeliveryStore } from './store/deliveries.js';
+import type { DeliveryStore, NewDelivery } from './store/deliveries.js';
 import type { NotificationLog } from './store/log.js';
 import type { SubscriptionStore } from './store/subscriptions.js';
+
+const traceCarrier = (of: Context): { traceparent?: string; tracestate?: string } => {
+  const carrier: { traceparent?: string; tracestate?: string } = {};
+  propagation.inject(of, carrier);
+  return carrier;
+};
 
 /** Consumer group and inbox consumer name (services/README.md). */
 export const NOTIFIER_GROUP = 'notifier';
@@ -68,7 +76,11 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     for (const id of compiled.keys()) if (!live.has(id)) compiled.delete(id);
   };
 
-  const handleBatch = async (tx: Tx, drafts: readonly NewNotification[]): Promise<Handled[]> => {
+  const handleBatch = async (
+    tx: Tx,
+    drafts: readonly NewNotification[],
+    contexts: readonly Context[],
+  ): Promise<Handled[]> => {
     const fresh = await recordInboxBatch(tx, {
       consumer: NOTIFIER_GROUP,
       schema: options.schema,
@@ -82,10 +94,16 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     );
     const subscriptions = notifications.length === 0 ? [] : await options.subscriptions.list(tx);
     if (compiled.size > subscriptions.length + 1_000) forgetDeleted(subscriptions);
-    const deliveries = notifications.flatMap((notification) =>
+    // Each delivery continues the trace of the message its notification came from.
+    const traces = contexts.filter((_, i) => live[i]).map(traceCarrier);
+    const deliveries = notifications.flatMap((notification, n) =>
       subscriptions
         .filter((subscription) => matcherOf(subscription.id, subscription.filter)(notification))
-        .map((subscription) => ({ notificationId: notification.id, subscriptionId: subscription.id })),
+        .map((subscription): NewDelivery => ({
+          notificationId: notification.id,
+          subscriptionId: subscription.id,
+          ...traces[n],
+        })),
     );
     const counts = await options.deliveries.insertMany(tx, deliveries);
     let next = 0;
@@ -99,6 +117,7 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
   const batched = createBatchedHandler({
     db: options.db,
     handleBatch,
+    spanName: 'notifier commit',
     ...(options.batch?.maxBatch === undefined ? {} : { maxBatch: options.batch.maxBatch }),
     ...(options.batch?.maxInFlight === undefined ? {} : { maxInFlight: options.batch.maxInFlight }),
     ...(options.batch?.lingerMs === undefined ? {} : { lingerMs: options.batch.lingerMs }),
@@ -121,6 +140,21 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     });
     const result = await batched.handle(draft);
     if (result.duplicate) return;
+    options.logger?.debug(
+      {
+        notificationId: result.notification.id,
+        kind: result.notification.kind,
+        eventId: draft.eventId,
+        deliveries: result.deliveries,
+      },
+      'notification recorded',
+    );
+    trace.getActiveSpan()?.setAttributes({
+      'concord.notification.id': result.notification.id,
+      'concord.notification.kind': result.notification.kind,
+      'concord.deliveries': result.deliveries,
+      ...(draft.eventId === undefined ? {} : { 'concord.event.id': draft.eventId }),
+    });
     options.metrics.notifications.inc({ kind: result.notification.kind });
     options.afterCommit(result.notification, result.deliveries);
   };

@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { createPgliteTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

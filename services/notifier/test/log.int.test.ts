@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { Topics } from '@concord/core';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';

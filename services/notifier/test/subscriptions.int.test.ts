@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { silentLogger } from '@concord/core';
 import { createMemoryBus } from '@concord/bus';
 import { createTestDatabase } from '@concord/outbox/testing';

@@ -1,3 +1,5 @@
+import { trace } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import type { IncomingMessage } from '@concord/bus';
 import { encodeJson } from '@concord/bus';
 import { Topics } from '@concord/core';
@@ -68,6 +70,15 @@ export interface ProjectionHandler {
  * resolved message is recorded in the inbox and counted only. A batch that fails is retried message
  * by message, so a poison message fails (and is retried or dead-lettered) alone.
  */
+const withContext = (context: Context | undefined): { context?: Context } =>
+  context === undefined ? {} : { context };
+
+/** `projected` (some backend moved forward), `stale` (none did), `duplicate` or `acknowledged`. */
+const handledResult = (handled: Handled): string => {
+  if (handled.kind !== 'projected') return handled.kind;
+  return handled.outcomes.some((o) => o.result === 'applied') ? 'projected' : 'stale';
+};
+
 export const createProjectionHandler = (options: ProjectionHandlerOptions): ProjectionHandler => {
   const { db, orchestrator, outbox, checkpoints, metrics, consumer, now } = options;
 
@@ -93,7 +104,12 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
     }
   };
 
-  const handleBatch = async (tx: Tx, batch: readonly Prepared[]): Promise<Handled[]> => {
+  const handleBatch = async (
+    tx: Tx,
+    batch: readonly Prepared[],
+    contexts: readonly Context[],
+  ): Promise<Handled[]> => {
+    const contextOf = new Map(batch.map((item, i) => [item, contexts[i]]));
     const fresh = await recordInboxBatch(tx, {
       consumer,
       schema: options.schema,
@@ -125,6 +141,8 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
           'correlation-id': message.headers['correlation-id'] ?? applied.eventId,
           'causation-id': message.id,
         },
+        // The consumed message's trace, not the batch transaction's.
+        ...withContext(contextOf.get(item)),
       });
       updates.push({
         projection: record.type,
@@ -150,6 +168,7 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
   const batched: BatchedHandler<Prepared, Handled> = createBatchedHandler({
     db,
     handleBatch,
+    spanName: 'projector commit',
     ...(options.batch?.maxBatch === undefined ? {} : { maxBatch: options.batch.maxBatch }),
     ...(options.batch?.maxInFlight === undefined ? {} : { maxInFlight: options.batch.maxInFlight }),
     ...(options.batch?.lingerMs === undefined ? {} : { lingerMs: options.batch.lingerMs }),
@@ -186,7 +205,32 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
 
   const handler = async (message: IncomingMessage): Promise<void> => {
     const item = prepare(message);
-    observe(item, await batched.handle(item));
+    const span = trace.getActiveSpan();
+    if (item.kind === 'applied') {
+      span?.setAttributes({
+        'concord.event.id': item.applied.eventId,
+        'concord.aggregate': `${item.record.type}/${item.record.id}`,
+        'concord.aggregate.version': item.record.version,
+      });
+    }
+    const handled = await batched.handle(item);
+    const result = handledResult(handled);
+    span?.setAttribute('concord.projection.result', result);
+    options.logger.debug(
+      {
+        messageId: message.id,
+        result,
+        ...(item.kind === 'applied'
+          ? {
+              eventId: item.applied.eventId,
+              aggregate: `${item.record.type}/${item.record.id}`,
+              version: item.record.version,
+            }
+          : {}),
+      },
+      'message projected',
+    );
+    observe(item, handled);
   };
   return Object.assign(handler, { close: () => batched.close() });
 };

@@ -1,9 +1,10 @@
-import { encodeJson } from '@concord/bus';
-import { Topics, isFinalOutcome } from '@concord/core';
+import { decodeJson, encodeJson } from '@concord/bus';
+import { ConcordError, Topics, isFinalOutcome, isPlainObject } from '@concord/core';
 import type {
   AggregateState,
   AppliedMessage,
   Conflict,
+  ConflictDetectedMessage,
   ConflictResolvedMessage,
   DecisionRecord,
   JsonObject,
@@ -11,6 +12,41 @@ import type {
   OutcomeMessage,
 } from '@concord/core';
 import type { AppliedResolution, OutboxMessage } from '@concord/outbox';
+
+const malformed = (message: string): ConcordError =>
+  new ConcordError('CONCORD_MESSAGE_MALFORMED', `conflict message: ${message}`);
+
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** Checks the shape of a `concord.conflicts.detected` payload (non-retryable when malformed). */
+export const parseDetected = (payload: Uint8Array): ConflictDetectedMessage => {
+  const message = decodeJson(payload);
+  if (!isPlainObject(message) || message['kind'] !== 'conflict_detected')
+    throw malformed('not conflict_detected');
+  const conflict = message['conflict'];
+  if (!isPlainObject(conflict) || typeof conflict['id'] !== 'string' || conflict['id'] === '')
+    throw malformed('conflict.id missing');
+  const event = conflict['event'];
+  if (
+    !isPlainObject(event) ||
+    typeof event['id'] !== 'string' ||
+    typeof event['type'] !== 'string' ||
+    typeof event['aggregateType'] !== 'string' ||
+    typeof event['aggregateId'] !== 'string' ||
+    !isPlainObject(event['data'])
+  )
+    throw malformed('conflict.event is not an event envelope');
+  if (
+    !isStringArray(conflict['overlappingFields']) ||
+    !isStringArray(conflict['changedFields']) ||
+    !isStringArray(conflict['concurrentFields']) ||
+    !isPlainObject(conflict['local']) ||
+    typeof conflict['currentVersion'] !== 'number'
+  )
+    throw malformed('conflict details incomplete');
+  return message as unknown as ConflictDetectedMessage;
+};
 
 const headersFor = (conflict: Conflict, causation: string) => ({
   'correlation-id': conflict.event.id,

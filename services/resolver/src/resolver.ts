@@ -1,6 +1,6 @@
+import { context, trace } from '@opentelemetry/api';
 import type { IncomingMessage } from '@concord/bus';
-import { decodeJson } from '@concord/bus';
-import { ConcordError, createDecisionRecord, decide, isPlainObject, resolutionChanges } from '@concord/core';
+import { ConcordError, createDecisionRecord, decide, resolutionChanges } from '@concord/core';
 import type {
   Conflict,
   ConflictDetectedMessage,
@@ -20,7 +20,7 @@ import { createBatchedHandler } from '@concord/service-kit';
 import { refreshConflict, settleChanges } from './conflict.js';
 import { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
 import { escalationStrategy } from './escalation.js';
-import { decisionMessages } from './messages.js';
+import { decisionMessages, parseDetected } from './messages.js';
 import type { PolicySource } from './policy/source.js';
 import { createResolverRepo } from './repo.js';
 import type { ConflictRow, LedgerDecidedBy } from './repo.js';
@@ -59,41 +59,6 @@ export interface DecisionView {
 type Applied = AppliedResolution & { readonly changes: JsonObject };
 
 const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
-
-const malformed = (message: string): ConcordError =>
-  new ConcordError('CONCORD_MESSAGE_MALFORMED', `conflict message: ${message}`);
-
-const isStringArray = (value: unknown): value is string[] =>
-  Array.isArray(value) && value.every((item) => typeof item === 'string');
-
-/** Checks the shape of a `concord.conflicts.detected` payload (non-retryable when malformed). */
-export const parseDetected = (payload: Uint8Array): ConflictDetectedMessage => {
-  const message = decodeJson(payload);
-  if (!isPlainObject(message) || message['kind'] !== 'conflict_detected')
-    throw malformed('not conflict_detected');
-  const conflict = message['conflict'];
-  if (!isPlainObject(conflict) || typeof conflict['id'] !== 'string' || conflict['id'] === '')
-    throw malformed('conflict.id missing');
-  const event = conflict['event'];
-  if (
-    !isPlainObject(event) ||
-    typeof event['id'] !== 'string' ||
-    typeof event['type'] !== 'string' ||
-    typeof event['aggregateType'] !== 'string' ||
-    typeof event['aggregateId'] !== 'string' ||
-    !isPlainObject(event['data'])
-  )
-    throw malformed('conflict.event is not an event envelope');
-  if (
-    !isStringArray(conflict['overlappingFields']) ||
-    !isStringArray(conflict['changedFields']) ||
-    !isStringArray(conflict['concurrentFields']) ||
-    !isPlainObject(conflict['local']) ||
-    typeof conflict['currentVersion'] !== 'number'
-  )
-    throw malformed('conflict details incomplete');
-  return message as unknown as ConflictDetectedMessage;
-};
 
 /**
  * The resolver's decisions, each in one transaction: automatic ones from `concord.conflicts.detected`
@@ -242,7 +207,7 @@ export const createResolver = (options: ResolverOptions) => {
     return { record, moved };
   };
 
-  /** Settles a reviewed conflict (human or timeout) under the lock of its row. */
+  /** Settles a reviewed conflict (human or timeout) under the locks of its aggregate and row. */
   const settle = async (
     tx: Tx,
     row: ConflictRow,
@@ -315,6 +280,23 @@ export const createResolver = (options: ResolverOptions) => {
     return { record, version };
   };
 
+  /**
+   * Locks a reviewed conflict's aggregate, then its row (`lockRow`), re-read under both locks. Row locks
+   * assign a transaction id, so the aggregate's advisory lock comes first, as for every other writer:
+   * transaction-id order (the relay's publish order) then stays the aggregate's version order.
+   */
+  const lockReview = async (
+    tx: Tx,
+    conflictId: string,
+    lockRow: (tx: Tx) => Promise<ConflictRow | undefined>,
+  ): Promise<ConflictRow | undefined> => {
+    // Unlocked read for the aggregate's name (a conflict never changes aggregate); assigns no id.
+    const seen = await repo.get(tx, conflictId);
+    if (seen === undefined) return undefined;
+    await store.lockAggregates(tx, [{ aggregateType: seen.aggregateType, aggregateId: seen.aggregateId }]);
+    return lockRow(tx);
+  };
+
   type Decided = Awaited<ReturnType<typeof decideDetected>>;
   const detectedBatches = createBatchedHandler<
     { readonly detected: ConflictDetectedMessage; readonly messageId: string },
@@ -322,16 +304,20 @@ export const createResolver = (options: ResolverOptions) => {
   >({
     db,
     maxInFlight: 2,
-    handleBatch: async (tx, items) => {
+    spanName: 'resolver decide',
+    handleBatch: async (tx, items, contexts) => {
       // Aggregate locks before the first write (the inbox), so transaction-id order is version order.
       await store.lockAggregates(
         tx,
         items.map(({ detected }) => detected.conflict.event),
       );
       const decided: Decided[] = [];
-      for (const { detected, messageId } of items) {
-        const done = await inbox.handle(tx, options.consumer, messageId, (inner) =>
-          decideDetected(inner, detected, messageId),
+      for (const [i, { detected, messageId }] of items.entries()) {
+        // Each decision's queries and outbox rows continue the trace of the message it decides.
+        const done = await context.with(contexts[i] ?? context.active(), () =>
+          inbox.handle(tx, options.consumer, messageId, (inner) =>
+            decideDetected(inner, detected, messageId),
+          ),
         );
         decided.push(done.duplicate ? undefined : done.value);
       }
@@ -353,8 +339,31 @@ export const createResolver = (options: ResolverOptions) => {
      */
     async handleDetected(message: IncomingMessage): Promise<'decided' | 'duplicate'> {
       const detected = parseDetected(message.payload);
+      const span = trace.getActiveSpan();
+      const { conflict } = detected;
+      span?.setAttributes({
+        'concord.conflict.id': conflict.id,
+        'concord.event.id': conflict.event.id,
+        'concord.aggregate': `${conflict.event.aggregateType}/${conflict.event.aggregateId}`,
+      });
       const done = await detectedBatches.handle({ detected, messageId: message.id });
       if (done === undefined) return 'duplicate';
+      logger.debug(
+        {
+          conflictId: conflict.id,
+          eventId: conflict.event.id,
+          rule: done.record.rule,
+          strategy: done.record.strategy,
+          outcome: done.record.outcome,
+        },
+        'conflict decided',
+      );
+      span?.setAttributes({
+        'concord.rule': done.record.rule ?? '',
+        'concord.strategy': done.record.strategy,
+        'concord.outcome': done.record.outcome,
+        'concord.decision.via': done.record.via,
+      });
       const detectedAt = Date.parse(detected.detectedAt);
       options.observe?.({
         record: done.record,
@@ -369,7 +378,7 @@ export const createResolver = (options: ResolverOptions) => {
     async decideByHuman(conflictId: string, body: unknown): Promise<DecisionView> {
       const input = parseHumanDecision(body);
       const done = await db.withTransaction(async (tx) => {
-        const row = await repo.lockConflict(tx, conflictId);
+        const row = await lockReview(tx, conflictId, (locked) => repo.lockConflict(locked, conflictId));
         if (row === undefined) {
           throw new ConcordError(DecisionErrorCode.notFound, `no conflict ${conflictId}`, {
             details: { conflictId },
@@ -406,13 +415,13 @@ export const createResolver = (options: ResolverOptions) => {
       return { conflictId, status: done.record.outcome, version: done.version, decision: done.record };
     },
 
-    /** Escalates overdue reviews (each in its own transaction, skipping ones another instance holds). */
+    /** Escalates overdue reviews, each in its own transaction (one settled meanwhile is skipped). */
     async escalateDue(limit = 100): Promise<number> {
       const ids = await repo.dueReviews(db, clock.now(), limit);
       let escalated = 0;
       for (const id of ids) {
         const done = await db.withTransaction(async (tx) => {
-          const row = await repo.lockDueReview(tx, id, clock.now());
+          const row = await lockReview(tx, id, (locked) => repo.lockDueReview(locked, id, clock.now()));
           if (row === undefined) return undefined;
           const previous = row.decision;
           const escalation = escalationStrategy({

@@ -1,4 +1,3 @@
-import './support/cjs-conditions.js';
 import { writeFile } from 'node:fs/promises';
 import type { EventEnvelope } from '@concord/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

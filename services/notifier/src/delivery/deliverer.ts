@@ -1,10 +1,12 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import { ConcordError, errorCode, isConcordError, silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import type { NotifierMetrics } from '../metrics.js';
 import { DelayJobError } from '../queue/port.js';
-import type { JobWorkerOptions } from '../queue/port.js';
+import type { Job, JobWorkerOptions } from '../queue/port.js';
 import { WebhookHeaders, signBody } from '../signature.js';
 import type { DeliveryRef, DeliveryStore } from '../store/deliveries.js';
 import type { NotificationLog } from '../store/log.js';
@@ -33,6 +35,61 @@ const httpStatusOf = (error: unknown): number | undefined => {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+};
+
+const tracer = trace.getTracer('@concord/notifier');
+
+/**
+ * Runs one delivery attempt in a CONSUMER span continuing the trace of the message that produced the
+ * delivery (its context travels with the job), so the job and the webhook POST — whose `traceparent`
+ * header the HTTP instrumentation writes from this span — belong to the submitted event's trace.
+ */
+const deliverySpan = (
+  job: Job<DeliveryRef>,
+  attempt: number,
+  maxAttempts: number,
+  run: (span: Span) => Promise<void>,
+): Promise<void> => {
+  const ref = job.data;
+  const carrier: Record<string, string> = {};
+  if (ref.traceparent !== undefined) carrier.traceparent = ref.traceparent;
+  if (ref.tracestate !== undefined) carrier.tracestate = ref.tracestate;
+  const parent = propagation.extract(ROOT_CONTEXT, carrier);
+  const span = tracer.startSpan(
+    'deliver webhook',
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.operation.type': 'process',
+        'messaging.message.id': ref.deliveryId,
+        'concord.delivery.id': ref.deliveryId,
+        'concord.delivery.attempt': attempt,
+        'concord.delivery.max_attempts': maxAttempts,
+        'concord.subscription.id': ref.subscriptionId,
+        'concord.notification.id': ref.notificationId,
+      },
+    },
+    parent,
+  );
+  return context.with(trace.setSpan(parent, span), async () => {
+    try {
+      await run(span);
+    } catch (error) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+};
+
 /**
  * The job handler of webhook deliveries: loads the delivery's subscription (url, secret) and
  * notification from Postgres, POSTs the signed body through the endpoint's circuit breaker, and records
@@ -44,75 +101,86 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
 
-  return {
-    async handler(job, { attempt }) {
-      const ref = job.data;
-      const target = await deliveries.target(db, ref.deliveryId);
-      if (target === undefined || target.status === 'delivered' || target.status === 'dead') {
-        metrics.deliveries.inc({ result: 'cancelled' });
-        return;
-      }
-      const notification = await options.log.get(db, ref.notificationId);
-      if (notification === undefined) {
-        metrics.deliveries.inc({ result: 'cancelled' });
-        return;
-      }
-      const body = JSON.stringify(notification);
-      const headers = {
-        'content-type': 'application/json',
-        'user-agent': 'concord-notifier',
-        [WebhookHeaders.signature]: signBody(body, target.secret),
-        [WebhookHeaders.deliveryId]: ref.deliveryId,
-        [WebhookHeaders.event]: notification.kind,
-        [WebhookHeaders.timestamp]: String(Math.floor(now() / 1000)),
-        [WebhookHeaders.subscriptionId]: ref.subscriptionId,
-        [WebhookHeaders.attempt]: String(attempt),
-      };
-      let status: number;
-      try {
-        status = await options.breakers.execute(target.url, async () => {
-          let response: { status: number };
-          try {
-            response = await options.send({ url: target.url, body, headers, timeoutMs: options.timeoutMs });
-          } catch (error) {
-            if (isConcordError(error)) throw error;
-            throw notifierError(
-              NotifierErrorCode.deliveryFailed,
-              `webhook request failed: ${messageOf(error)}`,
-              {
-                retryable: true,
-                cause: error,
-              },
-            );
-          }
-          if (response.status < 200 || response.status >= 300) {
-            throw notifierError(NotifierErrorCode.deliveryFailed, `webhook answered ${response.status}`, {
+  const deliver = async (job: Job<DeliveryRef>, attempt: number, span: Span): Promise<void> => {
+    const ref = job.data;
+    const target = await deliveries.target(db, ref.deliveryId);
+    if (target === undefined || target.status === 'delivered' || target.status === 'dead') {
+      metrics.deliveries.inc({ result: 'cancelled' });
+      span.setAttribute('concord.delivery.result', 'cancelled');
+      return;
+    }
+    const notification = await options.log.get(db, ref.notificationId);
+    if (notification === undefined) {
+      metrics.deliveries.inc({ result: 'cancelled' });
+      span.setAttribute('concord.delivery.result', 'cancelled');
+      return;
+    }
+    span.setAttributes({
+      'concord.notification.kind': notification.kind,
+      'server.address': hostOf(target.url),
+    });
+    const body = JSON.stringify(notification);
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'concord-notifier',
+      [WebhookHeaders.signature]: signBody(body, target.secret),
+      [WebhookHeaders.deliveryId]: ref.deliveryId,
+      [WebhookHeaders.event]: notification.kind,
+      [WebhookHeaders.timestamp]: String(Math.floor(now() / 1000)),
+      [WebhookHeaders.subscriptionId]: ref.subscriptionId,
+      [WebhookHeaders.attempt]: String(attempt),
+    };
+    let status: number;
+    try {
+      status = await options.breakers.execute(target.url, async () => {
+        let response: { status: number };
+        try {
+          response = await options.send({ url: target.url, body, headers, timeoutMs: options.timeoutMs });
+        } catch (error) {
+          if (isConcordError(error)) throw error;
+          throw notifierError(
+            NotifierErrorCode.deliveryFailed,
+            `webhook request failed: ${messageOf(error)}`,
+            {
               retryable: true,
-              details: { status: response.status },
-            });
-          }
-          return response.status;
-        });
-      } catch (error) {
-        if (error instanceof CircuitOpenError) {
-          metrics.deliveries.inc({ result: 'circuit_open' });
-          // Spread the trial requests a little so a reopened endpoint is not hit by every job at once.
-          throw new DelayJobError(
-            Math.max(100, error.retryInMs) + Math.round(random() * 1_000),
-            error.message,
+              cause: error,
+            },
           );
         }
-        metrics.deliveries.inc({ result: 'failed' });
-        try {
-          await deliveries.recordFailure(db, ref.deliveryId, attempt, messageOf(error), httpStatusOf(error));
-        } catch (recordError) {
-          logger.warn({ err: recordError, deliveryId: ref.deliveryId }, 'recording a failed attempt failed');
+        if (response.status < 200 || response.status >= 300) {
+          throw notifierError(NotifierErrorCode.deliveryFailed, `webhook answered ${response.status}`, {
+            retryable: true,
+            details: { status: response.status },
+          });
         }
-        throw error;
+        return response.status;
+      });
+    } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        metrics.deliveries.inc({ result: 'circuit_open' });
+        span.setAttribute('concord.delivery.result', 'circuit_open');
+        // Spread the trial requests a little so a reopened endpoint is not hit by every job at once.
+        throw new DelayJobError(Math.max(100, error.retryInMs) + Math.round(random() * 1_000), error.message);
       }
-      await deliveries.markDelivered(db, ref.deliveryId, attempt, status);
-      metrics.deliveries.inc({ result: 'delivered' });
-    },
+      metrics.deliveries.inc({ result: 'failed' });
+      span.setAttribute('concord.delivery.result', 'failed');
+      try {
+        await deliveries.recordFailure(db, ref.deliveryId, attempt, messageOf(error), httpStatusOf(error));
+      } catch (recordError) {
+        logger.warn({ err: recordError, deliveryId: ref.deliveryId }, 'recording a failed attempt failed');
+      }
+      throw error;
+    }
+    await deliveries.markDelivered(db, ref.deliveryId, attempt, status);
+    metrics.deliveries.inc({ result: 'delivered' });
+    span.setAttribute('concord.delivery.result', 'delivered');
+    logger.debug({ deliveryId: ref.deliveryId, attempt, status }, 'webhook delivered');
+    span.setAttribute('http.response.status_code', status);
+  };
+
+  return {
+    handler: (job, { attempt, maxAttempts }) =>
+      deliverySpan(job, attempt, maxAttempts, (span) => deliver(job, attempt, span)),
 
     async onDeadLetter(job, { attempts, error }) {
       const ref = job.data;

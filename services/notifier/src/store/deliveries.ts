@@ -7,11 +7,24 @@ export const deliveryId = (notificationId: string, subscriptionId: string): stri
 
 export type DeliveryStatus = 'pending' | 'queued' | 'delivered' | 'dead';
 
-/** What the queue carries: ids only, so no secret or body ever sits in Redis. */
+/**
+ * What the queue carries: ids only, so no secret or body ever sits in Redis, and the W3C trace context
+ * of the message that produced the delivery, which the delivery continues.
+ */
 export interface DeliveryRef {
   readonly deliveryId: string;
   readonly notificationId: string;
   readonly subscriptionId: string;
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+/** One pending delivery to write: a notification for a subscription, in the producing message's trace. */
+export interface NewDelivery {
+  readonly notificationId: string;
+  readonly subscriptionId: string;
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
 }
 
 export interface DeliveryTarget {
@@ -39,10 +52,7 @@ export interface DeliveryStore {
    * Writes the pending deliveries of a batch of notifications in one statement, inside the consumer's
    * transaction; returns how many each notification got.
    */
-  insertMany(
-    tx: Tx,
-    deliveries: readonly { readonly notificationId: string; readonly subscriptionId: string }[],
-  ): Promise<Map<string, number>>;
+  insertMany(tx: Tx, deliveries: readonly NewDelivery[]): Promise<Map<string, number>>;
   /**
    * In one transaction: locks up to `limit` pending deliveries (skipping rows other dispatchers hold),
    * hands them to `enqueue`, and marks them queued when it resolves. A failing `enqueue` leaves them
@@ -97,11 +107,17 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
     const counts = new Map<string, number>();
     if (deliveries.length === 0) return counts;
     const { rows } = await tx.query<{ notification_id: string }>(
-      `INSERT INTO ${tables.deliveries} (id, notification_id, subscription_id)
-       SELECT 'd' || n::text || '-' || s, n, s FROM unnest($1::bigint[], $2::text[]) AS d (n, s)
+      `INSERT INTO ${tables.deliveries} (id, notification_id, subscription_id, traceparent, tracestate)
+       SELECT 'd' || n::text || '-' || s, n, s, tp, ts
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS d (n, s, tp, ts)
        ON CONFLICT (id) DO NOTHING
        RETURNING notification_id::text AS notification_id`,
-      [deliveries.map((d) => d.notificationId), deliveries.map((d) => d.subscriptionId)],
+      [
+        deliveries.map((d) => d.notificationId),
+        deliveries.map((d) => d.subscriptionId),
+        deliveries.map((d) => d.traceparent ?? null),
+        deliveries.map((d) => d.tracestate ?? null),
+      ],
     );
     for (const row of rows) counts.set(row.notification_id, (counts.get(row.notification_id) ?? 0) + 1);
     return counts;
@@ -109,9 +125,16 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
 
   async dispatchPending(db, limit, enqueue) {
     return db.withTransaction(async (tx) => {
-      const { rows } = await tx.query<{ id: string; notification_id: string; subscription_id: string }>(
+      const { rows } = await tx.query<{
+        id: string;
+        notification_id: string;
+        subscription_id: string;
+        traceparent: string | null;
+        tracestate: string | null;
+      }>(
         // Order by the numeric column (d.notification_id), not the text alias of the same name.
-        `SELECT d.id, d.notification_id::text AS notification_id, d.subscription_id FROM ${tables.deliveries} d
+        `SELECT d.id, d.notification_id::text AS notification_id, d.subscription_id, d.traceparent, d.tracestate
+         FROM ${tables.deliveries} d
          WHERE d.status = 'pending'
          ORDER BY d.notification_id
          LIMIT $1
@@ -124,6 +147,8 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
           deliveryId: row.id,
           notificationId: row.notification_id,
           subscriptionId: row.subscription_id,
+          ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
+          ...(row.tracestate === null ? {} : { tracestate: row.tracestate }),
         })),
       );
       await tx.query(
