@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 // so tests never need a prior build.
 const conditions = ['source', 'node', 'development|production'];
 const requireServices = new URL('./test/support/require-services.ts', import.meta.url).pathname;
+const cjsConditions = new URL('./test/support/cjs-conditions.ts', import.meta.url).pathname;
 
 const members = ['packages', 'services'].flatMap((dir) =>
   existsSync(dir)
@@ -36,6 +37,7 @@ const integration = (root: string, name: string) => ({
     include: ['{src,test}/**/*.int.test.ts'],
     exclude: [CHAOS],
     globalSetup: [requireServices],
+    setupFiles: [cjsConditions],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     sequence: { groupOrder: 0 },
@@ -55,6 +57,15 @@ export default defineConfig({
         const name = root.split('/')[1] ?? root;
         return [unit(root, name), integration(root, name)];
       }),
+      {
+        extends: true,
+        test: {
+          name: 'support:unit',
+          root: 'test',
+          include: ['support/**/*.unit.test.ts'],
+          sequence: { groupOrder: 0 },
+        },
+      },
       {
         extends: true,
         test: {

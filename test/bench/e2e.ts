@@ -6,8 +6,10 @@
  * process, from the `/v1/stream` Server-Sent Events of the notifier, which adds that hop).
  *
  *   pnpm bench:e2e -- --broker rabbitmq|kafka|embedded [--rate 1000,6000] [--seconds 10] [--batch 10]
+ *                     [--trace off|unreachable|<otlp url>]
  *
- * One JSON line per offered rate, also written to bench-results/e2e-<broker>.json.
+ * One JSON line per offered rate, also written to bench-results/e2e-<broker>.json (with --trace other
+ * than off: e2e-<broker>-traced.json).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import type { ProjectedMessage } from '@concord/core';
 import { createTestDatabase } from '@concord/outbox/testing';
 import { SseClient } from '../e2e/support/sse-client.js';
 import { ServiceProcess, eventually, freePort } from '../e2e/support/processes.js';
+import { cleanUpBrokers } from '../support/broker-cleanup.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '10' },
     aggregates: { type: 'string', default: '2000' },
     inflight: { type: 'string', default: '64' },
+    trace: { type: 'string', default: 'off' },
   },
 });
 const broker = values.broker;
@@ -42,6 +46,26 @@ const seconds = Number(values.seconds);
 const batchSize = Number(values.batch);
 const aggregateCount = Number(values.aggregates);
 const maxInFlight = Number(values.inflight);
+/**
+ * `off`: services without their instrumentation (no SDK). `unreachable`: instrumented, exporting to a
+ * port nothing listens on — what tracing costs when the collector is down. An URL: export there.
+ */
+const tracing = values.trace;
+const TRACE_NOWHERE = 'http://127.0.0.1:9';
+const tracingEnv = (): Record<string, string> =>
+  tracing === 'off'
+    ? {}
+    : {
+        OTEL_EXPORTER_OTLP_ENDPOINT: tracing === 'unreachable' ? TRACE_NOWHERE : tracing,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        // The sampler as the bench was started with (e.g. OTEL_TRACES_SAMPLER=parentbased_traceidratio).
+        ...Object.fromEntries(
+          ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'].flatMap((name) => {
+            const value = process.env[name];
+            return value === undefined ? [] : [[name, value]];
+          }),
+        ),
+      };
 const env = (name: string): string => {
   const value = process.env[name];
   if (value === undefined || value === '') throw new Error(`${name} is not set (see infra/local.env)`);
@@ -62,6 +86,9 @@ interface Result {
   readonly failed: number;
   readonly batch: number;
   readonly seconds: number;
+  /** `off`, `unreachable` or the collector's URL (--trace), with the sampler the services used. */
+  readonly tracing: string;
+  readonly sampler?: string;
 }
 
 const percentile = (sorted: readonly number[], p: number): number =>
@@ -191,11 +218,21 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
     failed,
     batch: batchSize,
     seconds,
+    tracing,
+    ...(tracing === 'off'
+      ? {}
+      : {
+          sampler: `${process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on'}${
+            process.env.OTEL_TRACES_SAMPLER_ARG === undefined ? '' : `:${process.env.OTEL_TRACES_SAMPLER_ARG}`
+          }`,
+        }),
   };
 };
 
 const main = async (): Promise<void> => {
   const prefix = `bench${randomUUID().slice(0, 8)}.`;
+  // Its own exchange, like the e2e stack's: the run leaves nothing on the deployment's `concord`.
+  const exchange = `concord-${prefix.slice(0, -1)}`;
   const processes: ServiceProcess[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
   let url: string;
@@ -209,7 +246,8 @@ const main = async (): Promise<void> => {
         service: 'all-in-one',
         port,
         label: 'bench-all-in-one',
-        env: { CONCORD_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        env: { CONCORD_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...tracingEnv() },
+        instrument: tracing !== 'off',
       });
       processes.push(all);
       await all.start();
@@ -218,6 +256,16 @@ const main = async (): Promise<void> => {
     } else {
       const database = await createTestDatabase({ adminUrl: env('DATABASE_URL') });
       cleanups.push(() => database.close());
+      // Every queue (`<prefix><group>.<prefix><topic>`) and topic of this run carries the prefix.
+      const ours = (name: string) => name.startsWith(prefix);
+      cleanups.push(() =>
+        cleanUpBrokers({
+          ...(broker === 'rabbitmq' ? { amqpUrl: env('AMQP_URL') } : { kafkaBrokers: env('KAFKA_BROKERS') }),
+          select: { queue: ours, exchange: (name) => name === exchange, topic: ours },
+          settleMs: 5_000,
+          log: (line) => process.stderr.write(`cleanup: ${line}\n`),
+        }),
+      );
       process.stderr.write(`database ${database.name}, topic prefix ${prefix}\n`);
       const common: Record<string, string> = {
         DATABASE_URL: database.url ?? '',
@@ -226,14 +274,17 @@ const main = async (): Promise<void> => {
         LOG_LEVEL: 'warn',
         REDIS_URL: env('REDIS_URL'),
         NOTIFIER_QUEUE_PREFIX: prefix.replace(/\.$/, ''),
-        ...(broker === 'rabbitmq' ? { AMQP_URL: env('AMQP_URL') } : { KAFKA_BROKERS: env('KAFKA_BROKERS') }),
+        ...(broker === 'rabbitmq'
+          ? { AMQP_URL: env('AMQP_URL'), AMQP_EXCHANGE: exchange }
+          : { KAFKA_BROKERS: env('KAFKA_BROKERS') }),
       };
       for (const service of ['ingest', 'resolver', 'projector', 'notifier']) {
         const process_ = new ServiceProcess({
           service,
           port: await freePort(),
           label: `bench-${broker}-${service}`,
-          env: common,
+          env: { ...common, ...tracingEnv() },
+          instrument: tracing !== 'off',
         });
         processes.push(process_);
       }
@@ -242,7 +293,7 @@ const main = async (): Promise<void> => {
       const bus = namespacedBus(
         await createBus(
           broker === 'rabbitmq'
-            ? { broker: 'rabbitmq', url: env('AMQP_URL') }
+            ? { broker: 'rabbitmq', url: env('AMQP_URL'), exchange }
             : { broker: 'kafka', brokers: env('KAFKA_BROKERS'), clientId: 'bench' },
         ),
         prefix,
@@ -261,7 +312,7 @@ const main = async (): Promise<void> => {
     await watch.close();
     mkdirSync('bench-results', { recursive: true });
     writeFileSync(
-      `bench-results/e2e-${broker}.json`,
+      `bench-results/e2e-${broker}${tracing === 'off' ? '' : '-traced'}.json`,
       `${results.map((r) => JSON.stringify(r)).join('\n')}\n`,
     );
   } finally {

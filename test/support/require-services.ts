@@ -3,10 +3,16 @@
  * environment variable (defaults for loopback come from infra/local.env). When one is unreachable and
  * a Docker engine is present, testcontainers starts it; otherwise the run fails and says what to start.
  * It never skips silently. Tests read the addresses with `inject('DATABASE_URL')` and so on.
+ *
+ * When the last project of the run tears down, the RabbitMQ and Kafka objects the suite names (its own
+ * and those earlier runs left) are deleted, unless another run is using the brokers: see cleanUpBrokers.
  */
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { cleanUpBrokers } from './broker-cleanup.js';
+import { TEST_OBJECTS } from './broker-leftovers.js';
+import { otherUsers, register } from './broker-users.js';
 
 interface Dependency {
   readonly env: 'DATABASE_URL' | 'AMQP_URL' | 'KAFKA_BROKERS' | 'REDIS_URL';
@@ -61,15 +67,50 @@ const dockerAvailable = (): boolean => {
   }
 };
 
+/**
+ * Projects of one run in this process (each calls the global setup; Vitest tears them all down at the
+ * end of the run). Kept on globalThis, since each project may load this module anew.
+ */
+interface RunState {
+  projects: number;
+  /** Addresses of containers this run started: thrown away afterwards, so never cleaned. */
+  readonly containers: Set<string>;
+  unregister?: () => void;
+}
+const RUN = Symbol.for('concord.require-services.run');
+const state = globalThis as { [RUN]?: RunState };
+
+const log = (line: string) => console.info(`broker cleanup: ${line}`);
+
+/** Deletes the suite's broker objects on the brokers this run found running (not thrown-away containers). */
+const cleanUp = async (found: Partial<Record<Dependency['env'], string>>): Promise<void> => {
+  const others = otherUsers();
+  if (others.length > 0) {
+    log(
+      `skipped: another run is using the brokers (pid ${others.join(', ')}); the last one to finish cleans`,
+    );
+    return;
+  }
+  await cleanUpBrokers({
+    amqpUrl: found.AMQP_URL,
+    kafkaBrokers: found.KAFKA_BROKERS,
+    select: TEST_OBJECTS,
+    log,
+  });
+};
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<unknown>)[] = [];
   const missing: string[] = [];
+  const found: Partial<Record<Dependency['env'], string>> = {};
+  const run = (state[RUN] ??= { projects: 0, containers: new Set() });
   for (const dependency of dependencies) {
     const value = process.env[dependency.env];
     if (value !== undefined && value !== '') {
       const { host, port } = hostPort(dependency, value);
       if (await reachable(host, port)) {
         project.provide(dependency.env, value);
+        if (!run.containers.has(value)) found[dependency.env] = value;
         continue;
       }
     }
@@ -82,6 +123,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const url = dependency.url(container.getHost(), container.getMappedPort(dependency.port));
       process.env[dependency.env] = url;
       project.provide(dependency.env, url);
+      run.containers.add(url);
       stops.push(() => container.stop());
       continue;
     }
@@ -94,7 +136,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
         '`docker compose -f infra/docker-compose.yml up -d`, or point the variables at running servers.',
     );
   }
+  run.unregister ??= register().unregister;
+  run.projects += 1;
   return async () => {
+    run.projects -= 1;
+    if (run.projects === 0) {
+      delete state[RUN];
+      try {
+        await cleanUp(found);
+      } catch (error) {
+        log(`failed: ${String(error)}`);
+      } finally {
+        run.unregister?.();
+      }
+    }
     await Promise.all(stops.map((stop) => stop()));
   };
 }

@@ -15,6 +15,9 @@ export interface ReceivedSpan {
   readonly attributes: Readonly<Record<string, string | number | boolean>>;
   readonly links: readonly { readonly traceId: string; readonly spanId: string }[];
   readonly status: number;
+  /** Start and end, in ms since the epoch. */
+  readonly start: number;
+  readonly end: number;
 }
 
 export const SpanKind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
@@ -38,6 +41,8 @@ interface OtlpSpan {
   attributes?: OtlpAttribute[];
   links?: { traceId: string; spanId: string }[];
   status?: { code?: number };
+  startTimeUnixNano?: string | number;
+  endTimeUnixNano?: string | number;
 }
 interface OtlpRequest {
   resourceSpans?: {
@@ -132,6 +137,8 @@ export class OtlpReceiver {
             attributes: attributesOf(span.attributes),
             links: (span.links ?? []).map((l) => ({ traceId: hexId(l.traceId), spanId: hexId(l.spanId) })),
             status: span.status?.code ?? 0,
+            start: Number(span.startTimeUnixNano ?? 0) / 1e6,
+            end: Number(span.endTimeUnixNano ?? 0) / 1e6,
           });
         }
       }

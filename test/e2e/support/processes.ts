@@ -12,7 +12,7 @@ const LOG_DIR = `${ROOT}.cache/e2e-logs`;
  * the shared dependencies' addresses there): a child gets only what its test gives it.
  */
 const SERVICE_VARIABLE =
-  /^(PORT|HOST|BROKER|DATABASE_.*|AMQP_.*|KAFKA_.*|REDIS_.*|CONCORD_.*|INGEST_.*|RESOLVER_.*|PROJECTOR_.*|NOTIFIER_.*|POLICY_.*|REVIEW_.*|SHUTDOWN_.*|LOG_LEVEL)$/;
+  /^(PORT|HOST|BROKER|DATABASE_.*|AMQP_.*|KAFKA_.*|REDIS_.*|CONCORD_.*|INGEST_.*|RESOLVER_.*|PROJECTOR_.*|NOTIFIER_.*|POLICY_.*|REVIEW_.*|SHUTDOWN_.*|LOG_LEVEL|OTEL_.*)$/;
 
 const inheritedEnv = (): Record<string, string> =>
   Object.fromEntries(
@@ -63,6 +63,11 @@ export interface ServiceProcessOptions {
   readonly port: number;
   /** Name for the log file. */
   readonly label?: string;
+  /**
+   * Load the service's `src/instrumentation.ts` with `--import` before the app, as its Dockerfile does
+   * with the built file; tracing then follows the `OTEL_*` variables in `env`.
+   */
+  readonly instrument?: boolean;
 }
 
 /**
@@ -78,13 +83,26 @@ export class ServiceProcess {
     this.url = `http://127.0.0.1:${options.port}`;
   }
 
+  /** Where the process's stdout and stderr (its JSON log lines) go. */
+  get logFile(): string {
+    return `${LOG_DIR}/${this.options.label ?? this.options.service}.log`;
+  }
+
   async start(): Promise<void> {
     mkdirSync(LOG_DIR, { recursive: true });
     const label = this.options.label ?? this.options.service;
-    const log = createWriteStream(`${LOG_DIR}/${label}.log`, { flags: 'a' });
+    const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', `services/${this.options.service}/src/main.ts`],
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        ...(this.options.instrument === true
+          ? ['--import', `./services/${this.options.service}/src/instrumentation.ts`]
+          : []),
+        `services/${this.options.service}/src/main.ts`,
+      ],
       {
         cwd: ROOT,
         env: { ...inheritedEnv(), ...this.options.env, PORT: String(this.options.port) },

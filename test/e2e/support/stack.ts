@@ -39,12 +39,22 @@ export interface Stack {
   };
   /** Publishes envelopes to `concord.events.submit`; undefined for the embedded (in-memory) bus. */
   readonly submit:
-    ((messages: readonly { id: string; event: object; key: string }[]) => Promise<void>) | undefined;
+    | ((
+        messages: readonly {
+          id: string;
+          event: object;
+          key: string;
+          headers?: Readonly<Record<string, string>>;
+        }[],
+      ) => Promise<void>)
+    | undefined;
   /**
    * Crashes a consumer (SIGKILL) and returns a function that starts it again. Undefined in embedded
    * mode: one process holds every consumer and a volatile in-memory bus.
    */
   readonly crash: ((service: ConsumerService) => Promise<() => Promise<void>>) | undefined;
+  /** Each service's log file (JSON lines), by service name. */
+  readonly logFiles: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -56,17 +66,37 @@ const brokerEnv = (mode: 'rabbitmq' | 'kafka', deps: Dependencies, run: string):
     : { KAFKA_BROKERS: deps.KAFKA_BROKERS }),
 });
 
+export interface ServicesOptions {
+  /** Trace every service (`--import` its instrumentation) and export spans here over OTLP/HTTP JSON. */
+  readonly otlpEndpoint?: string;
+  /** The services' `LOG_LEVEL`. Default `info`. */
+  readonly logLevel?: string;
+}
+
+/** What a service needs to export its spans to `endpoint` quickly, for a test to collect. */
+const tracingEnv = (endpoint: string): Record<string, string> => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+  OTEL_BSP_SCHEDULE_DELAY: '100',
+  OTEL_TRACES_SAMPLER: 'always_on',
+});
+
 /** Four standalone services over a real broker, on a database of their own. */
-export const startServices = async (mode: 'rabbitmq' | 'kafka', deps: Dependencies): Promise<Stack> => {
+export const startServices = async (
+  mode: 'rabbitmq' | 'kafka',
+  deps: Dependencies,
+  options: ServicesOptions = {},
+): Promise<Stack> => {
   const run = randomUUID().slice(0, 8);
   const database: TestDatabase = await createTestDatabase({ adminUrl: deps.DATABASE_URL, max: 2 });
   const common = {
     DATABASE_URL: database.url ?? '',
     DATABASE_POOL_SIZE: '5',
     CONCORD_POLICY: SCENARIO_POLICY,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: options.logLevel ?? 'info',
     SHUTDOWN_GRACE_MS: '5000',
     ...brokerEnv(mode, deps, run),
+    ...(options.otlpEndpoint === undefined ? {} : tracingEnv(options.otlpEndpoint)),
   };
   const own: Record<string, Record<string, string>> = {
     ingest: {},
@@ -96,6 +126,7 @@ export const startServices = async (mode: 'rabbitmq' | 'kafka', deps: Dependenci
           label: `${mode}-${run}-${service}`,
           port: await freePort(),
           env: { ...common, ...own[service] },
+          instrument: options.otlpEndpoint !== undefined,
         }),
       );
     }
@@ -127,8 +158,14 @@ export const startServices = async (mode: 'rabbitmq' | 'kafka', deps: Dependenci
     submit: (messages) =>
       publisher.publish(
         Topics.submit,
-        messages.map((m) => ({ id: m.id, key: m.key, payload: encodeJson(m.event) })),
+        messages.map((m) => ({
+          id: m.id,
+          key: m.key,
+          payload: encodeJson(m.event),
+          ...(m.headers === undefined ? {} : { headers: m.headers }),
+        })),
       ),
+    logFiles: Object.fromEntries([...services].map(([name, service]) => [name, service.logFile])),
     async crash(service: ConsumerService) {
       const process = services.get(service);
       if (process === undefined) throw new Error(`no service ${service}`);
@@ -147,7 +184,7 @@ export const startServices = async (mode: 'rabbitmq' | 'kafka', deps: Dependenci
 };
 
 /** The all-in-one process in its embedded default: PGlite in a fresh folder, in-memory bus and queue. */
-export const startEmbedded = async (): Promise<Stack> => {
+export const startEmbedded = async (options: ServicesOptions = {}): Promise<Stack> => {
   const run = randomUUID().slice(0, 8);
   const dataDir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
   const process = new ServiceProcess({
@@ -161,8 +198,10 @@ export const startEmbedded = async (): Promise<Stack> => {
       NOTIFIER_BACKOFF_INITIAL_MS: '100',
       NOTIFIER_BACKOFF_MAX_MS: '1000',
       SHUTDOWN_GRACE_MS: '5000',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: options.logLevel ?? 'info',
+      ...(options.otlpEndpoint === undefined ? {} : tracingEnv(options.otlpEndpoint)),
     },
+    instrument: options.otlpEndpoint !== undefined,
   });
   await process.start();
   const { url } = process;
@@ -172,6 +211,7 @@ export const startEmbedded = async (): Promise<Stack> => {
     urls: { ingest: url, resolver: url, projector: url, notifier: url },
     submit: undefined,
     crash: undefined,
+    logFiles: { 'all-in-one': process.logFile },
     async close() {
       const code = await process.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -7,6 +7,8 @@ export interface ReceivedWebhook {
   readonly eventType: string;
   readonly body: unknown;
   readonly signatureValid: boolean;
+  /** The W3C `traceparent` header the delivery carried ('' when none). */
+  readonly traceparent: string;
 }
 
 /** A local webhook endpoint that records every delivery and checks its HMAC-SHA256 signature. */
@@ -32,6 +34,7 @@ export class WebhookReceiver {
           eventType: String(request.headers['x-concord-event'] ?? ''),
           body: JSON.parse(raw.toString('utf8')) as unknown,
           signatureValid,
+          traceparent: String(request.headers.traceparent ?? ''),
         });
         response.writeHead(204).end();
       });
