@@ -160,6 +160,7 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
         feed,
         metrics,
         heartbeatMs: settings.sseHeartbeatMs,
+        logger,
       });
     },
     checks: [{ name: 'job-queue', isReady: () => deps.jobQueue.isReady() }],

@@ -156,19 +156,28 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
       ]);
     };
 
-    // The stream drops after the second wave and resumes after the third.
+    // The stream drops after the second wave and resumes after the third. It must have received something
+    // first: a client that saw nothing has no Last-Event-ID and resumes at the present (a fresh or just
+    // restarted Kafka can hold the first publishes back for seconds while its coordinators load).
+    const dropStream = async () => {
+      await eventually(() => (sse.events.length > 0 ? true : undefined), {
+        timeoutMs: 60_000,
+        what: 'a first stream notification before the stream drops',
+      });
+      await sse.disconnect();
+    };
     const crash = stack.crash;
     if (crash !== undefined) {
       const [, restartProjector] = await Promise.all([wave(0), crash('projector')]);
       await wave(1);
-      await sse.disconnect();
+      await dropStream();
       await restartProjector();
       const [, restartResolver] = await Promise.all([wave(2), crash('resolver')]);
       await restartResolver();
     } else {
       await wave(0);
       await wave(1);
-      await sse.disconnect();
+      await dropStream();
       await wave(2);
     }
     const seenBeforeDisconnect = sse.events.length;
@@ -382,7 +391,11 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
     const missing = (got: readonly NotificationBody[]) => {
       const have = new Set(messageIds(got));
       const absent = [...expected].filter((id) => !have.has(id));
-      if (absent.length > 0) throw new Error(`${absent.length} missing: ${absent.slice(0, 15).join(', ')}`);
+      if (absent.length > 0)
+        throw new Error(
+          `${absent.length} missing: ${absent.slice(0, 15).join(', ')}; ${seenBeforeDisconnect} seen before the ` +
+            `disconnect; unexpected stream ends: ${sse.unexpectedEnds.join('; ') || 'none'}`,
+        );
       return true;
     };
     await eventually(() => missing(sse.events.map((e) => e.data as NotificationBody)), {
@@ -392,6 +405,7 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
     const streamed = sse.events.map((e) => e.data as NotificationBody);
     expect(seenBeforeDisconnect).toBeGreaterThan(0);
     expect(seenBeforeDisconnect).toBeLessThan(streamed.length);
+    expect(sse.unexpectedEnds).toEqual([]);
     expect(new Set(messageIds(streamed)).size, 'no notification twice on the stream').toBe(streamed.length);
     expect(new Set(messageIds(streamed))).toEqual(expected);
     expect(sse.events.map((e) => e.id)).toEqual(streamed.map((n) => n.id));

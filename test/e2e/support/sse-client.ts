@@ -10,6 +10,8 @@ export interface SseEvent {
  */
 export class SseClient {
   readonly events: SseEvent[] = [];
+  /** How each connection ended other than by `disconnect()`: the server closed it, or an error. */
+  readonly unexpectedEnds: string[] = [];
   #abort: AbortController | undefined;
   #reading: Promise<void> | undefined;
 
@@ -27,9 +29,17 @@ export class SseClient {
     if (last !== undefined) headers['last-event-id'] = last;
     const response = await fetch(this.url, { headers, signal: abort.signal });
     if (!response.ok || response.body === null) throw new Error(`SSE connect failed: ${response.status}`);
-    this.#reading = this.#read(response.body).catch((error: unknown) => {
-      if (!abort.signal.aborted) throw error;
-    });
+    const received = this.events.length;
+    this.#reading = this.#read(response.body).then(
+      () => {
+        if (abort.signal.aborted) return;
+        this.unexpectedEnds.push(`server ended the stream after ${this.events.length - received} events`);
+      },
+      (error: unknown) => {
+        if (abort.signal.aborted) return;
+        this.unexpectedEnds.push(`stream failed after ${this.events.length - received} events: ${String(error)}`);
+      },
+    );
   }
 
   async #read(body: ReadableStream<Uint8Array>): Promise<void> {

@@ -1,4 +1,5 @@
 import { ConcordError } from '@concord/core';
+import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { NotifierErrorCode, notifierError } from '../errors.js';
@@ -16,6 +17,7 @@ export interface StreamRouteOptions {
   readonly metrics: NotifierMetrics;
   readonly heartbeatMs: number;
   readonly maxBufferedBytes?: number;
+  readonly logger: Logger;
 }
 
 export interface StreamRoute {
@@ -66,6 +68,7 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
       from,
       heartbeatMs: options.heartbeatMs,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+      logger: options.logger.child({ component: 'stream', client: request.id }),
       onClose: () => {
         sessions.delete(session);
         options.metrics.sseClients.dec();

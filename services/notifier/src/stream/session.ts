@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { FilterMatcher } from '../filter.js';
 import type { Notification } from '../notification.js';
@@ -18,6 +19,7 @@ export interface StreamSessionOptions {
   /** Close a client that lets this many bytes pile up unread (it resumes with Last-Event-ID). */
   readonly maxBufferedBytes: number;
   readonly catchUpBatch?: number;
+  readonly logger: Logger;
   readonly onClose: () => void;
 }
 
@@ -39,15 +41,17 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
   const { response } = options;
   const batch = options.catchUpBatch ?? 500;
   let position = options.from;
+  let sent = 0;
   let live = false;
   let closed = false;
   const buffered: LogEntry[] = [];
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let unsubscribe: (() => void) | undefined;
 
-  const close = () => {
+  const close = (reason: string) => {
     if (closed) return;
     closed = true;
+    options.logger.info({ reason, sent, position: `${position.txId}/${position.id}` }, 'stream closed');
     if (heartbeat !== undefined) clearInterval(heartbeat);
     unsubscribe?.();
     buffered.length = 0;
@@ -58,7 +62,7 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
   const write = (text: string) => {
     if (closed) return;
     response.write(text);
-    if (response.writableLength > options.maxBufferedBytes) close();
+    if (response.writableLength > options.maxBufferedBytes) close('client not reading');
   };
 
   const emit = (entries: readonly LogEntry[]) => {
@@ -66,13 +70,16 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
       if (closed) return;
       if (comparePositions(entry.position, position) <= 0) continue;
       position = entry.position;
-      if (options.matches(entry.notification)) write(formatEvent(entry.notification));
+      if (!options.matches(entry.notification)) continue;
+      write(formatEvent(entry.notification));
+      sent += 1;
     }
   };
 
   return {
     async run() {
-      response.on('close', close);
+      options.logger.info({ from: `${position.txId}/${position.id}` }, 'stream opened');
+      response.on('close', () => close('client disconnected'));
       unsubscribe = options.feed.subscribe((entries) => {
         if (live) emit(entries);
         else buffered.push(...entries);
@@ -93,13 +100,14 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
           emit(entries);
           if (entries.length < batch) break;
         }
-      } catch {
-        close();
+      } catch (error) {
+        options.logger.warn({ err: error }, 'stream catch-up failed; the client resumes with Last-Event-ID');
+        close('catch-up failed');
         return;
       }
       emit(buffered.splice(0));
       live = true;
     },
-    close,
+    close: () => close('server closing'),
   };
 };
