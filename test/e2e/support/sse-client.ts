@@ -37,7 +37,9 @@ export class SseClient {
       },
       (error: unknown) => {
         if (abort.signal.aborted) return;
-        this.unexpectedEnds.push(`stream failed after ${this.events.length - received} events: ${String(error)}`);
+        this.unexpectedEnds.push(
+          `stream failed after ${this.events.length - received} events: ${String(error)}`,
+        );
       },
     );
   }
