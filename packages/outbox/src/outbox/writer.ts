@@ -44,7 +44,7 @@ export interface Outbox {
 export const outboxInsertSql = (table: string, param = '$1'): string =>
   `INSERT INTO ${table} (message_id, topic, key, headers, payload, traceparent, tracestate)
     SELECT r.id, r.topic, r.key, r.headers, decode(r.payload, 'base64'), r.traceparent, r.tracestate
-    FROM json_to_recordset(${param}::json)
+    FROM jsonb_to_recordset(${param}::jsonb)
       AS r(id text, topic text, key text, headers jsonb, payload text, traceparent text, tracestate text)`;
 
 interface TraceCarrier {

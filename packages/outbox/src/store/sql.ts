@@ -9,16 +9,19 @@ export const storeSql = (schema: string) => {
   const insertEvents = (param: string) =>
     `INSERT INTO ${t('events')} (event_id, type, aggregate_type, aggregate_id, base_version, clock,
         hlc, origin, data, metadata, outcome, version, applied, conflict_id, details)
-      SELECT * FROM json_to_recordset(${param}::json) AS r(event_id text, type text, aggregate_type text,
+      SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS r(event_id text, type text, aggregate_type text,
         aggregate_id text, base_version bigint, clock jsonb, hlc text, origin text, data jsonb, metadata jsonb,
         outcome text, version bigint, applied boolean, conflict_id text, details jsonb)`;
+  // An upsert rather than UPDATE … FROM: the conflict check always probes the primary key, whatever plan
+  // a statement prepared while the table was small would otherwise keep (a hash join over a scan of every
+  // aggregate). The rows exist already (prepareBatch creates them), so every row takes the update branch.
   const updateAggregates = (param: string) =>
-    `UPDATE ${t('aggregates')} a
-      SET version = u.version, fields = u.fields, field_versions = u.field_versions, vector = u.vector,
-        updated_at = now()
-      FROM json_to_recordset(${param}::json) AS u(aggregate_type text, aggregate_id text, version bigint,
-        fields jsonb, field_versions jsonb, vector jsonb)
-      WHERE a.aggregate_type = u.aggregate_type AND a.aggregate_id = u.aggregate_id`;
+    `INSERT INTO ${t('aggregates')} AS a (aggregate_type, aggregate_id, version, fields, field_versions, vector)
+      SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS u(aggregate_type text, aggregate_id text,
+        version bigint, fields jsonb, field_versions jsonb, vector jsonb)
+      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+      SET version = EXCLUDED.version, fields = EXCLUDED.fields, field_versions = EXCLUDED.field_versions,
+        vector = EXCLUDED.vector, updated_at = now()`;
   return {
     // $1 lock keys: advisory locks (they assign no transaction id, as row locks would), sorted, so
     // writers never deadlock.
@@ -31,34 +34,9 @@ export const storeSql = (schema: string) => {
         ON a.aggregate_type = k.t AND a.aggregate_id = k.i
       ORDER BY a.aggregate_type, a.aggregate_id
       FOR UPDATE OF a`,
-    // $1 types, $2 ids (sorted, distinct), $3 event ids. One round trip before classifying a batch:
-    // creates its missing aggregates (keys not found only: for an existing row an index probe is much
-    // cheaper than a speculative insert that conflicts), locks and reads the others (FOR UPDATE, in a fixed order), and
-    // looks up already-known event ids. Rows this statement creates come back in `created` (they are
-    // new, so nobody else can lock them), rows it finds in `aggregates` (current, locked), known events
-    // in `existing`. A key in neither was created by a transaction that committed after this
-    // statement's snapshot; store.ts locks those with `lockAggregates`.
-    prepareBatch: `WITH keys AS (SELECT k.t, k.i FROM unnest($1::text[], $2::text[]) AS k(t, i)),
-      created AS (
-        INSERT INTO ${t('aggregates')} (aggregate_type, aggregate_id)
-        SELECT k.t, k.i FROM keys k
-        WHERE NOT EXISTS (
-          SELECT 1 FROM ${t('aggregates')} x WHERE x.aggregate_type = k.t AND x.aggregate_id = k.i)
-        ORDER BY k.t, k.i
-        ON CONFLICT DO NOTHING
-        RETURNING aggregate_type, aggregate_id),
-      locked AS (
-        SELECT a.aggregate_type, a.aggregate_id, a.version::float8 AS version, a.fields, a.field_versions,
-          a.vector
-        FROM ${t('aggregates')} a JOIN keys k ON a.aggregate_type = k.t AND a.aggregate_id = k.i
-        ORDER BY a.aggregate_type, a.aggregate_id
-        FOR UPDATE OF a)
-      SELECT COALESCE((SELECT json_agg(l) FROM locked l), '[]') AS aggregates,
-        COALESCE((SELECT json_agg(json_build_array(c.aggregate_type, c.aggregate_id)) FROM created c), '[]')
-          AS created,
-        COALESCE((SELECT json_agg(e) FROM (
-          SELECT e.event_id, e.outcome, e.version::float8 AS version, e.conflict_id, e.details
-          FROM ${t('events')} e WHERE e.event_id = ANY($3::text[])) e), '[]') AS existing`,
+    // $1 lock keys, $2 types, $3 ids (sorted, distinct), $4 event ids: locks, then creates, reads and
+    // looks up in one round trip (migration 0009 says how).
+    prepareBatch: `SELECT p.aggregates, p.created, p.existing FROM ${t('store_prepare_batch')}($1, $2, $3, $4) p`,
     // $1 event rows.
     insertEvents: insertEvents('$1'),
     // $1 aggregate rows.

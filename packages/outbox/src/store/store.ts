@@ -105,14 +105,16 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
   const produce = options.messages ?? defaultMessages;
   const now = options.now ?? Date.now;
 
+  /** The lock keys of aggregates: the JSON pair (no separator can collide), distinct and sorted. */
+  const lockKeys = (aggregates: readonly Pick<EventEnvelope, 'aggregateType' | 'aggregateId'>[]): string[] =>
+    [...new Set(aggregates.map((e) => JSON.stringify([e.aggregateType, e.aggregateId])))].sort();
+
   const lockAggregates = async (
     tx: Tx,
     aggregates: readonly Pick<EventEnvelope, 'aggregateType' | 'aggregateId'>[],
   ): Promise<void> => {
     if (aggregates.length === 0) return;
-    // The lock key is the JSON pair (no separator can collide); sorted, so writers never deadlock.
-    const keys = [...new Set(aggregates.map((e) => JSON.stringify([e.aggregateType, e.aggregateId])))].sort();
-    await tx.query(sql.advisoryLocks, [keys], { prepare: 'store.lock' });
+    await tx.query(sql.advisoryLocks, [lockKeys(aggregates)], { prepare: 'store.lock' });
   };
 
   const append = async (
@@ -121,13 +123,14 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     appendOptions: AppendOptions = {},
   ): Promise<AppendResult[]> => {
     if (events.length === 0) return [];
-    await lockAggregates(tx, events);
     const keys = [...new Set(events.map((e) => aggregateKey(e.aggregateType, e.aggregateId)))].sort();
     const types = keys.map((k) => splitKey(k)[0]);
     const ids = keys.map((k) => splitKey(k)[1]);
-    const prepared = await tx.query<PreparedBatch>(sql.prepareBatch, [types, ids, events.map((e) => e.id)], {
-      prepare: 'store.prepare',
-    });
+    const prepared = await tx.query<PreparedBatch>(
+      sql.prepareBatch,
+      [lockKeys(events), types, ids, events.map((e) => e.id)],
+      { prepare: 'store.prepare' },
+    );
     const batch = prepared.rows[0] ?? { aggregates: [], created: [], existing: [] };
     const states = new Map<string, AggregateState | undefined>(
       batch.aggregates.map((row) => [aggregateKey(row.aggregate_type, row.aggregate_id), toState(row)]),
