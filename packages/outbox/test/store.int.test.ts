@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@concord/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEventStore, createResolutionStore } from '../src/index.js';
-import type { Database } from '../src/index.js';
+import type { Database, Tx } from '../src/index.js';
 import { createPgliteTestDatabase, createTestDatabase } from '../src/testing/index.js';
 import type { TestDatabase } from '../src/testing/index.js';
 import { unique } from './helpers.js';
@@ -244,3 +244,49 @@ const suite = (name: string, open: () => Promise<TestDatabase>, opts: { concurre
 suite('Postgres', () => createTestDatabase({ adminUrl: inject('DATABASE_URL') }), { concurrent: true });
 // PGlite is a single connection: transactions cannot interleave, so the concurrency cases do not apply.
 suite('PGlite', () => createPgliteTestDatabase(), { concurrent: false });
+
+// The append's statements are prepared once per connection. A plan made while the tables were small
+// must not turn into a scan of every event or aggregate for each batch once they are large: the
+// statistics here are never refreshed (no ANALYZE), as in a fresh deployment before autovacuum runs.
+describe('event store plans on Postgres', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase({ adminUrl: inject('DATABASE_URL'), max: 1 });
+  });
+  afterAll(() => t.close());
+
+  const batch = (tag: string, n: number) =>
+    Array.from({ length: 100 }, (_, i) =>
+      ev({ id: `${tag}-${n}-${i}`, aggregateId: `plan-${(n * 100 + i) % 2_000}`, data: { title: tag } }),
+    );
+
+  it('finds aggregates and known events by key on a grown table, with plans made while it was empty', async () => {
+    // Ten batches on the near-empty tables: past the plan cache's custom plans, to its generic plan. Then
+    // 4,000 more events on 2,000 aggregates (each aggregate twice, so the append updates as well).
+    for (let n = 0; n < 10; n++) await t.db.withTransaction((tx) => store.append(tx, batch('small', n)));
+    for (let n = 0; n < 40; n++) await t.db.withTransaction((tx) => store.append(tx, batch('grown', n)));
+    // Scan counters of this backend, not yet flushed: read before and after, in one transaction.
+    const counters = async (tx: Tx) => {
+      const { rows } = await tx.query<{ relname: string; seq_scan: string; idx_scan: string }>(
+        `SELECT relname, seq_scan::text AS seq_scan, idx_scan::text AS idx_scan FROM pg_stat_xact_user_tables
+         WHERE schemaname = 'concord' AND relname IN ('events', 'aggregates') ORDER BY relname`,
+      );
+      return new Map(rows.map((r) => [r.relname, { seq: Number(r.seq_scan), idx: Number(r.idx_scan) }]));
+    };
+    const scans = await t.db.withTransaction(async (tx) => {
+      const before = await counters(tx);
+      await store.append(tx, [...batch('probe', 0), ...batch('grown', 39).slice(0, 5)]);
+      const after = await counters(tx);
+      return ['aggregates', 'events'].map((table) => ({
+        table,
+        seq: (after.get(table)?.seq ?? 0) - (before.get(table)?.seq ?? 0),
+        idx: (after.get(table)?.idx ?? 0) - (before.get(table)?.idx ?? 0),
+      }));
+    });
+    expect(scans.map((s) => [s.table, s.seq])).toEqual([
+      ['aggregates', 0],
+      ['events', 0],
+    ]);
+    expect(scans.every((s) => s.idx > 0)).toBe(true);
+  });
+});
