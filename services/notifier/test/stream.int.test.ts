@@ -111,6 +111,32 @@ describe('GET /v1/stream on Postgres', () => {
     );
   });
 
+  it('a stream joining while another is live gets every later notification once, in log order', async () => {
+    const first = await open('?aggregateIds=join-*');
+    const write = async (from: number, to: number) => {
+      for (let i = from; i <= to; i += 1)
+        await harness.publishApplied(`e-join-${i}`, { aggregateId: 'join-1', version: i });
+    };
+    const writing = write(1, 30);
+    await waitFor('the first stream under way', () => first.events.length >= 5);
+    const second = await open('?aggregateIds=join-*');
+    await writing;
+    await write(31, 40);
+    await waitFor('forty events on the first stream', () => first.events.length === 40);
+    await waitFor(
+      'the second stream at the same end',
+      () => second.events.at(-1)?.id === first.events.at(-1)?.id,
+    );
+    const firstIds = first.events.map((event) => event.id);
+    const secondIds = second.events.map((event) => event.id);
+    expect(first.events.map((event) => eventIdOf(event.data))).toEqual(
+      Array.from({ length: 40 }, (_, i) => `e-join-${i + 1}`),
+    );
+    expect(new Set(secondIds).size).toBe(secondIds.length);
+    expect(secondIds).toEqual(firstIds.slice(firstIds.indexOf(secondIds[0])));
+    expect(second.events.map((event) => eventIdOf(event.data))).toContain('e-join-31');
+  });
+
   it('fans out to several clients with their own filters', async () => {
     const tasks = await open('?aggregateTypes=fan-task');
     const outcomes = await open('?topics=concord.events.outcome&aggregateTypes=fan-task');

@@ -11,8 +11,11 @@ export interface NotificationFeed {
   start(): Promise<void>;
   /** A notification was committed in this process. */
   wake(): void;
-  /** Live entries in log order from now on; returns the unsubscribe function. */
-  subscribe(listener: FeedListener): () => void;
+  /**
+   * Live entries in log order from now on; returns the unsubscribe function. `from` is where the
+   * subscriber resumes: an idle feed (no subscriber) starts tailing there.
+   */
+  subscribe(listener: FeedListener, from: LogPosition): () => void;
   close(): Promise<void>;
 }
 
@@ -30,7 +33,9 @@ export interface NotificationFeedOptions {
  * The in-process hub of live notifications: one reader tails the log in (tx_id, id) order below the
  * snapshot's xmin and fans entries out to every connected stream. It is woken after a local commit,
  * by LISTEN/NOTIFY for commits on other replicas, and by polling as the fallback. With no stream
- * connected it only keeps its position at the head.
+ * connected it does nothing; the first stream to connect sets where it starts (that stream's resume
+ * position: the stream catches up from there itself and skips what it has seen, so nothing is missed
+ * and nothing repeated whatever the feed delivers after that position).
  */
 export const createNotificationFeed = (options: NotificationFeedOptions): NotificationFeed => {
   const logger = (options.logger ?? silentLogger).child({ component: 'feed' });
@@ -44,13 +49,7 @@ export const createNotificationFeed = (options: NotificationFeedOptions): Notifi
   const loop = createWakeableLoop({
     pollIntervalMs: options.pollIntervalMs,
     step: async () => {
-      if (listeners.size === 0) {
-        const head = await options.log.head(options.db);
-        // A stream that subscribed meanwhile may have caught up only to a point before this head: moving
-        // past it would skip the entries in between for that stream. Keep the older position then.
-        if (listeners.size === 0) position = head;
-        return false;
-      }
+      if (listeners.size === 0) return false;
       const entries = await options.log.readAfter(options.db, position, batchSize);
       const last = entries.at(-1);
       if (last === undefined) return false;
@@ -98,12 +97,14 @@ export const createNotificationFeed = (options: NotificationFeedOptions): Notifi
 
   return {
     async start() {
-      position = await options.log.head(options.db);
       await listen();
       loop.start();
     },
     wake: () => loop.wake(),
-    subscribe(listener) {
+    subscribe(listener, from) {
+      // A read running now started before this subscriber and moves `position` past what it read; the
+      // subscriber's catch-up covers that range too, so the feed only must not start after `from`.
+      if (listeners.size === 0) position = from;
       listeners.add(listener);
       loop.wake();
       return () => {

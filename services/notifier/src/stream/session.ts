@@ -83,7 +83,7 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
       unsubscribe = options.feed.subscribe((entries) => {
         if (live) emit(entries);
         else buffered.push(...entries);
-      });
+      }, options.from);
       response.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
