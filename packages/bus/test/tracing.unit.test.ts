@@ -1,34 +1,17 @@
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConcordError } from '@concord/core';
 import { createMemoryBus } from '../src/index.js';
 import type { ConsumerEvent } from '../src/index.js';
+import { createMemoryTracing, traceparentOf } from '../src/testing/index.js';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracer = provider.getTracer('test');
+const tracing = createMemoryTracing();
+const { exporter, tracer } = tracing;
 
-beforeAll(() => {
-  trace.setGlobalTracerProvider(provider);
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-});
-afterAll(() => {
-  trace.disable();
-  propagation.disable();
-  context.disable();
-});
+beforeAll(() => tracing.install());
+afterAll(() => tracing.uninstall());
 
 const encode = (text: string) => new TextEncoder().encode(text);
-const traceparentOf = (span: { spanContext(): { traceId: string; spanId: string } }) =>
-  `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`;
 
 it('runs each handler in a consumer span continuing the trace of its message headers', async () => {
   const events: ConsumerEvent[] = [];

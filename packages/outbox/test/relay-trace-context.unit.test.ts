@@ -1,32 +1,16 @@
 import { createMemoryBus } from '@concord/bus';
+import { createMemoryTracing, traceparentOf } from '@concord/bus/testing';
 import type { IncomingMessage } from '@concord/bus';
-import { context, propagation } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Publisher } from '../src/relay/publisher.js';
 import type { OutboxRow } from '../src/relay/row.js';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracer = provider.getTracer('test');
+// The relay is given the tracer; no global tracer provider.
+const tracing = createMemoryTracing();
+const { exporter, tracer } = tracing;
 
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-});
-afterAll(() => {
-  propagation.disable();
-  context.disable();
-});
-
-const traceparentOf = (span: { spanContext(): { traceId: string; spanId: string } }) =>
-  `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`;
+beforeAll(() => tracing.install({ provider: false }));
+afterAll(() => tracing.uninstall());
 
 const row = (id: number, topic: string, key: string, traceparent: string | null): OutboxRow => ({
   id: String(id),

@@ -1,12 +1,6 @@
 import { createMemoryBus } from '@concord/bus';
-import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { createMemoryTracing } from '@concord/bus/testing';
+import { context, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createOutbox, createRelay } from '../src/index.js';
 import { createTestDatabase } from '../src/testing/index.js';
@@ -14,23 +8,21 @@ import type { TestDatabase } from '../src/testing/index.js';
 import { collect, text, unique, waitFor } from './helpers.js';
 
 let t: TestDatabase;
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const contextManager = new AsyncLocalStorageContextManager().enable();
+// The relay is given the tracer; no global tracer provider.
+const tracing = createMemoryTracing();
+const { exporter } = tracing;
 
 beforeAll(async () => {
-  context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  tracing.install({ provider: false });
   t = await createTestDatabase({ adminUrl: inject('DATABASE_URL') });
 });
 afterAll(async () => {
   await t.close();
-  propagation.disable();
-  context.disable();
+  tracing.uninstall();
 });
 
 it('stores the writer trace context and publishes each row as a child span carrying it in headers', async () => {
-  const tracer = provider.getTracer('test');
+  const { tracer } = tracing;
   const bus = createMemoryBus();
   const topic = `t.${unique()}`;
   const { received } = await collect(bus, [topic]);

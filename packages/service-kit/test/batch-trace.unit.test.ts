@@ -1,32 +1,17 @@
+import { createMemoryTracing } from '@concord/bus/testing';
 import { createOutbox } from '@concord/outbox';
 import type { Database, Tx } from '@concord/outbox';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createBatchedHandler } from '../src/batched-handler.js';
 
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-const tracer = provider.getTracer('test');
+const tracing = createMemoryTracing();
+const { exporter, tracer } = tracing;
 
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(provider);
-});
+beforeAll(() => tracing.install());
 afterEach(() => exporter.reset());
-afterAll(() => {
-  trace.disable();
-  propagation.disable();
-  context.disable();
-});
+afterAll(() => tracing.uninstall());
 
 /** Transactions whose queries are recorded: the outbox rows' trace context is in the insert's parameter. */
 const inserted: { traceparent: string }[][] = [];
