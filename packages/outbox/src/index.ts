@@ -12,7 +12,7 @@ export type { MigrateOptions, MigrateResult } from './migrate/runner.js';
 export { createOutbox } from './outbox/writer.js';
 export type { Outbox, OutboxMessage, OutboxOptions } from './outbox/writer.js';
 export { createRelay } from './relay/relay.js';
-export type { Relay, RelayOptions, RelayStats } from './relay/relay.js';
+export type { Relay, RelayOptions, RelayStats } from './relay/types.js';
 export type { RelayCounters } from './relay/stats.js';
 export type { BackoffOptions } from './relay/backoff.js';
 export { backoffDelay } from './relay/backoff.js';

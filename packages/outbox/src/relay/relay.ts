@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DLQ_HEADERS, dlqTopic } from '@concord/bus';
-import type { MessageBus } from '@concord/bus';
-import { errorCode, isRetryable, silentLogger } from '@concord/core';
+import { silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { trace } from '@opentelemetry/api';
-import type { Tracer } from '@opentelemetry/api';
 import { DEFAULT_SCHEMA, outboxChannel, quoteSchema } from '../db/ident.js';
-import type { Database, Unlisten } from '../db/types.js';
+import type { Unlisten } from '../db/types.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
+import { Failures } from './failures.js';
 import { Leases } from './leases.js';
 import type { HeldLeases } from './leases.js';
 import { Publisher } from './publisher.js';
@@ -19,66 +17,8 @@ import { relaySql } from './sql.js';
 import type { RelaySql } from './sql.js';
 import { StatsRecorder } from './stats.js';
 import type { RelayCounters } from './stats.js';
+import type { Relay, RelayOptions, RelayStats } from './types.js';
 import { Waker } from './waker.js';
-
-export interface RelayOptions {
-  readonly db: Database;
-  readonly bus: MessageBus;
-  /** Schema holding the outbox. Default `concord`. */
-  readonly schema?: string;
-  /** This instance's name in the lease table. Default host:pid:random. */
-  readonly owner?: string;
-  /** Rows per publish call (each awaited until the broker confirmed it). Default 500. */
-  readonly batchSize?: number;
-  /**
-   * Rows per read, published in batches of `batchSize` one after the other and marked with one
-   * statement. Default 4 × batchSize: a read or mark costs far more per statement than per row.
-   */
-  readonly readSize?: number;
-  /** Polling fallback when no NOTIFY arrives. Default 1000 ms. */
-  readonly pollIntervalMs?: number;
-  /** A partition lease lasts this long unless renewed (renewed every third of it). Default 10_000 ms. */
-  readonly leaseTtlMs?: number;
-  /** Failed attempts (broker reachable) before a row is dead-lettered. Default 10. */
-  readonly maxAttempts?: number;
-  /** Backoff of a failing key and of the whole relay while the broker is unreachable. */
-  readonly backoff?: BackoffOptions;
-  /** Also publish dead letters to `<topic>.dlq` (they always go to outbox_dead_letters). Default true. */
-  readonly publishDeadLetters?: boolean;
-  /** Published rows are deleted after this long. Default 24 h. */
-  readonly retentionMs?: number;
-  /** How often cleanup runs. Default 60_000 ms. */
-  readonly cleanupIntervalMs?: number;
-  readonly logger?: Logger;
-  readonly tracer?: Tracer;
-  readonly random?: () => number;
-  readonly now?: () => number;
-}
-
-/** What /metrics reads: counters of this instance plus the outbox backlog. */
-export interface RelayStats extends RelayCounters {
-  readonly owner: string;
-  readonly partitions: readonly number[];
-  /** Rows not yet published (all partitions). */
-  readonly pending: number;
-  /** Age of the oldest unpublished row, in ms: the outbox lag. */
-  readonly oldestPendingAgeMs: number;
-  readonly deadLetterRows: number;
-  /** The broker is unreachable; the relay is backing off. */
-  readonly brokerOutage: boolean;
-}
-
-/** The outbox relay: publishes committed outbox rows through the bus. */
-export interface Relay {
-  readonly owner: string;
-  /** Starts the relay loop in the background. Idempotent. */
-  start(): void;
-  /** Stops the loop after the batch in flight, gives its partitions back, stops listening. Idempotent. */
-  close(): Promise<void>;
-  stats(): Promise<RelayStats>;
-  /** This instance's counters alone, without a database round trip. */
-  counters(): RelayCounters;
-}
 
 /** Position of a row in the relay's read order. */
 interface Cursor {
@@ -114,8 +54,6 @@ interface DrainResult {
  */
 const MARKS_IN_FLIGHT = 2;
 
-/** The read and the mark run for every batch: prepared once per connection. */
-
 /** Creates a relay; call `start()` to run it. */
 export const createRelay = (options: RelayOptions): Relay => new OutboxRelay(options);
 
@@ -126,6 +64,7 @@ class OutboxRelay implements Relay {
   readonly #channel: string;
   readonly #leases: Leases;
   readonly #publisher: Publisher;
+  readonly #failures: Failures;
   readonly #stats: StatsRecorder;
   readonly #waker = new Waker();
   readonly #log: Logger;
@@ -176,6 +115,14 @@ class OutboxRelay implements Relay {
     });
     this.#publisher = new Publisher(this.#o.bus, this.#o.tracer);
     this.#stats = new StatsRecorder(this.#o.now);
+    this.#failures = new Failures({
+      ...this.#o,
+      sql: this.#sql,
+      leases: this.#leases,
+      owner: this.owner,
+      stats: this.#stats,
+      logger: this.#log,
+    });
   }
 
   start(): void {
@@ -343,7 +290,7 @@ class OutboxRelay implements Relay {
         if (!outcome.clean) {
           await settleMarks(0);
           if (outcome.published.length > 0) await this.#mark(outcome.published, held);
-          for (const failure of outcome.failures) await this.#failed(failure.row, failure.error);
+          for (const failure of outcome.failures) await this.#failures.record(failure.row, failure.error);
           this.#cursor = undefined;
           return { read, full, outage: outcome.outage };
         }
@@ -426,55 +373,6 @@ class OutboxRelay implements Relay {
       { rows: published.length - marked, partitions: [...partitions] },
       'outbox relay was fenced off',
     );
-  }
-
-  async #failed(row: OutboxRow, error: unknown): Promise<void> {
-    const attempt = row.attempts + 1;
-    const entry = {
-      at: new Date(this.#o.now()).toISOString(),
-      attempt,
-      code: errorCode(error),
-      message: error instanceof Error ? error.message : String(error),
-    };
-    const held = this.#leases.held(new Set([row.key_partition]));
-    const lease = [held.partitions, held.fences, this.owner];
-    if (!isRetryable(error) || attempt >= this.#o.maxAttempts) {
-      await this.#publishDeadLetter(row, entry);
-      const moved = await this.#o.db.query(this.#sql.deadLetter, [row.id, ...lease, JSON.stringify(entry)]);
-      if (moved.rowCount > 0) this.#stats.deadLettered += 1;
-      this.#log.warn({ messageId: row.message_id, topic: row.topic, ...entry }, 'outbox row dead-lettered');
-      return;
-    }
-    const delay = backoffDelay(attempt, this.#o.backoff, this.#o.random);
-    await this.#o.db.query(this.#sql.markFailed, [row.id, ...lease, JSON.stringify(entry), delay]);
-    this.#stats.failedAttempts += 1;
-    this.#log.info(
-      { messageId: row.message_id, topic: row.topic, retryInMs: delay, ...entry },
-      'publish failed',
-    );
-  }
-
-  async #publishDeadLetter(row: OutboxRow, entry: { code: string; message: string; attempt: number }) {
-    if (!this.#o.publishDeadLetters) return;
-    try {
-      await this.#o.bus.publish(dlqTopic(row.topic), [
-        {
-          id: row.message_id,
-          key: row.key,
-          payload: row.payload,
-          headers: {
-            ...row.headers,
-            'message-id': row.message_id,
-            [DLQ_HEADERS.errorCode]: entry.code,
-            [DLQ_HEADERS.reason]: entry.message,
-            [DLQ_HEADERS.attempts]: String(entry.attempt),
-            [DLQ_HEADERS.originalTopic]: row.topic,
-          },
-        },
-      ]);
-    } catch (error) {
-      this.#log.warn({ err: error, messageId: row.message_id }, 'dead letter not published; kept in table');
-    }
   }
 
   /** Sleeps, waking early only on close. */

@@ -1,0 +1,103 @@
+import { DLQ_HEADERS, dlqTopic } from '@concord/bus';
+import type { MessageBus } from '@concord/bus';
+import { errorCode, isRetryable } from '@concord/core';
+import type { Logger } from '@concord/core';
+import type { Database } from '../db/types.js';
+import { backoffDelay } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import type { Leases } from './leases.js';
+import type { OutboxRow } from './row.js';
+import type { RelaySql } from './sql.js';
+import type { StatsRecorder } from './stats.js';
+
+export interface FailuresOptions {
+  readonly db: Database;
+  readonly bus: MessageBus;
+  readonly sql: RelaySql;
+  readonly leases: Leases;
+  readonly owner: string;
+  readonly stats: StatsRecorder;
+  readonly logger: Logger;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffOptions;
+  readonly publishDeadLetters: boolean;
+  readonly random: () => number;
+  readonly now: () => number;
+}
+
+/** One failed attempt as it is kept in the row's error history. */
+interface FailureEntry {
+  readonly at: string;
+  readonly attempt: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * What happens to a row the broker did not take: another attempt after a backoff with jitter (its key
+ * waits meanwhile), or — when the error is not retryable or the attempts are used up — the dead-letter
+ * table with its error history, and `<topic>.dlq` when configured. Both writes hold only under the
+ * lease of the row's partition.
+ */
+export class Failures {
+  readonly #o: FailuresOptions;
+
+  constructor(options: FailuresOptions) {
+    this.#o = options;
+  }
+
+  async record(row: OutboxRow, error: unknown): Promise<void> {
+    const attempt = row.attempts + 1;
+    const entry: FailureEntry = {
+      at: new Date(this.#o.now()).toISOString(),
+      attempt,
+      code: errorCode(error),
+      message: error instanceof Error ? error.message : String(error),
+    };
+    const held = this.#o.leases.held(new Set([row.key_partition]));
+    const lease = [held.partitions, held.fences, this.#o.owner];
+    if (!isRetryable(error) || attempt >= this.#o.maxAttempts) {
+      await this.#publishDeadLetter(row, entry);
+      const moved = await this.#o.db.query(this.#o.sql.deadLetter, [row.id, ...lease, JSON.stringify(entry)]);
+      if (moved.rowCount > 0) this.#o.stats.deadLettered += 1;
+      this.#o.logger.warn(
+        { messageId: row.message_id, topic: row.topic, ...entry },
+        'outbox row dead-lettered',
+      );
+      return;
+    }
+    const delay = backoffDelay(attempt, this.#o.backoff, this.#o.random);
+    await this.#o.db.query(this.#o.sql.markFailed, [row.id, ...lease, JSON.stringify(entry), delay]);
+    this.#o.stats.failedAttempts += 1;
+    this.#o.logger.info(
+      { messageId: row.message_id, topic: row.topic, retryInMs: delay, ...entry },
+      'publish failed',
+    );
+  }
+
+  async #publishDeadLetter(row: OutboxRow, entry: FailureEntry): Promise<void> {
+    if (!this.#o.publishDeadLetters) return;
+    try {
+      await this.#o.bus.publish(dlqTopic(row.topic), [
+        {
+          id: row.message_id,
+          key: row.key,
+          payload: row.payload,
+          headers: {
+            ...row.headers,
+            'message-id': row.message_id,
+            [DLQ_HEADERS.errorCode]: entry.code,
+            [DLQ_HEADERS.reason]: entry.message,
+            [DLQ_HEADERS.attempts]: String(entry.attempt),
+            [DLQ_HEADERS.originalTopic]: row.topic,
+          },
+        },
+      ]);
+    } catch (error) {
+      this.#o.logger.warn(
+        { err: error, messageId: row.message_id },
+        'dead letter not published; kept in table',
+      );
+    }
+  }
+}
