@@ -2,11 +2,9 @@ import { context, trace } from '@opentelemetry/api';
 import type { IncomingMessage } from '@concord/bus';
 import { ConcordError, createDecisionRecord, decide, resolutionChanges } from '@concord/core';
 import type {
-  Conflict,
   ConflictDetectedMessage,
   DecidedBy,
   DecisionRecord,
-  JsonObject,
   JsonValue,
   Logger,
   PhysicalClock,
@@ -14,13 +12,14 @@ import type {
   StrategyRegistry,
   StrategyResult,
 } from '@concord/core';
-import { createEventStore, createInbox, createOutbox, createResolutionStore } from '@concord/outbox';
-import type { AppliedResolution, Database, Tx } from '@concord/outbox';
+import { createEventStore, createInbox, createResolutionStore } from '@concord/outbox';
+import type { Database, Tx } from '@concord/outbox';
 import { createBatchedHandler } from '@concord/service-kit';
 import { refreshConflict, settleChanges } from './conflict.js';
+import { createDecisionWrites } from './decision-writes.js';
 import { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
 import { escalationStrategy } from './escalation.js';
-import { decisionMessages, parseDetected } from './messages.js';
+import { parseDetected } from './messages.js';
 import type { PolicySource } from './policy/source.js';
 import { createResolverRepo } from './repo.js';
 import type { ConflictRow, LedgerDecidedBy } from './repo.js';
@@ -55,11 +54,6 @@ export interface DecisionView {
   readonly decision: DecisionRecord;
 }
 
-/** An applied change with the fields it set. */
-type Applied = AppliedResolution & { readonly changes: JsonObject };
-
-const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
-
 /**
  * The resolver's decisions, each in one transaction: automatic ones from `concord.conflicts.detected`
  * (with the inbox), a person's through `decideByHuman`, a timeout's through `escalate`.
@@ -69,97 +63,15 @@ export const createResolver = (options: ResolverOptions) => {
   const schema = `"${options.schema}"`;
   const store = createEventStore({ schema: options.schema, now: () => clock.now() });
   const resolutions = createResolutionStore({ schema: options.schema });
-  const outbox = createOutbox({ schema: options.schema });
   const inbox = createInbox({ schema: options.schema });
   const repo = createResolverRepo(schema);
-  const iso = () => new Date(clock.now()).toISOString();
-
-  /** Applies a change (if any) as `<conflictId>:<suffix>` and returns it. */
-  const applyChange = async (
-    tx: Tx,
-    args: {
-      conflict: Conflict;
-      state: Awaited<ReturnType<typeof resolutions.lockAggregate>>;
-      change: ReturnType<typeof resolutionChanges>;
-      record: DecisionRecord;
-      suffix: 'resolution' | 'provisional';
-    },
-  ): Promise<Applied | undefined> => {
-    const { conflict, change, record } = args;
-    if (change === undefined || Object.keys(change.fields).length === 0) return undefined;
-    const type =
-      args.suffix === 'provisional'
-        ? 'ConflictProvisionallyResolved'
-        : record.outcome === 'rejected'
-          ? 'ConflictReverted'
-          : 'ConflictResolved';
-    const applied = await resolutions.applyResolution(tx, {
-      aggregateType: conflict.event.aggregateType,
-      aggregateId: conflict.event.aggregateId,
-      state: args.state,
-      change,
-      eventId: `${conflict.id}:${args.suffix}`,
-      type,
-      conflictId: conflict.id,
-      outcome: record.outcome,
-      metadata: {
-        conflictId: conflict.id,
-        eventId: conflict.event.id,
-        strategy: record.strategy,
-        decidedBy: record.decidedBy.kind === 'human' ? `human:${record.decidedBy.userId}` : 'policy',
-      },
-      details: { conflictId: conflict.id, provisional: record.provisional },
-    });
-    return { ...applied, changes: change.fields };
-  };
-
-  /** The event's outcome row and the outbox messages of a decision. */
-  const publish = async (
-    tx: Tx,
-    args: {
-      conflict: Conflict;
-      record: DecisionRecord;
-      ledgerId: number;
-      applied: Applied | undefined;
-      version: number | undefined;
-      causation: string;
-      redecided?: boolean;
-    },
-  ) => {
-    const { conflict, record, applied } = args;
-    const decision = json({
-      ...record,
-      ledgerId: args.ledgerId,
-      ...(applied === undefined ? {} : { appliedEventId: applied.eventId }),
-      ...(args.version === undefined ? {} : { version: args.version }),
-      ...(args.redecided === undefined ? {} : { redecided: args.redecided }),
-    });
-    const recorded = await store.recordOutcome(tx, {
-      eventId: conflict.event.id,
-      outcome: record.outcome,
-      details: {
-        conflictId: conflict.id,
-        decision,
-        ...(record.rejection === undefined
-          ? {}
-          : { error: { code: record.rejection.code, message: record.rejection.reason } }),
-      },
-      ...(args.version === undefined ? {} : { version: args.version }),
-    });
-    if (!recorded) logger.warn({ eventId: conflict.event.id }, 'conflict event not in the event store');
-    await outbox.add(
-      tx,
-      decisionMessages({
-        conflict,
-        record,
-        applied,
-        changes: applied?.changes,
-        version: args.version,
-        causation: args.causation,
-        committedAt: iso(),
-      }),
-    );
-  };
+  const { applyChange, publish } = createDecisionWrites({
+    schema: options.schema,
+    store,
+    resolutions,
+    clock,
+    logger,
+  });
 
   const decideDetected = async (tx: Tx, detected: ConflictDetectedMessage, messageId: string) => {
     const given = detected.conflict;

@@ -1,0 +1,124 @@
+import type {
+  Conflict,
+  DecisionRecord,
+  JsonObject,
+  Logger,
+  PhysicalClock,
+  resolutionChanges,
+} from '@concord/core';
+import { createOutbox } from '@concord/outbox';
+import type { AppliedResolution, EventStore, ResolutionStore, Tx } from '@concord/outbox';
+import { decisionMessages } from './messages.js';
+
+/** An applied change with the fields it set. */
+export type Applied = AppliedResolution & { readonly changes: JsonObject };
+
+const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
+
+export interface DecisionWritesOptions {
+  readonly schema: string;
+  readonly store: EventStore;
+  readonly resolutions: ResolutionStore;
+  readonly clock: PhysicalClock;
+  readonly logger: Logger;
+}
+
+/**
+ * What a decision writes besides its ledger and conflict rows, in the deciding transaction: the change
+ * it applies to the aggregate (a new version, recorded as an applied event), the conflicting event's
+ * outcome, and its messages through the outbox.
+ */
+export const createDecisionWrites = (options: DecisionWritesOptions) => {
+  const { store, resolutions, clock, logger } = options;
+  const outbox = createOutbox({ schema: options.schema });
+  const iso = () => new Date(clock.now()).toISOString();
+
+  /** Applies a change (if any) as `<conflictId>:<suffix>` and returns it. */
+  const applyChange = async (
+    tx: Tx,
+    args: {
+      conflict: Conflict;
+      state: Awaited<ReturnType<typeof resolutions.lockAggregate>>;
+      change: ReturnType<typeof resolutionChanges>;
+      record: DecisionRecord;
+      suffix: 'resolution' | 'provisional';
+    },
+  ): Promise<Applied | undefined> => {
+    const { conflict, change, record } = args;
+    if (change === undefined || Object.keys(change.fields).length === 0) return undefined;
+    const type =
+      args.suffix === 'provisional'
+        ? 'ConflictProvisionallyResolved'
+        : record.outcome === 'rejected'
+          ? 'ConflictReverted'
+          : 'ConflictResolved';
+    const applied = await resolutions.applyResolution(tx, {
+      aggregateType: conflict.event.aggregateType,
+      aggregateId: conflict.event.aggregateId,
+      state: args.state,
+      change,
+      eventId: `${conflict.id}:${args.suffix}`,
+      type,
+      conflictId: conflict.id,
+      outcome: record.outcome,
+      metadata: {
+        conflictId: conflict.id,
+        eventId: conflict.event.id,
+        strategy: record.strategy,
+        decidedBy: record.decidedBy.kind === 'human' ? `human:${record.decidedBy.userId}` : 'policy',
+      },
+      details: { conflictId: conflict.id, provisional: record.provisional },
+    });
+    return { ...applied, changes: change.fields };
+  };
+
+  /** The event's outcome row and the outbox messages of a decision. */
+  const publish = async (
+    tx: Tx,
+    args: {
+      conflict: Conflict;
+      record: DecisionRecord;
+      ledgerId: number;
+      applied: Applied | undefined;
+      version: number | undefined;
+      causation: string;
+      redecided?: boolean;
+    },
+  ) => {
+    const { conflict, record, applied } = args;
+    const decision = json({
+      ...record,
+      ledgerId: args.ledgerId,
+      ...(applied === undefined ? {} : { appliedEventId: applied.eventId }),
+      ...(args.version === undefined ? {} : { version: args.version }),
+      ...(args.redecided === undefined ? {} : { redecided: args.redecided }),
+    });
+    const recorded = await store.recordOutcome(tx, {
+      eventId: conflict.event.id,
+      outcome: record.outcome,
+      details: {
+        conflictId: conflict.id,
+        decision,
+        ...(record.rejection === undefined
+          ? {}
+          : { error: { code: record.rejection.code, message: record.rejection.reason } }),
+      },
+      ...(args.version === undefined ? {} : { version: args.version }),
+    });
+    if (!recorded) logger.warn({ eventId: conflict.event.id }, 'conflict event not in the event store');
+    await outbox.add(
+      tx,
+      decisionMessages({
+        conflict,
+        record,
+        applied,
+        changes: applied?.changes,
+        version: args.version,
+        causation: args.causation,
+        committedAt: iso(),
+      }),
+    );
+  };
+
+  return { applyChange, publish };
+};
