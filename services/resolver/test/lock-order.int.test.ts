@@ -4,7 +4,7 @@ import type { EventEnvelope } from '@concord/core';
 import type { Database, QueryResult, Tx } from '@concord/outbox';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createResolver } from '../src/resolver.js';
-import { createHarness, hlc, unique, waitFor } from './support/harness.js';
+import { conflictingWrites, createHarness, ev, hlc, unique, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
 /**
@@ -13,11 +13,6 @@ import type { Harness } from './support/harness.js';
  * of the outbox in version order in that order. A decision that locks its conflict row (which assigns a
  * transaction id) before the aggregate's advisory lock could commit a later version under an earlier id.
  */
-
-const ev = (
-  aggregateId: string,
-  partial: Partial<EventEnvelope> & { id: string; data: EventEnvelope['data'] },
-): EventEnvelope => ({ type: 'TaskUpdated', aggregateType: 'task', aggregateId, ...partial });
 
 /** A database whose transactions stop once, before the first query matching `at`, until released. */
 const pausingDatabase = (db: Database, at: RegExp) => {
@@ -112,11 +107,14 @@ describe('reviewed decisions lock the aggregate before their first write', () =>
   it('a human decision is published after an ingest write it waited for', async () => {
     const id = `task-${unique()}`;
     const conflictId = `${id}-3`;
-    await h.append([
-      ev(id, { id: `${id}-1`, data: { amount: 10 }, hlc: hlc(1) }),
-      ev(id, { id: `${id}-2`, data: { amount: 20 }, baseVersion: 1, hlc: hlc(2) }),
-      ev(id, { id: conflictId, data: { amount: 30 }, baseVersion: 1, hlc: hlc(3) }),
-    ]);
+    await h.append(
+      conflictingWrites(
+        id,
+        { data: { amount: 10 }, hlc: hlc(1) },
+        { data: { amount: 20 }, hlc: hlc(2) },
+        { data: { amount: 30 }, hlc: hlc(3) },
+      ),
+    );
     await h.module.resolver.handleDetected(await h.detected(conflictId));
     expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 3 });
 
@@ -137,11 +135,14 @@ describe('reviewed decisions lock the aggregate before their first write', () =>
   it('a timeout escalation is published after an ingest write it waited for', async () => {
     const id = `task-${unique()}`;
     const conflictId = `${id}-3`;
-    await h.append([
-      ev(id, { id: `${id}-1`, data: { budget: 1 }, hlc: hlc(10) }),
-      ev(id, { id: `${id}-2`, data: { budget: 2 }, baseVersion: 1, hlc: hlc(30) }),
-      ev(id, { id: conflictId, data: { budget: 3 }, baseVersion: 1, hlc: hlc(20) }),
-    ]);
+    await h.append(
+      conflictingWrites(
+        id,
+        { data: { budget: 1 }, hlc: hlc(10) },
+        { data: { budget: 2 }, hlc: hlc(30) },
+        { data: { budget: 3 }, hlc: hlc(20) },
+      ),
+    );
     await h.module.resolver.handleDetected(await h.detected(conflictId));
     expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 2 });
     h.clock.advance(31 * 60_000);

@@ -42,6 +42,28 @@ export const unique = (): string => `${Date.now().toString(36)}${Math.random().t
 
 export const hlc = (wall: number, node = 'n'): string => formatHlc({ wall, logical: 0, node });
 
+/** Outbox rows as [topic, message id] pairs. */
+export const topicsOf = (rows: readonly { topic: string; message_id: string }[]): string[][] =>
+  rows.map((r) => [r.topic, r.message_id]);
+
+/** A `TaskUpdated` event of the task `aggregateId`. */
+export const ev = (
+  aggregateId: string,
+  partial: Partial<EventEnvelope> & { id: string; data: EventEnvelope['data'] },
+): EventEnvelope => ({ type: 'TaskUpdated', aggregateType: 'task', aggregateId, ...partial });
+
+type Write = Omit<Partial<EventEnvelope>, 'id' | 'baseVersion'> & { data: EventEnvelope['data'] };
+
+/**
+ * Three events of the task `id`: `<id>-1` creates it; `<id>-2` and `<id>-3` both edit version 1, so
+ * appended in this order `<id>-3` conflicts with `<id>-2`.
+ */
+export const conflictingWrites = (id: string, first: Write, second: Write, third: Write): EventEnvelope[] => [
+  ev(id, { ...first, id: `${id}-1` }),
+  ev(id, { ...second, id: `${id}-2`, baseVersion: 1 }),
+  ev(id, { ...third, id: `${id}-3`, baseVersion: 1 }),
+];
+
 export const waitFor = async <T>(
   what: string,
   check: () => Promise<T | undefined | false>,

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { conflictingWrites, createHarness, ev, hlc, topicsOf, unique } from './support/harness.js';
+import type { Harness } from './support/harness.js';
+
+describe('manual review on Postgres', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness(inject('DATABASE_URL'));
+  });
+  afterAll(() => h.close());
+
+  it('manual review: provisional value applied, listed for review, settled by a human through HTTP', async () => {
+    const id = `task-${unique()}`;
+    const conflictId = `${id}-3`;
+    await h.append(
+      conflictingWrites(
+        id,
+        { data: { amount: 10 }, hlc: hlc(1) },
+        { data: { amount: 20 }, hlc: hlc(2) },
+        { data: { amount: 30, memo: 'late' }, hlc: hlc(3) },
+      ),
+    );
+    await h.module.resolver.handleDetected(await h.detected(conflictId));
+
+    // Provisional last_write_wins applied: amount 30 (and memo) at version 3, outcome pending_review.
+    expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({
+      version: 3,
+      fields: { amount: 30, memo: 'late' },
+    });
+    expect(await h.store.getEvent(h.db, conflictId)).toMatchObject({ outcome: 'pending_review', version: 3 });
+    const [pending] = await h.ledger(conflictId);
+    expect(pending).toMatchObject({ outcome: 'pending_review', final: false, provisional: true, version: 3 });
+    const due = h.clock.now() + 3_600_000;
+    expect(pending?.['record']).toMatchObject({
+      review: { provisionalStrategy: 'last_write_wins', dueAt: due },
+    });
+    const pendingMessages = await h.outboxFor(conflictId);
+    expect(topicsOf(pendingMessages).slice(2)).toEqual([
+      ['concord.conflicts.resolved', `${conflictId}:pending_review`],
+      ['concord.events.applied', `${conflictId}:provisional:applied`],
+      ['concord.events.outcome', `${conflictId}:outcome:pending_review`],
+    ]);
+    expect(pendingMessages.at(-1)?.body).toMatchObject({ outcome: 'pending_review', final: false });
+
+    const list = await h.http('GET', '/v1/conflicts?status=pending_review&limit=100');
+    expect(list.status).toBe(200);
+    const listed = (list.body.conflicts as { id: string }[]).find((c: { id: string }) => c.id === conflictId);
+    expect(listed).toMatchObject({
+      status: 'pending_review',
+      rule: 'review-amount',
+      fields: ['amount'],
+      review: { dueAt: new Date(due).toISOString(), provisional: true },
+    });
+    const detail = await h.http('GET', `/v1/conflicts/${conflictId}`);
+    expect(detail.body).toMatchObject({
+      status: 'pending_review',
+      explanation: {
+        via: 'rule',
+        rule: 'review-amount',
+        strategy: 'manual_review',
+        conditions: ['fields overlap any of [amount]'],
+        choices: [{ field: 'amount', source: 'remote', value: 30 }],
+      },
+      conflict: { overlappingFields: ['amount'], local: { amount: { value: 20 } } },
+    });
+    expect(
+      (detail.body.explanation.skipped as { name: string }[]).map((s: { name: string }) => s.name),
+    ).toEqual(['frozen-read-only']);
+
+    // Invalid, unknown and unknown-field decisions.
+    const bad = await h.http('POST', `/v1/conflicts/${conflictId}/decision`, { choose: 'mine' });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'CONCORD_DECISION_INVALID' } } });
+    const field = await h.http('POST', `/v1/conflicts/${conflictId}/decision`, {
+      fields: { memo: 'remote' },
+      userId: 'u1',
+    });
+    expect(field).toMatchObject({ status: 400, body: { error: { code: 'CONCORD_DECISION_UNKNOWN_FIELD' } } });
+    const missing = await h.http('POST', `/v1/conflicts/nope-${unique()}/decision`, {
+      choose: 'local',
+      userId: 'u1',
+    });
+    expect(missing).toMatchObject({ status: 404, body: { error: { code: 'CONCORD_CONFLICT_NOT_FOUND' } } });
+
+    h.clock.advance(60_000);
+    const decided = await h.http('POST', `/v1/conflicts/${conflictId}/decision`, {
+      choose: 'local',
+      userId: 'u1',
+      note: 'ERP value is right',
+    });
+    expect(decided.status).toBe(200);
+    expect(decided.body).toMatchObject({ id: conflictId, status: 'resolved', version: 4 });
+    expect(
+      (decided.body.decisions as { decidedBy: string; outcome: string }[]).map(
+        (d: { decidedBy: string; outcome: string }) => [d.decidedBy, d.outcome],
+      ),
+    ).toEqual([
+      ['policy', 'pending_review'],
+      ['human', 'resolved'],
+    ]);
+
+    // The human choice reverts the provisional value; the event's other field stays.
+    const state = await h.store.getAggregate(h.db, 'task', id);
+    expect(state).toMatchObject({ version: 4, fields: { amount: 20, memo: 'late' } });
+    expect(await h.replayed('task', id)).toEqual(state?.fields);
+    const ledger = await h.ledger(conflictId);
+    expect(ledger[1]).toMatchObject({
+      outcome: 'resolved',
+      final: true,
+      decided_by: 'human',
+      user_id: 'u1',
+      version: 4,
+    });
+    expect(ledger[1]?.['record']).toMatchObject({
+      decidedBy: { kind: 'human', userId: 'u1', note: 'ERP value is right' },
+      fields: { amount: 20 },
+      rule: 'review-amount',
+    });
+    const stored = await h.store.getEvent(h.db, conflictId);
+    expect(stored).toMatchObject({ outcome: 'resolved', version: 4 });
+    expect(stored?.details).toMatchObject({ decision: { decidedBy: { kind: 'human', userId: 'u1' } } });
+    expect(stored?.history.map((entry) => entry.outcome)).toEqual(['conflict', 'pending_review']);
+    const messages = await h.outboxFor(conflictId);
+    expect(topicsOf(messages).slice(5)).toEqual([
+      ['concord.conflicts.resolved', `${conflictId}:resolved`],
+      ['concord.events.applied', `${conflictId}:resolution:applied`],
+      ['concord.events.outcome', `${conflictId}:outcome:resolved`],
+    ]);
+    expect(messages[6]?.body).toMatchObject({
+      changes: { amount: 20 },
+      version: 4,
+      state: { fields: { amount: 20 } },
+    });
+
+    const again = await h.http('POST', `/v1/conflicts/${conflictId}/decision`, {
+      choose: 'remote',
+      userId: 'u2',
+    });
+    expect(again).toMatchObject({
+      status: 409,
+      body: { error: { code: 'CONCORD_CONFLICT_ALREADY_DECIDED' } },
+    });
+    const resolvedList = await h.http('GET', '/v1/conflicts?status=resolved&limit=500');
+    expect((resolvedList.body.conflicts as { id: string }[]).map((c: { id: string }) => c.id)).toContain(
+      conflictId,
+    );
+    expect((await h.http('GET', '/v1/conflicts?status=bogus')).body.error.code).toBe('CONCORD_QUERY_INVALID');
+  });
+
+  it('escalates an overdue review to the rule’s on_timeout strategy (injected clock)', async () => {
+    const id = `task-${unique()}`;
+    const conflictId = `${id}-3`;
+    await h.append([
+      ev(id, { id: `${id}-1`, data: { budget: 1 }, hlc: hlc(10) }),
+      ev(id, { id: `${id}-2`, data: { budget: 2 }, baseVersion: 1, hlc: hlc(30) }),
+      // Written before e2 (earlier HLC), arrived after: first_write_wins picks it.
+      ev(id, { id: conflictId, data: { budget: 3 }, baseVersion: 1, hlc: hlc(20) }),
+    ]);
+    await h.module.resolver.handleDetected(await h.detected(conflictId));
+    // No provisional strategy: nothing applied while the review is open.
+    expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 2, fields: { budget: 2 } });
+    expect(await h.store.getEvent(h.db, conflictId)).toMatchObject({ outcome: 'pending_review', version: 2 });
+
+    h.clock.advance(29 * 60_000);
+    expect(await h.module.sweep()).toBe(0);
+    h.clock.advance(2 * 60_000);
+    expect(await h.module.sweep()).toBe(1);
+    expect(await h.module.sweep()).toBe(0);
+
+    expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 3, fields: { budget: 3 } });
+    const ledger = await h.ledger(conflictId);
+    expect(ledger.map((l) => [l['decided_by'], l['outcome'], l['strategy']])).toEqual([
+      ['policy', 'pending_review', 'manual_review'],
+      ['timeout', 'resolved', 'first_write_wins'],
+    ]);
+    const reasons = (ledger[1]?.['record'] as { reasons: string[] }).reasons.join(' | ');
+    expect(reasons).toContain('review timed out');
+    expect(reasons).toContain('escalated to finance');
+    expect(reasons).toContain('first_write_wins (on_timeout)');
+    expect(await h.store.getEvent(h.db, conflictId)).toMatchObject({ outcome: 'resolved', version: 3 });
+    expect(await h.replayed('task', id)).toEqual({ budget: 3 });
+    expect((await h.outboxFor(conflictId)).at(-1)?.body).toMatchObject({ outcome: 'resolved', final: true });
+  });
+});
