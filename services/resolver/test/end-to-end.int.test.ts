@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { conflictingWrites, createHarness, hlc, unique, waitFor } from './support/harness.js';
+import { budgetConflict, conflictingWrites, createHarness, hlc, unique, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
 describe('resolver end to end through the relay and the memory bus', () => {
@@ -50,14 +50,7 @@ describe('resolver end to end through the relay and the memory bus', () => {
   it('escalates overdue reviews from the background sweeper', async () => {
     // The harness sweeps only on demand; a second module instance with a short interval runs it itself.
     const id = `task-${unique()}`;
-    await h.append(
-      conflictingWrites(
-        id,
-        { data: { budget: 1 }, hlc: hlc(10) },
-        { data: { budget: 2 }, hlc: hlc(30) },
-        { data: { budget: 3 }, hlc: hlc(20) },
-      ),
-    );
+    await h.append(budgetConflict(id));
     await waitFor(
       'the pending review',
       async () => (await h.store.getEvent(h.db, `${id}-3`))?.outcome === 'pending_review',

@@ -4,7 +4,15 @@ import type { EventEnvelope } from '@concord/core';
 import type { Database, QueryResult, Tx } from '@concord/outbox';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createResolver } from '../src/resolver.js';
-import { conflictingWrites, createHarness, ev, hlc, unique, waitFor } from './support/harness.js';
+import {
+  amountConflict,
+  budgetConflict,
+  createHarness,
+  ev,
+  hlc,
+  unique,
+  waitFor,
+} from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
 /**
@@ -107,14 +115,7 @@ describe('reviewed decisions lock the aggregate before their first write', () =>
   it('a human decision is published after an ingest write it waited for', async () => {
     const id = `task-${unique()}`;
     const conflictId = `${id}-3`;
-    await h.append(
-      conflictingWrites(
-        id,
-        { data: { amount: 10 }, hlc: hlc(1) },
-        { data: { amount: 20 }, hlc: hlc(2) },
-        { data: { amount: 30 }, hlc: hlc(3) },
-      ),
-    );
+    await h.append(amountConflict(id));
     await h.module.resolver.handleDetected(await h.detected(conflictId));
     expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 3 });
 
@@ -135,14 +136,7 @@ describe('reviewed decisions lock the aggregate before their first write', () =>
   it('a timeout escalation is published after an ingest write it waited for', async () => {
     const id = `task-${unique()}`;
     const conflictId = `${id}-3`;
-    await h.append(
-      conflictingWrites(
-        id,
-        { data: { budget: 1 }, hlc: hlc(10) },
-        { data: { budget: 2 }, hlc: hlc(30) },
-        { data: { budget: 3 }, hlc: hlc(20) },
-      ),
-    );
+    await h.append(budgetConflict(id));
     await h.module.resolver.handleDetected(await h.detected(conflictId));
     expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 2 });
     h.clock.advance(31 * 60_000);

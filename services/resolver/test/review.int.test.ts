@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { conflictingWrites, createHarness, ev, hlc, topicsOf, unique } from './support/harness.js';
+import { amountConflict, budgetConflict, createHarness, topicsOf, unique } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
 describe('manual review on Postgres', () => {
@@ -12,14 +12,7 @@ describe('manual review on Postgres', () => {
   it('manual review: provisional value applied, listed for review, settled by a human through HTTP', async () => {
     const id = `task-${unique()}`;
     const conflictId = `${id}-3`;
-    await h.append(
-      conflictingWrites(
-        id,
-        { data: { amount: 10 }, hlc: hlc(1) },
-        { data: { amount: 20 }, hlc: hlc(2) },
-        { data: { amount: 30, memo: 'late' }, hlc: hlc(3) },
-      ),
-    );
+    await h.append(amountConflict(id, { amount: 30, memo: 'late' }));
     await h.module.resolver.handleDetected(await h.detected(conflictId));
 
     // Provisional last_write_wins applied: amount 30 (and memo) at version 3, outcome pending_review.
@@ -149,12 +142,8 @@ describe('manual review on Postgres', () => {
   it('escalates an overdue review to the rule’s on_timeout strategy (injected clock)', async () => {
     const id = `task-${unique()}`;
     const conflictId = `${id}-3`;
-    await h.append([
-      ev(id, { id: `${id}-1`, data: { budget: 1 }, hlc: hlc(10) }),
-      ev(id, { id: `${id}-2`, data: { budget: 2 }, baseVersion: 1, hlc: hlc(30) }),
-      // Written before e2 (earlier HLC), arrived after: first_write_wins picks it.
-      ev(id, { id: conflictId, data: { budget: 3 }, baseVersion: 1, hlc: hlc(20) }),
-    ]);
+    // Written before e2 (earlier HLC), arrived after: first_write_wins picks it.
+    await h.append(budgetConflict(id));
     await h.module.resolver.handleDetected(await h.detected(conflictId));
     // No provisional strategy: nothing applied while the review is open.
     expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 2, fields: { budget: 2 } });

@@ -64,6 +64,31 @@ export const conflictingWrites = (id: string, first: Write, second: Write, third
   ev(id, { ...third, id: `${id}-3`, baseVersion: 1 }),
 ];
 
+/**
+ * A conflict on `amount`, which TEST_POLICY sends to manual review with last_write_wins applied
+ * provisionally: amounts 10, 20 and then `<id>-3`'s (30 unless given), in HLC order.
+ */
+export const amountConflict = (id: string, third: EventEnvelope['data'] = { amount: 30 }): EventEnvelope[] =>
+  conflictingWrites(
+    id,
+    { data: { amount: 10 }, hlc: hlc(1) },
+    { data: { amount: 20 }, hlc: hlc(2) },
+    { data: third, hlc: hlc(3) },
+  );
+
+/**
+ * A conflict on `budget`, which TEST_POLICY sends to manual review escalating to first_write_wins after
+ * 30 minutes, nothing applied meanwhile. `<id>-3` (budget 3) was written before `<id>-2` (earlier HLC)
+ * and arrived after it, so the escalation picks it.
+ */
+export const budgetConflict = (id: string): EventEnvelope[] =>
+  conflictingWrites(
+    id,
+    { data: { budget: 1 }, hlc: hlc(10) },
+    { data: { budget: 2 }, hlc: hlc(30) },
+    { data: { budget: 3 }, hlc: hlc(20) },
+  );
+
 export const waitFor = async <T>(
   what: string,
   check: () => Promise<T | undefined | false>,
