@@ -33,7 +33,7 @@ export type { DeadLetterCause } from './consumer/dead-letter.js';
 export { ConsumerPipeline, DEFAULT_CONCURRENCY } from './consumer/pipeline.js';
 export type { ConsumerPipelineOptions, Delivery, DeliveryOutcome } from './consumer/pipeline.js';
 export type { ConsumerEvent, ConsumerObserver } from './consumer/observer.js';
-export { consumeSpan } from './consumer/tracing.js';
+export { consumeSpan, runInSpan } from './consumer/tracing.js';
 export type { ConsumeSpanInfo } from './consumer/tracing.js';
 export { createMemoryBus, MEMORY_FEATURES } from './memory/bus.js';
 export type { MemoryBusOptions } from './memory/bus.js';

@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
-import type { Attributes, Span } from '@opentelemetry/api';
+import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { IncomingMessage } from '../port.js';
 
 const tracer = trace.getTracer('@concord/bus');
@@ -41,9 +41,17 @@ export const consumeSpan = <T>(info: ConsumeSpanInfo, handler: (span: Span) => P
     { kind: SpanKind.CONSUMER, attributes: attributesOf(info) },
     parent,
   );
-  return context.with(trace.setSpan(parent, span), async () => {
+  return runInSpan(parent, span, handler);
+};
+
+/**
+ * Runs `work` with `span` active (as a child of `parent`): a failure is recorded on the span and
+ * rethrown, and the span ends either way.
+ */
+export const runInSpan = <T>(parent: Context, span: Span, work: (span: Span) => Promise<T>): Promise<T> =>
+  context.with(trace.setSpan(parent, span), async () => {
     try {
-      return await handler(span);
+      return await work(span);
     } catch (error) {
       span.recordException(error instanceof Error ? error : String(error));
       span.setStatus({ code: SpanStatusCode.ERROR });
@@ -52,4 +60,3 @@ export const consumeSpan = <T>(info: ConsumeSpanInfo, handler: (span: Span) => P
       span.end();
     }
   });
-};

@@ -1,8 +1,9 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, propagation, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { ConcordError, errorCode, isConcordError, silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
+import { runInSpan } from '@concord/bus';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import type { NotifierMetrics } from '../metrics.js';
 import { DelayJobError } from '../queue/port.js';
@@ -77,17 +78,7 @@ const deliverySpan = (
     },
     parent,
   );
-  return context.with(trace.setSpan(parent, span), async () => {
-    try {
-      await run(span);
-    } catch (error) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return runInSpan(parent, span, run);
 };
 
 /**
