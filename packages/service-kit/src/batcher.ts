@@ -1,5 +1,6 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Context, Link, Span } from '@opentelemetry/api';
+import { runInSpan } from '@concord/bus';
 import { ConcordError } from '@concord/core';
 
 /** What one group commit did, for metrics. */
@@ -110,13 +111,7 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
       { links, attributes: { 'concord.batch.jobs': group.length } },
       lone ?? ROOT_CONTEXT,
     );
-    return context.with(trace.setSpan(lone ?? ROOT_CONTEXT, span), async () => {
-      try {
-        await commitGroup(group, contexts, span);
-      } finally {
-        span.end();
-      }
-    });
+    return runInSpan(lone ?? ROOT_CONTEXT, span, (active) => commitGroup(group, contexts, active));
   };
 
   const commitGroup = async (group: Entry<J, R>[], contexts: Context[], span: Span): Promise<void> => {
