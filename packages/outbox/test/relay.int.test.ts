@@ -63,8 +63,8 @@ describe('relay', () => {
       ['b', 'b:1'],
     ]);
     await waitFor('rows marked', async () => {
-      const { rows } = await t.db.query('SELECT 1 FROM concord.outbox WHERE published_at IS NULL');
-      return rows.length === 0;
+      const { rows } = await t.db.query<{ pending: number }>('SELECT pending FROM concord.outbox_backlog()');
+      return rows[0]?.pending === 0;
     });
   });
 
@@ -177,17 +177,17 @@ describe('relay', () => {
     },
   );
 
-  it('marks by deleting when there is no retention, and keeps reading past a stale plan', async () => {
+  it('keeps reading past a stale plan and settles the whole backlog', async () => {
     const bus = track(createMemoryBus());
     const topic = `t.${unique()}`;
     const { received } = await collect(bus, [topic]);
     // Statistics say the outbox is empty; the read must still walk the pending index in order.
     await t.db.exec('ANALYZE concord.outbox');
     await writeMessages({ db: t.db, outbox, topic, count: 3_000, keys: 30 });
-    const r = relay(bus, { batchSize: 200, retentionMs: 0 });
+    const r = relay(bus, { batchSize: 200 });
     await waitFor('all delivered', () => received.length === 3_000);
     await waitFor('all marked', () => r.counters().published === 3_000);
-    const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM concord.outbox');
+    const { rows } = await t.db.query<{ n: number }>('SELECT pending AS n FROM concord.outbox_backlog()');
     expect(rows[0]?.n).toBe(0);
     expect(keyOrderViolations(received)).toEqual([]);
     expect(r.counters().lagMs.max).toBeGreaterThan(0);
@@ -262,21 +262,95 @@ describe('relay', () => {
     stall = undefined;
     release();
     await waitFor('a noticed the fence', async () => (await a.stats()).partitions.length < 16);
-    const { rows } = await t.db.query<{ owner: string | null; n: number }>(
-      `SELECT l.owner, count(*)::int AS n FROM concord.outbox o
-       JOIN concord.outbox_leases l ON l.key_partition = o.key_partition AND l.fence = o.published_fence
-       GROUP BY l.owner`,
-    );
-    // Every row is marked under a fence that is current: none by A after it lost its leases.
-    expect(rows.reduce((sum, row) => sum + row.n, 0)).toBeLessThanOrEqual(400);
-    const stale = await t.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM concord.outbox o JOIN concord.outbox_leases l USING (key_partition)
-       WHERE o.published_fence > l.fence`,
-    );
-    expect(stale.rows[0]?.n).toBe(0);
+    // Everything is settled, and by B alone: A's marks after it lost its leases settled nothing.
+    const { rows } = await t.db.query<{ pending: number }>('SELECT pending FROM concord.outbox_backlog()');
+    expect(rows[0]?.pending).toBe(0);
     const aStats = await a.stats();
     expect(aStats.published).toBe(0);
     expect(aStats.fenced).toBeGreaterThan(0);
+  });
+
+  it('moves a watermark only under the current fence, only forwards, and never past a key waiting for a retry', async () => {
+    await t.db.withTransaction((tx) =>
+      outbox.add(tx, [
+        { topic: 'w', key: 'k1', payload: text('1') },
+        { topic: 'w', key: 'k1', payload: text('2') },
+        { topic: 'w', key: 'k1', payload: text('3') },
+      ]),
+    );
+    const { rows: written } = await t.db.query<{ id: string; tx_id: string; key_partition: number }>(
+      'SELECT id::text, tx_id::text, key_partition FROM concord.outbox ORDER BY id',
+    );
+    const [first, second, third] = written;
+    if (first === undefined || second === undefined || third === undefined) throw new Error('rows missing');
+    const p = first.key_partition;
+    await t.db.query(
+      `UPDATE concord.outbox_leases SET owner = 'w', fence = fence + 1, expires_at = now() + interval '1 minute'
+       WHERE key_partition = $1`,
+      [p],
+    );
+    const fence = (
+      await t.db.query<{ fence: string }>(
+        'SELECT fence::text FROM concord.outbox_leases WHERE key_partition = $1',
+        [p],
+      )
+    ).rows[0]?.fence;
+    const mark = async (ids: string[], markFence: string, upto: { tx_id: string; id: string } | null) => {
+      const { rows } = await t.db.query<{ marked: number; valid: number[] }>(
+        'SELECT marked, valid FROM concord.outbox_mark_published($1::bigint[], $2::int[], $3::bigint[], $4, $5::text::xid8, $6::bigint)',
+        [ids, [p], [markFence], 'w', upto?.tx_id ?? null, upto?.id ?? null],
+      );
+      return rows[0];
+    };
+    const watermark = async () =>
+      (
+        await t.db.query<{ id: string }>(
+          'SELECT published_id::text AS id FROM concord.outbox_leases WHERE key_partition = $1',
+          [p],
+        )
+      ).rows[0]?.id;
+    const pending = async () =>
+      (await t.db.query<{ pending: number }>('SELECT pending FROM concord.outbox_backlog()')).rows[0]
+        ?.pending;
+    try {
+      const before = await watermark();
+      // A stale fence settles nothing.
+      expect(await mark([first.id], String(BigInt(fence ?? '0') - 1n), first)).toEqual({
+        marked: 0,
+        valid: [],
+      });
+      expect(await watermark()).toBe(before);
+      // The current fence moves the watermark; a lower position later does not move it back.
+      expect(await mark([first.id, second.id], fence ?? '', second)).toEqual({ marked: 0, valid: [p] });
+      expect(await watermark()).toBe(second.id);
+      expect(await mark([first.id], fence ?? '', first)).toEqual({ marked: 0, valid: [p] });
+      expect(await watermark()).toBe(second.id);
+      expect(await pending()).toBe(1);
+      // A row of the partition waits for a retry: the watermark stays, rows are marked one by one.
+      await t.db.query(
+        `UPDATE concord.outbox SET next_attempt_at = now() + interval '1 hour' WHERE id = $1`,
+        [third.id],
+      );
+      await t.db.withTransaction((tx) => outbox.add(tx, [{ topic: 'w', key: 'k1', payload: text('4') }]));
+      const fourth = (
+        await t.db.query<{ id: string; tx_id: string }>(
+          'SELECT id::text, tx_id::text FROM concord.outbox ORDER BY id DESC LIMIT 1',
+        )
+      ).rows[0];
+      if (fourth === undefined) throw new Error('row missing');
+      expect(await mark([fourth.id], fence ?? '', fourth)).toEqual({ marked: 1, valid: [p] });
+      expect(await watermark()).toBe(second.id);
+      expect(await pending()).toBe(1);
+      // Once the waiting row itself goes through, the watermark moves past it.
+      expect(await mark([third.id], fence ?? '', fourth)).toEqual({ marked: 0, valid: [p] });
+      expect(await watermark()).toBe(fourth.id);
+      expect(await pending()).toBe(0);
+    } finally {
+      await t.db.query(
+        `UPDATE concord.outbox_leases SET owner = NULL, expires_at = '-infinity' WHERE key_partition = $1`,
+        [p],
+      );
+    }
   });
 
   it('wakes on NOTIFY well before the polling interval', async () => {

@@ -237,11 +237,24 @@ class OutboxRelay implements Relay {
     }
   }
 
+  /**
+   * Deletes settled rows older than the retention period, walking the outbox in primary-key order a
+   * chunk at a time until it meets a recent row (rows are written in roughly id order). Rows not yet
+   * settled — a key waiting for its retry, a partition whose relay is away — are stepped over.
+   */
   async #cleanup(): Promise<void> {
     const chunk = 10_000;
+    let after = '0';
     for (;;) {
-      const { rowCount } = await this.#o.db.query(this.#sql.cleanup, [this.#o.retentionMs, chunk]);
-      if (rowCount < chunk || this.#stopped) return;
+      const { rows } = await this.#o.db.query<{
+        scanned: number;
+        last_id: string | null;
+        reached_recent: boolean;
+      }>(this.#sql.cleanup, [this.#o.retentionMs, chunk, after], { prepare: 'relay.cleanup' });
+      const result = rows[0];
+      if (result === undefined || result.last_id === null) return;
+      if (result.reached_recent || result.scanned < chunk || this.#stopped) return;
+      after = result.last_id;
     }
   }
 
@@ -289,13 +302,13 @@ class OutboxRelay implements Relay {
         const outcome = await this.#publish(rows);
         if (!outcome.clean) {
           await settleMarks(0);
-          if (outcome.published.length > 0) await this.#mark(outcome.published, held);
+          if (outcome.published.length > 0) await this.#mark(outcome.published, held, undefined);
           for (const failure of outcome.failures) await this.#failures.record(failure.row, failure.error);
           this.#cursor = undefined;
           return { read, full, outage: outcome.outage };
         }
         if (marking.length >= MARKS_IN_FLIGHT) await settleMarks(MARKS_IN_FLIGHT - 1);
-        marking.push(settle(this.#mark(outcome.published, held)));
+        marking.push(settle(this.#mark(outcome.published, held, last)));
         if (!allMarked) break;
       }
       await settleMarks(0);
@@ -345,32 +358,44 @@ class OutboxRelay implements Relay {
     return { published, failures: [], outage: false, clean: true };
   }
 
-  /** Marks confirmed rows published under the fences held; false when some were fenced off. */
-  async #mark(published: readonly OutboxRow[], held: HeldLeases): Promise<boolean> {
+  /**
+   * Settles confirmed rows under the fences held; false when some were fenced off. `upto` is the
+   * position of the read's last row when every row of the read went through: the partitions' watermarks
+   * move there (rows of a partition with a key waiting for a retry are marked one by one). Without it
+   * — a read with a failure — every row is marked one by one.
+   */
+  async #mark(published: readonly OutboxRow[], held: HeldLeases, upto: Cursor | undefined): Promise<boolean> {
     const { rows } = await this.#o.db.query<{ marked: number; at_ms: number; valid: number[] }>(
       this.#sql.markPublished,
-      [published.map((row) => row.id), held.partitions, held.fences, this.owner, this.#o.retentionMs <= 0],
+      [
+        published.map((row) => row.id),
+        held.partitions,
+        held.fences,
+        this.owner,
+        upto?.tx ?? null,
+        upto?.id ?? null,
+      ],
       { prepare: 'relay.mark' },
     );
     const result = rows[0] ?? { marked: 0, at_ms: 0, valid: [] };
     const valid = new Set(result.valid);
     const kept = published.filter((row) => valid.has(row.key_partition));
-    this.#stats.recordPublished(kept.slice(0, result.marked).map((row) => result.at_ms - row.created_ms));
-    if (result.marked === published.length) return true;
-    this.#fenced(published, kept, result.marked);
+    this.#stats.recordPublished(kept.map((row) => result.at_ms - row.created_ms));
+    if (kept.length === published.length) return true;
+    this.#fenced(published, kept);
     return false;
   }
 
-  /** Some confirmed rows were not marked: their partition's lease moved on (or another relay marked them). */
-  #fenced(published: readonly OutboxRow[], kept: readonly OutboxRow[], marked: number): void {
+  /** Some confirmed rows were not settled: their partition's lease moved on. */
+  #fenced(published: readonly OutboxRow[], kept: readonly OutboxRow[]): void {
     const partitions = new Set(published.map((row) => row.key_partition));
     for (const row of kept) partitions.delete(row.key_partition);
-    this.#stats.fenced += published.length - marked;
+    this.#stats.fenced += published.length - kept.length;
     this.#leases.drop(partitions);
     this.#leaseDueAt = 0;
     this.#cursor = undefined;
     this.#log.warn(
-      { rows: published.length - marked, partitions: [...partitions] },
+      { rows: published.length - kept.length, partitions: [...partitions] },
       'outbox relay was fenced off',
     );
   }

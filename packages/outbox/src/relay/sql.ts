@@ -16,10 +16,11 @@ export const relaySql = (schema: string, options: { readonly asyncMark: boolean 
         o.headers, o.payload, o.traceparent, o.tracestate, o.attempts,
         (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms
       FROM ${t('outbox_relay_batch')}($1::int[], $2::int, $3::text::xid8, $4::bigint) o`,
-    // $1 ids, $2/$3 partitions and fences held, $4 owner, $5 delete instead of marking. One row comes
-    // back: how many were marked, the database clock (the relay computes each row's commit-to-confirm
-    // lag from it) and the partitions whose lease held. A function (migrations/0008), so that the rows
-    // are always found by primary key, whatever the statistics say.
+    // $1 ids, $2/$3 partitions and fences held, $4 owner, $5/$6 the position of the batch's last row
+    // when every row of the batch went through (the partitions' watermark moves there), else null (the
+    // rows are marked one by one). One row comes back: how many rows were marked one by one, the database
+    // clock (the relay computes each row's commit-to-confirm lag from it) and the partitions whose lease
+    // held. A function (migrations/0010), so that its plan does not depend on table statistics.
     // The mark commits asynchronously (`synchronous_commit` off for its own transaction only): it does
     // not wait for the WAL flush. A mark lost with the last moments before a database crash leaves its
     // rows pending, so they are published again — what a relay crash between publish and mark does
@@ -28,12 +29,13 @@ export const relaySql = (schema: string, options: { readonly asyncMark: boolean 
     // commits in the background, so there is nothing to gain from it there (the embedded pipeline's
     // latency was not measurably better with it; runs of bench:e2e --broker embedded vary widely).
     markPublished: `SELECT m.marked, m.at_ms, m.valid
-      FROM ${t('outbox_mark_published')}($1::bigint[], $2::int[], $3::bigint[], $4::text, $5::boolean) m${
-        options.asyncMark
-          ? `
+      FROM ${t('outbox_mark_published')}($1::bigint[], $2::int[], $3::bigint[], $4::text, $5::text::xid8,
+        $6::bigint) m${
+          options.asyncMark
+            ? `
         CROSS JOIN set_config('synchronous_commit', 'off', true) AS async_commit`
-          : ''
-      }`,
+            : ''
+        }`,
     // $1 id, $2/$3/$4 lease, $5 error json, $6 delay ms
     markFailed: `WITH ${validLeases}
       UPDATE ${t('outbox')} o SET attempts = o.attempts + 1,
@@ -76,13 +78,10 @@ export const relaySql = (schema: string, options: { readonly asyncMark: boolean 
         SELECT key_partition FROM ${t('outbox_leases')}
         WHERE expires_at < now() ORDER BY key_partition LIMIT $2 FOR UPDATE SKIP LOCKED)
       RETURNING l.key_partition, l.fence::text AS fence`,
-    cleanup: `DELETE FROM ${t('outbox')} WHERE id IN (
-        SELECT id FROM ${t('outbox')}
-        WHERE published_at IS NOT NULL AND published_at < now() - $1 * interval '1 millisecond'
-        LIMIT $2)`,
-    backlog: `SELECT count(*)::int AS pending,
-        COALESCE((extract(epoch FROM clock_timestamp() - min(created_at)) * 1000)::float8, 0) AS oldest_ms
-      FROM ${t('outbox')} WHERE published_at IS NULL`,
+    // $1 retention ms, $2 rows to look at, $3 after this id (migrations/0010)
+    cleanup: `SELECT c.scanned, c.last_id::text AS last_id, c.deleted, c.reached_recent
+      FROM ${t('outbox_cleanup')}($1::float8, $2::int, $3::bigint) c`,
+    backlog: `SELECT b.pending, b.oldest_ms FROM ${t('outbox_backlog')}() b`,
     deadLetters: `SELECT count(*)::int AS n FROM ${t('outbox_dead_letters')}`,
   };
 };

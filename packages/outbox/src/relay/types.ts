@@ -29,7 +29,11 @@ export interface RelayOptions {
   readonly backoff?: BackoffOptions;
   /** Also publish dead letters to `<topic>.dlq` (they always go to outbox_dead_letters). Default true. */
   readonly publishDeadLetters?: boolean;
-  /** Published rows are deleted after this long. Default 24 h. */
+  /**
+   * Published rows are deleted once older than this — counted from when they were written, or, for the
+   * rare rows marked one by one (published around a key waiting for a retry), from when they were
+   * published. Default 24 h.
+   */
   readonly retentionMs?: number;
   /** How often cleanup runs. Default 60_000 ms. */
   readonly cleanupIntervalMs?: number;
