@@ -171,3 +171,24 @@ AS $$
     (SELECT count(*) FROM removed)::int,
     COALESCE((SELECT bool_or(created_at >= (SELECT at FROM cutoff)) FROM window_rows), false)
 $$;
+
+-- The position of the last row below the snapshot xmin, in any partition. A read (in the same statement,
+-- so under the same snapshot) that returned fewer rows than it asked for has seen every row of its
+-- partitions up to here: the relay's cursor, and its watermarks, move here rather than stay behind rows
+-- of other relays' partitions (published rows stay in the pending index until cleanup, so a cursor left
+-- behind would make every read walk them again).
+CREATE FUNCTION outbox_read_horizon(OUT horizon_tx xid8, OUT horizon_id bigint)
+  LANGUAGE plpgsql STABLE
+  SET enable_sort = off
+  SET enable_bitmapscan = off
+  SET enable_seqscan = off
+  SET jit = off
+  SET search_path FROM CURRENT
+AS $$
+BEGIN
+  SELECT o.tx_id, o.id INTO horizon_tx, horizon_id FROM outbox o
+  WHERE o.published_at IS NULL AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+  ORDER BY o.tx_id DESC, o.id DESC
+  LIMIT 1;
+END;
+$$;

@@ -353,6 +353,41 @@ describe('relay', () => {
     }
   });
 
+  it('moves the watermarks of partitions that get no rows up to what the reads have seen', async () => {
+    const bus = track(createMemoryBus());
+    // Another (live) relay holds every partition but 0; this relay gets partition 0 alone.
+    await t.db.query(
+      `UPDATE concord.outbox_leases SET owner = 'elsewhere', expires_at = now() + interval '1 hour'
+       WHERE key_partition <> 0`,
+    );
+    try {
+      const r = relay(bus);
+      await waitFor('partition 0', async () => (await r.stats()).partitions.join() === '0');
+      const { rows: keys } = await t.db.query<{ key: string }>(
+        `SELECT k AS key FROM (SELECT 'q' || n AS k FROM generate_series(1, 50) n) keys
+         WHERE (hashtextextended(k, 0) & 2147483647) % 16 <> 0`,
+      );
+      await t.db.withTransaction((tx) =>
+        outbox.add(
+          tx,
+          keys.map(({ key }) => ({ topic: 'elsewhere', key, payload: text(key) })),
+        ),
+      );
+      const last = (await t.db.query<{ id: string }>('SELECT max(id)::text AS id FROM concord.outbox'))
+        .rows[0]?.id;
+      await waitFor('watermark of partition 0 moved', async () => {
+        const { rows } = await t.db.query<{ id: string }>(
+          'SELECT published_id::text AS id FROM concord.outbox_leases WHERE key_partition = 0',
+        );
+        return BigInt(rows[0]?.id ?? '0') >= BigInt(last ?? '1');
+      });
+    } finally {
+      await t.db.query(
+        `UPDATE concord.outbox_leases SET owner = NULL, expires_at = '-infinity' WHERE owner = 'elsewhere'`,
+      );
+    }
+  });
+
   it('wakes on NOTIFY well before the polling interval', async () => {
     const bus = track(createMemoryBus());
     const topic = `t.${unique()}`;

@@ -26,6 +26,31 @@ interface Cursor {
   readonly id: string;
 }
 
+/** The later of two positions (`undefined` is before every position). */
+const later = (a: Cursor | undefined, b: Cursor | undefined): Cursor | undefined => {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const [ta, tb] = [BigInt(a.tx), BigInt(b.tx)];
+  if (ta !== tb) return ta > tb ? a : b;
+  return BigInt(a.id) >= BigInt(b.id) ? a : b;
+};
+
+interface ReadResult {
+  readonly rows: OutboxRow[];
+  /** The last row below the snapshot xmin in any partition (see outbox_read_horizon). */
+  readonly horizon: Cursor | undefined;
+}
+
+/** A row of the read: an outbox row, or (id null) only the horizon when nothing is pending. */
+type HorizonRow = Omit<OutboxRow, 'id'> & {
+  readonly id: string | null;
+  readonly horizon_tx: string | null;
+  readonly horizon_id: string | null;
+};
+
+/** How often an idle relay moves its watermarks up to what its reads have seen. */
+const IDLE_MARK_INTERVAL_MS = 1000;
+
 type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
 /** Never rejects, so a promise awaited later cannot become an unhandled rejection meanwhile. */
@@ -82,6 +107,7 @@ class OutboxRelay implements Relay {
    */
   #cursor: Cursor | undefined;
   #cleanupDueAt = 0;
+  #idleMarkDueAt = 0;
 
   constructor(options: RelayOptions) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -274,7 +300,7 @@ class OutboxRelay implements Relay {
     // The pass's first read is one publish batch, so publishing starts as soon as possible; the reads
     // ahead, which overlap publishing, take readSize rows.
     let limit = Math.min(this.#o.batchSize, this.#o.readSize);
-    let reading: Promise<Settled<OutboxRow[]>> | undefined = settle(this.#read(held, this.#cursor, limit));
+    let reading: Promise<Settled<ReadResult>> | undefined = settle(this.#read(held, this.#cursor, limit));
     // Marks of published reads, oldest first; at most MARKS_IN_FLIGHT - 1 stay pending while the
     // next read's rows are published.
     const marking: Promise<Settled<boolean>>[] = [];
@@ -290,13 +316,21 @@ class OutboxRelay implements Relay {
     };
     try {
       while (reading !== undefined) {
-        const rows: OutboxRow[] = unwrap(await reading);
+        const { rows, horizon } = unwrap(await reading);
         reading = undefined;
         full = rows.length === limit;
         const tail = rows.at(-1);
-        if (tail === undefined) break;
+        // A read that came back short has seen every row of these partitions up to the horizon.
+        const seen = later(
+          tail === undefined ? undefined : { tx: tail.tx_id, id: tail.id },
+          full ? undefined : horizon,
+        );
+        if (tail === undefined) {
+          last = later(last ?? this.#cursor, seen);
+          break;
+        }
         read += rows.length;
-        last = { tx: tail.tx_id, id: tail.id };
+        last = seen;
         limit = this.#o.readSize;
         if (full && this.#mayContinue()) reading = settle(this.#read(held, last, limit));
         const outcome = await this.#publish(rows);
@@ -312,6 +346,12 @@ class OutboxRelay implements Relay {
         if (!allMarked) break;
       }
       await settleMarks(0);
+      if (read === 0 && last !== undefined && this.#o.now() >= this.#idleMarkDueAt) {
+        // Nothing of ours was pending, but other partitions' rows were written: move the watermarks
+        // along, so that a relay taking these partitions over starts near here.
+        this.#idleMarkDueAt = this.#o.now() + IDLE_MARK_INTERVAL_MS;
+        allMarked = await this.#mark([], held, last);
+      }
       this.#cursor = allMarked ? (last ?? this.#cursor) : undefined;
       return { read, full, outage: false };
     } catch (error) {
@@ -331,13 +371,19 @@ class OutboxRelay implements Relay {
     return !this.#stopped && now < this.#leaseDueAt && now < this.#cleanupDueAt;
   }
 
-  async #read(held: HeldLeases, after: Cursor | undefined, limit: number): Promise<OutboxRow[]> {
-    const { rows } = await this.#o.db.query<OutboxRow>(
+  async #read(held: HeldLeases, after: Cursor | undefined, limit: number): Promise<ReadResult> {
+    const { rows } = await this.#o.db.query<HorizonRow>(
       this.#sql.read,
       [held.partitions, limit, after?.tx ?? null, after?.id ?? null],
       { prepare: 'relay.read' },
     );
-    return rows;
+    const first = rows[0];
+    const horizon =
+      first !== undefined && first.horizon_tx !== null && first.horizon_id !== null
+        ? { tx: first.horizon_tx, id: first.horizon_id }
+        : undefined;
+    // With nothing pending, the one row that comes back carries the horizon alone.
+    return { rows: rows.filter((row): row is HorizonRow & OutboxRow => row.id !== null), horizon };
   }
 
   /**

@@ -11,11 +11,16 @@ export const relaySql = (schema: string, options: { readonly asyncMark: boolean 
       FOR SHARE OF l)`;
   return {
     // $1 partitions, $2 limit, $3/$4 optional cursor (tx id, id). The read itself is a function
-    // (migrations/0006) so that it always walks the pending index in order, whatever the statistics say.
+    // (migrations/0010) so that it always walks the pending index in order, whatever the statistics say.
+    // Every row also carries the read horizon (outbox_read_horizon, same statement and snapshot); when
+    // nothing is pending, one row comes back with the horizon alone (id null). The single horizon row
+    // is the outer side of a nested loop (the join has no condition), so the rows keep the read's order.
     read: `SELECT o.id::text AS id, o.tx_id::text AS tx_id, o.message_id, o.topic, o.key, o.key_partition,
         o.headers, o.payload, o.traceparent, o.tracestate, o.attempts,
-        (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms
-      FROM ${t('outbox_relay_batch')}($1::int[], $2::int, $3::text::xid8, $4::bigint) o`,
+        (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms,
+        h.horizon_tx::text AS horizon_tx, h.horizon_id::text AS horizon_id
+      FROM ${t('outbox_read_horizon')}() h
+      LEFT JOIN ${t('outbox_relay_batch')}($1::int[], $2::int, $3::text::xid8, $4::bigint) o ON true`,
     // $1 ids, $2/$3 partitions and fences held, $4 owner, $5/$6 the position of the batch's last row
     // when every row of the batch went through (the partitions' watermark moves there), else null (the
     // rows are marked one by one). One row comes back: how many rows were marked one by one, the database
