@@ -13,40 +13,14 @@ import type { HeldLeases } from './leases.js';
 import { Publisher } from './publisher.js';
 import type { PublishOutcome } from './publisher.js';
 import type { OutboxRow } from './row.js';
+import { later, readBatch } from './read.js';
+import type { Cursor, ReadResult } from './read.js';
 import { relaySql } from './sql.js';
 import type { RelaySql } from './sql.js';
 import { StatsRecorder } from './stats.js';
 import type { RelayCounters } from './stats.js';
 import type { Relay, RelayOptions, RelayStats } from './types.js';
 import { Waker } from './waker.js';
-
-/** Position of a row in the relay's read order. */
-interface Cursor {
-  readonly tx: string;
-  readonly id: string;
-}
-
-/** The later of two positions (`undefined` is before every position). */
-const later = (a: Cursor | undefined, b: Cursor | undefined): Cursor | undefined => {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  const [ta, tb] = [BigInt(a.tx), BigInt(b.tx)];
-  if (ta !== tb) return ta > tb ? a : b;
-  return BigInt(a.id) >= BigInt(b.id) ? a : b;
-};
-
-interface ReadResult {
-  readonly rows: OutboxRow[];
-  /** The last row below the snapshot xmin in any partition (see outbox_read_horizon). */
-  readonly horizon: Cursor | undefined;
-}
-
-/** A row of the read: an outbox row, or (id null) only the horizon when nothing is pending. */
-type HorizonRow = Omit<OutboxRow, 'id'> & {
-  readonly id: string | null;
-  readonly horizon_tx: string | null;
-  readonly horizon_id: string | null;
-};
 
 /** How often an idle relay moves its watermarks up to what its reads have seen. */
 const IDLE_MARK_INTERVAL_MS = 1000;
@@ -371,19 +345,8 @@ class OutboxRelay implements Relay {
     return !this.#stopped && now < this.#leaseDueAt && now < this.#cleanupDueAt;
   }
 
-  async #read(held: HeldLeases, after: Cursor | undefined, limit: number): Promise<ReadResult> {
-    const { rows } = await this.#o.db.query<HorizonRow>(
-      this.#sql.read,
-      [held.partitions, limit, after?.tx ?? null, after?.id ?? null],
-      { prepare: 'relay.read' },
-    );
-    const first = rows[0];
-    const horizon =
-      first !== undefined && first.horizon_tx !== null && first.horizon_id !== null
-        ? { tx: first.horizon_tx, id: first.horizon_id }
-        : undefined;
-    // With nothing pending, the one row that comes back carries the horizon alone.
-    return { rows: rows.filter((row): row is HorizonRow & OutboxRow => row.id !== null), horizon };
+  #read(held: HeldLeases, after: Cursor | undefined, limit: number): Promise<ReadResult> {
+    return readBatch(this.#o.db, this.#sql, { partitions: held.partitions, after, limit });
   }
 
   /**
