@@ -1,5 +1,5 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import type { Database, ListenOptions, QueryResult, Sql, Tx, Unlisten } from './types.js';
+import type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlisten } from './types.js';
 
 export interface PgliteDatabaseOptions {
   readonly pglite: PGlite;
@@ -8,8 +8,12 @@ export interface PgliteDatabaseOptions {
 }
 
 const sqlOf = (target: PGlite | Transaction): Sql => ({
-  async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    const result = await target.query<R>(text, params as unknown[] | undefined);
+  async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const result = await target.query<R>(
+      text,
+      params as unknown[] | undefined,
+      options?.rowMode === undefined ? undefined : { rowMode: options.rowMode },
+    );
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   },
   async exec(text: string) {

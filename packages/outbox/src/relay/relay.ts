@@ -104,7 +104,8 @@ class OutboxRelay implements Relay {
       now: options.now ?? Date.now,
     };
     this.#log = this.#o.logger.child({ component: 'outbox-relay', owner: this.owner });
-    this.#sql = relaySql(quoteSchema(schema), { asyncMark: this.#o.db.kind === 'pg' });
+    const pg = this.#o.db.kind === 'pg';
+    this.#sql = relaySql(quoteSchema(schema), { asyncMark: pg, payloadText: pg });
     this.#channel = outboxChannel(schema);
     this.#leases = new Leases({
       db: this.#o.db,

@@ -1,0 +1,62 @@
+-- The read (replaces 0010's) skips the per-row "is this key waiting for a retry?" probe when no row of
+-- the held partitions waits for one — the usual case. The probe (an index lookup per row read) was
+-- more than half of the function's time on a 2,000-row read. The check and the read run under the
+-- same snapshot (a STABLE function sees its caller's), so a row that starts waiting meanwhile is not
+-- missed: it is seen by the next read. Rows of one key are in one partition, so looking at the held
+-- partitions only is enough.
+CREATE OR REPLACE FUNCTION outbox_relay_batch(partitions int[], batch_size int, after_tx xid8, after_id bigint)
+  RETURNS SETOF outbox
+  LANGUAGE plpgsql STABLE
+  SET enable_sort = off
+  SET enable_bitmapscan = off
+  SET enable_seqscan = off
+  SET enable_hashjoin = off
+  SET enable_mergejoin = off
+  SET jit = off
+  SET search_path FROM CURRENT
+AS $$
+DECLARE
+  -- Watermarks indexed by key partition + 1 (the lease table holds partitions 0..15).
+  marks_tx xid8[];
+  marks_id bigint[];
+  from_tx xid8 := after_tx;
+  from_id bigint := after_id;
+BEGIN
+  SELECT array_agg(l.published_tx ORDER BY l.key_partition), array_agg(l.published_id ORDER BY l.key_partition)
+    INTO marks_tx, marks_id
+    FROM outbox_leases l;
+  IF after_tx IS NULL OR EXISTS (
+      SELECT 1 FROM outbox r
+      WHERE r.published_at IS NULL AND r.next_attempt_at <= now() AND r.key_partition = ANY(partitions)) THEN
+    SELECT l.published_tx, l.published_id INTO from_tx, from_id
+      FROM outbox_leases l WHERE l.key_partition = ANY(partitions)
+      ORDER BY l.published_tx, l.published_id LIMIT 1;
+  END IF;
+  IF NOT EXISTS (
+      SELECT 1 FROM outbox w
+      WHERE w.published_at IS NULL AND w.next_attempt_at > now() AND w.key_partition = ANY(partitions)) THEN
+    RETURN QUERY
+      SELECT o.* FROM outbox o
+      WHERE o.published_at IS NULL
+        AND o.key_partition = ANY(partitions)
+        AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND (o.tx_id, o.id) > (from_tx, from_id)
+        AND (o.tx_id, o.id) > (marks_tx[o.key_partition + 1], marks_id[o.key_partition + 1])
+      ORDER BY o.tx_id, o.id
+      LIMIT batch_size;
+    RETURN;
+  END IF;
+  RETURN QUERY
+    SELECT o.* FROM outbox o
+    WHERE o.published_at IS NULL
+      AND o.key_partition = ANY(partitions)
+      AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      AND (o.tx_id, o.id) > (from_tx, from_id)
+      AND (o.tx_id, o.id) > (marks_tx[o.key_partition + 1], marks_id[o.key_partition + 1])
+      AND NOT EXISTS (
+        SELECT 1 FROM outbox b
+        WHERE b.published_at IS NULL AND b.next_attempt_at > now() AND b.topic = o.topic AND b.key = o.key)
+    ORDER BY o.tx_id, o.id
+    LIMIT batch_size;
+END;
+$$;
