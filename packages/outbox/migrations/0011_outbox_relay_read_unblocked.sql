@@ -21,6 +21,8 @@ DECLARE
   marks_id bigint[];
   from_tx xid8 := after_tx;
   from_id bigint := after_id;
+  -- Whether a row of these partitions waits for a retry (its key's later rows must not be read).
+  waiting boolean;
 BEGIN
   SELECT array_agg(l.published_tx ORDER BY l.key_partition), array_agg(l.published_id ORDER BY l.key_partition)
     INTO marks_tx, marks_id
@@ -32,20 +34,9 @@ BEGIN
       FROM outbox_leases l WHERE l.key_partition = ANY(partitions)
       ORDER BY l.published_tx, l.published_id LIMIT 1;
   END IF;
-  IF NOT EXISTS (
-      SELECT 1 FROM outbox w
-      WHERE w.published_at IS NULL AND w.next_attempt_at > now() AND w.key_partition = ANY(partitions)) THEN
-    RETURN QUERY
-      SELECT o.* FROM outbox o
-      WHERE o.published_at IS NULL
-        AND o.key_partition = ANY(partitions)
-        AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND (o.tx_id, o.id) > (from_tx, from_id)
-        AND (o.tx_id, o.id) > (marks_tx[o.key_partition + 1], marks_id[o.key_partition + 1])
-      ORDER BY o.tx_id, o.id
-      LIMIT batch_size;
-    RETURN;
-  END IF;
+  waiting := EXISTS (
+    SELECT 1 FROM outbox w
+    WHERE w.published_at IS NULL AND w.next_attempt_at > now() AND w.key_partition = ANY(partitions));
   RETURN QUERY
     SELECT o.* FROM outbox o
     WHERE o.published_at IS NULL
@@ -53,9 +44,10 @@ BEGIN
       AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
       AND (o.tx_id, o.id) > (from_tx, from_id)
       AND (o.tx_id, o.id) > (marks_tx[o.key_partition + 1], marks_id[o.key_partition + 1])
-      AND NOT EXISTS (
+      -- OR evaluates left to right and stops at the first true: no probe unless a key waits.
+      AND (NOT waiting OR NOT EXISTS (
         SELECT 1 FROM outbox b
-        WHERE b.published_at IS NULL AND b.next_attempt_at > now() AND b.topic = o.topic AND b.key = o.key)
+        WHERE b.published_at IS NULL AND b.next_attempt_at > now() AND b.topic = o.topic AND b.key = o.key))
     ORDER BY o.tx_id, o.id
     LIMIT batch_size;
 END;
