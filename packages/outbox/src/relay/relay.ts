@@ -8,8 +8,10 @@ import type { Unlisten } from '../db/types.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { Failures } from './failures.js';
+import { cleanupPublished } from './cleanup.js';
 import { Leases } from './leases.js';
 import type { HeldLeases } from './leases.js';
+import { Marker } from './marker.js';
 import { Publisher } from './publisher.js';
 import type { PublishOutcome } from './publisher.js';
 import type { OutboxRow } from './row.js';
@@ -64,6 +66,7 @@ class OutboxRelay implements Relay {
   readonly #leases: Leases;
   readonly #publisher: Publisher;
   readonly #failures: Failures;
+  readonly #marker: Marker;
   readonly #stats: StatsRecorder;
   readonly #waker = new Waker();
   readonly #log: Logger;
@@ -116,6 +119,18 @@ class OutboxRelay implements Relay {
     });
     this.#publisher = new Publisher(this.#o.bus, this.#o.tracer);
     this.#stats = new StatsRecorder(this.#o.now);
+    this.#marker = new Marker({
+      db: this.#o.db,
+      sql: this.#sql,
+      leases: this.#leases,
+      owner: this.owner,
+      stats: this.#stats,
+      logger: this.#log,
+      onFenced: () => {
+        this.#leaseDueAt = 0;
+        this.#cursor = undefined;
+      },
+    });
     this.#failures = new Failures({
       ...this.#o,
       sql: this.#sql,
@@ -219,7 +234,7 @@ class OutboxRelay implements Relay {
     }
     if (now >= this.#cleanupDueAt) {
       this.#cleanupDueAt = now + this.#o.cleanupIntervalMs;
-      await this.#cleanup();
+      await cleanupPublished(this.#o.db, this.#sql, this.#o.retentionMs, () => this.#stopped);
     }
   }
 
@@ -235,27 +250,6 @@ class OutboxRelay implements Relay {
       });
     } catch (error) {
       this.#log.debug({ err: error }, 'outbox relay cannot LISTEN; polling');
-    }
-  }
-
-  /**
-   * Deletes settled rows older than the retention period, walking the outbox in primary-key order a
-   * chunk at a time until it meets a recent row (rows are written in roughly id order). Rows not yet
-   * settled — a key waiting for its retry, a partition whose relay is away — are stepped over.
-   */
-  async #cleanup(): Promise<void> {
-    const chunk = 10_000;
-    let after = '0';
-    for (;;) {
-      const { rows } = await this.#o.db.query<{
-        scanned: number;
-        last_id: string | null;
-        reached_recent: boolean;
-      }>(this.#sql.cleanup, [this.#o.retentionMs, chunk, after], { prepare: 'relay.cleanup' });
-      const result = rows[0];
-      if (result === undefined || result.last_id === null) return;
-      if (result.reached_recent || result.scanned < chunk || this.#stopped) return;
-      after = result.last_id;
     }
   }
 
@@ -311,13 +305,13 @@ class OutboxRelay implements Relay {
         const outcome = await this.#publish(rows);
         if (!outcome.clean) {
           await settleMarks(0);
-          if (outcome.published.length > 0) await this.#mark(outcome.published, held, undefined);
+          if (outcome.published.length > 0) await this.#marker.mark(outcome.published, held, undefined);
           for (const failure of outcome.failures) await this.#failures.record(failure.row, failure.error);
           this.#cursor = undefined;
           return { read, full, outage: outcome.outage };
         }
         if (marking.length >= MARKS_IN_FLIGHT) await settleMarks(MARKS_IN_FLIGHT - 1);
-        marking.push(settle(this.#mark(outcome.published, held, last)));
+        marking.push(settle(this.#marker.mark(outcome.published, held, last)));
         if (!allMarked) break;
       }
       await settleMarks(0);
@@ -325,7 +319,7 @@ class OutboxRelay implements Relay {
         // Nothing of ours was pending, but other partitions' rows were written: move the watermarks
         // along, so that a relay taking these partitions over starts near here.
         this.#idleMarkDueAt = this.#o.now() + IDLE_MARK_INTERVAL_MS;
-        allMarked = await this.#mark([], held, last);
+        allMarked = await this.#marker.mark([], held, last);
       }
       this.#cursor = allMarked ? (last ?? this.#cursor) : undefined;
       return { read, full, outage: false };
@@ -366,48 +360,6 @@ class OutboxRelay implements Relay {
       }
     }
     return { published, failures: [], outage: false, clean: true };
-  }
-
-  /**
-   * Settles confirmed rows under the fences held; false when some were fenced off. `upto` is the
-   * position of the read's last row when every row of the read went through: the partitions' watermarks
-   * move there (rows of a partition with a key waiting for a retry are marked one by one). Without it
-   * — a read with a failure — every row is marked one by one.
-   */
-  async #mark(published: readonly OutboxRow[], held: HeldLeases, upto: Cursor | undefined): Promise<boolean> {
-    const { rows } = await this.#o.db.query<{ marked: number; at_ms: number; valid: number[] }>(
-      this.#sql.markPublished,
-      [
-        published.map((row) => row.id),
-        held.partitions,
-        held.fences,
-        this.owner,
-        upto?.tx ?? null,
-        upto?.id ?? null,
-      ],
-      { prepare: 'relay.mark' },
-    );
-    const result = rows[0] ?? { marked: 0, at_ms: 0, valid: [] };
-    const valid = new Set(result.valid);
-    const kept = published.filter((row) => valid.has(row.key_partition));
-    this.#stats.recordPublished(kept.map((row) => result.at_ms - row.created_ms));
-    if (kept.length === published.length) return true;
-    this.#fenced(published, kept);
-    return false;
-  }
-
-  /** Some confirmed rows were not settled: their partition's lease moved on. */
-  #fenced(published: readonly OutboxRow[], kept: readonly OutboxRow[]): void {
-    const partitions = new Set(published.map((row) => row.key_partition));
-    for (const row of kept) partitions.delete(row.key_partition);
-    this.#stats.fenced += published.length - kept.length;
-    this.#leases.drop(partitions);
-    this.#leaseDueAt = 0;
-    this.#cursor = undefined;
-    this.#log.warn(
-      { rows: published.length - kept.length, partitions: [...partitions] },
-      'outbox relay was fenced off',
-    );
   }
 
   /** Sleeps, waking early only on close. */
