@@ -34,14 +34,12 @@ const clientSql = (client: Pool | PoolClient): Sql => ({
   async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions) {
     const values = params as unknown[] | undefined;
     const label = options?.prepare;
-    const result = await (label !== undefined || options?.rowMode !== undefined
-      ? client.query({
-          text,
-          ...(label === undefined ? {} : { name: statementName(label, text) }),
-          ...(values === undefined ? {} : { values }),
-          ...(options?.rowMode === undefined ? {} : { rowMode: options.rowMode }),
-        })
-      : client.query(text, values));
+    const result = await client.query({
+      text,
+      ...(label === undefined ? {} : { name: statementName(label, text) }),
+      ...(values === undefined ? {} : { values }),
+      ...(options?.rowMode === undefined ? {} : { rowMode: options.rowMode }),
+    });
     return toResult(result as unknown as { rows: R[]; rowCount: number | null });
   },
   async exec(text: string) {
