@@ -36,7 +36,8 @@ export const relaySql = (schema: string, options: RelaySqlOptions) => {
     // when every row of the batch went through (the partitions' watermark moves there), else null (the
     // rows are marked one by one). One row comes back: how many rows were marked one by one, the database
     // clock (the relay computes each row's commit-to-confirm lag from it) and the partitions whose lease
-    // held. A function (migrations/0010), so that its plan does not depend on table statistics.
+    // held. A function (migrations/0010), so that its plan does not depend on table statistics; PL/pgSQL
+    // since 0012, so the plan is made once per connection rather than on every call.
     // The mark commits asynchronously (`synchronous_commit` off for its own transaction only): it does
     // not wait for the WAL flush. A mark lost with the last moments before a database crash leaves its
     // rows pending, so they are published again — what a relay crash between publish and mark does
