@@ -1,23 +1,15 @@
 import { dlqTopic, encodeJson } from '@concord/bus';
 import { Topics } from '@concord/core';
 import type { ConflictResolvedMessage } from '@concord/core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startHarness, unique, waitFor } from './support/harness.js';
-import type { Harness } from './support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { unique, useHarness, waitFor } from './support/harness.js';
 import { applied, counter, ev, get, inboxHas, pgRow, redisRecord } from './support/projection.js';
 
 describe('projector on Postgres and Redis', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      databaseUrl: inject('DATABASE_URL'),
-      redisUrl: inject('REDIS_URL'),
-      cachedTypes: ['task'],
-    });
-  });
-  afterAll(() => h.close());
+  const harness = useHarness({ cachedTypes: ['task'] });
 
   it('projects applied events into Postgres and the Redis cache, with checkpoints and projected messages', async () => {
+    const h = harness();
     const task = `task-${unique()}`;
     const note = `note-${unique()}`;
     await h.append([
@@ -86,6 +78,7 @@ describe('projector on Postgres and Redis', () => {
   });
 
   it('does not regress under redelivery and reordering', async () => {
+    const h = harness();
     const id = `task-${unique()}`;
     const v1 = applied('task', id, 1, { title: 'one' });
     const v2 = applied('task', id, 2, { title: 'two' });
@@ -121,6 +114,7 @@ describe('projector on Postgres and Redis', () => {
   });
 
   it('projects concurrent messages in shared transactions; a message the database refuses fails alone', async () => {
+    const h = harness();
     const run = unique();
     const ids = Array.from({ length: 40 }, (_, i) => `batch-${run}-${i}`);
     const poison = `batch-${run}-poison`;
@@ -171,6 +165,7 @@ describe('projector on Postgres and Redis', () => {
   });
 
   it('acknowledges resolved messages without changing the read model', async () => {
+    const h = harness();
     const id = `task-${unique()}`;
     await h.publishApplied(`${id}:1`, applied('task', id, 1, { title: 'kept' }));
     const resolved = {
@@ -191,6 +186,7 @@ describe('projector on Postgres and Redis', () => {
   });
 
   it('serves cached types from Redis, others from Postgres, and fills a cache miss', async () => {
+    const h = harness();
     const task = `task-${unique()}`;
     const note = `note-${unique()}`;
     await h.append([ev('task', task, { title: 'pg' }), ev('note', note, { body: 'pg' })]);

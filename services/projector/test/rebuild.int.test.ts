@@ -1,26 +1,18 @@
 import type { EventEnvelope } from '@concord/core';
 import type { EventStore, FeedEvent } from '@concord/outbox';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { foldEvents, gapsOf } from '../src/rebuild/fold.js';
 import type { HeldEvents } from '../src/rebuild/fold.js';
 import type { RebuildSummary } from '../src/rebuild/rebuilder.js';
 import { projectionTables } from '../src/tables.js';
-import { startHarness, unique, waitFor } from './support/harness.js';
-import type { Harness } from './support/harness.js';
+import { unique, useHarness, waitFor } from './support/harness.js';
 import { converged, ev, get, pgRow, readModel, redisRecord, storeAggregates } from './support/projection.js';
 
 describe('rebuild on demand', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      databaseUrl: inject('DATABASE_URL'),
-      redisUrl: inject('REDIS_URL'),
-      cachedTypes: ['task'],
-    });
-  });
-  afterAll(() => h.close());
+  const harness = useHarness({ cachedTypes: ['task'] });
 
   it('rebuilds from the event store into a read model equal to the live projection', async () => {
+    const h = harness();
     const ids = Array.from({ length: 6 }, (_, i) => `r${i}-${unique()}`);
     const batches: EventEnvelope[][] = [];
     for (const [i, id] of ids.entries()) {
@@ -93,6 +85,7 @@ describe('rebuild on demand', () => {
   });
 
   it('rebuilds one aggregate type and rejects a type no backend rebuilds', async () => {
+    const h = harness();
     const note = `note-${unique()}`;
     const task = `task-${unique()}`;
     await h.append([ev('note', note, { body: 'n' }), ev('task', task, { title: 't' })]);
@@ -125,33 +118,25 @@ describe('rebuild on demand', () => {
 });
 
 describe('rebuild while events keep arriving', () => {
-  let h: Harness;
   let appendDuringRebuild: (() => Promise<void>) | undefined;
-  beforeAll(async () => {
-    // The store a rebuild replays: once the replay has read the feed to its end, more events commit.
-    // Only the swap's catch-up (or, after the swap, the live consumer) can bring them in.
-    const midway = (store: EventStore): EventStore => ({
-      ...store,
-      async feed(sql, options) {
-        const page = await store.feed(sql, options);
-        const hook = appendDuringRebuild;
-        if (page.events.length === 0 && hook !== undefined) {
-          appendDuringRebuild = undefined;
-          await hook();
-        }
-        return page;
-      },
-    });
-    h = await startHarness({
-      databaseUrl: inject('DATABASE_URL'),
-      redisUrl: inject('REDIS_URL'),
-      cachedTypes: ['task'],
-      store: midway,
-    });
+  // The store a rebuild replays: once the replay has read the feed to its end, more events commit.
+  // Only the swap's catch-up (or, after the swap, the live consumer) can bring them in.
+  const midway = (store: EventStore): EventStore => ({
+    ...store,
+    async feed(sql, options) {
+      const page = await store.feed(sql, options);
+      const hook = appendDuringRebuild;
+      if (page.events.length === 0 && hook !== undefined) {
+        appendDuringRebuild = undefined;
+        await hook();
+      }
+      return page;
+    },
   });
-  afterAll(() => h.close());
+  const harness = useHarness({ cachedTypes: ['task'], store: midway });
 
   it('loses no live update', async () => {
+    const h = harness();
     const ids = Array.from({ length: 20 }, () => `task-${unique()}`);
     await h.append(ids.map((id) => ev('task', id, { step: 1 })));
     await waitFor('first projection', () => converged(h));
@@ -174,17 +159,10 @@ describe('rebuild while events keep arriving', () => {
 });
 
 describe('rebuild fold', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      databaseUrl: inject('DATABASE_URL'),
-      redisUrl: inject('REDIS_URL'),
-      cachedTypes: [],
-    });
-  });
-  afterAll(() => h.close());
+  const harness = useHarness({ cachedTypes: [] });
 
   it('applies events in version order whatever the feed order, skips seen versions and holds gaps', async () => {
+    const h = harness();
     const id = `task-${unique()}`;
     const feedEvent = (version: number, data: EventEnvelope['data']): FeedEvent => ({
       event: ev('task', id, data),

@@ -9,6 +9,7 @@ import type { TestDatabase } from '@concord/outbox/testing';
 import { createHttpServer, createMetrics } from '@concord/service-kit';
 import type { HttpServer, ServiceMetrics } from '@concord/service-kit';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createPostgresBackend } from '../../src/backends/postgres.js';
 import { createRedisBackend } from '../../src/backends/redis.js';
 import { createProjectorModule } from '../../src/module.js';
@@ -44,12 +45,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export const startHarness = async (options: {
-  databaseUrl: string;
-  redisUrl: string;
-  cachedTypes: readonly string[];
-  store?: (store: EventStore) => EventStore;
-}): Promise<Harness> => {
+export interface HarnessOptions {
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly cachedTypes: readonly string[];
+  readonly store?: (store: EventStore) => EventStore;
+}
+
+export const startHarness = async (options: HarnessOptions): Promise<Harness> => {
   const t = await createTestDatabase({ adminUrl: options.databaseUrl });
   const bus = createMemoryBus({});
   const redis = new Redis(options.redisUrl, { lazyConnect: true });
@@ -119,5 +122,25 @@ export const startHarness = async (options: {
       await redis.quit();
       await t.close();
     },
+  };
+};
+
+/**
+ * Starts a harness for the enclosing `describe` (on the test run's Postgres and Redis) before its tests
+ * and closes it after them; the returned function gives the running harness.
+ */
+export const useHarness = (options: Omit<HarnessOptions, 'databaseUrl' | 'redisUrl'>): (() => Harness) => {
+  let harness: Harness | undefined;
+  beforeAll(async () => {
+    harness = await startHarness({
+      databaseUrl: inject('DATABASE_URL'),
+      redisUrl: inject('REDIS_URL'),
+      ...options,
+    });
+  });
+  afterAll(() => harness?.close());
+  return () => {
+    if (harness === undefined) throw new Error('the projector harness is not running');
+    return harness;
   };
 };
