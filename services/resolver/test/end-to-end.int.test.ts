@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { budgetConflict, conflictingWrites, createHarness, hlc, unique, waitFor } from './support/harness.js';
+import { budgetConflict, createHarness, titleConflict, unique, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
 describe('resolver end to end through the relay and the memory bus', () => {
@@ -20,14 +20,7 @@ describe('resolver end to end through the relay and the memory bus', () => {
       },
     });
     const id = `task-${unique()}`;
-    await h.append(
-      conflictingWrites(
-        id,
-        { data: { title: 'a' }, hlc: hlc(1) },
-        { data: { title: 'b' }, hlc: hlc(2) },
-        { data: { title: 'c' }, hlc: hlc(3) },
-      ),
-    );
+    await h.append(titleConflict(id));
     await waitFor(
       'the resolved outcome',
       async () => (await h.store.getEvent(h.db, `${id}-3`))?.outcome === 'resolved',

@@ -6,6 +6,7 @@ import {
   createHarness,
   ev,
   hlc,
+  titleConflict,
   topicsOf,
   unique,
 } from './support/harness.js';
@@ -114,14 +115,7 @@ describe('resolver on Postgres', () => {
 
   it('re-decides against the current state when the aggregate moved after detection', async () => {
     const id = `task-${unique()}`;
-    await h.append(
-      conflictingWrites(
-        id,
-        { data: { title: 'a' }, hlc: hlc(1) },
-        { data: { title: 'b' }, hlc: hlc(2) },
-        { data: { title: 'c' }, hlc: hlc(3) },
-      ),
-    );
+    await h.append(titleConflict(id));
     // Detected at version 2 against e2; meanwhile e4 (later HLC) applies at version 3.
     await h.append([ev(id, { id: `${id}-4`, data: { title: 'd' }, baseVersion: 2, hlc: hlc(4) })]);
     expect(await h.module.resolver.handleDetected(await h.detected(`${id}-3`))).toBe('decided');

@@ -64,6 +64,15 @@ export const conflictingWrites = (id: string, first: Write, second: Write, third
   ev(id, { ...third, id: `${id}-3`, baseVersion: 1 }),
 ];
 
+/** A conflict on `title`: titles a, b and c in HLC order, `<id>-2` and `<id>-3` both based on version 1. */
+export const titleConflict = (id: string): EventEnvelope[] =>
+  conflictingWrites(
+    id,
+    { data: { title: 'a' }, hlc: hlc(1) },
+    { data: { title: 'b' }, hlc: hlc(2) },
+    { data: { title: 'c' }, hlc: hlc(3) },
+  );
+
 /**
  * A conflict on `amount`, which TEST_POLICY sends to manual review with last_write_wins applied
  * provisionally: amounts 10, 20 and then `<id>-3`'s (30 unless given), in HLC order.
