@@ -144,6 +144,10 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
     await waitFor('marker delivered', () =>
       receiver.on('/dedupe').some((request) => request.body.includes('"e-dup-marker"')),
     );
+    // Webhook jobs run concurrently, so the marker's POST can land before the first one's.
+    await waitFor('every delivery settled', async () =>
+      (await deliveryRows(String(created.json.id))).every((row) => row.status === 'delivered'),
+    );
     const { rows } = await sql<{ n: number }>(
       `SELECT count(*)::int AS n FROM concord.notifier_log WHERE message_id = 'e-dup:applied'`,
     );
