@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { Logger } from '@concord/core';
 import { connect } from 'amqplib';
 import type { ChannelModel } from 'amqplib';
@@ -71,6 +72,7 @@ export class RabbitConnection {
     const connection = await connect(this.#options.url, {
       clientProperties: { connection_name: this.#options.connectionName },
     });
+    coalesceWrites(connection);
     connection.on('error', (error: unknown) =>
       this.#options.logger.warn({ err: error }, 'RabbitMQ connection error'),
     );
@@ -144,3 +146,30 @@ export class RabbitConnection {
     return sleep(this.#options.timers, delay, this.#stop.signal);
   }
 }
+
+/**
+ * amqplib hands the socket every frame (a publish, an ack) as a write of its own, and each became a
+ * `send()` of its own: ~5 µs of CPU per message here, and as many TCP segments for the broker to read.
+ * The socket is corked at the first write of a tick and uncorked once the tick's synchronous work is
+ * done, so the frames written in one go (a batch of publishes, the acks of a committed batch) leave
+ * in one `writev`. Nothing waits for a timer: the data goes out before the event loop turns.
+ */
+export const coalesceWrites = (connection: ChannelModel): boolean => {
+  const socket = (connection as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  if (!(socket instanceof Writable)) return false;
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as typeof socket.write;
+  return true;
+};
