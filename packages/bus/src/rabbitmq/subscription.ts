@@ -6,6 +6,7 @@ import type { ConsumerObserver } from '../consumer/observer.js';
 import { ConsumerPipeline, DEFAULT_CONCURRENCY } from '../consumer/pipeline.js';
 import type { IncomingMessage, SubscribeOptions, Subscription } from '../port.js';
 import type { Timers } from '../timers.js';
+import { ChannelAcks } from './acks.js';
 import { incomingMessage } from './codec.js';
 import { assertExchange, assertGroupTopology } from './topology.js';
 
@@ -29,7 +30,7 @@ export interface RabbitSubscriptionOptions {
 /**
  * One `subscribe` call on RabbitMQ: a channel with prefetch consuming the group's quorum queue of every
  * topic, feeding the shared {@link ConsumerPipeline}. Acks after the handler succeeded or the dead letter
- * was confirmed. The channel is re-created after a reconnect, a channel error, or a consumer cancellation
+ * was confirmed, through {@link ChannelAcks} (the acks of a tick in as few frames as possible). The channel is re-created after a reconnect, a channel error, or a consumer cancellation
  * by the broker (queue deleted, node down). Deliveries of a dead channel are skipped: the broker
  * redelivers them, and per-key order holds because the dispatcher queues them behind the key's running
  * handler.
@@ -39,6 +40,7 @@ export class RabbitSubscription implements Subscription {
   readonly #pipeline: ConsumerPipeline;
   readonly #prefetch: number;
   #channel: Channel | undefined;
+  #acks: ChannelAcks | undefined;
   #generation = 0;
   #consumerTags: string[] = [];
   #failures = 0;
@@ -70,6 +72,13 @@ export class RabbitSubscription implements Subscription {
     const channel = await connection.createChannel();
     // Set before consuming: deliveries can arrive before `consume` resolves.
     this.#channel = channel;
+    const acks = new ChannelAcks(channel, (error) =>
+      this.#options.logger.debug(
+        { err: error },
+        'could not acknowledge deliveries; the broker redelivers them',
+      ),
+    );
+    this.#acks = acks;
     channel.on('error', (error: unknown) =>
       this.#options.logger.warn(
         { err: error, group: this.#options.subscribe.group },
@@ -92,7 +101,7 @@ export class RabbitSubscription implements Subscription {
         singleActiveConsumer: this.#options.singleActiveConsumer,
       });
       const { consumerTag } = await channel.consume(queue, (delivery) =>
-        this.#onDelivery(channel, generation, delivery),
+        this.#onDelivery(channel, acks, generation, delivery),
       );
       tags.push(consumerTag);
     }
@@ -113,13 +122,19 @@ export class RabbitSubscription implements Subscription {
       for (const tag of this.#consumerTags) await channel.cancel(tag).catch(() => undefined);
     }
     await this.#pipeline.close(this.#options.drainTimeoutMs);
+    this.#acks?.flush();
     this.#generation += 1;
     this.#channel = undefined;
     if (channel !== undefined) await channel.close().catch(() => undefined);
     this.#options.onClosed(this);
   }
 
-  #onDelivery(channel: Channel, generation: number, delivery: ConsumeMessage | null): void {
+  #onDelivery(
+    channel: Channel,
+    acks: ChannelAcks,
+    generation: number,
+    delivery: ConsumeMessage | null,
+  ): void {
     if (delivery === null) {
       this.#options.logger.warn(
         { group: this.#options.subscribe.group },
@@ -134,12 +149,16 @@ export class RabbitSubscription implements Subscription {
       return;
     }
     const valid = (): boolean => generation === this.#generation && this.#channel === channel;
+    const tag = delivery.fields.deliveryTag;
+    acks.delivered(tag);
     this.#pipeline.submit({
       message: incomingMessage(delivery),
       isValid: valid,
-      settle: () => channel.ack(delivery),
+      settle: () => acks.ack(tag),
       release: () => {
-        if (valid()) channel.nack(delivery, false, true);
+        if (!valid()) return;
+        channel.nack(delivery, false, true);
+        acks.released(tag);
       },
     });
   }
