@@ -4,7 +4,7 @@ import { decodeJson } from '@concord/bus';
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
 import type { Logger } from '@concord/core';
 import type { Database, Tx } from '@concord/outbox';
-import { createBatchedHandler, recordInboxBatch } from '@concord/service-kit';
+import { createBatchedHandler } from '@concord/service-kit';
 import { compileFilter, NOTIFIER_TOPICS } from './filter.js';
 import type { FilterMatcher, NotificationFilter } from './filter.js';
 import type { NotifierMetrics } from './metrics.js';
@@ -42,8 +42,6 @@ export interface NotifierConsumerOptions {
   readonly concurrency?: number;
   /** Group commit of consumed messages (messages per transaction, transactions at once, linger). */
   readonly batch?: { readonly maxBatch?: number; readonly maxInFlight?: number; readonly lingerMs?: number };
-  /** Schema of the inbox table. Default `concord`. */
-  readonly schema?: string;
   readonly logger?: Logger;
   readonly retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
 }
@@ -55,9 +53,10 @@ export interface NotifierConsumer {
 
 /**
  * Consumes applied, resolved, projected and outcome messages, in batches: the messages the bus hands
- * over concurrently share one transaction holding their inbox rows (one statement; ids already there
- * are redeliveries and change nothing), their notifications in the log (one statement) and a pending
- * delivery for every subscription whose filter matches (one statement). A batch that fails is retried
+ * over concurrently share one transaction holding their notifications in the log (one statement) and
+ * a pending delivery for every subscription whose filter matches (one statement). The log is the
+ * notifier's inbox: its message ids are unique, so a message whose id is there already (a
+ * redelivery) stores nothing and changes nothing. A batch that fails is retried
  * message by message, so a poison message fails (and is retried or dead-lettered) alone.
  */
 export const createNotifierConsumer = (options: NotifierConsumerOptions): NotifierConsumer => {
@@ -81,37 +80,28 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     drafts: readonly NewNotification[],
     contexts: readonly Context[],
   ): Promise<Handled[]> => {
-    const fresh = await recordInboxBatch(tx, {
-      consumer: NOTIFIER_GROUP,
-      schema: options.schema,
-      messageIds: drafts.map((draft) => draft.messageId),
-    });
-    // An id twice in one batch is new only the first time.
-    const live = drafts.map((draft) => fresh.delete(draft.messageId));
-    const notifications = await options.log.appendMany(
-      tx,
-      drafts.filter((_, i) => live[i]),
-    );
-    const subscriptions = notifications.length === 0 ? [] : await options.subscriptions.list(tx);
+    // The log is the inbox: a message id already there (a redelivery) stores nothing.
+    const appended = await options.log.appendMany(tx, drafts);
+    const subscriptions = appended.some((n) => n !== undefined) ? await options.subscriptions.list(tx) : [];
     if (compiled.size > subscriptions.length + 1_000) forgetDeleted(subscriptions);
-    // Each delivery continues the trace of the message its notification came from.
-    const traces = contexts.filter((_, i) => live[i]).map(traceCarrier);
-    const deliveries = notifications.flatMap((notification, n) =>
-      subscriptions
+    const deliveries = appended.flatMap((notification, i) => {
+      if (notification === undefined) return [];
+      // Each delivery continues the trace of the message its notification came from.
+      const trace = traceCarrier(contexts[i] as Context);
+      return subscriptions
         .filter((subscription) => matcherOf(subscription.id, subscription.filter)(notification))
         .map((subscription): NewDelivery => ({
           notificationId: notification.id,
           subscriptionId: subscription.id,
-          ...traces[n],
-        })),
-    );
-    const counts = await options.deliveries.insertMany(tx, deliveries);
-    let next = 0;
-    return live.map((isNew): Handled => {
-      if (!isNew) return { duplicate: true };
-      const notification = notifications[next++] as Notification;
-      return { duplicate: false, notification, deliveries: counts.get(notification.id) ?? 0 };
+          ...trace,
+        }));
     });
+    const counts = await options.deliveries.insertMany(tx, deliveries);
+    return appended.map((notification): Handled =>
+      notification === undefined
+        ? { duplicate: true }
+        : { duplicate: false, notification, deliveries: counts.get(notification.id) ?? 0 },
+    );
   };
 
   const batched = createBatchedHandler({

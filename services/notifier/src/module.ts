@@ -128,7 +128,6 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
   const consumer = createNotifierConsumer({
     db: deps.db,
     bus: deps.bus,
-    schema: tables.schema,
     logger,
     log,
     subscriptions,

@@ -33,7 +33,7 @@ describe('notification log order within one transaction', () => {
         Array.from({ length: 105 }, (_, i) => draft(`m-${i + 1}`)),
       ),
     );
-    ids = stored.map((n) => n.id);
+    ids = stored.map((n) => n?.id ?? '');
   });
 
   afterAll(async () => {
@@ -64,5 +64,33 @@ describe('notification log order within one transaction', () => {
     const from = await log.positionOf(database.db, '9');
     const entries = await log.readAfter(database.db, from, 500);
     expect(entries.map((e) => e.notification.id)).toEqual(ids.slice(9));
+  });
+});
+
+// The log is the notifier's inbox: a message id is stored once, whatever redelivers it.
+describe('notification log as the inbox', () => {
+  let database: TestDatabase;
+  let log: NotificationLog;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ adminUrl: inject('DATABASE_URL') });
+    log = createNotificationLog(tablesFor(database.schema));
+  });
+
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('stores a message id once: a redelivery, or the same id again in one batch, stores nothing', async () => {
+    const first = await database.db.withTransaction((tx) =>
+      log.appendMany(tx, [draft('once-1'), draft('once-2'), draft('once-1')]),
+    );
+    expect(first.map((n) => n?.messageId)).toEqual(['once-1', 'once-2', undefined]);
+    const again = await database.db.withTransaction((tx) =>
+      log.appendMany(tx, [draft('once-2'), draft('once-3')]),
+    );
+    expect(again.map((n) => n?.messageId)).toEqual([undefined, 'once-3']);
+    const entries = await log.readAfter(database.db, LOG_START, 100);
+    expect(entries.map((e) => e.notification.messageId)).toEqual(['once-1', 'once-2', 'once-3']);
   });
 });

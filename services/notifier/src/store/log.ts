@@ -71,9 +71,11 @@ export interface NotificationLog {
   append(tx: Tx, notification: NewNotification): Promise<Notification>;
   /**
    * Appends a batch in one statement inside the consumer's transaction; returns the stored
-   * notifications in the order given (ids ascend in that order).
+   * notifications in the order given (ids ascend in that order). The log is the notifier's inbox: a
+   * notification whose message id is in the log already (a redelivery, or the same id earlier in the
+   * batch) is not stored again, and its place in the result is `undefined`.
    */
-  appendMany(tx: Tx, notifications: readonly NewNotification[]): Promise<Notification[]>;
+  appendMany(tx: Tx, notifications: readonly NewNotification[]): Promise<(Notification | undefined)[]>;
   /** Entries after `after` in log order, only below the snapshot's xmin (never skips late commits). */
   readAfter(sql: Sql, after: LogPosition, limit: number): Promise<LogEntry[]>;
   /** The position of the last readable entry (or the start when the log is empty). */
@@ -131,6 +133,7 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
          (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
          $8::text[], $9::jsonb[])
+       ON CONFLICT (message_id) DO NOTHING
        RETURNING ${COLUMNS}`,
         [
           column((n) => n.messageId),
@@ -147,7 +150,8 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       const stored = new Map(rows.map((row) => [row.message_id, toEntry(row).notification]));
       return notifications.map((n) => {
         const notification = stored.get(n.messageId);
-        if (notification === undefined) throw new Error('notification log insert returned too few rows');
+        // A second draft with the same id was not stored: only the first gets the row.
+        stored.delete(n.messageId);
         return notification;
       });
     },
