@@ -250,6 +250,40 @@ describe('relay', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it('publishes a row held up by an older transaction soon after that transaction ends', async () => {
+    const bus = h.track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(bus, [topic]);
+    // No poll and no lease maintenance for a minute: only the relay's own look-again can find the row.
+    const r = h.relay(bus, { pollIntervalMs: 60_000, leaseTtlMs: 60_000 });
+    await waitFor('leases', async () => (await r.stats()).partitions.length > 0);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // An older transaction with an id but no outbox rows: its end sends no NOTIFY.
+    const older = h.db.withTransaction(async (tx) => {
+      await tx.query('SELECT pg_current_xact_id()');
+      await held;
+    });
+    try {
+      await waitFor('older transaction open', async () => {
+        const { rows } = await h.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()`,
+        );
+        return rows[0]?.n === 1;
+      });
+      await h.db.withTransaction((tx) => outbox.add(tx, [{ topic, key: 'w', payload: text('w:1') }]));
+      // Its NOTIFY wakes the relay, which finds the row above the snapshot xmin and keeps looking.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(received).toHaveLength(0);
+    } finally {
+      release();
+      await older;
+    }
+    const ended = Date.now();
+    await waitFor('the held-up row', () => received.length === 1, 5_000);
+    expect(Date.now() - ended).toBeLessThan(300);
+  });
+
   it('close() is idempotent and gives partitions back', async () => {
     const bus = h.track(createMemoryBus());
     const r = createRelay({ db: h.db, bus, leaseTtlMs: 60_000 });

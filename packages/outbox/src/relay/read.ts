@@ -21,6 +21,11 @@ export interface ReadResult {
   readonly rows: OutboxRow[];
   /** The last row below the snapshot xmin in any partition (see outbox_read_horizon). */
   readonly horizon: Cursor | undefined;
+  /**
+   * Rows of the partitions are committed above the snapshot xmin: an older transaction still runs, and
+   * they become readable when it ends (migration 0013).
+   */
+  readonly waiting: boolean;
 }
 
 /**
@@ -42,6 +47,7 @@ type ReadRow = [
   createdMs: number,
   horizonTx: string | null,
   horizonId: string | null,
+  waiting: boolean | null,
 ];
 
 /**
@@ -65,11 +71,13 @@ export const readBatch = async (
   );
   const result: OutboxRow[] = [];
   let horizon: Cursor | undefined;
+  let waiting = false;
   for (const row of rows) {
     const [id, txId, messageId, topic, key, keyPartition, headers, payload] = row;
     if (id === null) {
       const [horizonTx, horizonId] = [row[12], row[13]];
       if (horizonTx !== null && horizonId !== null) horizon = { tx: horizonTx, id: horizonId };
+      waiting = row[14] === true;
       continue;
     }
     result.push({
@@ -87,5 +95,5 @@ export const readBatch = async (
       created_ms: row[11],
     });
   }
-  return { rows: result, horizon };
+  return { rows: result, horizon, waiting };
 };

@@ -45,7 +45,17 @@ interface DrainResult {
   readonly read: number;
   readonly full: boolean;
   readonly outage: boolean;
+  /** The pass's last read saw rows of its partitions committed above the snapshot xmin. */
+  readonly waiting: boolean;
 }
+
+/**
+ * While rows wait above the snapshot xmin, the relay reads again after this long, doubling up to
+ * WAITING_POLL_MAX_MS: such rows become readable when an older transaction ends, and that end sends
+ * no NOTIFY unless the transaction wrote outbox rows too.
+ */
+const WAITING_POLL_MS = 2;
+const WAITING_POLL_MAX_MS = 16;
 
 /**
  * Marks a pass may have running at once. A mark does not hold up the next batch's publish: only when
@@ -191,7 +201,7 @@ class OutboxRelay implements Relay {
   async #run(): Promise<void> {
     let failures = 0;
     let outages = 0;
-    let quickDelay = 0;
+    let waitingDelay = 0;
     while (!this.#stopped) {
       try {
         await this.#housekeeping();
@@ -205,12 +215,16 @@ class OutboxRelay implements Relay {
         }
         outages = 0;
         if (result.full) continue;
-        if (result.read > 0) quickDelay = 0;
+        // Rows held up by an older transaction: look again soon. Otherwise the next commit's NOTIFY
+        // wakes the relay (a notified commit is visible by then), or the poll does.
+        waitingDelay = !result.waiting
+          ? 0
+          : waitingDelay === 0
+            ? WAITING_POLL_MS
+            : Math.min(waitingDelay * 2, WAITING_POLL_MAX_MS);
         const untilLease = Math.max(1, this.#leaseDueAt - this.#o.now());
-        const delay = quickDelay > 0 ? quickDelay : this.#o.pollIntervalMs;
-        const woken = await this.#waker.wait(Math.min(delay, untilLease));
-        // A notified commit can sit above the snapshot xmin for a moment: look again soon.
-        quickDelay = woken ? 5 : quickDelay > 0 ? Math.min(quickDelay * 2, this.#o.pollIntervalMs) : 0;
+        const delay = waitingDelay > 0 ? waitingDelay : this.#o.pollIntervalMs;
+        await this.#waker.wait(Math.min(delay, untilLease));
       } catch (error) {
         failures += 1;
         const delay = backoffDelay(failures, this.#o.backoff, this.#o.random);
@@ -265,7 +279,7 @@ class OutboxRelay implements Relay {
    */
   async #drain(): Promise<DrainResult> {
     const held = this.#leases.held();
-    if (held.partitions.length === 0) return { read: 0, full: false, outage: false };
+    if (held.partitions.length === 0) return { read: 0, full: false, outage: false, waiting: false };
     // The pass's first read is one publish batch, so publishing starts as soon as possible; the reads
     // ahead, which overlap publishing, take readSize rows.
     let limit = Math.min(this.#o.batchSize, this.#o.readSize);
@@ -275,6 +289,7 @@ class OutboxRelay implements Relay {
     const marking: Promise<Settled<boolean>>[] = [];
     let read = 0;
     let full = false;
+    let waiting = false;
     let last: Cursor | undefined;
     let allMarked = true;
     const settleMarks = async (pending: number) => {
@@ -285,7 +300,9 @@ class OutboxRelay implements Relay {
     };
     try {
       while (reading !== undefined) {
-        const { rows, horizon } = unwrap(await reading);
+        const result = unwrap(await reading);
+        const { rows, horizon } = result;
+        waiting = result.waiting;
         reading = undefined;
         full = rows.length === limit;
         const tail = rows.at(-1);
@@ -308,7 +325,7 @@ class OutboxRelay implements Relay {
           if (outcome.published.length > 0) await this.#marker.mark(outcome.published, held, undefined);
           for (const failure of outcome.failures) await this.#failures.record(failure.row, failure.error);
           this.#cursor = undefined;
-          return { read, full, outage: outcome.outage };
+          return { read, full, outage: outcome.outage, waiting };
         }
         if (marking.length >= MARKS_IN_FLIGHT) await settleMarks(MARKS_IN_FLIGHT - 1);
         marking.push(settle(this.#marker.mark(outcome.published, held, last)));
@@ -322,7 +339,7 @@ class OutboxRelay implements Relay {
         allMarked = await this.#marker.mark([], held, last);
       }
       this.#cursor = allMarked ? (last ?? this.#cursor) : undefined;
-      return { read, full, outage: false };
+      return { read, full, outage: false, waiting };
     } catch (error) {
       this.#cursor = undefined;
       throw error;
