@@ -28,9 +28,11 @@ export interface CheckpointUpdate {
 export interface Checkpoints {
   /**
    * Records the projections of a batch in the consumer's transaction, one statement: per (projection,
-   * backend) the last update of the batch, and how many it projected. Rows are locked in a fixed
-   * order, so concurrent batches queue on a row instead of deadlocking; call it last in the
-   * transaction so a row stays locked only until the commit.
+   * backend) the last update of the batch, and how many it projected. Each call writes the slot after
+   * the previous call's (migration 0014), so the batches in flight at once write different rows and
+   * never wait for each other's commit; a batch's rows are locked in a fixed order, so batches that do
+   * meet on a slot queue instead of deadlocking. Call it last in the transaction so a row stays locked
+   * only until the commit.
    */
   record(tx: Tx, updates: readonly CheckpointUpdate[]): Promise<void>;
   list(sql: Sql): Promise<Checkpoint[]>;
@@ -48,8 +50,13 @@ interface CheckpointRow {
   updated_at: string;
 }
 
+/** Rows per (projection, backend): far more than the batches a projector has in flight (default 4). */
+export const CHECKPOINT_SLOTS = 16;
+
 export const createCheckpoints = (options: { readonly schema?: string } = {}): Checkpoints => {
   const { checkpoints } = projectionTables(options.schema);
+  // Another projector instance starts elsewhere in the ring, so instances rarely share a slot.
+  let next = Math.floor(Math.random() * CHECKPOINT_SLOTS);
   return {
     async record(tx, updates) {
       const rows = new Map<string, { update: CheckpointUpdate; backend: string; count: number }>();
@@ -60,15 +67,17 @@ export const createCheckpoints = (options: { readonly schema?: string } = {}): C
         }
       }
       if (rows.size === 0) return;
+      const slot = next;
+      next = (next + 1) % CHECKPOINT_SLOTS;
       const ordered = [...rows.entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([, row]) => row);
       await tx.query(
         `INSERT INTO ${checkpoints} AS c (projection, backend, last_message_id, last_event_id, last_aggregate_id,
-           last_version, last_committed_at, projected)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-           $7::timestamptz[], $8::bigint[])
-         ON CONFLICT (projection, backend) DO UPDATE
+           last_version, last_committed_at, projected, slot)
+         SELECT *, $9::smallint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+           $6::bigint[], $7::timestamptz[], $8::bigint[])
+         ON CONFLICT (projection, backend, slot) DO UPDATE
            SET last_message_id = excluded.last_message_id, last_event_id = excluded.last_event_id,
              last_aggregate_id = excluded.last_aggregate_id, last_version = excluded.last_version,
              last_committed_at = excluded.last_committed_at, projected = c.projected + excluded.projected,
@@ -82,15 +91,18 @@ export const createCheckpoints = (options: { readonly schema?: string } = {}): C
           ordered.map((r) => r.update.version),
           ordered.map((r) => r.update.committedAt ?? null),
           ordered.map((r) => r.count),
+          slot,
         ],
       );
     },
     async list(sql) {
       const { rows } = await sql.query<CheckpointRow>(
-        `SELECT projection, backend, last_message_id, last_event_id, last_aggregate_id,
-           last_version::float8 AS last_version, last_committed_at::text AS last_committed_at,
-           projected::float8 AS projected, updated_at::text AS updated_at
-         FROM ${checkpoints} ORDER BY projection, backend`,
+        // The latest slot's last_* columns, and what every slot projected.
+        `SELECT DISTINCT ON (projection, backend) projection, backend, last_message_id, last_event_id,
+           last_aggregate_id, last_version::float8 AS last_version, last_committed_at::text AS last_committed_at,
+           (sum(projected) OVER (PARTITION BY projection, backend))::float8 AS projected,
+           updated_at::text AS updated_at
+         FROM ${checkpoints} ORDER BY projection, backend, updated_at DESC`,
       );
       return rows.map((row) => ({
         projection: row.projection,
