@@ -4,7 +4,19 @@
 -- the batch before until that one committed: under load the projector's transactions queued there
 -- (the update took ~1 ms on average, nearly all of it waiting), and every transaction that stays open
 -- longer holds back what the outbox relays may read (they read below the snapshot xmin). Readers sum
--- `projected` over the slots and take the latest slot for the last_* columns. Existing rows are slot 0.
-ALTER TABLE projection_checkpoints ADD COLUMN slot smallint NOT NULL DEFAULT 0;
-ALTER TABLE projection_checkpoints DROP CONSTRAINT projection_checkpoints_pkey;
-ALTER TABLE projection_checkpoints ADD PRIMARY KEY (projection, backend, slot);
+-- `projected` over projection_checkpoints and the slots, and take the latest row for the last_* columns.
+-- projection_checkpoints stays as it is: projectors of the previous version keep writing it during a
+-- rolling deploy, and what they wrote keeps counting.
+CREATE TABLE projection_checkpoint_slots (
+  projection        text NOT NULL,
+  backend           text NOT NULL,
+  slot              smallint NOT NULL,
+  last_message_id   text NOT NULL,
+  last_event_id     text NOT NULL,
+  last_aggregate_id text NOT NULL,
+  last_version      bigint NOT NULL,
+  last_committed_at timestamptz,
+  projected         bigint NOT NULL DEFAULT 0,
+  updated_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (projection, backend, slot)
+);

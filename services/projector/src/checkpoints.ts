@@ -54,7 +54,7 @@ interface CheckpointRow {
 export const CHECKPOINT_SLOTS = 16;
 
 export const createCheckpoints = (options: { readonly schema?: string } = {}): Checkpoints => {
-  const { checkpoints } = projectionTables(options.schema);
+  const { checkpoints, checkpointSlots } = projectionTables(options.schema);
   // Another projector instance starts elsewhere in the ring, so instances rarely share a slot.
   let next = Math.floor(Math.random() * CHECKPOINT_SLOTS);
   return {
@@ -73,7 +73,7 @@ export const createCheckpoints = (options: { readonly schema?: string } = {}): C
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([, row]) => row);
       await tx.query(
-        `INSERT INTO ${checkpoints} AS c (projection, backend, last_message_id, last_event_id, last_aggregate_id,
+        `INSERT INTO ${checkpointSlots} AS c (projection, backend, last_message_id, last_event_id, last_aggregate_id,
            last_version, last_committed_at, projected, slot)
          SELECT *, $9::smallint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
            $6::bigint[], $7::timestamptz[], $8::bigint[])
@@ -97,12 +97,21 @@ export const createCheckpoints = (options: { readonly schema?: string } = {}): C
     },
     async list(sql) {
       const { rows } = await sql.query<CheckpointRow>(
-        // The latest slot's last_* columns, and what every slot projected.
-        `SELECT DISTINCT ON (projection, backend) projection, backend, last_message_id, last_event_id,
+        // The latest row's last_* columns, and what every row projected: the slots, and the single row
+        // per (projection, backend) that projectors before migration 0014 wrote.
+        `WITH rows AS (
+           SELECT projection, backend, last_message_id, last_event_id, last_aggregate_id, last_version,
+             last_committed_at, projected, updated_at
+           FROM ${checkpointSlots}
+           UNION ALL
+           SELECT projection, backend, last_message_id, last_event_id, last_aggregate_id, last_version,
+             last_committed_at, projected, updated_at
+           FROM ${checkpoints})
+         SELECT DISTINCT ON (projection, backend) projection, backend, last_message_id, last_event_id,
            last_aggregate_id, last_version::float8 AS last_version, last_committed_at::text AS last_committed_at,
            (sum(projected) OVER (PARTITION BY projection, backend))::float8 AS projected,
            updated_at::text AS updated_at
-         FROM ${checkpoints} ORDER BY projection, backend, updated_at DESC`,
+         FROM rows ORDER BY projection, backend, updated_at DESC`,
       );
       return rows.map((row) => ({
         projection: row.projection,

@@ -46,11 +46,17 @@ describe('projection checkpoints', () => {
       await first;
     }
     await database.db.withTransaction((tx) => checkpoints.record(tx, [update('d', 2)]));
+    // What a projector before migration 0014 wrote (one row per projection and backend) still counts.
+    await database.db.query(
+      `INSERT INTO "${database.schema}".projection_checkpoints (projection, backend, last_message_id,
+         last_event_id, last_aggregate_id, last_version, projected, updated_at)
+       VALUES ('task', 'postgres', 'old:applied', 'old', 'old', 9, 3, now() - interval '1 hour')`,
+    );
     const [checkpoint] = await checkpoints.list(database.db);
     expect(checkpoint).toMatchObject({
       projection: 'task',
       backend: 'postgres',
-      projected: 4,
+      projected: 7,
       lastAggregateId: 'd',
       lastVersion: 2,
     });
