@@ -30,7 +30,8 @@ describe('notification log order within one transaction', () => {
     const stored = await database.db.withTransaction((tx) =>
       log.appendMany(
         tx,
-        Array.from({ length: 105 }, (_, i) => draft(`m-${i + 1}`)),
+        // Zero-padded: rows go in in message id order, which is then the order given.
+        Array.from({ length: 105 }, (_, i) => draft(`m-${String(i + 1).padStart(3, '0')}`)),
       ),
     );
     ids = stored.map((n) => n?.id ?? '');

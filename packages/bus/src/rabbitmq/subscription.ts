@@ -73,7 +73,7 @@ export class RabbitSubscription implements Subscription {
     // Set before consuming: deliveries can arrive before `consume` resolves.
     this.#channel = channel;
     const acks = new ChannelAcks(channel, (error) =>
-      this.#options.logger.debug(
+      this.#options.logger.warn(
         { err: error },
         'could not acknowledge deliveries; the broker redelivers them',
       ),

@@ -50,12 +50,15 @@ interface DrainResult {
 }
 
 /**
- * While rows wait above the snapshot xmin, the relay reads again after this long, doubling up to
- * WAITING_POLL_MAX_MS: such rows become readable when an older transaction ends, and that end sends
- * no NOTIFY unless the transaction wrote outbox rows too.
+ * How long the relay sleeps while rows wait above the snapshot xmin, after waiting `waitedMs` so far:
+ * such rows become readable when an older transaction ends, and that end sends no NOTIFY unless the
+ * transaction wrote outbox rows too. For the first quarter second the relay looks again after half the
+ * time waited, between 2 and 16 ms, so a short wait (a writer's transaction) is noticed within a few ms;
+ * after that every 100 ms, so a long-running transaction anywhere in the cluster (it holds back every
+ * relay) costs each relay ten reads a second.
  */
-const WAITING_POLL_MS = 2;
-const WAITING_POLL_MAX_MS = 16;
+const waitingPollMs = (waitedMs: number): number =>
+  waitedMs < 250 ? Math.min(16, Math.max(2, waitedMs / 2)) : 100;
 
 /**
  * Marks a pass may have running at once. A mark does not hold up the next batch's publish: only when
@@ -201,7 +204,7 @@ class OutboxRelay implements Relay {
   async #run(): Promise<void> {
     let failures = 0;
     let outages = 0;
-    let waitingDelay = 0;
+    let waitingSince: number | undefined;
     while (!this.#stopped) {
       try {
         await this.#housekeeping();
@@ -217,13 +220,10 @@ class OutboxRelay implements Relay {
         if (result.full) continue;
         // Rows held up by an older transaction: look again soon. Otherwise the next commit's NOTIFY
         // wakes the relay (a notified commit is visible by then), or the poll does.
-        waitingDelay = !result.waiting
-          ? 0
-          : waitingDelay === 0
-            ? WAITING_POLL_MS
-            : Math.min(waitingDelay * 2, WAITING_POLL_MAX_MS);
-        const untilLease = Math.max(1, this.#leaseDueAt - this.#o.now());
-        const delay = waitingDelay > 0 ? waitingDelay : this.#o.pollIntervalMs;
+        const now = this.#o.now();
+        waitingSince = result.waiting ? (waitingSince ?? now) : undefined;
+        const untilLease = Math.max(1, this.#leaseDueAt - now);
+        const delay = waitingSince === undefined ? this.#o.pollIntervalMs : waitingPollMs(now - waitingSince);
         await this.#waker.wait(Math.min(delay, untilLease));
       } catch (error) {
         failures += 1;

@@ -71,9 +71,11 @@ export interface NotificationLog {
   append(tx: Tx, notification: NewNotification): Promise<Notification>;
   /**
    * Appends a batch in one statement inside the consumer's transaction; returns the stored
-   * notifications in the order given (ids ascend in that order). The log is the notifier's inbox: a
-   * notification whose message id is in the log already (a redelivery, or the same id earlier in the
-   * batch) is not stored again, and its place in the result is `undefined`.
+   * notifications in the order given. Rows are inserted in message id order (ids ascend in that
+   * order), so transactions that meet on the same ids (a redelivery while the first delivery's batch
+   * is still open) take their locks in one order and queue instead of deadlocking. The log is the
+   * notifier's inbox: a notification whose message id is in the log already (a redelivery, or the same
+   * id again in the batch) is not stored again, and its place in the result is `undefined`.
    */
   appendMany(tx: Tx, notifications: readonly NewNotification[]): Promise<(Notification | undefined)[]>;
   /** Entries after `after` in log order, only below the snapshot's xmin (never skips late commits). */
@@ -127,7 +129,10 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
 
     async appendMany(tx, notifications) {
       if (notifications.length === 0) return [];
-      const column = <T>(pick: (n: NewNotification) => T) => notifications.map(pick);
+      const sorted = [...notifications].sort((a, b) =>
+        a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0,
+      );
+      const column = <T>(pick: (n: NewNotification) => T) => sorted.map(pick);
       const { rows } = await tx.query<LogRow>(
         `INSERT INTO ${tables.log}
          (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
