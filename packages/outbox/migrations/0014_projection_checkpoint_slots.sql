@@ -7,16 +7,9 @@
 -- `projected` over projection_checkpoints and the slots, and take the latest row for the last_* columns.
 -- projection_checkpoints stays as it is: projectors of the previous version keep writing it during a
 -- rolling deploy, and what they wrote keeps counting.
+-- The slots have the checkpoint table's columns (and defaults), plus the slot.
 CREATE TABLE projection_checkpoint_slots (
-  projection        text NOT NULL,
-  backend           text NOT NULL,
-  slot              smallint NOT NULL,
-  last_message_id   text NOT NULL,
-  last_event_id     text NOT NULL,
-  last_aggregate_id text NOT NULL,
-  last_version      bigint NOT NULL,
-  last_committed_at timestamptz,
-  projected         bigint NOT NULL DEFAULT 0,
-  updated_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+  LIKE projection_checkpoints INCLUDING DEFAULTS,
+  slot smallint NOT NULL,
   PRIMARY KEY (projection, backend, slot)
 );

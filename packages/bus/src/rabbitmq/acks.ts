@@ -17,7 +17,7 @@ export class ChannelAcks {
   /** Delivery tags in delivery order; the entries before #head have been acknowledged or released. */
   #tags: number[] = [];
   #head = 0;
-  /** Tags behind #head's run that are finished already: acked on their own, or released. */
+  /** Tags at or after #head that are finished already: acked on their own, or released. */
   readonly #finished = new Set<number>();
   #settled: number[] = [];
   #scheduled = false;

@@ -30,8 +30,9 @@ export interface RabbitSubscriptionOptions {
 /**
  * One `subscribe` call on RabbitMQ: a channel with prefetch consuming the group's quorum queue of every
  * topic, feeding the shared {@link ConsumerPipeline}. Acks after the handler succeeded or the dead letter
- * was confirmed, through {@link ChannelAcks} (the acks of a tick in as few frames as possible). The channel is re-created after a reconnect, a channel error, or a consumer cancellation
- * by the broker (queue deleted, node down). Deliveries of a dead channel are skipped: the broker
+ * was confirmed, through {@link ChannelAcks} (the acks of a tick in as few frames as possible). The
+ * channel is re-created after a reconnect, a channel error, or a consumer cancellation by the broker
+ * (queue deleted, node down). Deliveries of a dead channel are skipped: the broker
  * redelivers them, and per-key order holds because the dispatcher queues them behind the key's running
  * handler.
  */
