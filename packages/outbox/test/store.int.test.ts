@@ -1,6 +1,6 @@
 import type { EventEnvelope } from '@concord/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createEventStore, createResolutionStore } from '../src/index.js';
+import { createEventStore, createOutbox, createResolutionStore } from '../src/index.js';
 import type { Database, Tx } from '../src/index.js';
 import { createPgliteTestDatabase, createTestDatabase } from '../src/testing/index.js';
 import type { TestDatabase } from '../src/testing/index.js';
@@ -102,6 +102,40 @@ const suite = (name: string, open: () => Promise<TestDatabase>, opts: { concurre
         return (await store.append(tx, [e, e])).slice(1);
       });
       expect(dupInOne).toMatchObject({ outcome: 'duplicate', originalOutcome: 'applied', version: 2 });
+    });
+
+    it('stores every outbox payload byte for byte, from the store and from outbox.add', async () => {
+      const id = `task-${unique()}`;
+      const events = [
+        ev({ id: `${id}-1`, aggregateId: id, data: { title: 'naïve ✓ 😀' } }),
+        ev({ id: `${id}-2`, aggregateId: id, baseVersion: 0, data: { title: 'b' } }),
+      ];
+      await t.db.withTransaction((tx) => store.append(tx, events));
+      const payloads = [
+        new Uint8Array(0),
+        Uint8Array.from([0, 255, 92, 120, 34, 10]),
+        new Uint8Array(70_000).fill(7),
+      ];
+      await t.db.withTransaction((tx) =>
+        createOutbox().add(
+          tx,
+          payloads.map((payload, i) => ({ topic: 't', key: id, id: `${id}-raw-${i}`, payload })),
+        ),
+      );
+      const { rows } = await t.db.query<{ message_id: string; payload: Uint8Array }>(
+        'SELECT message_id, payload FROM concord.outbox WHERE message_id LIKE $1 ORDER BY id',
+        [`${id}-%`],
+      );
+      const byId = new Map(rows.map((r) => [r.message_id, r.payload]));
+      const json = (messageId: string): unknown => JSON.parse(new TextDecoder().decode(byId.get(messageId)));
+      expect(json(`${id}-1:applied`)).toMatchObject({ eventId: `${id}-1`, changes: { title: 'naïve ✓ 😀' } });
+      expect(json(`${id}-1:outcome:applied`)).toMatchObject({ kind: 'outcome', eventId: `${id}-1` });
+      expect(json(`${id}-2:conflict`)).toMatchObject({ kind: 'conflict_detected' });
+      expect(json(`${id}-2:outcome:conflict`)).toMatchObject({ kind: 'outcome', outcome: 'conflict' });
+      payloads.forEach((payload, i) =>
+        expect(Buffer.from(byId.get(`${id}-raw-${i}`) ?? [])).toEqual(Buffer.from(payload)),
+      );
+      expect(rows).toHaveLength(7);
     });
 
     it('rolls back the events with the outbox rows when the transaction fails', async () => {

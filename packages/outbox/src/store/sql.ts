@@ -41,9 +41,10 @@ export const storeSql = (schema: string) => {
     insertEvents: insertEvents('$1'),
     // $1 aggregate rows.
     updateAggregates: updateAggregates('$1'),
-    // All of a batch's writes in one round trip: $1 event rows, $2 aggregate rows, $3 outbox rows.
+    // All of a batch's writes in one round trip: $1 event rows, $2 aggregate rows, $3 outbox rows,
+    // $4 outbox payloads.
     writeBatch: `WITH inserted AS (${insertEvents('$1')}), updated AS (${updateAggregates('$2')})
-      ${outboxInsertSql(t('outbox'), '$3')}`,
+      ${outboxInsertSql(t('outbox'), '$3', '$4')}`,
     getEvent: `SELECT ${eventColumns}, e.details, e.outcome_history, e.recorded_at::text AS recorded_at
       FROM ${t('events')} e WHERE e.event_id = $1`,
     getAggregate: `SELECT a.version::float8 AS version, a.fields, a.field_versions, a.vector

@@ -180,12 +180,14 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
       return own === undefined ? produced : produced.map((m) => ({ ...m, context: own }));
     });
     if (inlineOutbox) {
+      const outboxed = outboxRows(messages);
       await tx.query(
         sql.writeBatch,
         [
           JSON.stringify(eventRows(fresh)),
           JSON.stringify(aggregateRows(changed, states)),
-          JSON.stringify(outboxRows(messages).rows),
+          JSON.stringify(outboxed.rows),
+          outboxed.payloads,
         ],
         { prepare: 'store.append' },
       );
