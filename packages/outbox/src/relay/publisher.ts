@@ -1,6 +1,6 @@
 import type { MessageBus, OutgoingMessage } from '@concord/bus';
 import { isRetryable } from '@concord/core';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
 import type { Context, Link, Span, Tracer } from '@opentelemetry/api';
 import { groupBy } from './row.js';
 import type { OutboxRow } from './row.js';
@@ -70,9 +70,12 @@ export class Publisher {
     const stored: Record<string, string> = {};
     if (row.traceparent !== null) stored.traceparent = row.traceparent;
     if (row.tracestate !== null) stored.tracestate = row.tracestate;
-    const parent = propagation.extract(ROOT_CONTEXT, stored);
+    const parent = row.traceparent === null ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, stored);
     const span = this.#tracer.startSpan(`publish ${row.topic}`, { kind: SpanKind.PRODUCER }, parent);
-    // Attributes only for a span that records (none without a tracing SDK): one object less per row.
+    const headers: Record<string, string> = { ...row.headers, ...stored, 'message-id': row.message_id };
+    // Only a span that records gets attributes and goes into the headers (the consumer's parent then);
+    // otherwise (no tracing SDK, or not sampled) the headers keep the writer's context: the same trace
+    // and sampling decision, without an object per row for nothing.
     if (span.isRecording()) {
       span.setAttributes({
         'messaging.system': this.#bus.name,
@@ -84,10 +87,8 @@ export class Publisher {
         // How long the row waited in the outbox (database clock at write, this host's clock now).
         'concord.outbox.lag_ms': Math.max(0, Date.now() - row.created_ms),
       });
+      propagation.inject(trace.setSpan(parent, span), headers);
     }
-    const headers: Record<string, string> = { ...row.headers, ...stored, 'message-id': row.message_id };
-    // With an SDK present this replaces the stored traceparent by the publish span's (same trace).
-    context.with(trace.setSpan(parent, span), () => propagation.inject(context.active(), headers));
     return {
       row,
       parent,
