@@ -2,7 +2,7 @@
  * `pnpm bench:outbox -- --broker rabbitmq|kafka`: append throughput vs raw inserts, relay throughput vs
  * raw publishes, and p99 relay lag. Prints one JSON line per bench and writes
  * bench-results/outbox-<broker>.json at the repository root. Each comparison runs `--rounds` alternating
- * rounds (default 3) after a warm-up and reports the medians; every round's figures are in `rounds`.
+ * rounds (default 5) after a warm-up and reports the medians; every round's figures are in `rounds`.
  * The append and relay benches each get a database of their own.
  */
 import { mkdir, writeFile } from 'node:fs/promises';

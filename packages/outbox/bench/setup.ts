@@ -27,10 +27,10 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
     throw new Error(`--broker must be rabbitmq or kafka, not ${broker}`);
   return {
     broker,
-    events: Number(value('events') ?? 20_000),
-    messages: Number(value('messages') ?? 20_000),
+    events: Number(value('events') ?? 40_000),
+    messages: Number(value('messages') ?? 50_000),
     workers: Number(value('workers') ?? 4),
-    rounds: Math.max(1, Number(value('rounds') ?? 3)),
+    rounds: Math.max(1, Number(value('rounds') ?? 5)),
   };
 };
 
