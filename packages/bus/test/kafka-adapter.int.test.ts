@@ -1,5 +1,6 @@
 import { collector, gate, message, publishAll, uniqueSuffix, waitFor } from '@concord/bus/testing';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { createKafkaBus } from '../src/kafka/index.js';
 import type { KafkaBusOptions } from '../src/kafka/index.js';
 import type { MessageBus } from '../src/port.js';
@@ -24,6 +25,17 @@ describe('Kafka adapter', () => {
   afterEach(async () => {
     await Promise.all(buses.splice(0).map((b) => b.close()));
     await deleteTopics(brokers, topics.splice(0));
+  });
+
+  it('turns Nagle off on its sockets (a request after another would wait for the delayed ACK)', async () => {
+    const setNoDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      await bus().publish(topic('nodelay'), [message('t-1', 'k')]);
+      expect(setNoDelay.mock.calls.length).toBeGreaterThan(0);
+      expect(setNoDelay.mock.calls.every(([on]) => on === true)).toBe(true);
+    } finally {
+      setNoDelay.mockRestore();
+    }
   });
 
   it('creates the topic and its dead-letter topic with the configured partitions', async () => {

@@ -3,7 +3,8 @@ import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { collector, gate, message, publishAll, uniqueSuffix, waitFor } from '@concord/bus/testing';
 import { connect } from 'amqplib';
 import type { ChannelModel } from 'amqplib';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { coalesceWrites } from '../src/rabbitmq/connection.js';
 
 const url = inject('AMQP_URL');
@@ -34,6 +35,17 @@ describe('RabbitMQ adapter specifics', () => {
     await channel.deleteExchange(exchange());
     await connection.close();
     suffix = uniqueSuffix();
+  });
+
+  it('turns Nagle off on its socket (a publish after an ack would wait for the delayed ACK)', async () => {
+    const setNoDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      await bus();
+      expect(setNoDelay.mock.calls.length).toBeGreaterThan(0);
+      expect(setNoDelay.mock.calls.every(([on]) => on === true)).toBe(true);
+    } finally {
+      setNoDelay.mockRestore();
+    }
   });
 
   it('declares a durable topic exchange and a durable quorum queue <group>.<topic>', async () => {

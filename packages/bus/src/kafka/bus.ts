@@ -8,6 +8,7 @@ import { assertGroup, assertPublishable, assertTopic } from '../validation.js';
 import { KAFKA_FEATURES } from './features.js';
 import { kafkaLogCreator } from './log-creator.js';
 import { resolveKafkaOptions } from './options.js';
+import { noDelaySocketFactory } from './socket.js';
 import type { KafkaBusOptions, ResolvedKafkaOptions } from './options.js';
 import { KafkaPublisher } from './publisher.js';
 import { KafkaSubscription } from './subscription.js';
@@ -42,6 +43,7 @@ class KafkaBus implements MessageBus {
       brokers: [...options.brokers],
       logCreator: kafkaLogCreator(this.#logger),
       retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 8 },
+      socketFactory: noDelaySocketFactory,
     });
     this.#topics = new TopicAdmin({
       kafka: this.#kafka,

@@ -71,6 +71,10 @@ export class RabbitConnection {
   async #open(): Promise<void> {
     const connection = await connect(this.#options.url, {
       clientProperties: { connection_name: this.#options.connectionName },
+      // No Nagle: amqplib leaves it on, so a publish written while an earlier write (an ack, say) was
+      // not yet acknowledged by the peer waited for the broker's delayed ACK, up to 40 ms. Writes of a
+      // tick already leave together (coalesceWrites).
+      noDelay: true,
     });
     coalesceWrites(connection);
     connection.on('error', (error: unknown) =>
