@@ -115,8 +115,10 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
   const once = (jobs: readonly IntakeJob[], contexts: readonly Context[]): Promise<JobResult[]> =>
     deps.db.withTransaction(async (tx) => {
       // Aggregate locks before the first write (the inbox), so transaction-id order is version order.
+      // Without inbox rows (HTTP requests) the append is the first write, and it locks them itself.
       const valid = (job: IntakeJob) => job.items.flatMap((item) => (item.valid ? [item.event] : []));
-      await deps.store.lockAggregates(tx, jobs.flatMap(valid));
+      if (jobs.some((job) => job.inboxId !== undefined))
+        await deps.store.lockAggregates(tx, jobs.flatMap(valid));
       const redelivered = await recordInbox(tx, jobs);
       const live = jobs.flatMap((job, i) => (redelivered[i] ? [] : [{ job, context: contexts[i] }]));
       // Each event's messages continue the trace of the request or message that carried it.

@@ -91,6 +91,27 @@ describe('group commit on Postgres', () => {
     }
   });
 
+  it('leaves the aggregate locks of HTTP requests to the append (no inbox row is written before it)', async () => {
+    const store = createEventStore();
+    let separateLocks = 0;
+    const counting: EventStore = {
+      ...store,
+      lockAggregates(tx, aggregates) {
+        separateLocks += 1;
+        return store.lockAggregates(tx, aggregates);
+      },
+    };
+    const ingest = await startIngest(t.db, { store: counting });
+    try {
+      const id = `l-${unique()}`;
+      const response = await ingest.post({ events: [event({ id: `${id}-1`, aggregateId: id })] });
+      expect(response.body.results).toMatchObject([{ outcome: 'applied' }]);
+      expect(separateLocks).toBe(0);
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it('fails only the requests of a failed transaction, retryably (503), and isolates content the database refuses', async () => {
     const ingest = await startIngest(t.db, {
       store: failingStore(),
