@@ -1,6 +1,7 @@
 import { createMemoryBus } from '@concord/bus';
 import { createMemoryTracing, traceparentOf } from '@concord/bus/testing';
 import type { IncomingMessage } from '@concord/bus';
+import { AlwaysOffSampler, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Publisher } from '../src/relay/publisher.js';
 import type { OutboxRow } from '../src/relay/row.js';
@@ -79,5 +80,31 @@ it('publishes every row of a mixed batch inside its own trace, and links the bat
   expect(writers.map((w) => w.spanContext().traceId)).not.toContain(batch?.spanContext().traceId);
   expect(batch?.links.map((l) => l.context.spanId).sort()).toEqual(
     [a, b, c, b].map((tp) => tp?.split('-')[2]).sort(),
+  );
+});
+
+it('keeps the writer context of rows whose publish span is not sampled, and begins a trace (not sampled) for rows without one', async () => {
+  const unsampled = new BasicTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer('off');
+  const stored = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+  const bus = createMemoryBus();
+  const received: IncomingMessage[] = [];
+  await bus.subscribe({
+    group: 'g',
+    topics: ['topic.one'],
+    handler: (message) => {
+      received.push(message);
+      return Promise.resolve();
+    },
+  });
+  await new Publisher(bus, unsampled).publish([
+    row(1, 'topic.one', 'k1', stored),
+    row(2, 'topic.one', 'k2', null),
+  ]);
+  await expect.poll(() => received.length).toBe(2);
+  await bus.close();
+  expect(received.find((m) => m.id === 'm1')?.headers.traceparent).toBe(stored);
+  // A new trace id, carried with its decision (flags 00), so the consumer does not sample it on its own.
+  expect(received.find((m) => m.id === 'm2')?.headers.traceparent).toMatch(
+    /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/,
   );
 });

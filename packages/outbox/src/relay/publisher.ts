@@ -1,6 +1,13 @@
 import type { MessageBus, OutgoingMessage } from '@concord/bus';
 import { isRetryable } from '@concord/core';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  isSpanContextValid,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
 import type { Context, Link, Span, Tracer } from '@opentelemetry/api';
 import { groupBy } from './row.js';
 import type { OutboxRow } from './row.js';
@@ -73,10 +80,12 @@ export class Publisher {
     const parent = row.traceparent === null ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, stored);
     const span = this.#tracer.startSpan(`publish ${row.topic}`, { kind: SpanKind.PRODUCER }, parent);
     const headers: Record<string, string> = { ...row.headers, ...stored, 'message-id': row.message_id };
-    // Only a span that records gets attributes and goes into the headers (the consumer's parent then);
-    // otherwise (no tracing SDK, or not sampled) the headers keep the writer's context: the same trace
-    // and sampling decision, without an object per row for nothing.
-    if (span.isRecording()) {
+    // Attributes only for a span that records. Its context goes into the headers (the consumer's
+    // parent then) when it records, or when the row had none and a tracing SDK began a trace for it (so
+    // the consumer keeps that trace's sampling decision); otherwise the headers keep the writer's
+    // context — the same trace and decision — and no tracing SDK costs no object per row.
+    const recording = span.isRecording();
+    if (recording) {
       span.setAttributes({
         'messaging.system': this.#bus.name,
         'messaging.operation.type': 'publish',
@@ -87,6 +96,8 @@ export class Publisher {
         // How long the row waited in the outbox (database clock at write, this host's clock now).
         'concord.outbox.lag_ms': Math.max(0, Date.now() - row.created_ms),
       });
+    }
+    if (recording || (row.traceparent === null && isSpanContextValid(span.spanContext()))) {
       propagation.inject(trace.setSpan(parent, span), headers);
     }
     return {
