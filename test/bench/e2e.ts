@@ -6,7 +6,11 @@
  * process, from the `/v1/stream` Server-Sent Events of the notifier, which adds that hop).
  *
  *   pnpm bench:e2e -- --broker rabbitmq|kafka|embedded [--rate 1000,6000] [--seconds 10] [--batch 10]
- *                     [--trace off|unreachable|<otlp url>]
+ *                     [--trace off|unreachable|<otlp url>] [--hops]
+ *
+ * `--hops` (brokers only) also reads `concord.events.applied` and reports each hop's p50/p90/p99 — accept
+ * to applied (ingest and its relay), applied to projected (projector and its relay) — and the p99 of each
+ * second of the run. The extra consumer loads the broker a little.
  *
  * One JSON line per offered rate, also written to bench-results/e2e-<broker>.json (with --trace other
  * than off: e2e-<broker>-traced.json).
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     aggregates: { type: 'string', default: '2000' },
     inflight: { type: 'string', default: '64' },
     trace: { type: 'string', default: 'off' },
+    hops: { type: 'boolean', default: false },
   },
 });
 const broker = values.broker;
@@ -89,6 +94,12 @@ interface Result {
   /** `off`, `unreachable` or the collector's URL (--trace), with the sampler the services used. */
   readonly tracing: string;
   readonly sampler?: string;
+  /** With --hops: p50/p90/p99 ms of each hop, and the p99 of each second of the run. */
+  readonly hops?: {
+    readonly acceptToApplied: readonly number[];
+    readonly appliedToProjected: readonly number[];
+    readonly p99BySecond: readonly number[];
+  };
 }
 
 const percentile = (sorted: readonly number[], p: number): number =>
@@ -99,23 +110,70 @@ const percentile = (sorted: readonly number[], p: number): number =>
 /** Where "projected" observations come from: the broker topic, or the SSE stream in embedded mode. */
 interface ProjectionWatch {
   readonly seen: Map<string, number>;
+  /** With --hops: when each event's `applied` message arrived. */
+  readonly applied?: Map<string, number>;
   close(): Promise<void>;
 }
 
-const watchBus = async (bus: MessageBus): Promise<ProjectionWatch> => {
-  const seen = new Map<string, number>();
+/** Stamps the first arrival of each event id on `topic` in `seen`. */
+const stampArrivals = (bus: MessageBus, topic: string, seen: Map<string, number>) => {
   const decoder = new TextDecoder();
-  const subscription = await bus.subscribe({
+  return bus.subscribe({
     group: `bench-${randomUUID().slice(0, 8)}`,
-    topics: [Topics.projected],
+    topics: [topic],
     concurrency: 256,
     handler: (message) => {
-      const projected = JSON.parse(decoder.decode(message.payload)) as ProjectedMessage;
-      if (!seen.has(projected.eventId)) seen.set(projected.eventId, performance.now());
+      const { eventId } = JSON.parse(decoder.decode(message.payload)) as Pick<ProjectedMessage, 'eventId'>;
+      if (!seen.has(eventId)) seen.set(eventId, performance.now());
       return Promise.resolve();
     },
   });
-  return { seen, close: () => subscription.close() };
+};
+
+const watchBus = async (bus: MessageBus): Promise<ProjectionWatch> => {
+  const seen = new Map<string, number>();
+  const projected = await stampArrivals(bus, Topics.projected, seen);
+  if (!values.hops) return { seen, close: () => projected.close() };
+  const applied = new Map<string, number>();
+  const appliedSubscription = await stampArrivals(bus, Topics.applied, applied);
+  return {
+    seen,
+    applied,
+    close: async () => {
+      await projected.close();
+      await appliedSubscription.close();
+    },
+  };
+};
+
+const quantiles = (samples: number[]): number[] => {
+  const sorted = samples.sort((a, b) => a - b);
+  return [0.5, 0.9, 0.99].map((p) => Math.round(percentile(sorted, p) * 10) / 10);
+};
+
+/** Each hop's p50/p90/p99 and each second's p99 (by accept time), for --hops. */
+const hopsOf = (
+  accepted: ReadonlyMap<string, number>,
+  watch: ProjectionWatch,
+  start: number,
+): Result['hops'] => {
+  const applied = watch.applied;
+  if (applied === undefined) return undefined;
+  const toApplied: number[] = [];
+  const toProjected: number[] = [];
+  const bySecond: number[][] = [];
+  for (const [id, at] of accepted) {
+    const appliedAt = applied.get(id);
+    const projectedAt = watch.seen.get(id);
+    if (appliedAt !== undefined) toApplied.push(appliedAt - at);
+    if (appliedAt !== undefined && projectedAt !== undefined) toProjected.push(projectedAt - appliedAt);
+    if (projectedAt !== undefined) (bySecond[Math.floor((at - start) / 1000)] ??= []).push(projectedAt - at);
+  }
+  return {
+    acceptToApplied: quantiles(toApplied),
+    appliedToProjected: quantiles(toProjected),
+    p99BySecond: [...bySecond].map((second) => quantiles(second ?? [])[2] ?? Number.NaN),
+  };
 };
 
 const watchStream = async (url: string): Promise<ProjectionWatch> => {
@@ -206,6 +264,7 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
   }
   latencies.sort((a, b) => a - b);
   const projected = latencies.length;
+  const hops = hopsOf(accepted, watch, start);
   return {
     bench: 'e2e',
     broker,
@@ -226,6 +285,7 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
             process.env.OTEL_TRACES_SAMPLER_ARG === undefined ? '' : `:${process.env.OTEL_TRACES_SAMPLER_ARG}`
           }`,
         }),
+    ...(hops === undefined ? {} : { hops }),
   };
 };
 
