@@ -3,7 +3,8 @@
  * raw publishes, and p99 relay lag. Prints one JSON line per bench and writes
  * bench-results/outbox-<broker>.json at the repository root. Each comparison runs `--rounds` alternating
  * rounds (default 5) after a warm-up and reports the medians; every round's figures are in `rounds`.
- * The append and relay benches each get a database of their own.
+ * The append and relay benches each get a database of their own. `--breakdown` adds a third side to the
+ * relay's rounds: the plain client with the relay's reads beside it (`rawWithReadsPublishPerSec`).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createTestDatabase } from '../src/testing/index.js';
@@ -41,12 +42,14 @@ try {
 }
 
 const relayDb = await createTestDatabase({ adminUrl, max: 8 });
+const readsDb = args.breakdown ? await createTestDatabase({ adminUrl, max: 2 }) : undefined;
 const bus = await createBrokerBus(args.broker, suffix);
 try {
   const relay = await benchRelay(relayDb.db, bus, {
     messages: args.messages,
     topic: `bench.outbox.${suffix}`,
     rounds: args.rounds,
+    ...(readsDb === undefined ? {} : { readsDb: readsDb.db }),
   });
   const relayResult = {
     bench: 'outbox-relay',
@@ -58,12 +61,18 @@ try {
     p50LagMs: round(relay.lagMs.p50),
     maxLagMs: round(relay.lagMs.max),
     liveWritePerSec: round(relay.liveWritePerSec),
+    ...(relay.rawWithReadsPublishPerSec === undefined
+      ? {}
+      : { rawWithReadsPublishPerSec: round(relay.rawWithReadsPublishPerSec) }),
     messages: args.messages,
     batchSize: RELAY_BATCH,
     rounds: relay.rounds.map((r) => ({
       messagesPerSec: round(r.messagesPerSec),
       rawPublishPerSec: round(r.rawPublishPerSec),
       ratio: ratio(r.ratio),
+      ...(r.rawWithReadsPublishPerSec === undefined
+        ? {}
+        : { rawWithReadsPublishPerSec: round(r.rawWithReadsPublishPerSec) }),
     })),
   };
   console.log(JSON.stringify(relayResult));
@@ -76,4 +85,5 @@ try {
 } finally {
   await bus.close();
   await relayDb.close();
+  await readsDb?.close();
 }

@@ -10,11 +10,13 @@ export interface BenchArgs {
   readonly workers: number;
   /** Alternating measured rounds per comparison (after a warm-up); the median is reported. */
   readonly rounds: number;
+  /** Also time the plain client with the relay's reads beside it (bench/relay.ts). */
+  readonly breakdown: boolean;
 }
 
 /**
- * Parses `--broker rabbitmq|kafka [--events n] [--messages n] [--workers n] [--rounds n]`; a leading `--`
- * is ignored.
+ * Parses `--broker rabbitmq|kafka [--events n] [--messages n] [--workers n] [--rounds n] [--breakdown]`;
+ * a leading `--` is ignored.
  */
 export const parseArgs = (argv: readonly string[]): BenchArgs => {
   const args = argv.filter((arg) => arg !== '--');
@@ -31,6 +33,7 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
     messages: Number(value('messages') ?? 50_000),
     workers: Number(value('workers') ?? 4),
     rounds: Math.max(1, Number(value('rounds') ?? 5)),
+    breakdown: args.includes('--breakdown'),
   };
 };
 
