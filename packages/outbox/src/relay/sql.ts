@@ -20,12 +20,14 @@ export const relaySql = (schema: string, options: RelaySqlOptions) => {
     // $1 partitions, $2 limit, $3/$4 optional cursor (tx id, id). The read itself is a function
     // (migrations/0010, 0011) so that it always walks the pending index in order, whatever the statistics
     // say. One more row (id null) carries the read horizon (outbox_read_horizon, same statement and
-    // snapshot), with whether rows of these partitions wait above it (migration 0013). On `pg` the payload travels as base64 text: shorter than bytea's hex text form, and
-    // cheaper for both sides to encode and decode.
+    // snapshot), with whether rows of these partitions wait above it (migration 0013). On `pg` the
+    // payload travels as base64 text: shorter than bytea's hex text form, and cheaper for both sides to
+    // encode and decode. created_ms is float8 arithmetic (date_part): extract() computes in numeric,
+    // which cost Postgres ~0.3 µs more per row read.
     read: `SELECT o.id::text AS id, o.tx_id::text AS tx_id, o.message_id, o.topic, o.key, o.key_partition,
         o.headers, ${options.payloadText ? `encode(o.payload, 'base64')` : 'o.payload'} AS payload,
         o.traceparent, o.tracestate, o.attempts,
-        (extract(epoch FROM o.created_at) * 1000)::float8 AS created_ms,
+        date_part('epoch', o.created_at) * 1000 AS created_ms,
         NULL::text AS horizon_tx, NULL::text AS horizon_id, NULL::boolean AS waiting
       FROM ${t('outbox_relay_batch')}($1::int[], $2::int, $3::text::xid8, $4::bigint) o
       UNION ALL
