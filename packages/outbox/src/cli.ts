@@ -2,6 +2,7 @@
 /**
  * `concord-migrate`: applies Concord's SQL migrations to DATABASE_URL.
  *   DATABASE_URL=postgres://… concord-migrate [--schema concord]
+ * Without --schema, the schema is DATABASE_SCHEMA (the services' variable), else `concord`.
  * Exit code 0 when the schema is current, 1 on failure.
  */
 import { parseArgs } from 'node:util';
@@ -13,7 +14,7 @@ import { migrate } from './migrate/runner.js';
 const main = async (): Promise<number> => {
   const { values } = parseArgs({
     args: process.argv.slice(2).filter((arg) => arg !== '--'),
-    options: { schema: { type: 'string', default: process.env.CONCORD_SCHEMA ?? DEFAULT_SCHEMA } },
+    options: { schema: { type: 'string', default: process.env.DATABASE_SCHEMA || DEFAULT_SCHEMA } },
   });
   const url = process.env.DATABASE_URL;
   if (url === undefined || url === '') {

@@ -63,6 +63,11 @@ describe('migrations on Postgres', () => {
       },
     );
     expect(JSON.parse(second)).toMatchObject({ applied: [] });
+    // Without --schema: DATABASE_SCHEMA, the variable the services read.
+    const { stdout: fromEnv } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', cli], {
+      env: { ...env, DATABASE_SCHEMA: 'cli_env' },
+    });
+    expect(JSON.parse(fromEnv)).toMatchObject({ schema: 'cli_env' });
     const { stderr } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', cli], {
       env: { ...process.env, DATABASE_URL: '' },
     }).catch((error: { stderr: string }) => error);
