@@ -83,10 +83,15 @@ describe('relay settling', () => {
       expect(await mark([fourth.id], fence ?? '', fourth)).toEqual({ marked: 1, valid: [p] });
       expect(await watermark()).toBe(second.id);
       expect(await pending()).toBe(1);
-      // Once the waiting row itself goes through, the watermark moves past it.
-      expect(await mark([third.id], fence ?? '', fourth)).toEqual({ marked: 0, valid: [p] });
+      // Once the waiting row itself goes through, the watermark moves past it, and the row is settled
+      // itself: left waiting below the watermark, it would hold the partition back for good.
+      expect(await mark([third.id], fence ?? '', fourth)).toEqual({ marked: 1, valid: [p] });
       expect(await watermark()).toBe(fourth.id);
       expect(await pending()).toBe(0);
+      const { rows: waiting } = await h.db.query(
+        'SELECT id FROM concord.outbox WHERE published_at IS NULL AND next_attempt_at IS NOT NULL',
+      );
+      expect(waiting).toEqual([]);
     } finally {
       await h.db.query(
         `UPDATE concord.outbox_leases SET owner = NULL, expires_at = '-infinity' WHERE key_partition = $1`,

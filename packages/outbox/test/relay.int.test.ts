@@ -3,7 +3,16 @@ import { ConcordError } from '@concord/core';
 import { describe, expect, it } from 'vitest';
 import { createOutbox, createRelay } from '../src/index.js';
 import { faultyBus } from '../src/testing/index.js';
-import { collect, keyOrderViolations, readText, text, unique, waitFor, writeMessages } from './helpers.js';
+import {
+  collect,
+  delay,
+  keyOrderViolations,
+  readText,
+  text,
+  unique,
+  waitFor,
+  writeMessages,
+} from './helpers.js';
 import { useRelayHarness } from './support/relay-harness.js';
 
 const h = useRelayHarness();
@@ -84,9 +93,25 @@ describe('relay', () => {
       ),
     );
     const r = h.relay(bus, { maxAttempts: 3, backoff: { initialDelayMs: 20, maxDelayMs: 50 } });
-    await waitFor('good keys and the rest of bad', () => received.length === 202);
+    // Other keys keep flowing: a failure counts as an attempt only when the broker takes other messages
+    // meanwhile (a key failing alone is an outage).
+    let flowed = 0;
+    const flowing = (async () => {
+      while (dlq.length === 0) {
+        flowed += 1;
+        await h.db.withTransaction((tx) =>
+          outbox.add(tx, [{ topic, key: 'flow', payload: text(`flow:${flowed}`) }]),
+        );
+        await delay(10);
+      }
+    })();
     await waitFor('dead letter', () => dlq.length === 1);
-    expect(readText(received.at(-1)?.payload ?? new Uint8Array())).toBe('bad:3');
+    await flowing;
+    await waitFor('good keys and the rest of bad', () => received.length === 202 + flowed);
+    expect(received.filter((m) => m.key === 'bad').map((m) => readText(m.payload))).toEqual([
+      'bad:1',
+      'bad:3',
+    ]);
     expect(dlq[0]?.headers).toMatchObject({
       'x-concord-error-code': 'CONCORD_TEST_POISON',
       'x-concord-attempts': '3',
@@ -204,6 +229,90 @@ describe('relay', () => {
       brokerOutage: false,
     });
     expect(keyOrderViolations(received)).toEqual([]);
+  });
+
+  it('counts no attempts while the broker refuses everything yet reports ready, even one key per topic', async () => {
+    const memory = h.track(createMemoryBus());
+    const [applied, outcome] = [`t.${unique()}`, `t.${unique()}`];
+    const { received } = await collect(memory, [applied, outcome]);
+    let down = true;
+    const unconfirmed = new ConcordError('CONCORD_BUS_UNAVAILABLE', 'not confirmed', { retryable: true });
+    const bus = faultyBus(memory, { failWhen: () => (down ? unconfirmed : undefined) });
+    // What one submitted event writes: a row on each of two topics, each with a key of its own.
+    await h.db.withTransaction((tx) =>
+      outbox.add(tx, [
+        { topic: applied, key: 'task-1', payload: text('task-1:1') },
+        { topic: outcome, key: 'event-1', payload: text('event-1:1') },
+      ]),
+    );
+    const r = h.relay(bus, { maxAttempts: 2, backoff: { initialDelayMs: 20, maxDelayMs: 50 } });
+    await waitFor('outage seen', async () => (await r.stats()).brokerOutage);
+    await delay(500);
+    expect(await r.stats()).toMatchObject({ failedAttempts: 0, deadLetterRows: 0, pending: 2 });
+    down = false;
+    await waitFor('both delivered', () => received.length === 2);
+    await waitFor('both marked', async () => (await r.stats()).pending === 0);
+    expect(await r.stats()).toMatchObject({ failedAttempts: 0, deadLetterRows: 0 });
+  });
+
+  it('keeps a dead letter in the outbox until <topic>.dlq takes it', async () => {
+    const memory = h.track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received: dlq } = await collect(memory, [`${topic}.dlq`]);
+    let refused = 0;
+    const bus = faultyBus(memory, {
+      failWhen: (to) => {
+        if (to === topic) return new ConcordError('CONCORD_TEST_INVALID', 'no', { retryable: false });
+        if (refused >= 2) return undefined;
+        refused += 1;
+        return new ConcordError('CONCORD_BUS_UNAVAILABLE', 'not now', { retryable: true });
+      },
+    });
+    await h.db.withTransaction((tx) => outbox.add(tx, [{ topic, key: 'bad', payload: text('bad:1') }]));
+    const r = h.relay(bus, { backoff: { initialDelayMs: 20, maxDelayMs: 50 } });
+    await waitFor('dead letter published', () => dlq.length === 1);
+    await waitFor('dead-lettered', async () => (await r.stats()).deadLetterRows === 1);
+    expect(refused).toBe(2);
+    expect(await r.stats()).toMatchObject({ deadLettered: 1, pending: 0 });
+    const { rows } = await h.db.query<{ attempts: number }>(
+      'SELECT attempts FROM concord.outbox_dead_letters',
+    );
+    expect(rows.map((row) => row.attempts)).toEqual([3]);
+  });
+
+  it('settles a row that went through on its retry: its partition moves on, nothing is published twice', async () => {
+    const memory = h.track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    // a:1 fails once (in the batch, then alone) while b:1 goes through: one counted attempt.
+    let failures = 0;
+    const bus = faultyBus(memory, {
+      failWhen: (_t, m) => {
+        if (readText(m.payload) !== 'a:1' || failures >= 2) return undefined;
+        failures += 1;
+        return new ConcordError('CONCORD_TEST_FLAKY', 'try again', { retryable: true });
+      },
+    });
+    await h.db.withTransaction((tx) =>
+      outbox.add(tx, [
+        { topic, key: 'a', payload: text('a:1') },
+        { topic, key: 'b', payload: text('b:1') },
+      ]),
+    );
+    const r = h.relay(bus, { batchSize: 50, readSize: 100, backoff: { initialDelayMs: 20, maxDelayMs: 50 } });
+    await waitFor('a:1 on its retry', () => received.some((m) => readText(m.payload) === 'a:1'));
+    await waitFor('no row left waiting for a retry', async () => {
+      const { rows } = await h.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM concord.outbox WHERE published_at IS NULL AND next_attempt_at IS NOT NULL',
+      );
+      return rows[0]?.n === 0;
+    });
+    // Full reads, each read ahead starting after the one before (not back at a watermark held up).
+    await writeMessages({ db: h.db, outbox, topic, count: 2_000, keys: 40 });
+    await waitFor('all marked', async () => (await r.stats()).pending === 0);
+    expect(received).toHaveLength(2_002);
+    expect(new Set(received.map((m) => m.id)).size).toBe(2_002);
+    expect((await r.stats()).failedAttempts).toBe(1);
   });
 
   it('splits partitions between two relays and fences a stalled one off', async () => {

@@ -35,9 +35,10 @@ interface FailureEntry {
 
 /**
  * What happens to a row the broker did not take: another attempt after a backoff with jitter (its key
- * waits meanwhile), or — when the error is not retryable or the attempts are used up — the dead-letter
- * table with its error history, and `<topic>.dlq` when configured. Both writes hold only under the
- * lease of the row's partition.
+ * waits meanwhile), or — when the error is not retryable or the attempts are used up — `<topic>.dlq`
+ * when configured, then the dead-letter table with its error history. A dead letter the broker does not
+ * take for now (a retryable error) is not moved: the row is tried again after a backoff, so it is not
+ * lost to the broker. Both writes hold only under the lease of the row's partition.
  */
 export class Failures {
   readonly #o: FailuresOptions;
@@ -57,14 +58,25 @@ export class Failures {
     const held = this.#o.leases.held(new Set([row.key_partition]));
     const lease = [held.partitions, held.fences, this.#o.owner];
     if (!isRetryable(error) || attempt >= this.#o.maxAttempts) {
-      await this.#publishDeadLetter(row, entry);
-      const moved = await this.#o.db.query(this.#o.sql.deadLetter, [row.id, ...lease, JSON.stringify(entry)]);
-      if (moved.rowCount > 0) this.#o.stats.deadLettered += 1;
+      const dlqError = await this.#publishDeadLetter(row, entry);
+      if (dlqError === undefined || !isRetryable(dlqError)) {
+        const moved = await this.#o.db.query(this.#o.sql.deadLetter, [
+          row.id,
+          ...lease,
+          JSON.stringify(entry),
+        ]);
+        if (moved.rowCount > 0) this.#o.stats.deadLettered += 1;
+        this.#o.logger.warn(
+          { messageId: row.message_id, topic: row.topic, ...entry },
+          'outbox row dead-lettered',
+        );
+        return;
+      }
+      // `<topic>.dlq` did not take it either, for now: the row stays, and is tried again after a backoff.
       this.#o.logger.warn(
-        { messageId: row.message_id, topic: row.topic, ...entry },
-        'outbox row dead-lettered',
+        { err: dlqError, messageId: row.message_id, topic: row.topic },
+        'dead letter not published; the row stays in the outbox and is tried again',
       );
-      return;
     }
     const delay = backoffDelay(attempt, this.#o.backoff, this.#o.random);
     await this.#o.db.query(this.#o.sql.markFailed, [row.id, ...lease, JSON.stringify(entry), delay]);
@@ -75,8 +87,12 @@ export class Failures {
     );
   }
 
-  async #publishDeadLetter(row: OutboxRow, entry: FailureEntry): Promise<void> {
-    if (!this.#o.publishDeadLetters) return;
+  /**
+   * Publishes the row to `<topic>.dlq` (when configured). Resolves with the error when the broker did not
+   * take it; a non-retryable one leaves the row to the dead-letter table alone.
+   */
+  async #publishDeadLetter(row: OutboxRow, entry: FailureEntry): Promise<unknown> {
+    if (!this.#o.publishDeadLetters) return undefined;
     try {
       await this.#o.bus.publish(dlqTopic(row.topic), [
         {
@@ -93,11 +109,15 @@ export class Failures {
           },
         },
       ]);
+      return undefined;
     } catch (error) {
-      this.#o.logger.warn(
-        { err: error, messageId: row.message_id },
-        'dead letter not published; kept in table',
-      );
+      if (!isRetryable(error)) {
+        this.#o.logger.warn(
+          { err: error, messageId: row.message_id },
+          'dead letter refused by the broker; kept in the dead-letter table only',
+        );
+      }
+      return error;
     }
   }
 }

@@ -16,7 +16,11 @@ import type { OutboxRow } from './row.js';
 export interface PublishOutcome {
   readonly published: OutboxRow[];
   readonly failures: { readonly row: OutboxRow; readonly error: unknown }[];
-  /** The batch publish failed and the per-key retry failed for every key: treat as a broker outage. */
+  /**
+   * The bus was not ready, or nothing of the batch went through and every failure was retryable: a
+   * broker outage. `failures` is then empty: no row's attempts count, since with no message taken the
+   * relay cannot tell a row the broker refuses from a broker that refuses everything.
+   */
   readonly outage: boolean;
 }
 
@@ -59,11 +63,14 @@ export class Publisher {
               this.#publishTopic(topic, group),
             ),
           );
-          const result: PublishOutcome = {
-            published: outcomes.flatMap((o) => o.published),
-            failures: outcomes.flatMap((o) => o.failures),
-            outage: outcomes.some((o) => o.outage),
-          };
+          const published = outcomes.flatMap((o) => o.published);
+          const failures = outcomes.flatMap((o) => o.failures);
+          // Nothing of the batch went through and every failure may pass: the broker is not taking
+          // messages (whichever topics and however many keys), so no row's attempts count.
+          const outage =
+            outcomes.some((o) => o.outage) ||
+            (published.length === 0 && failures.length > 0 && failures.every((f) => isRetryable(f.error)));
+          const result: PublishOutcome = { published, failures: outage ? [] : failures, outage };
           if (result.failures.length > 0) batchSpan.setStatus({ code: SpanStatusCode.ERROR });
           return result;
         } finally {
@@ -146,8 +153,7 @@ export class Publisher {
       }
     };
     await Promise.all(Array.from({ length: Math.min(KEY_CONCURRENCY, keys.length) }, worker));
-    const outage = published.length === 0 && keys.length > 1 && failures.every((f) => isRetryable(f.error));
-    return { published, failures: outage ? [] : failures, outage };
+    return { published, failures, outage: false };
   }
 
   #failAll(group: Prepared[], error: unknown): PublishOutcome {

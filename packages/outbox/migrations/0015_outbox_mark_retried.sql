@@ -1,0 +1,66 @@
+-- A row that failed (next_attempt_at set) and then went through in a clean read kept published_at NULL
+-- when the mark moved its partition's watermark past it. It then counted as a key waiting for a retry
+-- for good: the partition's watermark stopped (its later rows were all marked one by one), and every read
+-- of the partition began again at that watermark, so a read ahead returned rows already published and
+-- they were published again, until cleanup removed the row a day later. The mark now settles such rows
+-- itself (they are few: only rows that failed), and this migration settles those that earlier marks
+-- left below a watermark.
+UPDATE outbox o SET published_at = now(), published_fence = l.fence
+FROM outbox_leases l
+WHERE l.key_partition = o.key_partition AND o.published_at IS NULL AND o.next_attempt_at IS NOT NULL
+  AND (o.tx_id, o.id) <= (l.published_tx, l.published_id);
+
+CREATE OR REPLACE FUNCTION outbox_mark_published(
+  ids bigint[], partitions int[], fences bigint[], relay_owner text, upto_tx xid8, upto_id bigint,
+  OUT marked int, OUT at_ms float8, OUT valid int[])
+  LANGUAGE plpgsql VOLATILE
+  SET enable_bitmapscan = off
+  SET enable_seqscan = off
+  SET enable_hashjoin = off
+  SET enable_mergejoin = off
+  SET jit = off
+  SET search_path FROM CURRENT
+AS $$
+BEGIN
+  WITH blocked AS MATERIALIZED (
+    SELECT DISTINCT b.key_partition FROM outbox b
+    WHERE b.published_at IS NULL AND b.next_attempt_at IS NOT NULL
+      AND b.key_partition = ANY(partitions) AND b.id <> ALL(ids)),
+  advanced AS (
+    UPDATE outbox_leases l SET
+      published_tx = CASE WHEN (l.published_tx, l.published_id) < (upto_tx, upto_id) THEN upto_tx ELSE l.published_tx END,
+      published_id = CASE WHEN (l.published_tx, l.published_id) < (upto_tx, upto_id) THEN upto_id ELSE l.published_id END
+    FROM unnest(partitions, fences) AS f(key_partition, fence)
+    WHERE upto_tx IS NOT NULL AND l.key_partition = f.key_partition AND l.fence = f.fence AND l.owner = relay_owner
+      AND l.key_partition NOT IN (SELECT key_partition FROM blocked)
+    RETURNING l.key_partition),
+  one_by_one AS MATERIALIZED (
+    SELECT l.key_partition, l.fence FROM outbox_leases l
+    JOIN unnest(partitions, fences) AS f(key_partition, fence)
+      ON f.key_partition = l.key_partition AND f.fence = l.fence
+    WHERE l.owner = relay_owner
+      AND (upto_tx IS NULL OR l.key_partition IN (SELECT key_partition FROM blocked))
+    FOR SHARE OF l),
+  updated AS (
+    UPDATE outbox o SET published_at = clock_timestamp(),
+      published_fence = (SELECT v.fence FROM one_by_one v WHERE v.key_partition = o.key_partition)
+    FROM unnest(ids) AS b(id)
+    WHERE EXISTS (SELECT 1 FROM one_by_one) AND o.id = b.id AND o.published_at IS NULL
+      AND o.key_partition = ANY(ARRAY(SELECT v.key_partition FROM one_by_one v))
+    RETURNING 1),
+  -- Rows of the batch that failed before and went through now, in partitions whose watermark moved: the
+  -- watermark passes them, but as rows waiting for a retry (next_attempt_at set) they would still count
+  -- as blocking that partition. Settled one by one; only rows that failed are looked at (outbox_backoff).
+  retried AS (
+    UPDATE outbox o SET published_at = clock_timestamp(),
+      published_fence = (SELECT f.fence FROM unnest(partitions, fences) AS f(key_partition, fence)
+        WHERE f.key_partition = o.key_partition)
+    WHERE o.published_at IS NULL AND o.next_attempt_at IS NOT NULL
+      AND o.key_partition IN (SELECT key_partition FROM advanced) AND o.id = ANY(ids)
+    RETURNING 1)
+  SELECT ((SELECT count(*) FROM updated) + (SELECT count(*) FROM retried))::int,
+    (extract(epoch FROM clock_timestamp()) * 1000)::float8,
+    ARRAY(SELECT key_partition FROM advanced UNION ALL SELECT key_partition FROM one_by_one)
+  INTO marked, at_ms, valid;
+END;
+$$;
