@@ -1,4 +1,5 @@
 import { createMemoryBus } from '@concord/bus';
+import type { MessageBus } from '@concord/bus';
 import { ConcordError } from '@concord/core';
 import { describe, expect, it } from 'vitest';
 import { createOutbox, createRelay } from '../src/index.js';
@@ -17,6 +18,21 @@ import { useRelayHarness } from './support/relay-harness.js';
 
 const h = useRelayHarness();
 const outbox = createOutbox();
+
+/**
+ * The bus, except that the message with this payload fails retryably its first attempt: the batch
+ * holding it, then its key's retry alone.
+ */
+const failingFirst = (bus: MessageBus, payload: string): MessageBus => {
+  let failures = 0;
+  return faultyBus(bus, {
+    failWhen: (_topic, m) => {
+      if (readText(m.payload) !== payload || failures >= 2) return undefined;
+      failures += 1;
+      return new ConcordError('CONCORD_TEST_FLAKY', 'try again', { retryable: true });
+    },
+  });
+};
 
 describe('relay', () => {
   it('publishes committed rows with their headers, message id and key, then marks them', async () => {
@@ -139,14 +155,7 @@ describe('relay', () => {
       const topic = `t.${unique()}`;
       const { received } = await collect(memory, [topic]);
       // bad:1 fails its first attempt (the batch, then alone), then goes through.
-      let failures = 0;
-      const bus = faultyBus(memory, {
-        failWhen: (_t, m) => {
-          if (readText(m.payload) !== 'bad:1' || failures >= 2) return undefined;
-          failures += 1;
-          return new ConcordError('CONCORD_TEST_FLAKY', 'try again', { retryable: true });
-        },
-      });
+      const bus = failingFirst(memory, 'bad:1');
       const row = (key: string, n: number) => ({ topic, key, payload: text(`${key}:${n}`) });
       await h.db.withTransaction((tx) =>
         outbox.add(tx, [
@@ -285,14 +294,7 @@ describe('relay', () => {
     const topic = `t.${unique()}`;
     const { received } = await collect(memory, [topic]);
     // a:1 fails once (in the batch, then alone) while b:1 goes through: one counted attempt.
-    let failures = 0;
-    const bus = faultyBus(memory, {
-      failWhen: (_t, m) => {
-        if (readText(m.payload) !== 'a:1' || failures >= 2) return undefined;
-        failures += 1;
-        return new ConcordError('CONCORD_TEST_FLAKY', 'try again', { retryable: true });
-      },
-    });
+    const bus = failingFirst(memory, 'a:1');
     await h.db.withTransaction((tx) =>
       outbox.add(tx, [
         { topic, key: 'a', payload: text('a:1') },
