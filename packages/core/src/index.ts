@@ -11,6 +11,8 @@ export type { EnvelopeLimits, EventEnvelope, EventMetadata } from './envelope/ty
 export { BatchErrorCode, EventErrorCode } from './envelope/codes.js';
 export type { EventProblem } from './envelope/codes.js';
 export { eventValidationError, resolveLimits, validateEnvelope } from './envelope/validate.js';
+export { findNonJson, findUnstorableText, isUnstorableText } from './envelope/json-check.js';
+export type { JsonFinding, NonJsonFinding } from './envelope/json-check.js';
 export type { EventValidation } from './envelope/validate.js';
 export { isCloudEvent, toCloudEvent, validateCloudEvent } from './envelope/cloudevents.js';
 export type { CloudEvent, ToCloudEventOptions } from './envelope/cloudevents.js';

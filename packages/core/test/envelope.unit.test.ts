@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_ENVELOPE_LIMITS,
   EventErrorCode,
   parseEvent,
   toCloudEvent,
@@ -106,6 +107,77 @@ describe('validateEvent', () => {
         details: { problems: expect.arrayContaining([expect.objectContaining({ path: 'data' })]) as unknown },
       }) as Error,
     );
+  });
+});
+
+/** An object nesting `levels` arrays and objects (itself level 1): `{ a: [[…[]…]] }`, built without recursion. */
+const nested = (levels: number): Record<string, unknown> => {
+  if (levels === 1) return {};
+  let inner: unknown[] = [];
+  for (let level = 3; level <= levels; level++) inner = [inner];
+  return { a: inner };
+};
+
+describe('nesting depth of data and metadata', () => {
+  it('allows maxDepth levels (default 64) and rejects deeper JSON with CONCORD_EVENT_TOO_LARGE at the first container past it', () => {
+    expect(DEFAULT_ENVELOPE_LIMITS.maxDepth).toBe(64);
+    expect(codes({ ...valid, data: nested(64), metadata: nested(64) })).toEqual([]);
+    // data is level 1, data.a level 2, data.a[0] level 3 …: level 65 is data.a and 63 × [0].
+    const past = `a${'[0]'.repeat(63)}`;
+    expect(codes({ ...valid, data: nested(65) })).toEqual([`data.${past}:${EventErrorCode.TooLarge}`]);
+    expect(codes({ ...valid, metadata: nested(65) })).toEqual([
+      `metadata.${past}:${EventErrorCode.TooLarge}`,
+    ]);
+    expect(codes({ ...valid, data: { a: { b: 1 } } }, { maxDepth: 2 })).toEqual([]);
+    expect(codes({ ...valid, data: { a: { b: {} } } }, { maxDepth: 2 })).toEqual([
+      `data.a.b:${EventErrorCode.TooLarge}`,
+    ]);
+    const result = validateEvent({ ...valid, data: nested(65) });
+    expect(!result.ok && result.problems[0]?.message).toBe(`data.${past} nests deeper than 64 levels`);
+  });
+
+  it('is checked under CloudEvents names, metadata given as a JSON string included', () => {
+    const ce = {
+      specversion: '1.0',
+      id: 'ce-deep',
+      source: 'erp',
+      type: 'PriceChanged',
+      subject: 'product-7',
+      aggregatetype: 'product',
+    };
+    expect(codes({ ...ce, data: nested(65) })[0]).toMatch(
+      new RegExp(`^data\\.a.*:${EventErrorCode.TooLarge}$`),
+    );
+    expect(codes({ ...ce, data: {}, metadata: JSON.stringify(nested(65)) })[0]).toMatch(
+      new RegExp(`^metadata\\.a.*:${EventErrorCode.TooLarge}$`),
+    );
+  });
+
+  it('never overflows the stack, however deep the input: the event is rejected, the batch kept', () => {
+    // 200 000 levels are 400 KB of JSON: deep enough to overflow any recursive walk.
+    const deep = JSON.parse(`{"v":${'['.repeat(200_000)}${']'.repeat(200_000)}}`) as Record<string, unknown>;
+    const batch = validateBatch({ events: [{ ...valid, id: 'deep', data: deep }, valid] });
+    expect(batch.ok && batch.results.map((r) => (r.ok ? 'ok' : r.problems.map((p) => p.code)))).toEqual([
+      [EventErrorCode.TooLarge],
+      'ok',
+    ]);
+    // Without a depth limit the walks still finish (iteratively); JSON.stringify itself then gives up,
+    // and the event is not JSON that can be serialised.
+    expect(codes({ ...valid, data: deep }, { maxDepth: Number.POSITIVE_INFINITY })).toEqual([
+      `:${EventErrorCode.NotJson}`,
+    ]);
+  });
+
+  it('still finds cycles and unstorable text at depth, with their paths', () => {
+    const cyclic: unknown[] = [];
+    cyclic.push([cyclic]);
+    expect(codes({ ...valid, data: { c: cyclic } })).toEqual([`data.c[0][0]:${EventErrorCode.NotJson}`]);
+    const shared = { s: 1 };
+    expect(codes({ ...valid, data: { x: shared, y: [shared, shared] } })).toEqual([]);
+    const unstorable: Record<string, unknown> = { a: [[{ 'k\u0000': 1 }]] };
+    expect(codes({ ...valid, data: unstorable })).toEqual([
+      `data.a[0][0]["k\\u0000"]:${EventErrorCode.Unstorable}`,
+    ]);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Logger } from '@concord/core';
 import { ConcordError } from '@concord/core';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServiceMetrics } from './metrics.js';
 import { toHttpError } from './errors.js';
 
@@ -30,8 +30,25 @@ export interface HttpServer {
  * Fastify with the endpoints every service serves — `/healthz`, `/readyz`, `/metrics` — and the
  * error contract of DESIGN §5: `{ error: { code, message, details? } }` with statuses mapped from codes.
  */
+/** Longest path parameter, in characters as sent: a 200-character id with every character encoded. */
+export const MAX_PARAM_LENGTH = 2400;
+
 export function createHttpServer(options: HttpServerOptions): HttpServer {
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
+  const send = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const mapped = fastifyError(error) ?? toHttpError(error);
+    if (mapped.status >= 500) options.logger.error({ err: error, url: request.url }, 'request failed');
+    void reply.status(mapped.status).send(mapped.body);
+  };
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: false,
+    // Event and conflict ids go in the path and may be 200 characters (DESIGN §2), each up to 12 when
+    // percent-encoded; Fastify's default allows 100.
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Errors the router raises before any route or error handler runs (a URL that does not decode,
+    // a too long parameter): the same contract instead of Fastify's own body.
+    frameworkErrors: send,
+  });
   let accepting = true;
 
   app.addHook('onResponse', (request, reply, done) => {
@@ -41,11 +58,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     done();
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const mapped = fastifyError(error) ?? toHttpError(error);
-    if (mapped.status >= 500) options.logger.error({ err: error, url: request.url }, 'request failed');
-    void reply.status(mapped.status).send(mapped.body);
-  });
+  app.setErrorHandler(send);
   app.setNotFoundHandler((request, reply) => {
     void reply
       .status(404)
@@ -78,12 +91,25 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
-/** Fastify's own client errors (bad JSON, body too large) get stable Concord codes. */
+/**
+ * Fastify's own client errors (bad JSON, body too large, a URL that does not decode, a too long path
+ * parameter) get stable Concord codes.
+ */
 function fastifyError(error: unknown): ReturnType<typeof toHttpError> | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
   const code = (error as { code?: unknown }).code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return toHttpError(new ConcordError('CONCORD_BODY_TOO_LARGE', 'request body exceeds the size limit'));
+  }
+  // Raised by the router, before routing: a path that does not percent-decode, a too long parameter.
+  if (code === 'FST_ERR_BAD_URL') {
+    return toHttpError(
+      new ConcordError('CONCORD_BAD_URL', 'the request path is not valid percent-encoded UTF-8'),
+    );
+  }
+  if (code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const { body } = toHttpError(new ConcordError('CONCORD_URL_TOO_LONG', 'a path parameter is too long'));
+    return { status: 414, body };
   }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return toHttpError(new ConcordError('CONCORD_BATCH_INVALID', 'request body must be JSON'));

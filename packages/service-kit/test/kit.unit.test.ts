@@ -94,6 +94,28 @@ describe('createHttpServer', () => {
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json().error.code).toBe('CONCORD_BATCH_INVALID');
   });
+
+  it('answers the router’s own errors (a path that does not decode, a too long parameter) in the error contract', async () => {
+    const server = build(true);
+    server.app.get('/things/:id', (request) => request.params);
+    // %ED%A0%80 is a UTF-16 surrogate encoded as UTF-8: not a valid URL component.
+    const badUrl = await server.app.inject({ url: '/things/%ED%A0%80' });
+    expect(badUrl.statusCode).toBe(400);
+    expect(badUrl.json()).toEqual({
+      error: { code: 'CONCORD_BAD_URL', message: 'the request path is not valid percent-encoded UTF-8' },
+    });
+    // The longest id (200 characters), each character percent-encoded, is within the limit.
+    const longestId = '\u{1F600}'.repeat(100);
+    const encoded = await server.app.inject({ url: `/things/${encodeURIComponent(longestId)}` });
+    expect(encoded.json()).toEqual({ id: longestId });
+    const longParam = await server.app.inject({ url: `/things/${'x'.repeat(2401)}` });
+    expect(longParam.statusCode).toBe(414);
+    expect(longParam.json()).toEqual({
+      error: { code: 'CONCORD_URL_TOO_LONG', message: 'a path parameter is too long' },
+    });
+    expect((await server.app.inject({ url: '/things/ok' })).json()).toEqual({ id: 'ok' });
+    await server.close();
+  });
 });
 
 describe('onShutdown', () => {

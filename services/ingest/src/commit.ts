@@ -4,9 +4,9 @@ import type { JsonObject, OutcomeMessage } from '@concord/core';
 import { ConcordError, Topics } from '@concord/core';
 import { createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore, Inbox, Outbox, OutboxMessage, RejectionStore, Tx } from '@concord/outbox';
-import type { IntakeItem } from './intake.js';
+import type { IntakeItem, InvalidItem } from './intake.js';
 import type { EventResult } from './results.js';
-import { fromAppend, rejectedResult } from './results.js';
+import { duplicateResult, fromAppend, rejectedResult, storedDuplicate } from './results.js';
 
 /** A unit of intake: the events of one HTTP request or one submit message. */
 export interface IntakeJob {
@@ -51,11 +51,7 @@ const isDataError = (error: unknown): boolean => /^(22|54)[0-9A-Z]{3}$/.test(sql
 const encoder = new TextEncoder();
 
 /** The outcome message of an event that failed validation but has a usable id (DESIGN §3: never silent). */
-const rejectedMessage = (
-  item: Extract<IntakeItem, { valid: false }>,
-  id: string,
-  context: Context | undefined,
-): OutboxMessage => {
+const rejectedMessage = (item: InvalidItem, id: string, context: Context | undefined): OutboxMessage => {
   const outcome: OutcomeMessage = {
     kind: 'outcome',
     eventId: id,
@@ -103,10 +99,11 @@ const annotate = (context: Context, job: IntakeJob, results: readonly EventResul
 /**
  * The group-commit transaction: records the inbox ids of submit messages (skipping redeliveries),
  * appends every valid event of the group in order in one `store.append` (events, outcomes and outbox
- * messages together), and writes a `rejected` outcome message for each invalid event whose id is not
- * already an event's. One transaction for the whole group: a lost race runs it again; a failure fails
- * every job in it with the retryable `CONCORD_COMMIT_FAILED` — except a data error (content the database
- * refuses), after which each job commits alone so only the offending one fails (`CONCORD_BATCH_UNSTORABLE`).
+ * messages together), then records each invalid event whose id is not already an event's as `rejected`
+ * with its outcome message; an invalid copy of a stored id answers `duplicate` with that event's outcome.
+ * One transaction for the whole group: a lost race runs it again; a failure fails every job in it with
+ * the retryable `CONCORD_COMMIT_FAILED` — except a data error (content the database refuses), after
+ * which each job commits alone so only the offending one fails (`CONCORD_BATCH_UNSTORABLE`).
  */
 export const createGroupCommit = (deps: GroupCommitDeps) => {
   const attempts = deps.attempts ?? 3;
@@ -125,13 +122,13 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
       const events = live.flatMap(({ job }) => valid(job));
       const eventContexts = live.flatMap(({ job, context }) => valid(job).map(() => context));
       const appended = await deps.store.append(tx, events, { contexts: eventContexts });
-      await publishRejections(tx, live);
+      const duplicates = await recordRejections(tx, live);
 
       let next = 0;
       return jobs.map((job, i): JobResult => {
         if (redelivered[i]) return { kind: 'redelivered' };
         const results = job.items.map((item) => {
-          if (!item.valid) return rejectedResult(item);
+          if (!item.valid) return duplicates.get(item) ?? rejectedResult(item);
           const result = appended[next++];
           if (result === undefined)
             throw new ConcordError('CONCORD_INTERNAL', 'store returned too few results');
@@ -154,26 +151,33 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
     return redelivered;
   };
 
-  const publishRejections = async (
+  /**
+   * Records the invalid events with a usable id as rejected and writes their outcome messages. Only the
+   * first invalid copy of an id that names no stored event is recorded (`rejected`); every other invalid
+   * copy answers `duplicate` with the outcome its id has in the store — that of a valid event appended by
+   * this very transaction included (valid events are appended first). Returns those `duplicate` answers.
+   */
+  const recordRejections = async (
     tx: Tx,
     jobs: readonly { readonly job: IntakeJob; readonly context: Context | undefined }[],
-  ): Promise<void> => {
-    type Rejected = {
-      readonly item: Extract<IntakeItem, { valid: false }>;
-      readonly context: Context | undefined;
-    };
-    const rejected = new Map<string, Rejected>();
+  ): Promise<Map<IntakeItem, EventResult>> => {
+    type Rejected = { readonly item: InvalidItem; readonly context: Context | undefined };
+    const first = new Map<string, Rejected>();
+    const copies: { readonly item: InvalidItem; readonly id: string }[] = [];
     for (const { job, context } of jobs) {
       for (const item of job.items) {
-        if (!item.valid && item.id !== undefined) rejected.set(item.id, { item, context });
+        if (item.valid || item.id === undefined) continue;
+        if (!first.has(item.id)) first.set(item.id, { item, context });
+        copies.push({ item, id: item.id });
       }
     }
-    if (rejected.size === 0) return;
+    const duplicates = new Map<IntakeItem, EventResult>();
+    if (first.size === 0) return duplicates;
     // An id that names a stored event keeps that event's outcome; a malformed copy must not contradict it.
     // The others are recorded as rejected events, so their outcome is queryable by id (DESIGN §3).
     const recorded = await rejections.record(
       tx,
-      [...rejected].map(([id, { item }]) => ({
+      [...first].map(([id, { item }]) => ({
         eventId: id,
         type: item.type,
         aggregateType: item.aggregateType,
@@ -182,10 +186,23 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
       })),
     );
     const messages: OutboxMessage[] = [];
-    for (const [id, { item, context }] of rejected) {
+    for (const [id, { item, context }] of first) {
       if (recorded.has(id)) messages.push(rejectedMessage(item, id, context));
     }
     await deps.outbox.add(tx, messages);
+
+    const stored = new Map<string, EventResult | undefined>();
+    for (const { item, id } of copies) {
+      const own = first.get(id)?.item;
+      if (recorded.has(id)) {
+        if (own !== undefined && own !== item) duplicates.set(item, duplicateResult(id, rejectedResult(own)));
+        continue;
+      }
+      if (!stored.has(id)) stored.set(id, storedDuplicate(id, await deps.store.getEvent(tx, id)));
+      const answer = stored.get(id);
+      if (answer !== undefined) duplicates.set(item, answer);
+    }
+    return duplicates;
   };
 
   const withRetries = async (

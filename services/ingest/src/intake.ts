@@ -30,6 +30,9 @@ export type IntakeItem =
       readonly error: EventError;
     };
 
+/** An event that failed validation, with what could be read of it. */
+export type InvalidItem = Extract<IntakeItem, { valid: false }>;
+
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 const invalidItem = (input: unknown, problems: readonly IntakeProblem[]): IntakeItem => {

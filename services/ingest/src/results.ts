@@ -1,6 +1,6 @@
 import type { Logger, Outcome } from '@concord/core';
-import type { AppendResult } from '@concord/outbox';
-import type { EventError, IntakeItem } from './intake.js';
+import type { AppendResult, StoredEvent } from '@concord/outbox';
+import type { EventError, InvalidItem } from './intake.js';
 
 /** One event's result, as `POST /v1/events` returns it (DESIGN §5). */
 export interface EventResult {
@@ -47,8 +47,32 @@ export const logResults = (
   }
 };
 
-export const rejectedResult = (item: Extract<IntakeItem, { valid: false }>): EventResult => ({
+export const rejectedResult = (item: InvalidItem): EventResult => ({
   id: item.id ?? null,
   outcome: 'rejected',
   error: item.error,
 });
+
+/** The answer to another event with the id of `original` (DESIGN §3): `duplicate`, and its outcome. */
+export const duplicateResult = (id: string, original: EventResult): EventResult => ({
+  ...original,
+  id,
+  outcome: 'duplicate',
+  originalOutcome: original.outcome,
+});
+
+/**
+ * The `duplicate` answer for a stored event, as the store gives it for a valid copy: the stored outcome,
+ * version, conflict id and rejection error. Undefined when nothing is stored under the id.
+ */
+export const storedDuplicate = (id: string, stored: StoredEvent | undefined): EventResult | undefined => {
+  if (stored === undefined) return undefined;
+  const error = stored.details['error'] as { code: string; message: string } | undefined;
+  return duplicateResult(id, {
+    id,
+    outcome: stored.outcome,
+    ...(stored.version === undefined ? {} : { version: stored.version }),
+    ...(stored.conflictId === undefined ? {} : { conflictId: stored.conflictId }),
+    ...(error === undefined ? {} : { error }),
+  });
+};

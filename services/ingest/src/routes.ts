@@ -35,6 +35,9 @@ export const parseLimit = (value: unknown): number => {
 
 const single = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
 
+/** Text Postgres can hold: no U+0000, no unpaired surrogate. */
+const isStorableText = (text: string): boolean => !text.includes('\u0000') && text.isWellFormed();
+
 /** DESIGN §5: `POST /v1/events`, `GET /v1/events/:id`, `GET /v1/events?after=&limit=`. */
 export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
   app.post('/v1/events', { bodyLimit: deps.bodyLimit }, async (request) => {
@@ -49,7 +52,9 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
 
   app.get('/v1/events/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const stored = await deps.store.getEvent(deps.db, id);
+    // Postgres text refuses U+0000 (and validation refuses it in ids), so no event has such an id:
+    // answer without asking the database, which would fail the query.
+    const stored = isStorableText(id) ? await deps.store.getEvent(deps.db, id) : undefined;
     if (stored === undefined) {
       throw new ConcordError(EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, { details: { id } });
     }

@@ -1,7 +1,9 @@
-import { createEventStore } from '@concord/outbox';
+import { createEventStore, createInbox, createOutbox } from '@concord/outbox';
 import type { EventStore } from '@concord/outbox';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createGroupCommit } from '../src/commit.js';
+import { parseBatch } from '../src/intake.js';
 import { event, openDatabase, startIngest, unique } from './support/harness.js';
 
 /** A store that fails appends holding an event whose id starts with `poison` (data) or `down` (other). */
@@ -143,6 +145,35 @@ describe('group commit on Postgres', () => {
     } finally {
       await ingest.close();
     }
+  });
+
+  it('answers an invalid copy duplicate of the valid event another request of its transaction stores', async () => {
+    const commit = createGroupCommit({
+      db: t.db,
+      store: createEventStore(),
+      inbox: createInbox(),
+      outbox: createOutbox(),
+      consumer: 'ingest',
+    });
+    const id = `i-${unique()}`;
+    const malformed = { id: `${id}-1`, type: 'T', aggregateType: 'task', aggregateId: id, data: 5 };
+    // One transaction: the invalid copy's request first, then the valid event's, then another invalid copy.
+    const results = await commit([
+      { items: parseBatch([malformed], {}) },
+      { items: parseBatch([event({ id: `${id}-1`, aggregateId: id })], {}) },
+      { items: parseBatch([{ ...malformed, data: [] }], {}) },
+    ]);
+    const answers = results.map((r) => (r.kind === 'committed' ? r.results : r.kind));
+    expect(answers).toEqual([
+      [{ id: `${id}-1`, outcome: 'duplicate', originalOutcome: 'applied', version: 1 }],
+      [{ id: `${id}-1`, outcome: 'applied', version: 1 }],
+      [{ id: `${id}-1`, outcome: 'duplicate', originalOutcome: 'applied', version: 1 }],
+    ]);
+    const { rows } = await t.db.query<{ outcome: string }>(
+      'SELECT outcome FROM concord.events WHERE event_id = $1',
+      [`${id}-1`],
+    );
+    expect(rows).toEqual([{ outcome: 'applied' }]);
   });
 
   it('drains queued requests on close and then answers 503', async () => {

@@ -140,6 +140,80 @@ describe('ingest HTTP API on Postgres', () => {
     });
   });
 
+  it('answers an invalid copy of a stored id duplicate with the stored outcome, as GET does', async () => {
+    const id = `task-${unique()}`;
+    const malformed = (eventId: string, data: unknown = 5) => ({
+      id: eventId,
+      type: 'T',
+      aggregateType: 'task',
+      aggregateId: id,
+      data,
+    });
+    const x = `${id}-x`;
+    await ingest.post({ events: [event({ id: x, aggregateId: id })] });
+    const copy = await ingest.post({ events: [malformed(x)] });
+    expect(copy.body.results).toEqual([
+      { id: x, outcome: 'duplicate', originalOutcome: 'applied', version: 1 },
+    ]);
+    expect((await ingest.get(`/v1/events/${x}`)).body).toMatchObject({ outcome: 'applied', version: 1 });
+
+    // In one batch the valid copy is the one stored, wherever it stands; the invalid one is its duplicate.
+    const y = `${id}-y`;
+    const mixed = await ingest.post({ events: [malformed(y), event({ id: y, aggregateId: id })] });
+    expect(mixed.body.results).toEqual([
+      { id: y, outcome: 'duplicate', originalOutcome: 'applied', version: 2 },
+      { id: y, outcome: 'applied', version: 2 },
+    ]);
+    expect((await ingest.get(`/v1/events/${y}`)).body).toMatchObject({ outcome: 'applied', version: 2 });
+
+    // Two invalid copies: the first is recorded as rejected, the second is its duplicate.
+    const z = `${id}-z`;
+    const twice = await ingest.post({ events: [malformed(z), malformed(z, 'text')] });
+    expect(twice.body.results.map((r) => [r.outcome, r.originalOutcome, r.error.code])).toEqual([
+      ['rejected', undefined, 'CONCORD_EVENT_WRONG_TYPE'],
+      ['duplicate', 'rejected', 'CONCORD_EVENT_WRONG_TYPE'],
+    ]);
+    expect(twice.body.results[1]?.error).toEqual(twice.body.results[0]?.error);
+    const later = await ingest.post({ events: [malformed(z, [])] });
+    expect(later.body.results).toMatchObject([{ id: z, outcome: 'duplicate', originalOutcome: 'rejected' }]);
+    expect(later.body.results[0]?.error).toEqual(twice.body.results[0]?.error);
+    expect((await ingest.get(`/v1/events/${z}`)).body).toMatchObject({
+      outcome: 'rejected',
+      details: { error: twice.body.results[0]?.error },
+    });
+
+    // Duplicates write no outcome message: one per event.
+    const { rows } = await t.db.query<{ message_id: string }>(
+      `SELECT message_id FROM concord.outbox WHERE topic = 'concord.events.outcome' AND key LIKE $1 ORDER BY id`,
+      [`${id}-%`],
+    );
+    expect(rows.map((r) => r.message_id)).toEqual([
+      `${x}:outcome:applied`,
+      `${y}:outcome:applied`,
+      `${z}:outcome:rejected`,
+    ]);
+  });
+
+  it('rejects data nested past the depth limit per event, with CONCORD_EVENT_TOO_LARGE; the batch’s valid events commit', async () => {
+    const id = `task-${unique()}`;
+    // 20 000 levels: a 40 KB body that overflowed the stack of a recursive check (500, batch lost).
+    const levels = 20_000;
+    const deep = `{"id":"${id}-deep","type":"T","aggregateType":"task","aggregateId":"${id}","data":{"v":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+    const response = await ingest.post(
+      `{"events":[${JSON.stringify(event({ id: `${id}-ok`, aggregateId: id }))},${deep}]}`,
+    );
+    expect(response.status).toBe(200);
+    expect(response.body.results.map((r) => [r.id, r.outcome, r.error?.code])).toEqual([
+      [`${id}-ok`, 'applied', undefined],
+      [`${id}-deep`, 'rejected', 'CONCORD_EVENT_TOO_LARGE'],
+    ]);
+    expect((await ingest.get(`/v1/events/${id}-ok`)).body).toMatchObject({ outcome: 'applied' });
+    expect((await ingest.get(`/v1/events/${id}-deep`)).body).toMatchObject({
+      outcome: 'rejected',
+      details: { error: { code: 'CONCORD_EVENT_TOO_LARGE' } },
+    });
+  });
+
   it('refuses a body that is not a batch with 400 CONCORD_BATCH_INVALID', async () => {
     for (const body of [{ event: [] }, '"text"', '{"events": [', 'null']) {
       const response = await ingest.post(body);
@@ -213,6 +287,14 @@ describe('ingest HTTP API on Postgres', () => {
     const missing = await ingest.get(`/v1/events/${id}-nope`);
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('CONCORD_EVENT_NOT_FOUND');
+    // U+0000 cannot be in a stored id (Postgres text refuses it): not found, without a failed query.
+    const nul = await ingest.get(`/v1/events/${id}%00x`);
+    expect(nul.status).toBe(404);
+    expect(nul.body.error.code).toBe('CONCORD_EVENT_NOT_FOUND');
+    // A path that does not percent-decode (a lone surrogate) is refused in the error contract's shape.
+    const badUrl = await ingest.get('/v1/events/%ED%A0%80');
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.body.error.code).toBe('CONCORD_BAD_URL');
   });
 
   it('pages applied events in commit order with a cursor, and refuses bad limits and cursors', async () => {
@@ -253,5 +335,11 @@ describe('ingest HTTP API on Postgres', () => {
     const badCursor = await ingest.get('/v1/events?after=bm90LWEtY3Vyc29y');
     expect(badCursor.status).toBe(400);
     expect(badCursor.body.error.code).toBe('CONCORD_INVALID_CURSOR');
+    // Numbers out of the range of xid8 (transaction id) and bigint (position) never reach the query.
+    for (const position of ['99999999999999999999.1', '18446744073709551616.1', '1.9223372036854775808']) {
+      const outOfRange = await ingest.get(`/v1/events?after=${Buffer.from(position).toString('base64url')}`);
+      expect(outOfRange.status, position).toBe(400);
+      expect(outOfRange.body.error.code).toBe('CONCORD_INVALID_CURSOR');
+    }
   });
 });

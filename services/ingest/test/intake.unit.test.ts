@@ -90,6 +90,25 @@ describe('HTTP batch parsing', () => {
     expect(items[0]).toMatchObject({ valid: false, id: 'nul' });
   });
 
+  it('rejects data nested past the depth limit per event, however deep, and keeps the batch', () => {
+    // 20 000 levels are a 40 KB body: far below any size limit, far past any recursive walk's stack.
+    const deep = `{"title":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const body = JSON.parse(
+      `{"events":[${JSON.stringify(event('ok'))},${JSON.stringify(event('deep', { data: {} })).replace('"data":{}', `"data":${deep}`)}]}`,
+    ) as unknown;
+    for (const items of [parseBatch(body, {}), parseSubmit(body, {})]) {
+      expect(items[0]).toMatchObject({ valid: true, event: { id: 'ok' } });
+      expect(items[1]).toMatchObject({
+        valid: false,
+        id: 'deep',
+        error: { code: 'CONCORD_EVENT_TOO_LARGE' },
+      });
+      expect(items[1]?.valid === false && items[1].error.details?.problems[0]?.message).toMatch(
+        /^data\.title(\[0\]){63} nests deeper than 64 levels$/,
+      );
+    }
+  });
+
   it('throws CONCORD_BATCH_INVALID for a body that is not a batch and CONCORD_BATCH_TOO_LARGE over the limit', () => {
     expect(codeOf(() => parseBatch({ event: [] }, {}))).toBe('CONCORD_BATCH_INVALID');
     expect(codeOf(() => parseBatch('text', {}))).toBe('CONCORD_BATCH_INVALID');

@@ -85,6 +85,24 @@ describe('concord.events.submit intake on Postgres', () => {
     expect(headers(noId)[DLQ_HEADERS.attempts]).toBe('1');
   });
 
+  it('rejects an event nested past the depth limit on its own: the message’s valid events commit, nothing is dead-lettered', async () => {
+    const id = `task-${unique()}`;
+    const messageId = `m-${unique()}`;
+    // Raw bytes: 20 000 levels overflowed the stack of a recursive check (retried, then dead-lettered).
+    const levels = 20_000;
+    const deep = `{"id":"${id}-deep","type":"T","aggregateType":"task","aggregateId":"${id}","data":{"v":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+    const text = `{"events":[${JSON.stringify(event({ id: `${id}-ok`, aggregateId: id }))},${deep}]}`;
+    await ingest.bus.publish('concord.events.submit', [
+      { id: messageId, key: id, payload: new TextEncoder().encode(text) },
+    ]);
+    await waitFor('both outcomes', () => outcomeOf(`${id}-ok`).length + outcomeOf(`${id}-deep`).length === 2);
+    expect(outcomeOf(`${id}-ok`)).toEqual(['applied']);
+    expect(outcomeOf(`${id}-deep`)).toEqual(['rejected']);
+    const deepOutcome = decode(outcomes.find((m) => m.key === `${id}-deep`) as IncomingMessage);
+    expect(deepOutcome.error?.code).toBe('CONCORD_EVENT_TOO_LARGE');
+    expect(dead.filter((m) => m.id === messageId)).toEqual([]);
+  });
+
   it('changes nothing when a submit message is redelivered', async () => {
     const id = `task-${unique()}`;
     const payload = {

@@ -15,7 +15,10 @@ export const EventErrorCode = {
   IdTooLong: 'CONCORD_EVENT_ID_TOO_LONG',
   /** An id-like member contains control characters or leading/trailing whitespace. */
   BadId: 'CONCORD_EVENT_BAD_ID',
-  /** The event's JSON form is larger than `maxEventBytes`. */
+  /**
+   * The event's JSON form is larger than `maxEventBytes` (path: empty), or `data` or `metadata` nests
+   * arrays and objects deeper than `maxDepth` (path: the first container past the limit).
+   */
   TooLarge: 'CONCORD_EVENT_TOO_LARGE',
   /** `baseVersion` is not a non-negative safe integer. */
   BadBaseVersion: 'CONCORD_EVENT_BAD_BASE_VERSION',

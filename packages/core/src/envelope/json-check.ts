@@ -1,54 +1,70 @@
 import { isPlainObject } from '../json.js';
 
+/** Where a value is wrong, and why. */
+export interface JsonFinding {
+  readonly path: string;
+  readonly why: string;
+}
+
+/** A finding of {@link findNonJson}: `tooDeep` when the value nests deeper than allowed. */
+export interface NonJsonFinding extends JsonFinding {
+  readonly tooDeep: boolean;
+}
+
 /**
  * Find the first place where `value` is not plain JSON (undefined, function, symbol, bigint, NaN,
- * Infinity, a cycle, a class instance). Returns the path and why, or undefined when it is JSON.
+ * Infinity, a cycle, a class instance), or where it nests more than `maxDepth` arrays and objects
+ * (the value itself, when one, is level 1). Returns the path and why, or undefined when it is JSON.
+ * Iterative: safe for any depth.
  */
-export const findNonJson = (value: unknown, path: string): { path: string; why: string } | undefined =>
-  walk(value, path, new Set());
-
-const walk = (
+export const findNonJson = (
   value: unknown,
   path: string,
-  stack: Set<object>,
-): { path: string; why: string } | undefined => {
+  maxDepth = Number.POSITIVE_INFINITY,
+): NonJsonFinding | undefined => {
+  const walk = new Walk(value, path);
+  // The containers on the path to the current value: meeting one again is a cycle.
+  const open = new Set<object>();
+  for (
+    let node: WalkNode | undefined = walk.first();
+    node !== undefined;
+    node = walk.next((left) => open.delete(left))
+  ) {
+    const { value: v, path: at } = node;
+    if (typeof v !== 'object' || v === null) {
+      const why = primitiveProblem(v);
+      if (why !== undefined) return { path: at, why, tooDeep: false };
+      continue;
+    }
+    if (open.has(v)) return { path: at, why: 'contains a cycle', tooDeep: false };
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (!Array.isArray(v) && !isPlainObject(v)) return { path: at, why: 'is not plain JSON', tooDeep: false };
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      return { path: at, why: 'is not a plain object', tooDeep: false };
+    }
+    if (walk.depth >= maxDepth) {
+      return { path: at, why: `nests deeper than ${maxDepth} levels`, tooDeep: true };
+    }
+    open.add(v);
+    walk.enter(v, at);
+  }
+  return undefined;
+};
+
+const primitiveProblem = (value: unknown): string | undefined => {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return undefined;
     case 'number':
-      return Number.isFinite(value) ? undefined : { path, why: `${value} is not a JSON number` };
-    case 'object': {
-      if (value === null) return undefined;
-      if (stack.has(value)) return { path, why: 'contains a cycle' };
-      if (!Array.isArray(value) && !isPlainObject(value)) return { path, why: 'is not plain JSON' };
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
-        return { path, why: 'is not a plain object' };
-      }
-      stack.add(value);
-      try {
-        if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) {
-            const found = walk(value[i], `${path}[${i}]`, stack);
-            if (found) return found;
-          }
-        } else {
-          for (const key of Object.keys(value)) {
-            const found = walk(value[key], memberPath(path, key), stack);
-            if (found) return found;
-          }
-        }
-      } finally {
-        stack.delete(value);
-      }
-      return undefined;
-    }
+      return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
     case 'undefined':
     case 'function':
     case 'symbol':
     case 'bigint':
-      return { path, why: `${typeof value} is not JSON` };
+      return `${typeof value} is not JSON`;
+    case 'object':
+      return undefined;
   }
 };
 
@@ -61,30 +77,91 @@ export const isUnstorableText = (text: string): boolean => text.includes('\u0000
 /**
  * Find the first string in plain JSON `value` (a string value or a member name) that is unstorable
  * text. Returns its path and why, or undefined. Expects `value` to have passed {@link findNonJson}.
+ * Iterative: safe for any depth.
  */
-export const findUnstorableText = (
-  value: unknown,
-  path: string,
-): { path: string; why: string } | undefined => {
-  if (typeof value === 'string') return isUnstorableText(value) ? { path, why: UNSTORABLE_WHY } : undefined;
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnstorableText(value[i], `${path}[${i}]`);
-      if (found) return found;
+export const findUnstorableText = (value: unknown, path: string): JsonFinding | undefined => {
+  const walk = new Walk(value, path);
+  for (let node: WalkNode | undefined = walk.first(); node !== undefined; node = walk.next()) {
+    const { value: v, path: at, key } = node;
+    if (key !== undefined && isUnstorableText(key)) return { path: at, why: `member name ${UNSTORABLE_WHY}` };
+    if (typeof v === 'string') {
+      if (isUnstorableText(v)) return { path: at, why: UNSTORABLE_WHY };
+    } else if (typeof v === 'object' && v !== null) {
+      walk.enter(v, at);
     }
-    return undefined;
-  }
-  for (const [key, member] of Object.entries(value)) {
-    const memberAt = memberPath(path, key);
-    if (isUnstorableText(key)) return { path: memberAt, why: `member name ${UNSTORABLE_WHY}` };
-    const found = findUnstorableText(member, memberAt);
-    if (found) return found;
   }
   return undefined;
 };
 
 const UNSTORABLE_WHY = 'holds U+0000 or an unpaired surrogate, which cannot be stored';
+
+/** One value met by a {@link Walk}: its path, and the member name holding it (none in an array). */
+interface WalkNode {
+  readonly value: unknown;
+  readonly path: string;
+  readonly key: string | undefined;
+}
+
+/** An array or object being walked: its members' names (none for an array) and the next one to visit. */
+interface Frame {
+  readonly container: object;
+  readonly path: string;
+  readonly keys: readonly string[] | undefined;
+  readonly size: number;
+  next: number;
+}
+
+/**
+ * A depth-first walk in document order with an explicit stack instead of recursion, so a value nested
+ * a million levels deep costs memory, not a stack overflow. `next()` visits the following value; a
+ * container's members are visited only once the caller `enter`s it.
+ */
+class Walk {
+  private readonly stack: Frame[] = [];
+
+  constructor(
+    private readonly root: unknown,
+    private readonly rootPath: string,
+  ) {}
+
+  /** Containers entered on the way to the value just visited (0 for the root). */
+  get depth(): number {
+    return this.stack.length;
+  }
+
+  first(): WalkNode {
+    return { value: this.root, path: this.rootPath, key: undefined };
+  }
+
+  /** Visit the members of `container` (the value just visited, at `path`) next. */
+  enter(container: object, path: string): void {
+    const keys = Array.isArray(container) ? undefined : Object.keys(container);
+    const size = keys === undefined ? (container as unknown[]).length : keys.length;
+    this.stack.push({ container, path, keys, size, next: 0 });
+  }
+
+  /** The next value, or undefined when the walk is over; `left` hears of each container finished. */
+  next(left?: (container: object) => void): WalkNode | undefined {
+    for (let top = this.stack.at(-1); top !== undefined; top = this.stack.at(-1)) {
+      if (top.next < top.size) {
+        const index = top.next++;
+        if (top.keys === undefined) {
+          return {
+            value: (top.container as unknown[])[index],
+            path: `${top.path}[${index}]`,
+            key: undefined,
+          };
+        }
+        const key = top.keys[index] ?? '';
+        const value = (top.container as Record<string, unknown>)[key];
+        return { value, path: memberPath(top.path, key), key };
+      }
+      this.stack.pop();
+      left?.(top.container);
+    }
+    return undefined;
+  }
+}
 
 const SIMPLE_KEY = /^[A-Za-z_$][\w$]*$/;
 

@@ -36,6 +36,12 @@ export interface EnvelopeLimits {
   readonly maxIdLength: number;
   /** Maximum number of entries in an event's version vector. */
   readonly maxClockEntries: number;
+  /**
+   * Maximum nesting of arrays and objects in `data` and in `metadata` (the member itself is level 1).
+   * Deeper JSON is still small on the wire (2 bytes a level) but breaks every recursive reader of it
+   * (`JSON.stringify` overflows its stack at a few thousand levels, Postgres at its `max_stack_depth`).
+   */
+  readonly maxDepth: number;
   /** Accept unknown top-level members (they are dropped) instead of rejecting the event. */
   readonly allowUnknownMembers: boolean;
 }
@@ -45,5 +51,6 @@ export const DEFAULT_ENVELOPE_LIMITS: EnvelopeLimits = Object.freeze({
   maxBatchSize: 1000,
   maxIdLength: 200,
   maxClockEntries: 64,
+  maxDepth: 64,
   allowUnknownMembers: false,
 });

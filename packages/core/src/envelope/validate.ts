@@ -28,6 +28,12 @@ const KNOWN_MEMBERS = new Set([
   'data',
   'metadata',
 ]);
+/**
+ * Endings an event id may not have: the resolver records its own changes under `<conflict id>:resolution`
+ * and `<conflict id>:provisional` (a conflict's id is its event's), so no submitted event may take one.
+ */
+const RESERVED_EVENT_ID_SUFFIXES = [':resolution', ':provisional'] as const;
+
 const hasControl = (text: string): boolean => {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
@@ -148,7 +154,10 @@ export class MemberChecker {
     this.problems.push({ code, path, message });
   }
 
-  /** An id-like string: non-empty, ≤ maxIdLength, no control characters, no surrounding whitespace. */
+  /**
+   * An id-like string: non-empty, ≤ maxIdLength, no control characters, no surrounding whitespace. The
+   * event id (`id`, in both forms) must not end in a reserved suffix (`RESERVED_EVENT_ID_SUFFIXES`).
+   */
   id(key: string, required: boolean): string | undefined {
     const value = this.present(key, required);
     if (value === undefined) return undefined;
@@ -174,6 +183,15 @@ export class MemberChecker {
       return undefined;
     }
     if (isUnstorableText(value)) return this.unstorable(key, `"${key}"`);
+    const reserved = key === 'id' ? RESERVED_EVENT_ID_SUFFIXES.find((end) => value.endsWith(end)) : undefined;
+    if (reserved !== undefined) {
+      this.add(
+        EventErrorCode.BadId,
+        key,
+        `"${key}" must not end in "${reserved}": such ids are reserved for the resolver's own changes`,
+      );
+      return undefined;
+    }
     return value;
   }
 
@@ -220,9 +238,10 @@ export class MemberChecker {
   ): JsonObject | undefined {
     if (value === undefined) return undefined;
     if (!isPlainObject(value)) return this.wrong(key, 'an object', value);
-    const nonJson = findNonJson(value, key);
+    const nonJson = findNonJson(value, key, this.limits.maxDepth);
     if (nonJson) {
-      this.add(EventErrorCode.NotJson, nonJson.path, `${nonJson.path} ${nonJson.why}`);
+      const code = nonJson.tooDeep ? EventErrorCode.TooLarge : EventErrorCode.NotJson;
+      this.add(code, nonJson.path, `${nonJson.path} ${nonJson.why}`);
       return undefined;
     }
     const unstorable = findUnstorableText(value, key);
