@@ -37,6 +37,12 @@ export interface SettleInput {
   readonly state: AggregateState | undefined;
   /** A provisional value was applied when the review opened (the event's other fields with it). */
   readonly provisionalApplied: boolean;
+  /**
+   * Given when a rejection takes a provisional apply back: what the event's other (non-overlapping)
+   * fields held before it, to write back (a field missing here was not set then: it becomes `null`,
+   * since a change can set fields but not remove them).
+   */
+  readonly restore?: Readonly<Record<string, JsonValue>>;
 }
 
 export interface SettleOutput {
@@ -48,9 +54,10 @@ export interface SettleOutput {
 
 /**
  * What settling a reviewed conflict (a person's decision, or the timeout's escalation) writes: each
- * overlapping field's final value where it differs from the current one, and — if no provisional value
- * applied them already — the event's other fields. A field changed by a later write since the review
- * opened keeps that newer value.
+ * overlapping field's final value where it differs from the current one, and the event's other fields —
+ * if no provisional value applied them already, or, when a rejection takes the provisional apply back
+ * (`restore`), their earlier values where they differ from the current ones. A field changed by a later
+ * write since the review opened keeps that newer value.
  */
 export const settleChanges = (input: SettleInput): SettleOutput => {
   const { conflict, state } = input;
@@ -61,22 +68,29 @@ export const settleChanges = (input: SettleInput): SettleOutput => {
     if (fv === undefined || fv.version <= conflict.currentVersion) return false;
     return fv.eventId !== conflict.event.id && fv.eventId !== conflict.local[field]?.eventId;
   };
+  /** Writes `value` unless a later write holds the field or it holds `value` already. */
+  const settleTo = (field: string, value: JsonValue) => {
+    if (newer(field)) {
+      kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
+      return;
+    }
+    const current = state?.fields[field];
+    if (current !== undefined && canonicalJson(current) === canonicalJson(value)) return;
+    fields[field] = value;
+  };
   const overlapping = new Set(conflict.overlappingFields);
   for (const field of Object.keys(conflict.event.data)) {
-    if (overlapping.has(field) || input.provisionalApplied) continue;
-    if (newer(field)) kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
-    else fields[field] = conflict.event.data[field] ?? null;
+    if (overlapping.has(field)) continue;
+    if (!input.provisionalApplied) {
+      if (newer(field)) kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
+      else fields[field] = conflict.event.data[field] ?? null;
+    } else if (input.restore !== undefined) {
+      settleTo(field, input.restore[field] ?? null);
+    }
   }
   for (const field of conflict.overlappingFields) {
     const value = input.values[field];
-    if (value === undefined) continue;
-    if (newer(field)) {
-      kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
-      continue;
-    }
-    const current = state?.fields[field];
-    if (current !== undefined && canonicalJson(current) === canonicalJson(value)) continue;
-    fields[field] = value;
+    if (value !== undefined) settleTo(field, value);
   }
   return {
     change: Object.keys(fields).length === 0 ? undefined : changeSetOf(conflict.event, fields),

@@ -1,5 +1,6 @@
 import { ConcordError, isPlainObject } from '@concord/core';
 import type { Conflict, FieldChoice, JsonValue, StrategyResult } from '@concord/core';
+import { storageProblem } from './storable.js';
 
 /** Stable codes of `POST /v1/conflicts/:id/decision` (all 400, except the two service-kit maps). */
 export const DecisionErrorCode = {
@@ -40,7 +41,10 @@ const invalid = (problems: readonly Problem[]): ConcordError =>
     { details: { problems } },
   );
 
-/** Validates a decision body, reporting every problem (`CONCORD_DECISION_INVALID`). */
+/**
+ * Validates a decision body, reporting every problem (`CONCORD_DECISION_INVALID`), among them text
+ * Postgres cannot store (U+0000, an unpaired surrogate) anywhere in it.
+ */
 export const parseHumanDecision = (body: unknown): HumanDecision => {
   if (!isPlainObject(body)) throw invalid([{ path: '', message: 'must be a JSON object' }]);
   const problems: Problem[] = [];
@@ -73,6 +77,8 @@ export const parseHumanDecision = (body: unknown): HumanDecision => {
   }
   if (choose === undefined && body['fields'] === undefined)
     problems.push({ path: '', message: 'give "choose" or "fields"' });
+  const unstorable = storageProblem(body);
+  if (unstorable !== undefined) problems.push(unstorable);
   if (problems.length > 0) throw invalid(problems);
   return {
     ...(choose === 'local' || choose === 'remote' ? { choose } : {}),

@@ -13,6 +13,17 @@ import { decisionMessages } from './messages.js';
 /** An applied change with the fields it set. */
 export type Applied = AppliedResolution & { readonly changes: JsonObject };
 
+/**
+ * The resolver records each change it applies as an event of its own, `<conflict id>:<suffix>`. Core's
+ * event-id rule refuses submitted ids with these endings, so no client's event can take one of them.
+ */
+export const CHANGE_ID_SUFFIXES = ['resolution', 'provisional'] as const;
+export type ChangeIdSuffix = (typeof CHANGE_ID_SUFFIXES)[number];
+
+/** Id of the event that records a change the resolver applied for `conflictId`. */
+export const changeEventId = (conflictId: string, suffix: ChangeIdSuffix): string =>
+  `${conflictId}:${suffix}`;
+
 const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
 
 export interface DecisionWritesOptions {
@@ -41,7 +52,7 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
       state: Awaited<ReturnType<typeof resolutions.lockAggregate>>;
       change: ReturnType<typeof resolutionChanges>;
       record: DecisionRecord;
-      suffix: 'resolution' | 'provisional';
+      suffix: ChangeIdSuffix;
     },
   ): Promise<Applied | undefined> => {
     const { conflict, change, record } = args;
@@ -57,7 +68,7 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
       aggregateId: conflict.event.aggregateId,
       state: args.state,
       change,
-      eventId: `${conflict.id}:${args.suffix}`,
+      eventId: changeEventId(conflict.id, args.suffix),
       type,
       conflictId: conflict.id,
       outcome: record.outcome,

@@ -1,6 +1,7 @@
 import { ConcordError } from '@concord/core';
-import type { Conflict, DecisionRecord } from '@concord/core';
+import type { Conflict, DecisionRecord, JsonValue } from '@concord/core';
 import type { Sql, Tx } from '@concord/outbox';
+import { isStorableText } from './storable.js';
 
 /** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */
 export const CONFLICT_STATUSES = ['pending_review', 'resolved', 'rejected'] as const;
@@ -132,11 +133,23 @@ const ms = (value: number): number => value / 1000;
 const encodeCursor = (row: ConflictRow): string =>
   Buffer.from(JSON.stringify([row.createdMs, row.conflictId])).toString('base64url');
 
+/** Latest instant a JavaScript Date holds (year 275760), well inside Postgres's timestamp range. */
+const MAX_DATE_MS = 8.64e15;
+
+/** A cursor's creation time is whole ms since 1970 a Date can hold; its id text Postgres can store. */
+const isCursor = (parsed: unknown): parsed is [number, string] =>
+  Array.isArray(parsed) &&
+  parsed.length === 2 &&
+  Number.isSafeInteger(parsed[0]) &&
+  (parsed[0] as number) >= 0 &&
+  (parsed[0] as number) <= MAX_DATE_MS &&
+  typeof parsed[1] === 'string' &&
+  isStorableText(parsed[1]);
+
 const decodeCursor = (cursor: string): [number, string] => {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(parsed) && typeof parsed[0] === 'number' && typeof parsed[1] === 'string')
-      return [parsed[0], parsed[1]];
+    if (isCursor(parsed)) return [parsed[0], parsed[1]];
   } catch {
     // reported below
   }
@@ -145,10 +158,14 @@ const decodeCursor = (cursor: string): [number, string] => {
   });
 };
 
-/** The resolver's tables: `conflicts` (with the review queue) and `resolution_ledger`. */
+/**
+ * The resolver's tables: `conflicts` (with the review queue) and `resolution_ledger`; and, to take a
+ * provisional apply back, reads of the event store's applied rows.
+ */
 export const createResolverRepo = (schema: string) => {
   const conflicts = `${schema}.conflicts`;
   const ledger = `${schema}.resolution_ledger`;
+  const events = `${schema}.events`;
   return {
     async insertLedger(
       tx: Tx,
@@ -223,7 +240,9 @@ export const createResolverRepo = (schema: string) => {
       return rows.length > 0;
     },
 
+    /** Undefined for an id no conflict can have (text Postgres cannot store). */
     async lockConflict(tx: Tx, conflictId: string): Promise<ConflictRow | undefined> {
+      if (!isStorableText(conflictId)) return undefined;
       const { rows } = await tx.query<RawConflict>(
         `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c WHERE c.conflict_id = $1 FOR UPDATE`,
         [conflictId],
@@ -242,12 +261,17 @@ export const createResolverRepo = (schema: string) => {
       return rows[0] === undefined ? undefined : toRow(rows[0]);
     },
 
-    async dueReviews(sql: Sql, nowMs: number, limit: number): Promise<string[]> {
+    /** Ids of reviews due at `nowMs`, earliest first, but for those in `skip`. */
+    async dueReviews(
+      sql: Sql,
+      due: { readonly nowMs: number; readonly limit: number; readonly skip?: readonly string[] },
+    ): Promise<string[]> {
       const { rows } = await sql.query<{ conflict_id: string }>(
         `SELECT c.conflict_id FROM ${conflicts} c
          WHERE c.status = 'pending_review' AND c.due_at <= to_timestamp($1::float8)
+           AND c.conflict_id <> ALL($3::text[])
          ORDER BY c.due_at LIMIT $2`,
-        [ms(nowMs), limit],
+        [ms(due.nowMs), due.limit, due.skip ?? []],
       );
       return rows.map((row) => row.conflict_id);
     },
@@ -270,7 +294,9 @@ export const createResolverRepo = (schema: string) => {
       );
     },
 
+    /** Undefined for an id no conflict can have (text Postgres cannot store). */
     async get(sql: Sql, conflictId: string): Promise<ConflictRow | undefined> {
+      if (!isStorableText(conflictId)) return undefined;
       const { rows } = await sql.query<RawConflict>(
         `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c WHERE c.conflict_id = $1`,
         [conflictId],
@@ -329,6 +355,32 @@ export const createResolverRepo = (schema: string) => {
       return rows.length > options.limit && last !== undefined
         ? { rows: page, next: encodeCursor(last) }
         : { rows: page };
+    },
+
+    /**
+     * What `fields` held in the aggregate at `version`, read from its applied rows in the event store
+     * (they replay to the aggregate, and none is ever deleted); a field none had set by then is absent.
+     */
+    async fieldsAt(
+      sql: Sql,
+      at: {
+        readonly aggregateType: string;
+        readonly aggregateId: string;
+        readonly version: number;
+        readonly fields: readonly string[];
+      },
+    ): Promise<Record<string, JsonValue>> {
+      if (at.fields.length === 0) return {};
+      const { rows } = await sql.query<{ field: string; value: JsonValue }>(
+        `SELECT f.field, w.value FROM unnest($4::text[]) AS f(field)
+         CROSS JOIN LATERAL (
+           SELECT e.data -> f.field AS value FROM ${events} e
+           WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 AND e.applied AND e.version <= $3
+             AND e.data ? f.field
+           ORDER BY e.version DESC LIMIT 1) w`,
+        [at.aggregateType, at.aggregateId, at.version, [...at.fields]],
+      );
+      return Object.fromEntries(rows.map((row) => [row.field, row.value]));
     },
 
     async queueStats(sql: Sql): Promise<{ depth: number; oldestMs: number | undefined }> {

@@ -145,7 +145,24 @@ export const createResolver = (options: ResolverOptions) => {
           : undefined
         : args.result.fields[field];
     }
-    const settled = settleChanges({ conflict, values, state, provisionalApplied });
+    // A rejection takes the provisional apply back: the event's other fields return to what they held
+    // before it (the aggregate was at the conflict's version then), so nothing of the event remains.
+    const restore =
+      rejected && provisionalApplied
+        ? await repo.fieldsAt(tx, {
+            aggregateType: row.aggregateType,
+            aggregateId: row.aggregateId,
+            version: conflict.currentVersion,
+            fields: Object.keys(conflict.event.data).filter((f) => !conflict.overlappingFields.includes(f)),
+          })
+        : undefined;
+    const settled = settleChanges({
+      conflict,
+      values,
+      state,
+      provisionalApplied,
+      ...(restore === undefined ? {} : { restore }),
+    });
     const kept = settled.kept.map((k) => `${k.field}: kept the later write ${k.eventId ?? ''}`.trim());
     const decision: PolicyDecision = {
       outcome: rejected ? 'rejected' : 'resolved',
@@ -207,6 +224,57 @@ export const createResolver = (options: ResolverOptions) => {
     if (seen === undefined) return undefined;
     await store.lockAggregates(tx, [{ aggregateType: seen.aggregateType, aggregateId: seen.aggregateId }]);
     return lockRow(tx);
+  };
+
+  /** Escalates one overdue review in its own transaction; false when it is no longer due or is locked. */
+  const escalate = async (id: string): Promise<boolean> => {
+    const done = await db.withTransaction(async (tx) => {
+      const row = await lockReview(tx, id, (locked) => repo.lockDueReview(locked, id, clock.now()));
+      if (row === undefined) return undefined;
+      const previous = row.decision;
+      const escalation = escalationStrategy({
+        policy: options.policy.current(),
+        record: previous,
+        ...(options.registry === undefined ? {} : { registry: options.registry }),
+      });
+      const result = escalation?.strategy.resolve(row.conflict);
+      const timedOut = `review timed out (due ${row.dueAt ?? '?'})${
+        row.escalateTo === null ? '' : `; escalated to ${row.escalateTo}`
+      }`;
+      const settled =
+        escalation !== undefined && result !== undefined && result.decision !== 'pending_review'
+          ? await settle(tx, row, {
+              result,
+              strategy: result.strategy,
+              decidedBy: { kind: 'policy' },
+              ledgerBy: 'timeout',
+              reasons: [`${timedOut}; decided by ${result.strategy} (${escalation.source})`],
+              causation: `${id}:timeout`,
+            })
+          : await settle(tx, row, {
+              result: {
+                decision: 'resolved',
+                strategy: 'manual_review',
+                fields: previous.fields,
+                choices: previous.choices,
+                reasons: [],
+              },
+              strategy: 'manual_review',
+              decidedBy: { kind: 'policy' },
+              ledgerBy: 'timeout',
+              reasons: [`${timedOut}; no escalation strategy, the current values stand`],
+              causation: `${id}:timeout`,
+            });
+      return { ...settled, createdMs: row.createdMs };
+    });
+    if (done === undefined) return false;
+    options.observe?.({
+      record: done.record,
+      decidedBy: 'timeout',
+      latencyMs: clock.now() - done.createdMs,
+      redecided: false,
+    });
+    return true;
   };
 
   type Decided = Awaited<ReturnType<typeof decideDetected>>;
@@ -327,60 +395,33 @@ export const createResolver = (options: ResolverOptions) => {
       return { conflictId, status: done.record.outcome, version: done.version, decision: done.record };
     },
 
-    /** Escalates overdue reviews, each in its own transaction (one settled meanwhile is skipped). */
+    /**
+     * Escalates overdue reviews, each in its own transaction (one settled meanwhile is skipped), up to
+     * `limit` of them. A review that fails is logged and left for the next sweep while the sweep goes on
+     * with the others; after `limit` failures in one sweep it stops (a fault that fails every review).
+     */
     async escalateDue(limit = 100): Promise<number> {
-      const ids = await repo.dueReviews(db, clock.now(), limit);
       let escalated = 0;
-      for (const id of ids) {
-        const done = await db.withTransaction(async (tx) => {
-          const row = await lockReview(tx, id, (locked) => repo.lockDueReview(locked, id, clock.now()));
-          if (row === undefined) return undefined;
-          const previous = row.decision;
-          const escalation = escalationStrategy({
-            policy: options.policy.current(),
-            record: previous,
-            ...(options.registry === undefined ? {} : { registry: options.registry }),
-          });
-          const result = escalation?.strategy.resolve(row.conflict);
-          const timedOut = `review timed out (due ${row.dueAt ?? '?'})${
-            row.escalateTo === null ? '' : `; escalated to ${row.escalateTo}`
-          }`;
-          const settled =
-            escalation !== undefined && result !== undefined && result.decision !== 'pending_review'
-              ? await settle(tx, row, {
-                  result,
-                  strategy: result.strategy,
-                  decidedBy: { kind: 'policy' },
-                  ledgerBy: 'timeout',
-                  reasons: [`${timedOut}; decided by ${result.strategy} (${escalation.source})`],
-                  causation: `${id}:timeout`,
-                })
-              : await settle(tx, row, {
-                  result: {
-                    decision: 'resolved',
-                    strategy: 'manual_review',
-                    fields: previous.fields,
-                    choices: previous.choices,
-                    reasons: [],
-                  },
-                  strategy: 'manual_review',
-                  decidedBy: { kind: 'policy' },
-                  ledgerBy: 'timeout',
-                  reasons: [`${timedOut}; no escalation strategy, the current values stand`],
-                  causation: `${id}:timeout`,
-                });
-          return { ...settled, createdMs: row.createdMs };
-        });
-        if (done === undefined) continue;
-        escalated += 1;
-        options.observe?.({
-          record: done.record,
-          decidedBy: 'timeout',
-          latencyMs: clock.now() - done.createdMs,
-          redecided: false,
-        });
+      let failed = 0;
+      const tried: string[] = [];
+      for (;;) {
+        const ids = await repo.dueReviews(db, { nowMs: clock.now(), limit: limit - escalated, skip: tried });
+        if (ids.length === 0) return escalated;
+        for (const id of ids) {
+          tried.push(id);
+          try {
+            if (await escalate(id)) escalated += 1;
+          } catch (error) {
+            failed += 1;
+            logger.error(
+              { err: error, conflictId: id },
+              'escalating an overdue review failed; the sweep goes on, the next one tries it again',
+            );
+            if (failed >= limit) return escalated;
+          }
+        }
+        if (escalated >= limit) return escalated;
       }
-      return escalated;
     },
   };
 };

@@ -1,8 +1,23 @@
-import { applyPatch, classify, formatHlc, loadPolicyOrThrow, toConflict } from '@concord/core';
+import {
+  EventErrorCode,
+  applyPatch,
+  classify,
+  formatHlc,
+  loadPolicyOrThrow,
+  toConflict,
+  validateEvent,
+} from '@concord/core';
 import type { AggregateState, Conflict, EventEnvelope } from '@concord/core';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { defaultPolicyPath, escalationStrategy, refreshConflict, settleChanges } from '../src/index.js';
+import {
+  CHANGE_ID_SUFFIXES,
+  changeEventId,
+  defaultPolicyPath,
+  escalationStrategy,
+  refreshConflict,
+  settleChanges,
+} from '../src/index.js';
 import { createDecisionRecord, decide } from '@concord/core';
 
 const hlc = (wall: number, node = 'n') => formatHlc({ wall, logical: 0, node });
@@ -88,6 +103,34 @@ describe('settling a reviewed conflict', () => {
     expect(same.change).toBeUndefined();
   });
 
+  it('takes a provisional apply back on a rejection: the event’s other fields return to their earlier values', () => {
+    const e5 = ev('e5', { amount: 30, memo: 'y', tag: 'new' }, { baseVersion: 1 });
+    const { state: before, conflict: rejected } = run([e1, e2, e5]);
+    if (rejected === undefined) throw new Error('expected a conflict');
+    const provisional = applyPatch(before, e5);
+    const back = settleChanges({
+      conflict: rejected,
+      values: { amount: 20 },
+      state: provisional,
+      provisionalApplied: true,
+      restore: { memo: 'x' },
+    });
+    // `tag` was not set before: null, as a change cannot remove a field.
+    expect(back.change?.fields).toEqual({ memo: 'x', tag: null, amount: 20 });
+    expect(back.change?.eventId).toBe('e5');
+
+    const later = applyPatch(provisional, ev('e9', { memo: 'z' }, { baseVersion: 3 }));
+    const kept = settleChanges({
+      conflict: rejected,
+      values: { amount: 20 },
+      state: later,
+      provisionalApplied: true,
+      restore: { memo: 'x', tag: 'new' },
+    });
+    expect(kept.change?.fields).toEqual({ amount: 20 });
+    expect(kept.kept).toEqual([{ field: 'memo', eventId: 'e9' }]);
+  });
+
   it('keeps a later write by somebody else', () => {
     const later = applyPatch(state, ev('e9', { amount: 99 }, { baseVersion: 2 }));
     const out = settleChanges({ conflict, values: { amount: 30 }, state: later, provisionalApplied: false });
@@ -146,5 +189,42 @@ groups:
       source: 'default_fallback',
       strategy: { name: 'last_write_wins' },
     });
+  });
+});
+
+describe('ids of the resolver’s own changes', () => {
+  const envelope = (id: string) => ({
+    id,
+    type: 'T',
+    aggregateType: 'task',
+    aggregateId: 't1',
+    data: { a: 1 },
+  });
+  const cloudEvent = (id: string) => ({
+    specversion: '1.0',
+    id,
+    source: 'app',
+    type: 'T',
+    subject: 't1',
+    aggregatetype: 'task',
+    data: { a: 1 },
+  });
+
+  it('can never be taken by a submitted event, in either form', () => {
+    for (const suffix of CHANGE_ID_SUFFIXES) {
+      const id = changeEventId('e3', suffix);
+      for (const input of [envelope(id), cloudEvent(id)]) {
+        const validation = validateEvent(input);
+        expect(validation.ok).toBe(false);
+        if (!validation.ok) {
+          expect(validation.problems).toEqual([
+            expect.objectContaining({ code: EventErrorCode.BadId, path: 'id' }),
+          ]);
+        }
+      }
+    }
+    for (const id of ['e3:resolution-2', 'e3:provisional:x', 'e3:Resolution', 'resolution']) {
+      expect(validateEvent(envelope(id)).ok).toBe(true);
+    }
   });
 });

@@ -99,3 +99,40 @@ describe('human decisions', () => {
     ).toBe('CONCORD_DECISION_INCOMPLETE');
   });
 });
+
+describe('human decisions Postgres cannot store', () => {
+  const problemsOf = (body: unknown): unknown => {
+    try {
+      parseHumanDecision(body);
+    } catch (error) {
+      expect((error as { code: string }).code).toBe('CONCORD_DECISION_INVALID');
+      return (error as { details: { problems: unknown } }).details.problems;
+    }
+    return undefined;
+  };
+  const cannotStore = 'holds U+0000 or an unpaired surrogate, which cannot be stored';
+
+  it('refuses U+0000 and unpaired surrogates anywhere in the body, with their paths', () => {
+    expect(problemsOf({ userId: 'u1', fields: { price: { value: 'a\u0000b' } } })).toEqual([
+      { path: 'fields.price.value', message: cannotStore },
+    ]);
+    expect(problemsOf({ userId: 'u1', fields: { price: { value: { deep: ['\ud800'] } } } })).toEqual([
+      { path: 'fields.price.value.deep[0]', message: cannotStore },
+    ]);
+    expect(problemsOf({ userId: 'u\u0000', choose: 'local' })).toEqual([
+      { path: 'userId', message: cannotStore },
+    ]);
+    expect(problemsOf({ userId: 'u1', choose: 'local', note: 'x\udc00' })).toEqual([
+      { path: 'note', message: cannotStore },
+    ]);
+    expect(problemsOf({ userId: 'u1', fields: { 'p\u0000': 'local' } })).toEqual([
+      { path: 'fields["p\\u0000"]', message: `member name ${cannotStore}` },
+    ]);
+  });
+
+  it('refuses a value that is not JSON (1e400 parses to Infinity)', () => {
+    expect(problemsOf({ userId: 'u1', fields: { price: { value: JSON.parse('1e400') as number } } })).toEqual(
+      [{ path: 'fields.price.value', message: 'Infinity is not a JSON number' }],
+    );
+  });
+});

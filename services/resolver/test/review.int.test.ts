@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { amountConflict, budgetConflict, createHarness, topicsOf, unique } from './support/harness.js';
+import {
+  amountConflict,
+  budgetConflict,
+  createHarness,
+  depositConflict,
+  ev,
+  topicsOf,
+  unique,
+} from './support/harness.js';
 import type { Harness } from './support/harness.js';
 
 describe('manual review on Postgres', () => {
@@ -168,5 +176,97 @@ describe('manual review on Postgres', () => {
     expect(await h.store.getEvent(h.db, conflictId)).toMatchObject({ outcome: 'resolved', version: 3 });
     expect(await h.replayed('task', id)).toEqual({ budget: 3 });
     expect((await h.outboxFor(conflictId)).at(-1)?.body).toMatchObject({ outcome: 'resolved', final: true });
+  });
+
+  it('a rejection at timeout takes the provisional apply back: none of the event’s fields remain', async () => {
+    const id = `task-${unique()}`;
+    const conflictId = `${id}-3`;
+    await h.append(depositConflict(id, { deposit: 3, memo: 'third', note: 'new' }));
+    await h.module.resolver.handleDetected(await h.detected(conflictId));
+    // Provisional last_write_wins wrote all of the event: its overlapping deposit and its other fields.
+    expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({
+      version: 3,
+      fields: { deposit: 3, memo: 'third', note: 'new' },
+    });
+
+    h.clock.advance(3_600_000);
+    expect(await h.module.sweep()).toBe(1);
+
+    // Back to version 2's values; `note` did not exist then, and a change cannot remove a field.
+    const state = await h.store.getAggregate(h.db, 'task', id);
+    expect(state).toMatchObject({ version: 4, fields: { deposit: 2, memo: 'first', note: null } });
+    expect(await h.replayed('task', id)).toEqual(state?.fields);
+    expect(await h.store.getEvent(h.db, conflictId)).toMatchObject({
+      outcome: 'rejected',
+      details: { error: { code: 'CONCORD_POLICY_REJECTED' } },
+    });
+    const reverted = await h.store.getEvent(h.db, `${conflictId}:resolution`);
+    expect(reverted?.event).toMatchObject({
+      type: 'ConflictReverted',
+      data: { deposit: 2, memo: 'first', note: null },
+    });
+    expect((await h.ledger(conflictId)).map((l) => [l['decided_by'], l['outcome'], l['version']])).toEqual([
+      ['policy', 'pending_review', 3],
+      ['timeout', 'rejected', 4],
+    ]);
+  });
+
+  it('a review whose escalation fails is logged and tried again next sweep; the others escalate', async () => {
+    const stuck = `task-${unique()}`;
+    const other = `task-${unique()}`;
+    await h.append(budgetConflict(stuck));
+    await h.module.resolver.handleDetected(await h.detected(`${stuck}-3`));
+    h.clock.advance(60_000);
+    await h.append(budgetConflict(other));
+    await h.module.resolver.handleDetected(await h.detected(`${other}-3`));
+    // A stored event holding the id of the escalation's change (as one stored before core refused such
+    // ids could): escalating the review that is due first fails on it.
+    const squatter = `${stuck}-3:resolution`;
+    await h.append([ev(`squat-${unique()}`, { id: squatter, data: { x: 1 } })]);
+
+    h.clock.advance(3_600_000);
+    expect(await h.module.sweep()).toBe(1);
+    expect(await h.store.getEvent(h.db, `${stuck}-3`)).toMatchObject({ outcome: 'pending_review' });
+    expect(await h.store.getEvent(h.db, `${other}-3`)).toMatchObject({ outcome: 'resolved' });
+    expect(await h.store.getAggregate(h.db, 'task', other)).toMatchObject({ fields: { budget: 3 } });
+
+    await h.db.query(`DELETE FROM concord.events WHERE event_id = $1`, [squatter]);
+    expect(await h.module.sweep()).toBe(1);
+    expect(await h.store.getEvent(h.db, `${stuck}-3`)).toMatchObject({ outcome: 'resolved' });
+  });
+
+  it('answers text and numbers Postgres cannot take with a stable 4xx, never a 500', async () => {
+    const id = `task-${unique()}`;
+    const conflictId = `${id}-3`;
+    await h.append(budgetConflict(id));
+    await h.module.resolver.handleDetected(await h.detected(conflictId));
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const after of [cursor([1e300, 'x']), cursor([1.5, 'x']), cursor([0, 'x\u0000'])]) {
+      expect(await h.http('GET', `/v1/conflicts?after=${after}`)).toMatchObject({
+        status: 400,
+        body: { error: { code: 'CONCORD_INVALID_CURSOR' } },
+      });
+    }
+    expect(await h.http('GET', '/v1/conflicts/abc%00')).toMatchObject({
+      status: 404,
+      body: { error: { code: 'CONCORD_CONFLICT_NOT_FOUND' } },
+    });
+    expect(
+      await h.http('POST', '/v1/conflicts/abc%00/decision', { choose: 'local', userId: 'u1' }),
+    ).toMatchObject({
+      status: 404,
+      body: { error: { code: 'CONCORD_CONFLICT_NOT_FOUND' } },
+    });
+    for (const body of [
+      { userId: 'u1', fields: { budget: { value: 'a\u0000b' } } },
+      { userId: 'u\u0000', choose: 'remote' },
+      { userId: 'u1', choose: 'remote', note: '\ud800' },
+    ]) {
+      expect(await h.http('POST', `/v1/conflicts/${conflictId}/decision`, body)).toMatchObject({
+        status: 400,
+        body: { error: { code: 'CONCORD_DECISION_INVALID' } },
+      });
+    }
+    expect(await h.store.getEvent(h.db, conflictId)).toMatchObject({ outcome: 'pending_review' });
   });
 });

@@ -33,6 +33,11 @@ rules:
     resolution:
       strategy: manual_review
       options: { timeout: 30m, on_timeout: first_write_wins, escalate_to: finance }
+  - name: review-deposit
+    conditions: { fields: [deposit] }
+    resolution:
+      strategy: manual_review
+      options: { provisional: last_write_wins, timeout: 1h, on_timeout: reject }
   - name: tags-union
     conditions: { fields: [tags] }
     resolution: { strategy: additive_merge }
@@ -96,6 +101,19 @@ export const budgetConflict = (id: string): EventEnvelope[] =>
     { data: { budget: 1 }, hlc: hlc(10) },
     { data: { budget: 2 }, hlc: hlc(30) },
     { data: { budget: 3 }, hlc: hlc(20) },
+  );
+
+/**
+ * A conflict on `deposit`, which TEST_POLICY sends to manual review with last_write_wins applied
+ * provisionally and a rejection after an hour: deposits 1, 2 and then `<id>-3`'s, in HLC order, the
+ * first with a `memo` `<id>-3` changes too.
+ */
+export const depositConflict = (id: string, third: EventEnvelope['data']): EventEnvelope[] =>
+  conflictingWrites(
+    id,
+    { data: { deposit: 1, memo: 'first' }, hlc: hlc(1) },
+    { data: { deposit: 2 }, hlc: hlc(2) },
+    { data: third, hlc: hlc(3) },
   );
 
 export const waitFor = async <T>(
