@@ -49,12 +49,23 @@ const requiredString = (payload: JsonObject, field: string): string => {
   return value;
 };
 
+/** A string field that may be absent or empty; both mean "none" (`undefined`). */
+const nonEmptyString = (payload: JsonObject, field: string): string | undefined => {
+  const value = optionalString(payload, field);
+  return value === '' ? undefined : value;
+};
+
 export const isNotifierTopic = (topic: string): topic is NotifierTopic => topic in kindByTopic;
 
 /**
  * Maps a consumed message to a notification. Payloads are `AppliedMessage`, `ConflictResolvedMessage`,
  * `ProjectedMessage` and `OutcomeMessage` of @concord/core; anything else is a non-retryable
  * `CONCORD_MESSAGE_MALFORMED` (dead-lettered by the bus).
+ *
+ * Every message needs an event id. An outcome message may have no aggregate: ingest rejects an event
+ * that lacks `aggregateType` or `aggregateId` and publishes its `rejected` outcome with the missing
+ * field empty (DESIGN §3: an outcome is never dropped). Such a notification has no aggregate
+ * attribute, so it is logged and delivered, and filters on aggregate types or ids do not match it.
  */
 export const toNotification = (options: {
   readonly topic: string;
@@ -67,13 +78,16 @@ export const toNotification = (options: {
   const data = payload as JsonObject;
   const eventType = optionalString(data, 'eventType');
   const outcome = optionalString(data, 'outcome');
+  const aggregateField = topic === Topics.outcome ? nonEmptyString : requiredString;
+  const aggregateType = aggregateField(data, 'aggregateType');
+  const aggregateId = aggregateField(data, 'aggregateId');
   return {
     kind: kindByTopic[topic],
     topic,
     messageId,
     eventId: requiredString(data, 'eventId'),
-    aggregateType: requiredString(data, 'aggregateType'),
-    aggregateId: requiredString(data, 'aggregateId'),
+    ...(aggregateType === undefined ? {} : { aggregateType }),
+    ...(aggregateId === undefined ? {} : { aggregateId }),
     ...(eventType === undefined ? {} : { eventType }),
     ...(outcome === undefined ? {} : { outcome }),
     data,

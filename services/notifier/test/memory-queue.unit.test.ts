@@ -102,6 +102,49 @@ describe('memory job queue', () => {
     expect(deadLetters.map((letter) => letter.info.attempts)).toEqual([1]);
   });
 
+  it('keeps a job whose dead letter cannot be recorded and runs its last attempt again', async () => {
+    const refused = new ConcordError('CONCORD_WEBHOOK_URL_PRIVATE', 'no', { retryable: false });
+    let unrecordable = 3;
+    let failsOnce = true;
+    await queue.start({
+      handler: (job, { attempt }) => {
+        calls.push({ id: job.id, attempt, at: Date.now() - start });
+        if (job.id === 'a') throw refused;
+        if (failsOnce) {
+          failsOnce = false;
+          throw refused;
+        }
+        return Promise.resolve();
+      },
+      onDeadLetter: (job, info) => {
+        if (unrecordable > 0) {
+          unrecordable -= 1;
+          return Promise.reject(new Error('database unavailable'));
+        }
+        deadLetters.push({ job, info });
+        return Promise.resolve();
+      },
+    });
+    await queue.enqueue([
+      { id: 'a', data: 'x' },
+      { id: 'b', data: 'y' },
+    ]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    // Both dead letters failed at first; b's attempt went through when it ran again, a's was recorded
+    // on its third run. Neither counted as another attempt.
+    expect(calls.filter((call) => call.id === 'b').map((call) => [call.attempt, call.at])).toEqual([
+      [1, 0],
+      [1, 100],
+    ]);
+    expect(calls.filter((call) => call.id === 'a').map((call) => [call.attempt, call.at])).toEqual([
+      [1, 0],
+      [1, 100],
+      [1, 200],
+    ]);
+    expect(deadLetters.map((letter) => [letter.job.id, letter.info.attempts])).toEqual([['a', 1]]);
+    expect(deadLetters[0]?.info.error).toBe(refused);
+  });
+
   it('runs a delayed job again later without using up an attempt', async () => {
     let delays = 0;
     await run((_job, attempt) => {

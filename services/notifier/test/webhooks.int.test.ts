@@ -19,6 +19,7 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
   let workerRedis: Redis;
   const prefix = `concord-test-${unique()}`;
   const outage = { failing: false };
+  const deadLetterOutage = { failures: 0 };
   const down = new Set<string>();
 
   const sql = <R>(text: string, params: unknown[] = []) => database.db.query<R>(text, params);
@@ -48,6 +49,16 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
       ...bullmq,
       enqueue: (jobs) =>
         outage.failing ? Promise.reject(new Error('redis unavailable')) : bullmq.enqueue(jobs),
+      // Stands in for Postgres refusing the dead letter's write.
+      start: (handlers) =>
+        bullmq.start({
+          ...handlers,
+          onDeadLetter: (job, info) => {
+            if (deadLetterOutage.failures === 0) return handlers.onDeadLetter(job, info);
+            deadLetterOutage.failures -= 1;
+            return Promise.reject(new Error('database unavailable'));
+          },
+        }),
     };
     harness = await startNotifier({
       db: database.db,
@@ -188,6 +199,37 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
     expect(await metricValue(harness.metrics, 'concord_notifier_dead_letters_total')).toBe(before + 1);
   });
 
+  it('keeps a delivery whose dead letter cannot be written, and dead-letters it on a later try', async () => {
+    const path = '/unrecorded';
+    down.add(path);
+    const created = await harness.subscribe({
+      url: `${receiver.url}${path}`,
+      secret: 'secret-unrecorded-0123',
+      filter: { aggregateIds: ['unrecorded-*'] },
+    });
+    const subscriptionId = String(created.json.id);
+    deadLetterOutage.failures = 1;
+    await harness.publishApplied('e-unrecorded', { aggregateId: 'unrecorded-1' });
+
+    await waitFor(
+      'delivery dead-lettered',
+      async () => (await deliveryRows(subscriptionId))[0]?.status === 'dead',
+    );
+    expect(deadLetterOutage.failures).toBe(0);
+    const { rows } = await sql<{ attempts: number; error_code: string; last_status: number }>(
+      `SELECT attempts, error_code, last_status FROM concord.notifier_dead_letters WHERE subscription_id = $1`,
+      [subscriptionId],
+    );
+    expect(rows).toEqual([{ attempts: 3, error_code: 'CONCORD_WEBHOOK_DELIVERY_FAILED', last_status: 500 }]);
+    // The last attempt, whose outcome went unrecorded, ran again; it counted once.
+    expect(receiver.on(path).map((request) => request.headers['x-concord-attempt'])).toEqual([
+      '1',
+      '2',
+      '3',
+      '3',
+    ]);
+  });
+
   it('opens the circuit of a failing endpoint and delays its jobs instead of burning their attempts', async () => {
     const path = '/flaky';
     const endpoint = `${receiver.url}${path}`;
@@ -198,6 +240,10 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
       filter: { aggregateIds: ['cb-*'] },
     });
     const subscriptionId = String(created.json.id);
+    const delayedBefore =
+      (await metricValue(harness.metrics, 'concord_notifier_webhook_deliveries_total', {
+        result: 'circuit_open',
+      })) ?? 0;
     for (let i = 1; i <= 6; i += 1) await harness.publishApplied(`e-cb-${i}`, { aggregateId: `cb-${i}` });
 
     await waitFor(
@@ -213,7 +259,7 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
       async () =>
         ((await metricValue(harness.metrics, 'concord_notifier_webhook_deliveries_total', {
           result: 'circuit_open',
-        })) ?? 0) > 0,
+        })) ?? 0) > delayedBefore,
     );
     const hitsWhileOpen = receiver.on(path).length;
     expect(hitsWhileOpen).toBeGreaterThanOrEqual(3);

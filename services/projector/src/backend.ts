@@ -40,8 +40,22 @@ export interface ProjectionBackend {
   /** Mode `read`. */
   read?(ctx: ReadContext, type: string, id: string): Promise<ProjectionRecord | undefined>;
   /**
+   * Mode `read`, for a read-through fill of the caches that missed: reads the record again inside the
+   * fill's transaction and keeps every rebuild from swapping until that transaction ends, so a cache
+   * can never be filled with a record that predates a rebuild's swap. `'rebuilding'` while a swap is
+   * under way: the caller fills nothing (the swap rewrites the caches itself). A backend without it
+   * is never a source of fills.
+   */
+  readForFill?(
+    ctx: ProjectionContext,
+    type: string,
+    id: string,
+  ): Promise<ProjectionRecord | 'rebuilding' | undefined>;
+  /**
    * Mode `rebuild`: starts replacing everything in `scope` (already narrowed to this backend's types);
-   * the backend blocks or tolerates concurrent live upserts so none is lost.
+   * the backend blocks or tolerates concurrent live upserts so none is lost. Backends begin in
+   * declaration order, the primary store first: it blocks live upserts and fills before the caches
+   * after it drop what they hold.
    */
   beginRebuild?(ctx: ProjectionContext, scope: TypeScope): Promise<RebuildWriter>;
   /** Releases clients the backend owns. Idempotent. */

@@ -40,6 +40,14 @@ export interface ProjectionOrchestrator {
   projectTo(backend: string, ctx: ProjectionContext, record: ProjectionRecord): Promise<UpsertResult>;
   /** Asks readers of the type in their read order; the first hit wins. */
   read(ctx: ReadContext, type: string, id: string): Promise<ReadHit | undefined>;
+  /**
+   * Read-through: fills the caches `hit` missed, in `ctx.tx`, with the record as the backend that
+   * answered reads it again there (`readForFill`), never with `hit.record` itself: that may predate
+   * a rebuild that swapped since, and the rebuilt record at the same version would then lose to it.
+   * Fills nothing while that backend swaps a rebuild, or when it cannot read for a fill.
+   * Returns the caches written.
+   */
+  fill(ctx: ProjectionContext, hit: ReadHit): Promise<number>;
   /** Backends a rebuild of `scope` writes, each with the part of the scope it covers. */
   rebuildTargets(scope: TypeScope): RebuildTarget[];
   /** The named backend, or CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY. */
@@ -117,6 +125,17 @@ export const createOrchestrator = (backends: readonly ProjectionBackend[]): Proj
         if (supportsMode(backend, 'upsert')) missed.push(backend);
       }
       return undefined;
+    },
+    async fill(ctx, hit) {
+      if (hit.missed.length === 0) return 0;
+      const source = byName(hit.backend);
+      const record = await source.readForFill?.(ctx, hit.record.type, hit.record.id);
+      if (record === undefined || record === 'rebuilding') return 0;
+      let written = 0;
+      for (const backend of hit.missed) {
+        if ((await upsertOf(backend)(ctx, record)) === 'applied') written += 1;
+      }
+      return written;
     },
     rebuildTargets(scope) {
       const targets = backends.flatMap((backend) => {

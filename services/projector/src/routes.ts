@@ -38,11 +38,10 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
     if (hit === undefined) throw aggregateNotFound(type, id);
     const { record } = hit;
     if (hit.missed.length > 0) {
-      // Read-through: fill the caches that missed (version-guarded, so a race with a live update is safe).
+      // Read-through: fill the caches that missed, from a read that no rebuild's swap can overtake
+      // (version-guarded as well, so a race with a live update is safe).
       await db
-        .withTransaction(async (tx) => {
-          for (const backend of hit.missed) await backend.upsert?.({ tx }, record);
-        })
+        .withTransaction((tx) => orchestrator.fill({ tx }, hit))
         .catch((error: unknown) => logger.warn({ err: error, type, id }, 'projection cache fill failed'));
     }
     return {

@@ -151,6 +151,31 @@ describe('projection orchestrator', () => {
     expect(await orchestrator.read({ sql: {} as never }, 'task', 'none')).toBeUndefined();
   });
 
+  it('fills the caches a read missed from the answering backend read again, never from the hit', async () => {
+    const primary = fakeBackend('primary', '*', { readOrder: 100 });
+    const cache = fakeBackend('cache', ['task'], { readOrder: 10 });
+    const orchestrator = createOrchestrator([primary, cache]);
+    await primary.upsert?.(ctx, record('task', 'x', 2));
+    const miss = await orchestrator.read({ sql: {} as never }, 'task', 'x');
+    if (miss === undefined) throw new Error('no hit');
+    // A backend that cannot read for a fill is no source of fills.
+    expect(await orchestrator.fill(ctx, miss)).toBe(0);
+    expect(cache.upserts).toEqual([]);
+
+    // A rebuild swaps the primary's record at the same version after the read.
+    let swapping = true;
+    primary.readForFill = (_ctx, type, id) =>
+      Promise.resolve(swapping ? 'rebuilding' : primary.rows.get(`${type}/${id}`));
+    primary.rows.set('task/x', { ...record('task', 'x', 2), fields: { title: 'rebuilt' } });
+    expect(await orchestrator.fill(ctx, miss)).toBe(0);
+    expect(cache.upserts).toEqual([]);
+    swapping = false;
+    expect(await orchestrator.fill(ctx, miss)).toBe(1);
+    expect(cache.rows.get('task/x')?.fields).toEqual({ title: 'rebuilt' });
+    expect(miss.record.fields).toEqual({ title: 'v2' });
+    expect(await orchestrator.fill(ctx, { ...miss, missed: [] })).toBe(0);
+  });
+
   it('narrows a rebuild to the backends and types that declare it', () => {
     const orchestrator = createOrchestrator([
       fakeBackend('all', '*'),

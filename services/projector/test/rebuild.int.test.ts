@@ -1,6 +1,7 @@
 import type { EventEnvelope } from '@concord/core';
 import type { EventStore, FeedEvent } from '@concord/outbox';
 import { describe, expect, it } from 'vitest';
+import type { ProjectionBackend } from '../src/backend.js';
 import { foldEvents, gapsOf } from '../src/rebuild/fold.js';
 import type { HeldEvents } from '../src/rebuild/fold.js';
 import type { RebuildSummary } from '../src/rebuild/rebuilder.js';
@@ -155,6 +156,66 @@ describe('rebuild while events keep arriving', () => {
       expect(truth.get(`task/${id}`)).toMatchObject({ version: 3, fields: { step: 3 } });
       await waitFor('cache at v3', async () => (await redisRecord(h, 'task', id))?.version === 3);
     }
+  });
+});
+
+describe('rebuild while the cache is read', () => {
+  let duringSwap: (() => Promise<void>) | undefined;
+  // Runs once the cache has dropped its keys in the swap, before the swap writes the rebuilt records.
+  const hookCache = (backends: ProjectionBackend[]): ProjectionBackend[] =>
+    backends.map((backend) =>
+      backend.name !== 'redis'
+        ? backend
+        : {
+            ...backend,
+            async beginRebuild(ctx, scope) {
+              const begin = backend.beginRebuild?.bind(backend);
+              if (begin === undefined) throw new Error('redis cannot rebuild');
+              const writer = await begin(ctx, scope);
+              const hook = duringSwap;
+              duringSwap = undefined;
+              await hook?.();
+              return writer;
+            },
+          },
+    );
+  const harness = useHarness({ cachedTypes: ['task'], backends: hookCache });
+
+  it('serves the rebuilt record from the cache, not the one a read during the swap saw', async () => {
+    const h = harness();
+    const id = `task-${unique()}`;
+    await h.append([ev('task', id, { title: 'right' })]);
+    await waitFor('projected', () => converged(h));
+    await waitFor('cached', async () => (await redisRecord(h, 'task', id))?.version === 1);
+    // The read model went wrong at the same version (why one rebuilds); the cache is cold.
+    await h.t.db.query(
+      `UPDATE concord.projections SET fields = '{"title":"wrong"}' WHERE aggregate_id = $1`,
+      [id],
+    );
+    await h.redis.unlink(`${h.keyPrefix}task:${id}`);
+
+    let during: Awaited<ReturnType<typeof get>> | undefined;
+    duringSwap = async () => {
+      // Misses the cache; Postgres answers with the committed pre-rebuild row (the swap's lock does
+      // not block reads). The read must not fill the cache with it, nor wait for the swap.
+      during = await get(h, 'task', id);
+    };
+    const response = await h.http.app.inject({
+      method: 'POST',
+      url: '/v1/projections/rebuild',
+      payload: { aggregateType: 'task' },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(duringSwap).toBeUndefined();
+    expect(during?.body).toMatchObject({ version: 1, fields: { title: 'wrong' } });
+
+    expect((await pgRow(h, 'task', id))?.fields).toEqual({ title: 'right' });
+    expect(await redisRecord(h, 'task', id)).toMatchObject({ version: 1, fields: { title: 'right' } });
+    expect((await get(h, 'task', id)).body.fields).toEqual({ title: 'right' });
+    // After the swap, a miss fills the cache again.
+    await h.redis.unlink(`${h.keyPrefix}task:${id}`);
+    expect((await get(h, 'task', id)).body.fields).toEqual({ title: 'right' });
+    expect(await redisRecord(h, 'task', id)).toMatchObject({ version: 1, fields: { title: 'right' } });
   });
 });
 

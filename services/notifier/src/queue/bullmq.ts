@@ -30,6 +30,8 @@ const BACKOFF_TYPE = 'concord';
  * The BullMQ job queue: durable jobs in Redis, at least once. Retries go through BullMQ's backoff with
  * {@link retryDelay}; a handler's {@link DelayJobError} moves the job to the delayed set without using
  * an attempt; the last attempt (or a non-retryable error) calls `onDeadLetter` and completes the job.
+ * When `onDeadLetter` throws, the job goes to the delayed set as well and its last attempt runs again:
+ * failing the job instead would end it for good with its delivery recorded nowhere (left `queued`).
  */
 export const createBullMqJobQueue = <T>(options: BullMqJobQueueOptions): JobQueue<T> => {
   const logger = (options.logger ?? silentLogger).child({ queue: options.queueName });
@@ -52,7 +54,16 @@ export const createBullMqJobQueue = <T>(options: BullMqJobQueueOptions): JobQueu
         throw new DelayedError();
       }
       if (attempt >= maxAttempts || !isRetryable(error)) {
-        await handlers.onDeadLetter(ref, { attempts: attempt, error });
+        try {
+          await handlers.onDeadLetter(ref, { attempts: attempt, error });
+        } catch (deadLetterError) {
+          logger.error(
+            { err: deadLetterError, jobId: ref.id, attempts: attempt },
+            'recording a dead letter failed; the last attempt runs again later',
+          );
+          await job.moveToDelayed(Date.now() + retryDelay(attempt, options.retry, random), token);
+          throw new DelayedError();
+        }
         return;
       }
       throw error;

@@ -62,16 +62,21 @@ export const createMemoryJobQueue = <T>(options: MemoryJobQueueOptions): JobQueu
         later(entry, error.delayMs);
         return;
       }
-      entry.failures = attempt;
       if (attempt >= options.retry.maxAttempts || !isRetryable(error)) {
-        entries.delete(entry.job.id);
         try {
           await handlers.onDeadLetter(entry.job, { attempts: attempt, error });
+          entries.delete(entry.job.id);
         } catch (deadLetterError) {
-          logger.error({ err: deadLetterError, jobId: entry.job.id }, 'recording a dead letter failed');
+          logger.error(
+            { err: deadLetterError, jobId: entry.job.id, attempts: attempt },
+            'recording a dead letter failed; the last attempt runs again later',
+          );
+          if (closed) entries.delete(entry.job.id);
+          else later(entry, retryDelay(attempt, options.retry, random));
         }
         return;
       }
+      entry.failures = attempt;
       later(entry, retryDelay(attempt, options.retry, random));
     }
   };

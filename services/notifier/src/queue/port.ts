@@ -21,7 +21,11 @@ export interface DeadLetterInfo {
 
 export interface JobWorkerOptions<T> {
   readonly handler: JobHandler<T>;
-  /** Called once when a job gives up: after the last attempt, or at once for a non-retryable error. */
+  /**
+   * Called when a job gives up: after the last attempt, or at once for a non-retryable error. When it
+   * throws, nothing recorded the job's outcome: the job is kept and that attempt runs again after a
+   * back-off, without counting as another attempt, until the job succeeds or `onDeadLetter` does.
+   */
   readonly onDeadLetter: (job: Job<T>, info: DeadLetterInfo) => Promise<void>;
 }
 
@@ -68,7 +72,7 @@ export const retryDelay = (
  * The port deliveries go through. Implementations: BullMQ on Redis (standalone services) and in
  * memory (the embedded all-in-one process). Both run at least once, retry retryable failures with
  * {@link retryDelay}, honour {@link DelayJobError}, and dead-letter after `maxAttempts` attempts or at
- * once when `isRetryable(error)` is false.
+ * once when `isRetryable(error)` is false; a dead letter that cannot be recorded keeps the job.
  */
 export interface JobQueue<T> {
   readonly name: string;

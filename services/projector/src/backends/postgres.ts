@@ -1,4 +1,5 @@
 import type { FieldVersion, JsonObject } from '@concord/core';
+import { DEFAULT_SCHEMA } from '@concord/outbox';
 import type { Sql } from '@concord/outbox';
 import type { ProjectionBackend, RebuildWriter } from '../backend.js';
 import type { ProjectionRecord, TypeScope, UpsertResult } from '../model.js';
@@ -54,11 +55,27 @@ const toRecord = (row: ProjectionRow): ProjectionRecord => ({
  * The Postgres read model: every aggregate type, one row per aggregate. Upserts are version-guarded
  * and run in the consumer's transaction (with its inbox row); a rebuild locks the table against live
  * upserts for the duration of its swap, so none is lost.
+ *
+ * Cache fills (`readForFill`) and swaps also exclude each other, through an advisory lock per schema:
+ * a fill holds it shared, a swap exclusively. `LOCK TABLE … EXCLUSIVE` does not block reads, so
+ * without it a GET during a swap would read the committed pre-rebuild row and could fill the cache
+ * with it after the cache dropped its keys; the rebuilt record, at the same version, would then lose
+ * to it on the cache's version guard, and the cache would serve the pre-rebuild record until a newer
+ * version came.
  */
 export const createPostgresBackend = (options: PostgresBackendOptions = {}): ProjectionBackend => {
   const { projections } = projectionTables(options.schema);
+  const swapLockKey = `concord.projections.swap.${options.schema ?? DEFAULT_SCHEMA}`;
   const columns = `aggregate_type, aggregate_id, version::float8 AS version, fields, field_versions, event_id,
     committed_at::text AS committed_at, updated_at::text AS updated_at`;
+
+  const readOne = async (sql: Sql, type: string, id: string): Promise<ProjectionRecord | undefined> => {
+    const { rows } = await sql.query<ProjectionRow>(
+      `SELECT ${columns} FROM ${projections} WHERE aggregate_type = $1 AND aggregate_id = $2`,
+      [type, id],
+    );
+    return rows[0] === undefined ? undefined : toRecord(rows[0]);
+  };
 
   const insertMany = async (sql: Sql, records: readonly ProjectionRecord[]) => {
     if (records.length === 0) return;
@@ -153,14 +170,20 @@ export const createPostgresBackend = (options: PostgresBackendOptions = {}): Pro
       }
       return results;
     },
-    async read({ sql }, type, id) {
-      const { rows } = await sql.query<ProjectionRow>(
-        `SELECT ${columns} FROM ${projections} WHERE aggregate_type = $1 AND aggregate_id = $2`,
-        [type, id],
+    read: ({ sql }, type, id) => readOne(sql, type, id),
+    async readForFill({ tx }, type, id) {
+      // Not while a swap runs (it would commit after this read); a swap that starts now waits for
+      // this transaction, cache write included. The row is read after the lock, in a statement of
+      // its own: its snapshot then holds any swap that committed before.
+      const { rows: lock } = await tx.query<{ free: boolean }>(
+        'SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0)) AS free',
+        [swapLockKey],
       );
-      return rows[0] === undefined ? undefined : toRecord(rows[0]);
+      return lock[0]?.free === true ? readOne(tx, type, id) : 'rebuilding';
     },
     async beginRebuild({ tx }, scope: TypeScope): Promise<RebuildWriter> {
+      // Cache fills in progress finish first; later ones fill nothing until the swap commits.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [swapLockKey]);
       // Live upserts wait for the swap to commit, then apply on top of it (version-guarded).
       await tx.query(`LOCK TABLE ${projections} IN EXCLUSIVE MODE`);
       if (scope === '*') await tx.query(`DELETE FROM ${projections}`);

@@ -87,7 +87,9 @@ export const createRedisBackend = (options: RedisBackendOptions): ProjectionBack
     },
     async beginRebuild(_ctx, scope: TypeScope): Promise<RebuildWriter> {
       // Drop what the scope holds, then write the rebuilt records version-guarded: a live update
-      // that lands in between is newer and stays.
+      // that lands in between is newer and stays. Nothing older can land in between: the primary
+      // store began the swap first, so live upserts wait for its commit, and read-through fills
+      // (which read it with `readForFill`) fill nothing until then.
       const types = scope === '*' ? options.aggregateTypes : scope;
       for (const type of types) await deleteMatching(`${escapeGlob(key(type, ''))}*`);
       return {

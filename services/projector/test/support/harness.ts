@@ -10,6 +10,7 @@ import { createHttpServer, createMetrics } from '@concord/service-kit';
 import type { HttpServer, ServiceMetrics } from '@concord/service-kit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
+import type { ProjectionBackend } from '../../src/backend.js';
 import { createPostgresBackend } from '../../src/backends/postgres.js';
 import { createRedisBackend } from '../../src/backends/redis.js';
 import { createProjectorModule } from '../../src/module.js';
@@ -50,6 +51,8 @@ export interface HarnessOptions {
   readonly redisUrl: string;
   readonly cachedTypes: readonly string[];
   readonly store?: (store: EventStore) => EventStore;
+  /** Wraps the backends (Postgres, then Redis) the projector gets. */
+  readonly backends?: (backends: ProjectionBackend[]) => ProjectionBackend[];
 }
 
 export const startHarness = async (options: HarnessOptions): Promise<Harness> => {
@@ -66,10 +69,10 @@ export const startHarness = async (options: HarnessOptions): Promise<Harness> =>
     logger: silentLogger,
     metrics,
     schema: t.schema,
-    backends: [
+    backends: (options.backends ?? ((backends) => backends))([
       createPostgresBackend({ schema: t.schema }),
       createRedisBackend({ redis, aggregateTypes: options.cachedTypes, keyPrefix }),
-    ],
+    ]),
     store: options.store?.(store) ?? store,
     retry: { maxAttempts: 5, initialDelayMs: 10, maxDelayMs: 100 },
   };
