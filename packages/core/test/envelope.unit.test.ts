@@ -53,6 +53,16 @@ describe('validateEvent', () => {
     ]);
   });
 
+  it('refuses event ids that would collide with ids derived from other events', () => {
+    // `a:outcome`'s applied message would be `a:outcome:applied`, the id of `a`'s outcome message.
+    for (const id of ['a:outcome', 'a:resolution', 'a:provisional']) {
+      expect(codes({ ...valid, id })).toEqual([`id:${EventErrorCode.BadId}`]);
+    }
+    for (const id of ['a:outcome:applied', 'a:outcomes', 'outcome', 'a:Outcome']) {
+      expect(codes({ ...valid, id })).toEqual([]);
+    }
+  });
+
   it('has a code for every way an event can be invalid', () => {
     expect(codes('nope')).toEqual([`:${EventErrorCode.NotObject}`]);
     expect(codes([])).toEqual([`:${EventErrorCode.NotObject}`]);

@@ -29,10 +29,13 @@ const KNOWN_MEMBERS = new Set([
   'metadata',
 ]);
 /**
- * Endings an event id may not have: the resolver records its own changes under `<conflict id>:resolution`
- * and `<conflict id>:provisional` (a conflict's id is its event's), so no submitted event may take one.
+ * Endings an event id may not have. The resolver records its own changes under `<conflict id>:resolution`
+ * and `<conflict id>:provisional` (a conflict's id is its event's). Message ids are the event id and a
+ * suffix (`<id>:applied`, `<id>:conflict`, `<id>:outcome:<outcome>`, the resolver's `<id>:resolved`):
+ * the `applied` message of an event `a:outcome` would have the id of event `a`'s `outcome` message, and
+ * a consumer of both topics would take the second for a redelivery of the first.
  */
-const RESERVED_EVENT_ID_SUFFIXES = [':resolution', ':provisional'] as const;
+const RESERVED_EVENT_ID_SUFFIXES = [':resolution', ':provisional', ':outcome'] as const;
 
 const hasControl = (text: string): boolean => {
   for (let i = 0; i < text.length; i++) {
@@ -188,7 +191,7 @@ export class MemberChecker {
       this.add(
         EventErrorCode.BadId,
         key,
-        `"${key}" must not end in "${reserved}": such ids are reserved for the resolver's own changes`,
+        `"${key}" must not end in "${reserved}": such ids would collide with ids Concord derives from others`,
       );
       return undefined;
     }
