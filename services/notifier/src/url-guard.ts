@@ -11,7 +11,8 @@ export const systemResolver: ResolveHost = async (hostname) =>
 /**
  * Addresses a webhook must not reach unless private URLs are allowed: "this network", private
  * (RFC 1918, ULA), shared (CGNAT), loopback, link-local, documentation, benchmarking, multicast,
- * reserved and broadcast ranges, for IPv4 and IPv6.
+ * reserved and broadcast ranges, for IPv4 and IPv6, and local-use NAT64 (`64:ff9b:1::/48`, which leads
+ * into a network's own IPv4 ranges).
  */
 const blocked = new BlockList();
 for (const [network, prefix] of [
@@ -36,6 +37,7 @@ for (const [network, prefix] of [
 for (const [network, prefix] of [
   ['::', 128],
   ['::1', 128],
+  ['64:ff9b:1::', 48],
   ['100::', 64],
   ['2001::', 23],
   ['2001:db8::', 32],
@@ -47,16 +49,36 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv6');
 }
 
-/** IPv4 embedded in IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`). */
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a trailing dotted quad as two groups). */
+const ipv6Groups = (address: string): number[] => {
+  let text = address.toLowerCase();
+  const quad = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (quad !== null) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const parse = (part: string) =>
+    part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16));
+  const front = parse(head);
+  const back = tail === undefined ? [] : parse(tail);
+  return [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+};
+
+/**
+ * The IPv4 address an IPv6 address carries, where the IPv6 range is a way to reach IPv4: mapped
+ * (`::ffff:0:0/96`), compatible (`::/96`), translated (`::ffff:0:0:0/96`), NAT64 (`64:ff9b::/96`) and
+ * 6to4 (`2002::/16`), in whichever notation the address is written.
+ */
 const embeddedIpv4 = (address: string): string | undefined => {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
-  if (dotted !== null) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex === null) return undefined;
-  const high = Number.parseInt(hex[1] ?? '0', 16);
-  const low = Number.parseInt(hex[2] ?? '0', 16);
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  const g = ipv6Groups(address);
+  const v4 = (high: number, low: number) => [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  const zero = (from: number, to: number) => g.slice(from, to).every((group) => group === 0);
+  if (zero(0, 5) && (g[5] === 0 || g[5] === 0xffff)) return v4(g[6] ?? 0, g[7] ?? 0);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return v4(g[6] ?? 0, g[7] ?? 0);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return v4(g[6] ?? 0, g[7] ?? 0);
+  if (g[0] === 0x2002) return v4(g[1] ?? 0, g[2] ?? 0);
+  return undefined;
 };
 
 /** True when the literal address lies in a range webhooks may not reach. Unparseable input counts as private. */

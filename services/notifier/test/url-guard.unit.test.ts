@@ -47,6 +47,15 @@ describe('private address ranges', () => {
     '::ffff:7f00:1',
     '::ffff:10.0.0.1',
     '64:ff9b::192.168.0.1',
+    '64:ff9b::c0a8:1',
+    // The IPv4 forms as the URL parser writes them, and the other ways IPv6 carries IPv4.
+    '::7f00:1',
+    '::127.0.0.1',
+    '::ffff:0:7f00:1',
+    '0:0:0:0:0:ffff:7f00:1',
+    '2002:7f00:1::1',
+    '2002:c0a8:101::',
+    '64:ff9b:1::a00:1',
     '2001:db8::1',
     '[::1]',
     'not-an-address',
@@ -54,12 +63,18 @@ describe('private address ranges', () => {
     expect(isPrivateAddress(address)).toBe(true);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])(
-    'allows %s',
-    (address) => {
-      expect(isPrivateAddress(address)).toBe(false);
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ])('allows %s', (address) => {
+    expect(isPrivateAddress(address)).toBe(false);
+  });
 });
 
 describe('validateWebhookUrl', () => {
