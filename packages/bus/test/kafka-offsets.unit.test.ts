@@ -1,5 +1,7 @@
 import { silentLogger } from '@concord/core';
-import type { Consumer } from 'kafkajs';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { ConsumerPipeline } from '../src/consumer/pipeline.js';
+import { BatchIntake } from '../src/kafka/intake.js';
 import { describe, expect, it } from 'vitest';
 import { OffsetCommitter } from '../src/kafka/committer.js';
 import { PartitionTracker } from '../src/kafka/partition-tracker.js';
@@ -130,5 +132,48 @@ describe('OffsetCommitter', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     committer.stop();
     expect(commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+  });
+});
+
+describe('BatchIntake', () => {
+  it('leaves a batch fetched before a seek of its partition (stale) for kafkajs to fetch again', async () => {
+    const submitted: string[] = [];
+    const pipeline = {
+      submit: (delivery: { message: { id: string } }) => submitted.push(delivery.message.id),
+    } as unknown as ConsumerPipeline;
+    const intake = new BatchIntake({
+      pipeline,
+      committer: {} as OffsetCommitter,
+      maxPendingPerPartition: 100,
+      stallMs: 10,
+      timers: realTimers,
+      closing: new AbortController().signal,
+      seek: () => undefined,
+    });
+    intake.newGeneration();
+    const take = (stale: boolean) => {
+      let resolved: string | undefined;
+      const payload = {
+        batch: {
+          topic: 't',
+          partition: 0,
+          messages: [3, 4].map((offset) => ({
+            offset: String(offset),
+            key: Buffer.from(`k${offset}`),
+            value: Buffer.from('v'),
+            headers: { 'message-id': `m${offset}` },
+          })),
+        },
+        resolveOffset: (offset: string) => (resolved = offset),
+        pause: () => () => undefined,
+        isStale: () => stale,
+      } as unknown as EachBatchPayload;
+      return intake.take(payload).then(() => resolved);
+    };
+    expect(await take(true)).toBeUndefined();
+    expect(submitted).toEqual([]);
+    expect([...intake.trackers()]).toEqual([]);
+    expect(await take(false)).toBe('4');
+    expect(submitted).toEqual(['m3', 'm4']);
   });
 });

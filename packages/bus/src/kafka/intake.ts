@@ -56,7 +56,10 @@ export class BatchIntake {
     const { pipeline, closing, maxPendingPerPartition, stallMs, timers } = this.#options;
     const { batch } = payload;
     const last = batch.messages[batch.messages.length - 1];
-    if (closing.aborted || last === undefined) return;
+    // A batch fetched before a seek of its partition (a rewind) is stale: taking it into the fresh
+    // tracker would let that tracker commit past the records the seek goes back for. kafkajs fetches
+    // the partition again from the seek.
+    if (closing.aborted || last === undefined || payload.isStale()) return;
     const { tracker, hooks } = this.#partition(batch.topic, batch.partition);
     const position = { topic: batch.topic, partition: batch.partition };
     for (const record of batch.messages) {
