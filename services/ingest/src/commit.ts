@@ -6,7 +6,7 @@ import { createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore, Inbox, Outbox, OutboxMessage, RejectionStore, Tx } from '@concord/outbox';
 import type { IntakeItem, InvalidItem } from './intake.js';
 import type { EventResult } from './results.js';
-import { duplicateResult, fromAppend, rejectedResult, storedDuplicate } from './results.js';
+import { duplicateResult, fromAppend, rejectedResult } from './results.js';
 
 /** A unit of intake: the events of one HTTP request or one submit message. */
 export interface IntakeJob {
@@ -198,7 +198,10 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
         if (own !== undefined && own !== item) duplicates.set(item, duplicateResult(id, rejectedResult(own)));
         continue;
       }
-      if (!stored.has(id)) stored.set(id, storedDuplicate(id, await deps.store.getEvent(tx, id)));
+      if (!stored.has(id)) {
+        const duplicate = await deps.store.duplicate(tx, id);
+        stored.set(id, duplicate === undefined ? undefined : fromAppend(duplicate));
+      }
       const answer = stored.get(id);
       if (answer !== undefined) duplicates.set(item, answer);
     }

@@ -1,5 +1,5 @@
 import type { Logger, Outcome } from '@concord/core';
-import type { AppendResult, StoredEvent } from '@concord/outbox';
+import type { AppendResult } from '@concord/outbox';
 import type { EventError, InvalidItem } from './intake.js';
 
 /** One event's result, as `POST /v1/events` returns it (DESIGN §5). */
@@ -60,19 +60,3 @@ export const duplicateResult = (id: string, original: EventResult): EventResult 
   outcome: 'duplicate',
   originalOutcome: original.outcome,
 });
-
-/**
- * The `duplicate` answer for a stored event, as the store gives it for a valid copy: the stored outcome,
- * version, conflict id and rejection error. Undefined when nothing is stored under the id.
- */
-export const storedDuplicate = (id: string, stored: StoredEvent | undefined): EventResult | undefined => {
-  if (stored === undefined) return undefined;
-  const error = stored.details['error'] as { code: string; message: string } | undefined;
-  return duplicateResult(id, {
-    id,
-    outcome: stored.outcome,
-    ...(stored.version === undefined ? {} : { version: stored.version }),
-    ...(stored.conflictId === undefined ? {} : { conflictId: stored.conflictId }),
-    ...(error === undefined ? {} : { error }),
-  });
-};

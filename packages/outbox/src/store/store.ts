@@ -59,6 +59,11 @@ export interface EventStore {
   ): Promise<void>;
   /** An event and its current outcome. */
   getEvent(sql: Sql, eventId: string): Promise<StoredEvent | undefined>;
+  /**
+   * What `append` answers for another copy of a stored event id: `duplicate`, with the stored outcome,
+   * version, conflict id and rejection error. Undefined when no event has this id.
+   */
+  duplicate(sql: Sql, eventId: string): Promise<AppendResult | undefined>;
   /** An aggregate's current state; undefined before anything applied to it. */
   getAggregate(sql: Sql, aggregateType: string, aggregateId: string): Promise<AggregateState | undefined>;
   /** Applied events in commit order after `after`; never skips events that commit late. */
@@ -203,24 +208,37 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     return results;
   };
 
+  const getEvent = async (db: Sql, eventId: string): Promise<StoredEvent | undefined> => {
+    const { rows } = await db.query<
+      EventRow & { details: JsonObject; outcome_history: StoredEvent['history']; recorded_at: string }
+    >(sql.getEvent, [eventId]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      event: toEnvelope(row),
+      outcome: row.outcome,
+      ...(row.version === null ? {} : { version: row.version }),
+      ...(row.conflict_id === null ? {} : { conflictId: row.conflict_id }),
+      details: row.details,
+      history: row.outcome_history,
+      recordedAt: row.recorded_at,
+    };
+  };
+
   return {
     append,
     lockAggregates,
-    async getEvent(db, eventId) {
-      const { rows } = await db.query<
-        EventRow & { details: JsonObject; outcome_history: StoredEvent['history']; recorded_at: string }
-      >(sql.getEvent, [eventId]);
-      const row = rows[0];
-      if (row === undefined) return undefined;
-      return {
-        event: toEnvelope(row),
-        outcome: row.outcome,
-        ...(row.version === null ? {} : { version: row.version }),
-        ...(row.conflict_id === null ? {} : { conflictId: row.conflict_id }),
-        details: row.details,
-        history: row.outcome_history,
-        recordedAt: row.recorded_at,
-      };
+    getEvent,
+    async duplicate(db, eventId) {
+      const stored = await getEvent(db, eventId);
+      if (stored === undefined) return undefined;
+      return duplicateOf({
+        event_id: eventId,
+        outcome: stored.outcome,
+        version: stored.version ?? null,
+        conflict_id: stored.conflictId ?? null,
+        details: stored.details,
+      });
     },
     async getAggregate(db, aggregateType, aggregateId) {
       const { rows } = await db.query<AggregateRow>(sql.getAggregate, [aggregateType, aggregateId]);
