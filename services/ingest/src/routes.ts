@@ -1,4 +1,4 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, isUnstorableText } from '@concord/core';
 import type { EnvelopeLimits, Logger } from '@concord/core';
 import type { Database, EventStore } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
@@ -35,9 +35,6 @@ export const parseLimit = (value: unknown): number => {
 
 const single = (value: unknown): unknown => (Array.isArray(value) ? value[0] : value);
 
-/** Text Postgres can hold: no U+0000, no unpaired surrogate. */
-const isStorableText = (text: string): boolean => !text.includes('\u0000') && text.isWellFormed();
-
 /** DESIGN §5: `POST /v1/events`, `GET /v1/events/:id`, `GET /v1/events?after=&limit=`. */
 export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
   app.post('/v1/events', { bodyLimit: deps.bodyLimit }, async (request) => {
@@ -54,7 +51,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     const { id } = request.params as { id: string };
     // Postgres text refuses U+0000 (and validation refuses it in ids), so no event has such an id:
     // answer without asking the database, which would fail the query.
-    const stored = isStorableText(id) ? await deps.store.getEvent(deps.db, id) : undefined;
+    const stored = isUnstorableText(id) ? undefined : await deps.store.getEvent(deps.db, id);
     if (stored === undefined) {
       throw new ConcordError(EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, { details: { id } });
     }
