@@ -51,7 +51,15 @@ export interface RunningService {
 
 /** Starts a service: routes, listen, then modules; shutdown in the order DESIGN §7 gives. */
 export async function runService(options: RunServiceOptions): Promise<RunningService> {
-  const checks = [...options.checks, ...options.modules.flatMap((module) => module.checks ?? [])];
+  // Not ready until every module has started: the server listens first (health and metrics answer
+  // during a long start), but a consumer that has not subscribed yet would miss what is published
+  // meanwhile — on RabbitMQ, a message published before its group's queue exists is dropped.
+  let started = false;
+  const checks = [
+    ...options.checks,
+    ...options.modules.flatMap((module) => module.checks ?? []),
+    { name: 'modules', isReady: () => started },
+  ];
   const http = createHttpServer({
     logger: options.logger,
     metrics: options.metrics,
@@ -61,6 +69,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   for (const module of options.modules) await module.routes?.(http.app);
   const url = await http.listen(options.port, options.host);
   for (const module of options.modules) await module.start();
+  started = true;
   options.logger.info({ url, modules: options.modules.map((m) => m.name) }, 'service started');
 
   const components: Closeable[] = [

@@ -1,4 +1,5 @@
 import { silentLogger } from '@concord/core';
+import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, runService } from '@concord/service-kit';
 
@@ -6,6 +7,8 @@ describe('runService', () => {
   it('serves module routes, starts modules, and shuts down modules → http → clients', async () => {
     const steps: string[] = [];
     let exitCode: number | undefined;
+    let app: FastifyInstance | undefined;
+    let readyWhileStarting: unknown;
     const running = await runService({
       service: 'test',
       port: 0,
@@ -17,11 +20,16 @@ describe('runService', () => {
       modules: [
         {
           name: 'ingest',
-          routes: (app) => {
-            app.get('/v1/ping', () => ({ pong: true }));
+          routes: (routes) => {
+            app = routes;
+            routes.get('/v1/ping', () => ({ pong: true }));
           },
           checks: [{ name: 'relay', isReady: () => true }],
-          start: () => Promise.resolve(void steps.push('start')),
+          start: async () => {
+            // A consumer subscribing now: the service must not say it is ready yet.
+            readyWhileStarting = (await app?.inject({ url: '/readyz' }))?.json();
+            steps.push('start');
+          },
           close: () => Promise.resolve(void steps.push('close')),
         },
       ],
@@ -33,7 +41,11 @@ describe('runService', () => {
     const ping = await fetch(`${running.url}/v1/ping`);
     expect(await ping.json()).toEqual({ pong: true });
     const ready = await fetch(`${running.url}/readyz`);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { db: true, relay: true } });
+    expect(readyWhileStarting).toEqual({
+      status: 'not_ready',
+      checks: { db: true, relay: true, modules: false },
+    });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { db: true, relay: true, modules: true } });
     await running.shutdown();
     expect(steps).toEqual(['start', 'close', 'pool']);
     expect(exitCode).toBe(0);
