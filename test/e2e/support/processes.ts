@@ -64,7 +64,7 @@ export interface ServiceProcessOptions {
   /** Name for the log file. */
   readonly label?: string;
   /**
-   * Load the service's `src/instrumentation.ts` with `--import` before the app, as its Dockerfile does
+   * Load the service's `src/instrumentation.ts` with `--import` before the app, as services/Dockerfile does
    * with the built file; tracing then follows the `OTEL_*` variables in `env`.
    */
   readonly instrument?: boolean;
