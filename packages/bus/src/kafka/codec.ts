@@ -33,15 +33,18 @@ export interface RecordPosition {
 }
 
 /**
- * The message a handler sees. A record without `message-id` (written by a foreign producer) gets a
- * stable id from its position, so redeliveries of it still dedupe.
+ * The message a handler sees. A record without `message-id`, or with an empty one (written by a foreign
+ * producer), gets a stable id from its position, so redeliveries of it still dedupe and no two such
+ * records share an id (an empty id would make every later one look like a redelivery of the first).
  */
 export const fromKafkaMessage = (record: KafkaMessage, position: RecordPosition): IncomingMessage => {
   const headers = decodeHeaders(record.headers);
+  const id = headers[MESSAGE_ID_HEADER] || `${position.topic}-${position.partition}-${record.offset}`;
   return {
-    id: headers[MESSAGE_ID_HEADER] ?? `${position.topic}-${position.partition}-${record.offset}`,
+    id,
     topic: position.topic,
-    key: record.key === null ? '' : record.key.toString(),
+    // A keyless record is ordered with nothing; its id keys it (a dead letter needs a key).
+    key: record.key?.toString() || id,
     payload: record.value ?? EMPTY,
     headers,
     attempt: 1,

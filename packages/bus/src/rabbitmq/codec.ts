@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { IncomingMessage, OutgoingMessage } from '../port.js';
 import { DELIVERY_COUNT_HEADER, KEY_HEADER, MESSAGE_ID_HEADER } from './options.js';
 
-/** AMQP properties for a message: persistent, message id, key and user headers as headers. */
+/**
+ * AMQP properties for a message: persistent, mandatory (returned if no queue takes it), message id, key
+ * and user headers as headers.
+ */
 export const publishOptions = (message: OutgoingMessage): Options.Publish => ({
   persistent: true,
+  mandatory: true,
   messageId: message.id,
   contentType: 'application/octet-stream',
   headers: { ...message.headers, [MESSAGE_ID_HEADER]: message.id, [KEY_HEADER]: message.key },
@@ -12,6 +17,27 @@ export const publishOptions = (message: OutgoingMessage): Options.Publish => ({
 
 export const content = (payload: Uint8Array): Buffer =>
   Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+
+/** Prefix of the ids {@link derivedMessageId} gives messages published without one. */
+export const DERIVED_ID_PREFIX = 'sha256:';
+
+/**
+ * The id of a message a foreign producer published without `message_id` (or with an empty one): a
+ * SHA-256 of its routing key, key header and body. RabbitMQ gives a delivery no stable position (a
+ * delivery tag is per channel), so its content is the only identity that survives a redelivery. Two
+ * identical id-less messages get the same id and the second is taken for a redelivery of the first: that
+ * is sound for Concord's topics, whose payloads carry their own idempotency keys (a submit message's
+ * event ids), so the second would have had no effect but `duplicate` outcomes. Without this, every
+ * id-less message shared the id `''` and all but the first were dropped as redeliveries.
+ */
+export const derivedMessageId = (topic: string, key: string | undefined, payload: Uint8Array): string => {
+  const hash = createHash('sha256');
+  for (const part of [topic, key ?? '']) hash.update(`${Buffer.byteLength(part)}:${part}`);
+  return `${DERIVED_ID_PREFIX}${hash.update(payload).digest('hex')}`;
+};
+
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 
 /**
  * The bus's view of a delivery. `attempt` is 1 + the quorum queue's `x-delivery-count` (how often the
@@ -27,12 +53,14 @@ export const incomingMessage = (delivery: ConsumeMessage): IncomingMessage => {
     else if (Buffer.isBuffer(value)) headers[name] = value.toString('utf8');
   }
   const deliveryCount = raw[DELIVERY_COUNT_HEADER];
-  const id = (delivery.properties.messageId as string | undefined) ?? headers[MESSAGE_ID_HEADER] ?? '';
-  const key = raw[KEY_HEADER];
+  const topic = delivery.fields.routingKey;
+  const key = text(raw[KEY_HEADER]);
+  const given = text(delivery.properties.messageId) || headers[MESSAGE_ID_HEADER];
+  const id = given || derivedMessageId(topic, key, delivery.content);
   return {
     id,
-    topic: delivery.fields.routingKey,
-    key: typeof key === 'string' ? key : Buffer.isBuffer(key) ? key.toString('utf8') : id,
+    topic,
+    key: key || id,
     payload: delivery.content,
     headers: { ...headers, [MESSAGE_ID_HEADER]: id },
     attempt: (typeof deliveryCount === 'number' ? deliveryCount : 0) + 1,
