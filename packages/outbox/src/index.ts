@@ -3,7 +3,7 @@ export type { PgDatabaseOptions } from './db/pg.js';
 export { pgliteDatabase } from './db/pglite.js';
 export type { PgliteDatabaseOptions } from './db/pglite.js';
 export type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlisten } from './db/types.js';
-export { DEFAULT_SCHEMA, outboxChannel } from './db/ident.js';
+export { DEFAULT_SCHEMA, outboxChannel, quoteSchema } from './db/ident.js';
 export { OutboxErrorCode } from './errors.js';
 export { MIGRATIONS_DIR, loadMigrations } from './migrate/files.js';
 export type { Migration } from './migrate/files.js';

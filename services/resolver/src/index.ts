@@ -14,6 +14,6 @@ export type { FieldPick, HumanDecision } from './decision-input.js';
 export { refreshConflict, settleChanges } from './conflict.js';
 export { escalationStrategy } from './escalation.js';
 export { CHANGE_ID_SUFFIXES, changeEventId } from './decision-writes.js';
-export type { DecisionObservation, DecisionView, Resolver } from './resolver.js';
+export type { DecisionObservation, DecisionView, Resolver } from './types.js';
 export { resolverEnvSchema, loadResolverConfig } from './config.js';
 export type { ResolverConfig } from './config.js';

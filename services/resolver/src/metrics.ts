@@ -2,7 +2,7 @@ import type { ServiceMetrics } from '@concord/service-kit';
 import type { Logger } from '@concord/core';
 import type { PolicySource } from './policy/source.js';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import type { DecisionObservation } from './resolver.js';
+import type { DecisionObservation } from './types.js';
 
 export interface ResolverMetrics {
   /** Records a committed decision (conflicts by rule, strategy, outcome; latency). */

@@ -8,7 +8,7 @@ import { DecisionErrorCode } from './decision-input.js';
 import { createResolverMetrics } from './metrics.js';
 import type { PolicySource } from './policy/source.js';
 import { createResolver } from './resolver.js';
-import type { Resolver } from './resolver.js';
+import type { Resolver } from './types.js';
 import { registerRoutes } from './routes.js';
 
 export interface ResolverModuleDeps {
@@ -69,7 +69,7 @@ export const createResolverModule = (deps: ResolverModuleDeps): ResolverModule =
   const metrics = createResolverMetrics({
     metrics: deps.metrics,
     policy: () => deps.policy,
-    queue: () => active.repo.queueStats(deps.db),
+    queue: () => active.conflicts.queueStats(deps.db),
     now: () => clock.now(),
     logger,
   });

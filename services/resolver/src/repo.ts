@@ -1,77 +1,20 @@
 import { ConcordError } from '@concord/core';
 import type { Conflict, DecisionRecord, JsonValue } from '@concord/core';
+import { quoteSchema } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
+import type {
+  ConflictRow,
+  ConflictStatus,
+  DueReviews,
+  FieldsAt,
+  InsertConflict,
+  LedgerDecidedBy,
+  LedgerRow,
+  ListOptions,
+  ResolverRepo,
+  UpdateConflict,
+} from './conflict-records.js';
 import { isStorableText } from './storable.js';
-
-/** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */
-export const CONFLICT_STATUSES = ['pending_review', 'resolved', 'rejected'] as const;
-export type ConflictStatus = (typeof CONFLICT_STATUSES)[number];
-
-/** Who made a ledger row's decision. */
-export type LedgerDecidedBy = 'policy' | 'human' | 'timeout';
-
-export interface ConflictRow {
-  readonly conflictId: string;
-  readonly eventId: string;
-  readonly aggregateType: string;
-  readonly aggregateId: string;
-  readonly status: ConflictStatus;
-  readonly conflict: Conflict;
-  readonly decision: DecisionRecord;
-  readonly ledgerId: number;
-  readonly rule: string | null;
-  readonly group: string | null;
-  readonly strategy: string;
-  readonly version: number | null;
-  readonly provisionalEventId: string | null;
-  readonly dueAt: string | null;
-  readonly escalateTo: string | null;
-  readonly detectedAt: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  /** created_at in ms (pagination cursor). */
-  readonly createdMs: number;
-}
-
-export interface LedgerRow {
-  readonly id: number;
-  readonly outcome: DecisionRecord['outcome'];
-  readonly final: boolean;
-  readonly provisional: boolean;
-  readonly decidedBy: LedgerDecidedBy;
-  readonly userId: string | null;
-  readonly strategy: string;
-  readonly rule: string | null;
-  readonly group: string | null;
-  readonly version: number | null;
-  readonly decidedAt: string;
-  readonly record: DecisionRecord;
-}
-
-export interface InsertConflict {
-  readonly conflict: Conflict;
-  readonly record: DecisionRecord;
-  readonly ledgerId: number;
-  readonly version: number | undefined;
-  readonly provisionalEventId: string | undefined;
-  readonly detectedAt: string | undefined;
-  readonly nowMs: number;
-}
-
-export interface UpdateConflict {
-  readonly conflictId: string;
-  readonly status: ConflictStatus;
-  readonly record: DecisionRecord;
-  readonly ledgerId: number;
-  readonly version: number | undefined;
-  readonly nowMs: number;
-}
-
-export interface ListOptions {
-  readonly status?: ConflictStatus;
-  readonly after?: string;
-  readonly limit: number;
-}
 
 const CONFLICT_COLUMNS = `c.conflict_id, c.event_id, c.aggregate_type, c.aggregate_id, c.status, c.conflict,
   c.decision, c.ledger_id::float8 AS ledger_id, c.rule, c.grp, c.strategy, c.version::float8 AS version,
@@ -162,10 +105,11 @@ const decodeCursor = (cursor: string): [number, string] => {
  * The resolver's tables: `conflicts` (with the review queue) and `resolution_ledger`; and, to take a
  * provisional apply back, reads of the event store's applied rows.
  */
-export const createResolverRepo = (schema: string) => {
-  const conflicts = `${schema}.conflicts`;
-  const ledger = `${schema}.resolution_ledger`;
-  const events = `${schema}.events`;
+export const createResolverRepo = (schema: string): ResolverRepo => {
+  const quoted = quoteSchema(schema);
+  const conflicts = `${quoted}.conflicts`;
+  const ledger = `${quoted}.resolution_ledger`;
+  const events = `${quoted}.events`;
   return {
     async insertLedger(
       tx: Tx,
@@ -262,10 +206,7 @@ export const createResolverRepo = (schema: string) => {
     },
 
     /** Ids of reviews due at `nowMs`, earliest first, but for those in `skip`. */
-    async dueReviews(
-      sql: Sql,
-      due: { readonly nowMs: number; readonly limit: number; readonly skip?: readonly string[] },
-    ): Promise<string[]> {
+    async dueReviews(sql: Sql, due: DueReviews): Promise<string[]> {
       const { rows } = await sql.query<{ conflict_id: string }>(
         `SELECT c.conflict_id FROM ${conflicts} c
          WHERE c.status = 'pending_review' AND c.due_at <= to_timestamp($1::float8)
@@ -361,15 +302,7 @@ export const createResolverRepo = (schema: string) => {
      * What `fields` held in the aggregate at `version`, read from its applied rows in the event store
      * (they replay to the aggregate, and none is ever deleted); a field none had set by then is absent.
      */
-    async fieldsAt(
-      sql: Sql,
-      at: {
-        readonly aggregateType: string;
-        readonly aggregateId: string;
-        readonly version: number;
-        readonly fields: readonly string[];
-      },
-    ): Promise<Record<string, JsonValue>> {
+    async fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, JsonValue>> {
       if (at.fields.length === 0) return {};
       const { rows } = await sql.query<{ field: string; value: JsonValue }>(
         `SELECT f.field, w.value FROM unnest($4::text[]) AS f(field)
@@ -393,5 +326,3 @@ export const createResolverRepo = (schema: string) => {
     },
   };
 };
-
-export type ResolverRepo = ReturnType<typeof createResolverRepo>;

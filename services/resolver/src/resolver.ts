@@ -1,13 +1,7 @@
 import { context, trace } from '@opentelemetry/api';
 import type { IncomingMessage } from '@concord/bus';
 import { createDecisionRecord, decide, resolutionChanges } from '@concord/core';
-import type {
-  ConflictDetectedMessage,
-  DecisionRecord,
-  Logger,
-  PhysicalClock,
-  StrategyRegistry,
-} from '@concord/core';
+import type { ConflictDetectedMessage, Logger, PhysicalClock, StrategyRegistry } from '@concord/core';
 import { createEventStore, createInbox, createResolutionStore } from '@concord/outbox';
 import type { Database, Tx } from '@concord/outbox';
 import { createBatchedHandler } from '@concord/service-kit';
@@ -17,17 +11,7 @@ import { createReviews } from './reviews.js';
 import { parseDetected } from './messages.js';
 import type { PolicySource } from './policy/source.js';
 import { createResolverRepo } from './repo.js';
-import type { LedgerDecidedBy } from './repo.js';
-
-/** A decision that committed, for metrics. */
-export interface DecisionObservation {
-  readonly record: DecisionRecord;
-  readonly decidedBy: LedgerDecidedBy;
-  /** From detection (policy) or from the review's opening (human, timeout) to the commit. */
-  readonly latencyMs: number | undefined;
-  /** The aggregate had moved since detection, so the conflict was decided against the current state. */
-  readonly redecided: boolean;
-}
+import type { DecisionObservation, Resolver } from './types.js';
 
 export interface ResolverOptions {
   readonly db: Database;
@@ -42,20 +26,17 @@ export interface ResolverOptions {
   readonly observe?: (observation: DecisionObservation) => void;
 }
 
-export type { DecisionView } from './reviews.js';
-
 /**
  * The resolver's decisions, each in one transaction: automatic ones from `concord.conflicts.detected`
  * (with the inbox); a person's through `decideByHuman` and a timeout's through `escalateDue`, which
  * settle reviews (reviews.ts).
  */
-export const createResolver = (options: ResolverOptions) => {
+export const createResolver = (options: ResolverOptions): Resolver => {
   const { db, clock, logger } = options;
-  const schema = `"${options.schema}"`;
   const store = createEventStore({ schema: options.schema, now: () => clock.now() });
   const resolutions = createResolutionStore({ schema: options.schema });
   const inbox = createInbox({ schema: options.schema });
-  const repo = createResolverRepo(schema);
+  const repo = createResolverRepo(options.schema);
   const writes = createDecisionWrites({ schema: options.schema, store, resolutions, clock, logger });
   const { applyChange, publish } = writes;
   const reviews = createReviews({
@@ -148,15 +129,10 @@ export const createResolver = (options: ResolverOptions) => {
   });
 
   return {
-    repo,
+    conflicts: repo,
 
-    /** Commits the conflicts waiting for a transaction; later ones fail retryably. Idempotent. */
     close: () => detectedBatches.close(),
 
-    /**
-     * Handles one `concord.conflicts.detected` message; a redelivery changes nothing. Messages handled
-     * concurrently (distinct aggregates) share a transaction; a failing one is retried alone.
-     */
     async handleDetected(message: IncomingMessage): Promise<'decided' | 'duplicate'> {
       const detected = parseDetected(message.payload);
       const span = trace.getActiveSpan();
@@ -201,5 +177,3 @@ export const createResolver = (options: ResolverOptions) => {
     escalateDue: reviews.escalateDue,
   };
 };
-
-export type Resolver = ReturnType<typeof createResolver>;

@@ -1,7 +1,6 @@
 import { ConcordError, createDecisionRecord } from '@concord/core';
 import type {
   DecidedBy,
-  DecisionRecord,
   JsonValue,
   Logger,
   PhysicalClock,
@@ -15,15 +14,8 @@ import type { createDecisionWrites } from './decision-writes.js';
 import { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
 import { escalationStrategy } from './escalation.js';
 import type { PolicySource } from './policy/source.js';
-import type { ConflictRow, LedgerDecidedBy, ResolverRepo } from './repo.js';
-import type { DecisionObservation } from './resolver.js';
-
-export interface DecisionView {
-  readonly conflictId: string;
-  readonly status: DecisionRecord['outcome'];
-  readonly version: number | undefined;
-  readonly decision: DecisionRecord;
-}
+import type { ConflictRow, LedgerDecidedBy, ResolverRepo } from './conflict-records.js';
+import type { DecisionObservation, DecisionView } from './types.js';
 
 export interface ReviewsOptions {
   readonly db: Database;

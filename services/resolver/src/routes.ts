@@ -3,9 +3,9 @@ import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { DecisionErrorCode } from './decision-input.js';
 import type { PolicySource } from './policy/source.js';
-import { CONFLICT_STATUSES } from './repo.js';
-import type { ConflictRow, ConflictStatus, LedgerRow } from './repo.js';
-import type { Resolver } from './resolver.js';
+import { CONFLICT_STATUSES } from './conflict-records.js';
+import type { ConflictRow, ConflictStatus, LedgerRow } from './conflict-records.js';
+import type { Resolver } from './types.js';
 
 export interface RoutesDeps {
   readonly resolver: Resolver;
@@ -90,7 +90,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     }
     const after = query['after'];
     if (after !== undefined && typeof after !== 'string') throw queryError('after must be a cursor');
-    const page = await resolver.repo.list(db, {
+    const page = await resolver.conflicts.list(db, {
       limit,
       ...(status === undefined ? {} : { status: status as ConflictStatus }),
       ...(after === undefined || after === '' ? {} : { after }),
@@ -100,20 +100,20 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
 
   app.get('/v1/conflicts/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const row = await resolver.repo.get(db, id);
+    const row = await resolver.conflicts.get(db, id);
     if (row === undefined) {
       throw new ConcordError(DecisionErrorCode.notFound, `no conflict ${id}`, {
         details: { conflictId: id },
       });
     }
-    return conflictView(row, await resolver.repo.ledgerOf(db, id));
+    return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 
   app.post('/v1/conflicts/:id/decision', async (request) => {
     const { id } = request.params as { id: string };
     await resolver.decideByHuman(id, request.body);
-    const row = await resolver.repo.get(db, id);
+    const row = await resolver.conflicts.get(db, id);
     if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
-    return conflictView(row, await resolver.repo.ledgerOf(db, id));
+    return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 };

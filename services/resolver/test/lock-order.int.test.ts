@@ -4,6 +4,7 @@ import type { EventEnvelope } from '@concord/core';
 import type { Database, QueryResult, Tx } from '@concord/outbox';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createResolver } from '../src/resolver.js';
+import type { Resolver } from '../src/types.js';
 import {
   amountConflict,
   budgetConflict,
@@ -85,7 +86,7 @@ describe('reviewed decisions lock the aggregate before their first write', () =>
    */
   const race = async (options: {
     aggregateId: string;
-    decide: (resolver: ReturnType<typeof createResolver>) => Promise<unknown>;
+    decide: (resolver: Resolver) => Promise<unknown>;
     ingest: EventEnvelope;
   }) => {
     const pausing = pausingDatabase(h.db, LOCK_AGGREGATE_ROW);

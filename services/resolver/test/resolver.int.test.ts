@@ -134,7 +134,7 @@ describe('resolver on Postgres', () => {
     const stored = await h.store.getEvent(h.db, `${id}-3`);
     expect(stored).toMatchObject({ outcome: 'resolved', version: 3 });
     expect(stored?.details).toMatchObject({ decision: { redecided: true } });
-    const conflictRow = await h.module.resolver.repo.get(h.db, `${id}-3`);
+    const conflictRow = await h.module.resolver.conflicts.get(h.db, `${id}-3`);
     expect(conflictRow?.conflict.currentVersion).toBe(3);
     expect(await h.replayed('task', id)).toEqual({ title: 'd' });
     expect(topicsOf(await h.outboxFor(`${id}-3`)).map(([topic]) => topic)).toEqual([

@@ -1,0 +1,114 @@
+import type { Conflict, DecisionRecord, JsonValue } from '@concord/core';
+import type { Sql, Tx } from '@concord/outbox';
+
+/** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */
+export const CONFLICT_STATUSES = ['pending_review', 'resolved', 'rejected'] as const;
+export type ConflictStatus = (typeof CONFLICT_STATUSES)[number];
+
+/** Who made a ledger row's decision. */
+export type LedgerDecidedBy = 'policy' | 'human' | 'timeout';
+
+export interface ConflictRow {
+  readonly conflictId: string;
+  readonly eventId: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly status: ConflictStatus;
+  readonly conflict: Conflict;
+  readonly decision: DecisionRecord;
+  readonly ledgerId: number;
+  readonly rule: string | null;
+  readonly group: string | null;
+  readonly strategy: string;
+  readonly version: number | null;
+  readonly provisionalEventId: string | null;
+  readonly dueAt: string | null;
+  readonly escalateTo: string | null;
+  readonly detectedAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** created_at in ms (pagination cursor). */
+  readonly createdMs: number;
+}
+
+export interface LedgerRow {
+  readonly id: number;
+  readonly outcome: DecisionRecord['outcome'];
+  readonly final: boolean;
+  readonly provisional: boolean;
+  readonly decidedBy: LedgerDecidedBy;
+  readonly userId: string | null;
+  readonly strategy: string;
+  readonly rule: string | null;
+  readonly group: string | null;
+  readonly version: number | null;
+  readonly decidedAt: string;
+  readonly record: DecisionRecord;
+}
+
+export interface InsertConflict {
+  readonly conflict: Conflict;
+  readonly record: DecisionRecord;
+  readonly ledgerId: number;
+  readonly version: number | undefined;
+  readonly provisionalEventId: string | undefined;
+  readonly detectedAt: string | undefined;
+  readonly nowMs: number;
+}
+
+export interface UpdateConflict {
+  readonly conflictId: string;
+  readonly status: ConflictStatus;
+  readonly record: DecisionRecord;
+  readonly ledgerId: number;
+  readonly version: number | undefined;
+  readonly nowMs: number;
+}
+
+export interface ListOptions {
+  readonly status?: ConflictStatus;
+  readonly after?: string;
+  readonly limit: number;
+}
+
+/** The fields of an aggregate at a version, for taking a provisional apply back. */
+export interface FieldsAt {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly version: number;
+  readonly fields: readonly string[];
+}
+
+/** Reviews due for escalation: the oldest first, `skip` left out (they failed this sweep). */
+export interface DueReviews {
+  readonly nowMs: number;
+  readonly limit: number;
+  readonly skip?: readonly string[];
+}
+
+/** The read side: what routes and metrics ask of the resolver's tables. */
+export interface ConflictReads {
+  exists(sql: Sql, conflictId: string): Promise<boolean>;
+  get(sql: Sql, conflictId: string): Promise<ConflictRow | undefined>;
+  ledgerOf(sql: Sql, conflictId: string): Promise<LedgerRow[]>;
+  list(sql: Sql, options: ListOptions): Promise<{ rows: ConflictRow[]; next?: string }>;
+  queueStats(sql: Sql): Promise<{ depth: number; oldestMs: number | undefined }>;
+  /** What `fields` held in the aggregate at `version`; a field none had set by then is absent. */
+  fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, JsonValue>>;
+}
+
+/** The write side, inside a decision's transaction. */
+export interface ConflictWrites {
+  insertLedger(
+    tx: Tx,
+    entry: { record: DecisionRecord; version: number | undefined; decidedBy: LedgerDecidedBy },
+  ): Promise<number>;
+  /** Inserts the conflict's row; false when the resolver already has it. */
+  insertConflict(tx: Tx, conflict: InsertConflict): Promise<boolean>;
+  lockConflict(tx: Tx, conflictId: string): Promise<ConflictRow | undefined>;
+  lockDueReview(tx: Tx, conflictId: string, nowMs: number): Promise<ConflictRow | undefined>;
+  dueReviews(sql: Sql, due: DueReviews): Promise<string[]>;
+  updateConflict(tx: Tx, update: UpdateConflict): Promise<void>;
+}
+
+export interface ResolverRepo extends ConflictReads, ConflictWrites {}
