@@ -141,6 +141,72 @@ describe('ConsumerPipeline', () => {
     expect(dead[0]?.cause.attempts).toBe(1);
   });
 
+  it('holds the key while a dead letter cannot be published: a later message of the key never goes first', async () => {
+    const events: string[] = [];
+    let refusals = 2;
+    const consumer = new ConsumerPipeline({
+      group: 'g',
+      handler: (m) => {
+        if (m.id === 'first') return Promise.reject(new ConcordError('X_BAD', 'bad'));
+        events.push(`handled ${m.id}`);
+        return Promise.resolve();
+      },
+      logger: silentLogger,
+      timers: instantTimers([]),
+      random: () => 0.5,
+      deadLetter: (message) => {
+        if (refusals-- > 0)
+          return Promise.reject(new ConcordError('X_DOWN', 'broker down', { retryable: true }));
+        events.push(`dead-lettered ${message.id}`);
+        return Promise.resolve();
+      },
+    });
+    const done = ['first', 'second'].map(
+      (id) =>
+        new Promise<string>((resolve) =>
+          consumer.submit(
+            {
+              message: incoming(id, 'k'),
+              settle: () => void events.push(`settled ${id}`),
+              release: () => void events.push(`released ${id}`),
+            },
+            resolve,
+          ),
+        ),
+    );
+    expect(await Promise.all(done)).toEqual(['dead-lettered', 'handled']);
+    expect(events).toEqual(['dead-lettered first', 'settled first', 'handled second', 'settled second']);
+  });
+
+  it('counts attempts remembered from earlier deliveries and reports each failed one', async () => {
+    const attempts: number[] = [];
+    const failed: number[] = [];
+    const dead: { message: IncomingMessage; cause: DeadLetterCause }[] = [];
+    const consumer = pipeline(
+      (m) => {
+        attempts.push(m.attempt);
+        return Promise.reject(new ConcordError('X_FLAKY', 'flaky', { retryable: true }));
+      },
+      dead,
+      [],
+    );
+    await new Promise((resolve) =>
+      consumer.submit(
+        {
+          message: incoming('m', 'k'),
+          settle: () => undefined,
+          release: () => undefined,
+          failedBefore: () => 2,
+          failed: (attempt) => void failed.push(attempt),
+        },
+        resolve,
+      ),
+    );
+    expect(attempts).toEqual([3, 4]);
+    expect(failed).toEqual([3, 4]);
+    expect(dead[0]?.cause.attempts).toBe(4);
+  });
+
   it('releases what it has not started once closed, and skips invalid deliveries', async () => {
     const consumer = pipeline(() => Promise.resolve(), [], []);
     const released: string[] = [];

@@ -19,6 +19,14 @@ export interface Delivery {
   release(): void | Promise<void>;
   /** False once the delivery can no longer be settled (e.g. its channel died); it is then skipped. */
   isValid?(): boolean;
+  /**
+   * Failed attempts the adapter remembers for this message from earlier deliveries of it (a record
+   * delivered again after a rebalance or a rewind); read when the first attempt starts. The first
+   * attempt is numbered after them when that is more than `message.attempt` says.
+   */
+  failedBefore?(): number;
+  /** An attempt failed: adapters that count attempts across deliveries remember it. */
+  failed?(attempt: number): void;
 }
 
 export interface ConsumerPipelineOptions {
@@ -110,7 +118,7 @@ export class ConsumerPipeline {
 
   async #process(delivery: Delivery): Promise<DeliveryOutcome> {
     const { handler, logger, group } = this.#options;
-    let attempt = delivery.message.attempt;
+    let attempt = Math.max(delivery.message.attempt, (delivery.failedBefore?.() ?? 0) + 1);
     for (;;) {
       if (!this.#live(delivery)) return this.#release(delivery);
       const message =
@@ -126,6 +134,7 @@ export class ConsumerPipeline {
         if (settling !== undefined) await settling;
         return 'handled';
       } catch (error) {
+        delivery.failed?.(attempt);
         if (!isRetryable(error) || attempt >= this.#retry.maxAttempts) {
           return this.#deadLetter(delivery, message, { error, attempts: attempt, group });
         }
@@ -141,17 +150,31 @@ export class ConsumerPipeline {
     }
   }
 
+  /**
+   * Publishes the dead letter, and settles once the broker confirmed it. A failed publish is tried
+   * again with backoff while the message keeps its key's slot: giving it back (a nack, a rewind) would
+   * let the key's later messages, already delivered, go first. Only a stopping consumer or a dead
+   * delivery gives it back, and then the key's later messages are given back behind it.
+   */
   async #deadLetter(
     delivery: Delivery,
     message: IncomingMessage,
     cause: DeadLetterCause,
   ): Promise<DeliveryOutcome> {
     const { logger } = this.#options;
-    try {
-      await this.#options.deadLetter(message, cause);
-    } catch (error) {
-      logger.error({ id: message.id, topic: message.topic, err: error }, 'dead-lettering failed; releasing');
-      return this.#release(delivery);
+    for (let failures = 1; ; failures += 1) {
+      try {
+        await this.#options.deadLetter(message, cause);
+        break;
+      } catch (error) {
+        const delay = backoffDelay(this.#retry, failures, this.#random);
+        logger.error(
+          { id: message.id, topic: message.topic, failures, delay, err: error },
+          'dead-lettering failed; trying again while the key waits',
+        );
+        await sleep(this.#timers, delay, this.#stop.signal);
+        if (!this.#live(delivery)) return this.#release(delivery);
+      }
     }
     logger.warn(
       {

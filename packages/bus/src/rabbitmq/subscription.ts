@@ -1,5 +1,6 @@
 import type { Logger } from '@concord/core';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { AttemptLog } from '../consumer/attempt-log.js';
 import { backoffDelay } from '../consumer/backoff.js';
 import type { DeadLetterCause } from '../consumer/dead-letter.js';
 import type { ConsumerObserver } from '../consumer/observer.js';
@@ -34,12 +35,16 @@ export interface RabbitSubscriptionOptions {
  * channel is re-created after a reconnect, a channel error, or a consumer cancellation by the broker
  * (queue deleted, node down). Deliveries of a dead channel are skipped: the broker
  * redelivers them, and per-key order holds because the dispatcher queues them behind the key's running
- * handler.
+ * handler. A message is given back (nack with requeue) only when the subscription stops: a failed
+ * handler is retried in place, and so is a dead letter the broker did not confirm, so a later message
+ * of the key never goes first. A redelivered message goes on counting its attempts: the larger of
+ * 1 + `x-delivery-count` and one past the attempts this subscription saw fail.
  */
 export class RabbitSubscription implements Subscription {
   readonly #options: RabbitSubscriptionOptions;
   readonly #pipeline: ConsumerPipeline;
   readonly #prefetch: number;
+  readonly #attempts = new AttemptLog();
   #channel: Channel | undefined;
   #acks: ChannelAcks | undefined;
   #generation = 0;
@@ -152,10 +157,17 @@ export class RabbitSubscription implements Subscription {
     const valid = (): boolean => generation === this.#generation && this.#channel === channel;
     const tag = delivery.fields.deliveryTag;
     acks.delivered(tag);
+    const message = incomingMessage(delivery);
+    const attempts = this.#attempts;
     this.#pipeline.submit({
-      message: incomingMessage(delivery),
+      message,
       isValid: valid,
-      settle: () => acks.ack(tag),
+      failedBefore: () => attempts.failedBefore(message.id),
+      failed: (attempt) => attempts.failed(message.id, attempt),
+      settle: () => {
+        attempts.settled(message.id);
+        acks.ack(tag);
+      },
       release: () => {
         if (!valid()) return;
         channel.nack(delivery, false, true);
