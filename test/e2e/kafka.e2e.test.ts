@@ -1,5 +1,5 @@
-import { inject, test } from 'vitest';
-import { runOn } from './support/run.js';
+import { inject } from 'vitest';
+import { describeScenario } from './support/run.js';
 import { startServices } from './support/stack.js';
 
 const deps = () => ({
@@ -9,6 +9,6 @@ const deps = () => ({
   REDIS_URL: inject('REDIS_URL'),
 });
 
-test('four standalone services over Kafka: the scenario converges exactly', async () => {
-  await runOn(() => startServices('kafka', deps()));
-});
+describeScenario('four standalone services over Kafka: the scenario converges exactly', () =>
+  startServices('kafka', deps()),
+);

@@ -28,52 +28,94 @@ export type { ScenarioReport } from './scenario-events.js';
  * intake, consumers crashed and restarted mid-stream, a manual review decided over HTTP, duplicates and
  * invalid events — then every outcome, projection, webhook delivery and stream notification checked
  * against what the scenario policy implies.
+ *
+ * Its phases run in order over one stack, each as its own test (run.ts), so a failure names its phase.
+ * A phase reads what earlier phases left in the fields below.
  */
-export async function runScenario(stack: Stack): Promise<ScenarioReport> {
-  const { urls } = stack;
-  const brokerIntake = stack.submit;
-  const submitted = new Set<string>();
+const messageIds = (bodies: readonly NotificationBody[]) => bodies.map((b) => b.messageId);
 
-  const post = async (events: readonly unknown[]): Promise<SubmitResult[]> => {
-    const { results } = await postJson<{ results: SubmitResult[] }>(`${urls.ingest}/v1/events`, { events });
-    for (const r of results) if (r.id !== null) submitted.add(r.id);
+export class Scenario {
+  readonly #stack: Stack;
+  readonly #submitted = new Set<string>();
+  readonly #receiver: WebhookReceiver;
+  readonly #sse: SseClient;
+  readonly #views = new Map<string, StoredEventView>();
+  #seenBeforeDisconnect = 0;
+  #feed: Awaited<ReturnType<typeof feedAndProjections>>['feed'] = [];
+  #expected = new Set<string>();
+
+  constructor(stack: Stack) {
+    this.#stack = stack;
+    this.#receiver = new WebhookReceiver(`e2e-secret-${stack.run}`);
+    this.#sse = new SseClient(`${stack.urls.notifier}/v1/stream`);
+  }
+
+  get report(): ScenarioReport {
+    return {
+      events: this.#submitted.size,
+      notifications: this.#expected.size,
+      webhookDeliveries: this.#receiver.received.length,
+    };
+  }
+
+  async #post(events: readonly unknown[]): Promise<SubmitResult[]> {
+    const { results } = await postJson<{ results: SubmitResult[] }>(`${this.#stack.urls.ingest}/v1/events`, {
+      events,
+    });
+    for (const r of results) if (r.id !== null) this.#submitted.add(r.id);
     return results;
-  };
-  const postOne = async (event: unknown): Promise<SubmitResult> => {
-    const [result] = await post([event]);
+  }
+
+  async #postOne(event: unknown): Promise<SubmitResult> {
+    const [result] = await this.#post([event]);
     if (result === undefined) throw new Error('no result');
     return result;
-  };
+  }
+
   /** Writers whose number is a multiple of three go through `concord.events.submit` when there is a broker. */
-  const submitWriter = async (k: number, event: EventEnvelope): Promise<void> => {
-    submitted.add(event.id);
-    if (brokerIntake !== undefined && k % 3 === 0) {
-      await brokerIntake([{ id: `submit:${event.id}`, key: event.aggregateId, event }]);
+  async #submitWriter(k: number, event: EventEnvelope): Promise<void> {
+    this.#submitted.add(event.id);
+    const intake = this.#stack.submit;
+    if (intake !== undefined && k % 3 === 0) {
+      await intake([{ id: `submit:${event.id}`, key: event.aggregateId, event }]);
     } else {
-      await postOne(event);
+      await this.#postOne(event);
     }
-  };
-  const eventView = (id: string) =>
-    getJson<StoredEventView>(`${urls.ingest}/v1/events/${encodeURIComponent(id)}`);
-  const finalOutcome = (id: string, timeoutMs = 60_000) =>
-    eventually(
+  }
+
+  #eventView(id: string): Promise<StoredEventView> {
+    return getJson<StoredEventView>(`${this.#stack.urls.ingest}/v1/events/${encodeURIComponent(id)}`);
+  }
+
+  #finalOutcome(id: string, timeoutMs = 60_000): Promise<StoredEventView> {
+    return eventually(
       async () => {
-        const view = await getOptional<StoredEventView>(`${urls.ingest}/v1/events/${encodeURIComponent(id)}`);
+        const view = await getOptional<StoredEventView>(
+          `${this.#stack.urls.ingest}/v1/events/${encodeURIComponent(id)}`,
+        );
         return view !== undefined && isFinalOutcome(view.outcome) ? view : undefined;
       },
       { timeoutMs, intervalMs: 100, what: `a final outcome of ${id}` },
     );
+  }
 
-  // Subscribers first: a webhook for everything, and a stream starting at the present.
-  const receiver = new WebhookReceiver(`e2e-secret-${stack.run}`);
-  await receiver.start();
-  const sse = new SseClient(`${urls.notifier}/v1/stream`);
-  try {
-    await postJson(`${urls.notifier}/v1/subscriptions`, { url: receiver.url, secret: receiver.secret });
-    await sse.connect();
+  #outcome(id: string) {
+    return this.#views.get(id)?.outcome;
+  }
 
-    // 1. Every aggregate's first version, in one batch.
-    const initial = await post([
+  /** Subscribers first: a webhook for everything, and a stream starting at the present. */
+  async subscribe(): Promise<void> {
+    await this.#receiver.start();
+    await postJson(`${this.#stack.urls.notifier}/v1/subscriptions`, {
+      url: this.#receiver.url,
+      secret: this.#receiver.secret,
+    });
+    await this.#sse.connect();
+  }
+
+  /** 1. Every aggregate's first version, in one batch. */
+  async firstVersions(): Promise<void> {
+    const initial = await this.#post([
       envelope('tm-0', 'TaskCreated', 'task/task-merge', { title: 'merge me' }),
       envelope('tt-0', 'TaskCreated', 'task/task-tags', { tags: ['initial'] }),
       envelope(
@@ -96,23 +138,31 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
     expect(initial.map((r) => [r.id, r.outcome, r.version])).toEqual(
       ['tm-0', 'tt-0', 'tl-0', 'os-0', 'n-0', 'op-0', 'lk-0', 'vv-1'].map((id) => [id, 'applied', 1]),
     );
+  }
 
-    // 2. Sequential changes whose outcomes the scenario pins down exactly.
+  /** 2. Sequential changes whose outcomes the scenario pins down exactly. */
+  async sequentialChanges(): Promise<void> {
     expect(
-      await postOne(
+      await this.#postOne(
         envelope('vv-2', 'DocEdited', 'doc/doc-vv', { body: 'b1' }, { origin: 'b', clock: { a: 1, b: 1 } }),
       ),
     ).toMatchObject({ outcome: 'applied', version: 2 });
     expect(
-      await postOne(envelope('op-1', 'OrderUpdated', 'order/order-pay', { amount: 120 }, { baseVersion: 1 })),
+      await this.#postOne(
+        envelope('op-1', 'OrderUpdated', 'order/order-pay', { amount: 120 }, { baseVersion: 1 }),
+      ),
     ).toMatchObject({ outcome: 'applied', version: 2 });
     expect(
-      await postOne(envelope('op-2', 'OrderUpdated', 'order/order-pay', { amount: 150 }, { baseVersion: 1 })),
+      await this.#postOne(
+        envelope('op-2', 'OrderUpdated', 'order/order-pay', { amount: 150 }, { baseVersion: 1 }),
+      ),
     ).toMatchObject({ outcome: 'conflict', version: 2, conflictId: 'op-2' });
     expect(
-      await postOne(envelope('lk-1', 'TaskLocked', 'task/task-locked', { locked: true }, { baseVersion: 1 })),
+      await this.#postOne(
+        envelope('lk-1', 'TaskLocked', 'task/task-locked', { locked: true }, { baseVersion: 1 }),
+      ),
     ).toMatchObject({ outcome: 'applied', version: 2 });
-    const rejected = await post([
+    const rejected = await this.#post([
       { id: 'bad-1', aggregateType: 'task', aggregateId: 'task-merge', data: { title: 'no type' } },
       envelope('bad-2', 'TaskUpdated', 'task/task-merge', { title: 'from the future' }, { baseVersion: 99 }),
     ]);
@@ -127,12 +177,14 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
       aggregateId: 'task-merge',
       data: 'x',
     };
-    submitted.add('bad-3');
-    if (brokerIntake !== undefined)
-      await brokerIntake([{ id: 'submit:bad-3', key: 'task-merge', event: badData }]);
-    else await post([badData]);
+    this.#submitted.add('bad-3');
+    if (this.#stack.submit !== undefined)
+      await this.#stack.submit([{ id: 'submit:bad-3', key: 'task-merge', event: badData }]);
+    else await this.#post([badData]);
+  }
 
-    // 3. Three waves of concurrent writers; the projector dies during the first, the resolver during the third.
+  /** 3. Three waves of concurrent writers; the projector dies during the first, the resolver during the third. */
+  async concurrentWaves(): Promise<void> {
     const extras: Record<number, EventEnvelope[]> = {
       1: [
         // Dominated clocks: superseded, whatever else happens.
@@ -155,8 +207,8 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
     const wave = (w: number): Promise<unknown> => {
       const ks = range(w * (WRITERS / WAVES) + 1, (w + 1) * (WRITERS / WAVES));
       return Promise.all([
-        ...ks.flatMap((k) => writer(k).map((event) => submitWriter(k, event))),
-        ...(extras[w] ?? []).map((event) => postOne(event)),
+        ...ks.flatMap((k) => writer(k).map((event) => this.#submitWriter(k, event))),
+        ...(extras[w] ?? []).map((event) => this.#postOne(event)),
       ]);
     };
 
@@ -164,13 +216,13 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
     // first: a client that saw nothing has no Last-Event-ID and resumes at the present (a fresh or just
     // restarted Kafka can hold the first publishes back for seconds while its coordinators load).
     const dropStream = async () => {
-      await eventually(() => (sse.events.length > 0 ? true : undefined), {
+      await eventually(() => (this.#sse.events.length > 0 ? true : undefined), {
         timeoutMs: 60_000,
         what: 'a first stream notification before the stream drops',
       });
-      await sse.disconnect();
+      await this.#sse.disconnect();
     };
-    const crash = stack.crash;
+    const crash = this.#stack.crash;
     if (crash !== undefined) {
       const [, restartProjector] = await Promise.all([wave(0), crash('projector')]);
       await wave(1);
@@ -184,14 +236,16 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
       await dropStream();
       await wave(2);
     }
-    const seenBeforeDisconnect = sse.events.length;
-    await sse.connect();
+    this.#seenBeforeDisconnect = this.#sse.events.length;
+    await this.#sse.connect();
+  }
 
-    // 4. The manual review: pending with the provisional (first write's) value, then decided over HTTP.
+  /** 4. The manual review: pending with the provisional (first write's) value, then decided over HTTP. */
+  async manualReview(): Promise<void> {
     const pending = await eventually(
       async () => {
         const { conflicts } = await getJson<{ conflicts: ConflictView[] }>(
-          `${urls.resolver}/v1/conflicts?status=pending_review`,
+          `${this.#stack.urls.resolver}/v1/conflicts?status=pending_review`,
         );
         return conflicts.find((c) => c.id === 'op-2');
       },
@@ -202,26 +256,27 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
       rule: 'payment-needs-review',
       strategy: 'manual_review',
     });
-    expect((await eventView('op-2')).outcome).toBe('pending_review');
-    const decided = await postJson<ConflictView>(`${urls.resolver}/v1/conflicts/op-2/decision`, {
+    expect((await this.#eventView('op-2')).outcome).toBe('pending_review');
+    const decided = await postJson<ConflictView>(`${this.#stack.urls.resolver}/v1/conflicts/op-2/decision`, {
       fields: { amount: { value: 135 } },
       userId: 'e2e-reviewer',
     });
     expect(decided.status).toBe('resolved');
+  }
 
-    // 5. Every event reaches exactly one final outcome.
-    const views = new Map<string, StoredEventView>();
+  /** 5. Every event reaches exactly one final outcome. */
+  async finalOutcomes(): Promise<void> {
     await Promise.all(
-      [...submitted].map(async (id) => {
-        views.set(id, await finalOutcome(id));
+      [...this.#submitted].map(async (id) => {
+        this.#views.set(id, await this.#finalOutcome(id));
       }),
     );
-    const outcome = (id: string) => views.get(id)?.outcome;
+    expectOutcomes(this.#views);
+  }
 
-    expectOutcomes(views);
-
-    // 6. Duplicates: resubmitted ids answer with the original outcome and change nothing.
-    const dupes = await post([
+  /** 6. Duplicates: resubmitted ids answer with the original outcome and change nothing. */
+  async duplicates(): Promise<void> {
+    const dupes = await this.#post([
       envelope('tm-1', 'TaskUpdated', 'task/task-merge', { f1: 'again' }, { baseVersion: 1 }),
       envelope('os-3', 'OrderStatusChanged', 'order/order-status', { status: 'pending' }, { baseVersion: 1 }),
       envelope('dx-1', 'TaskCreated', 'task/task-dup', { title: 'once' }),
@@ -231,71 +286,82 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
       {
         id: 'tm-1',
         outcome: 'duplicate',
-        originalOutcome: outcome('tm-1'),
-        ...(views.get('tm-1')?.version === undefined ? {} : { version: views.get('tm-1')?.version }),
+        originalOutcome: this.#outcome('tm-1'),
+        ...(this.#views.get('tm-1')?.version === undefined
+          ? {}
+          : { version: this.#views.get('tm-1')?.version }),
       },
-      expect.objectContaining({ id: 'os-3', outcome: 'duplicate', originalOutcome: outcome('os-3') }),
+      expect.objectContaining({ id: 'os-3', outcome: 'duplicate', originalOutcome: this.#outcome('os-3') }),
       { id: 'dx-1', outcome: 'applied', version: 1 },
       expect.objectContaining({ id: 'dx-1', outcome: 'duplicate', originalOutcome: 'applied' }),
     ]);
-    if (brokerIntake !== undefined) {
+    if (this.#stack.submit !== undefined) {
       // A resubmission on the broker with a new message id: ingest's store answers duplicate, publishes nothing.
       const again = envelope('tt-3', 'TaskTagged', 'task/task-tags', { tags: ['again'] }, { baseVersion: 1 });
-      await brokerIntake([{ id: 'submit:tt-3:again', key: 'task-tags', event: again }]);
+      await this.#stack.submit([{ id: 'submit:tt-3:again', key: 'task-tags', event: again }]);
     }
-    views.set('dx-1', await finalOutcome('dx-1'));
+    this.#views.set('dx-1', await this.#finalOutcome('dx-1'));
+  }
 
-    // 7. The pull feed, folded with patch semantics in commit order, equals every projection.
+  /** 7. The pull feed, folded with patch semantics in commit order, equals every projection. */
+  async feedEqualsProjections(): Promise<void> {
     // The broker duplicate must have been handled before the feed is final: it must not show up there.
-    const { feed, ...folded } = await feedAndProjections(urls, views);
+    const { feed, ...folded } = await feedAndProjections(this.#stack.urls, this.#views);
+    this.#feed = feed;
     expectProjections(folded);
+  }
 
-    // 8. Notifications: exactly what the outcomes, decisions and applied changes imply.
-    const expected = await expectedNotifications(urls, feed, views);
-
-    const messageIds = (bodies: readonly NotificationBody[]) => bodies.map((b) => b.messageId);
+  /** 8. The stream: exactly what the outcomes, decisions and applied changes imply, also on replay. */
+  async streamNotifications(): Promise<void> {
+    const expected = await expectedNotifications(this.#stack.urls, this.#feed, this.#views);
+    this.#expected = expected;
+    const seenBeforeDisconnect = this.#seenBeforeDisconnect;
     const missing = (got: readonly NotificationBody[]) => {
       const have = new Set(messageIds(got));
       const absent = [...expected].filter((id) => !have.has(id));
       if (absent.length > 0)
         throw new Error(
           `${absent.length} missing: ${absent.slice(0, 15).join(', ')}; ${seenBeforeDisconnect} seen before the ` +
-            `disconnect; unexpected stream ends: ${sse.unexpectedEnds.join('; ') || 'none'}`,
+            `disconnect; unexpected stream ends: ${this.#sse.unexpectedEnds.join('; ') || 'none'}`,
         );
       return true;
     };
-    await eventually(() => missing(sse.events.map((e) => e.data as NotificationBody)), {
+    await eventually(() => missing(this.#sse.events.map((e) => e.data as NotificationBody)), {
       timeoutMs: 30_000,
-      what: `${expected.size} stream notifications (have ${sse.events.length})`,
+      what: `${expected.size} stream notifications (have ${this.#sse.events.length})`,
     });
-    const streamed = sse.events.map((e) => e.data as NotificationBody);
+    const streamed = this.#sse.events.map((e) => e.data as NotificationBody);
     expect(seenBeforeDisconnect).toBeGreaterThan(0);
     expect(seenBeforeDisconnect).toBeLessThan(streamed.length);
-    expect(sse.unexpectedEnds).toEqual([]);
+    expect(this.#sse.unexpectedEnds).toEqual([]);
     expect(new Set(messageIds(streamed)).size, 'no notification twice on the stream').toBe(streamed.length);
     expect(new Set(messageIds(streamed))).toEqual(expected);
-    expect(sse.events.map((e) => e.id)).toEqual(streamed.map((n) => n.id));
+    expect(this.#sse.events.map((e) => e.id)).toEqual(streamed.map((n) => n.id));
 
     // A fresh client replaying the whole log sees the same notifications in the same order.
-    const replay = new SseClient(`${urls.notifier}/v1/stream`);
+    const replay = new SseClient(`${this.#stack.urls.notifier}/v1/stream`);
     await replay.connect('0');
     await eventually(() => (replay.events.length >= expected.size ? true : undefined), {
       timeoutMs: 30_000,
       what: 'the replayed stream',
     });
     await replay.disconnect();
-    expect(replay.events.map((e) => e.id)).toEqual(sse.events.map((e) => e.id));
+    expect(replay.events.map((e) => e.id)).toEqual(this.#sse.events.map((e) => e.id));
+  }
 
-    await eventually(() => (receiver.deliveryIds().size >= expected.size ? true : undefined), {
+  /** 9. Webhooks: one delivery per expected notification, each signed, redeliveries identical. */
+  async webhookDeliveries(): Promise<void> {
+    const expected = this.#expected;
+    await eventually(() => (this.#receiver.deliveryIds().size >= expected.size ? true : undefined), {
       timeoutMs: 60_000,
-      what: `${expected.size} webhook deliveries (have ${receiver.deliveryIds().size})`,
+      what: `${expected.size} webhook deliveries (have ${this.#receiver.deliveryIds().size})`,
     });
     expect(
-      receiver.received.every((r) => r.signatureValid),
+      this.#receiver.received.every((r) => r.signatureValid),
       'every webhook signature verifies',
     ).toBe(true);
     const byDelivery = new Map<string, NotificationBody>();
-    for (const r of receiver.received) {
+    for (const r of this.#receiver.received) {
       const body = r.body as NotificationBody;
       const earlier = byDelivery.get(r.deliveryId);
       if (earlier !== undefined) expect(body).toEqual(earlier);
@@ -303,14 +369,10 @@ export async function runScenario(stack: Stack): Promise<ScenarioReport> {
     }
     expect(byDelivery.size).toBe(expected.size);
     expect(new Set(messageIds([...byDelivery.values()]))).toEqual(expected);
+  }
 
-    return {
-      events: submitted.size,
-      notifications: expected.size,
-      webhookDeliveries: receiver.received.length,
-    };
-  } finally {
-    await sse.disconnect();
-    await receiver.close();
+  async close(): Promise<void> {
+    await this.#sse.disconnect();
+    await this.#receiver.close();
   }
 }
