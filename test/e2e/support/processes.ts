@@ -8,17 +8,18 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const LOG_DIR = `${ROOT}.cache/e2e-logs`;
 
 /**
- * Variables a service reads, which the test runner's own environment may hold (infra/local.env puts
- * the shared dependencies' addresses there): a child gets only what its test gives it.
+ * The runner's variables a child inherits: only what a process needs to run at all. Everything a
+ * service reads (its addresses, broker, limits, telemetry) comes from its test, never from the
+ * runner's environment (infra/local.env puts the shared dependencies' addresses there).
  */
-const SERVICE_VARIABLE =
-  /^(PORT|HOST|BROKER|DATABASE_.*|AMQP_.*|KAFKA_.*|REDIS_.*|CONCORD_.*|INGEST_.*|RESOLVER_.*|PROJECTOR_.*|NOTIFIER_.*|POLICY_.*|REVIEW_.*|SHUTDOWN_.*|LOG_LEVEL|OTEL_.*)$/;
+const PASSED_THROUGH = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'] as const;
 
 const inheritedEnv = (): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(process.env).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined && !SERVICE_VARIABLE.test(entry[0]),
-    ),
+    PASSED_THROUGH.flatMap((name) => {
+      const value = process.env[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
   );
 
 /** A free loopback port, chosen by the kernel. */
