@@ -11,7 +11,14 @@ export type { EnvelopeLimits, EventEnvelope, EventMetadata } from './envelope/ty
 export { BatchErrorCode, EventErrorCode } from './envelope/codes.js';
 export type { EventProblem } from './envelope/codes.js';
 export { eventValidationError, resolveLimits, validateEnvelope } from './envelope/validate.js';
-export { findNonJson, findUnstorableText, isUnstorableText } from './envelope/json-check.js';
+export {
+  escapeUnstorable,
+  findNonJson,
+  findReservedMember,
+  findUnstorableText,
+  isUnstorableText,
+  RESERVED_MEMBER_NAMES,
+} from './envelope/json-check.js';
 export type { JsonFinding, NonJsonFinding } from './envelope/json-check.js';
 export type { EventValidation } from './envelope/validate.js';
 export { isCloudEvent, toCloudEvent, validateCloudEvent } from './envelope/cloudevents.js';

@@ -1,4 +1,4 @@
-import { ConcordError, isPlainObject, validateBatch, validateEvent } from '@concord/core';
+import { ConcordError, escapeUnstorable, isPlainObject, validateBatch, validateEvent } from '@concord/core';
 import type { EnvelopeLimits, EventEnvelope, EventProblem, EventValidation } from '@concord/core';
 
 /** A per-event error as results report it: a stable code, a message, and every problem found. */
@@ -33,11 +33,23 @@ export type IntakeItem =
 /** An event that failed validation, with what could be read of it. */
 export type InvalidItem = Extract<IntakeItem, { valid: false }>;
 
-const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+/**
+ * What an invalid event's result and `rejected` outcome echo of it — its type, aggregate and the
+ * problems' messages, which may quote what was sent — is escaped to storable text (`\u0000` for U+0000),
+ * so every consumer of the outcome can store it (a notifier's log refused the raw text).
+ */
+const text = (value: unknown): string => (typeof value === 'string' ? escapeUnstorable(value) : '');
 
-const invalidItem = (input: unknown, problems: readonly IntakeProblem[]): IntakeItem => {
+const storableProblem = (problem: IntakeProblem): IntakeProblem => ({
+  ...problem,
+  path: escapeUnstorable(problem.path),
+  message: escapeUnstorable(problem.message),
+});
+
+const invalidItem = (input: unknown, found: readonly IntakeProblem[]): IntakeItem => {
   const raw = isPlainObject(input) ? input : {};
-  const idOk = typeof raw['id'] === 'string' && !problems.some((p) => p.path === 'id');
+  const idOk = typeof raw['id'] === 'string' && !found.some((p) => p.path === 'id');
+  const problems = found.map(storableProblem);
   const summary = problems.map((p) => (p.path === '' ? p.message : `${p.path}: ${p.message}`)).join('; ');
   return {
     valid: false,

@@ -130,6 +130,16 @@ describe('human decisions Postgres cannot store', () => {
     ]);
   });
 
+  it('refuses a member named __proto__ or constructor, as event data does (no field has such a name)', () => {
+    // JSON.parse (HTTP bodies parse alike) makes `__proto__` an own member; assigned, it would vanish.
+    expect(problemsOf(JSON.parse('{"userId":"u1","fields":{"__proto__":"local"}}'))).toEqual([
+      { path: 'fields.__proto__', message: 'member name "__proto__" is reserved' },
+    ]);
+    expect(problemsOf({ userId: 'u1', fields: { x: { value: { constructor: 1 } } } })).toEqual([
+      { path: 'fields.x.value.constructor', message: 'member name "constructor" is reserved' },
+    ]);
+  });
+
   it('refuses a value that is not JSON (1e400 parses to Infinity)', () => {
     expect(problemsOf({ userId: 'u1', fields: { price: { value: JSON.parse('1e400') as number } } })).toEqual(
       [{ path: 'fields.price.value', message: 'Infinity is not a JSON number' }],

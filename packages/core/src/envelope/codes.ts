@@ -34,6 +34,11 @@ export const EventErrorCode = {
    * id-like member is a control character: `BadId`.)
    */
   Unstorable: 'CONCORD_EVENT_UNSTORABLE',
+  /**
+   * A member of `data` or `metadata` (at any depth), or a node of `clock`, is named `__proto__`,
+   * `constructor` or `prototype`: names that are not plain data in a JavaScript object.
+   */
+  ReservedKey: 'CONCORD_EVENT_RESERVED_KEY',
   /** A top-level member Concord does not know (only when `allowUnknownMembers` is false). */
   UnknownField: 'CONCORD_EVENT_UNKNOWN_FIELD',
   /** CloudEvents: `specversion` is not "1.0". */

@@ -95,6 +95,42 @@ export const findUnstorableText = (value: unknown, path: string): JsonFinding | 
 
 const UNSTORABLE_WHY = 'holds U+0000 or an unpaired surrogate, which cannot be stored';
 
+// eslint-disable-next-line no-control-regex -- U+0000 is what this finds
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` with U+0000 and every unpaired surrogate written out as JSON writes them (`\u0000`, `\ud800`):
+ * storable text that still shows what was sent. For echoes of text that was refused (an invalid event's
+ * type, aggregate or error message in its `rejected` outcome), so every consumer can store the echo.
+ */
+export const escapeUnstorable = (text: string): string =>
+  isUnstorableText(text)
+    ? text.replace(UNSTORABLE, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : text;
+
+/**
+ * Member names that are not data in a JavaScript object: assigning `__proto__` replaces the prototype
+ * (the member vanishes), and `constructor` and `prototype` read as inherited values where a record
+ * lacks them. Concord refuses them as member names of an event's `data`, `metadata` and `clock`.
+ */
+export const RESERVED_MEMBER_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Find the first member of plain JSON `value`, at any depth, whose name is one of
+ * {@link RESERVED_MEMBER_NAMES}. Returns its path and why, or undefined. Iterative: safe for any depth.
+ */
+export const findReservedMember = (value: unknown, path: string): JsonFinding | undefined => {
+  const walk = new Walk(value, path);
+  for (let node: WalkNode | undefined = walk.first(); node !== undefined; node = walk.next()) {
+    const { value: v, path: at, key } = node;
+    if (key !== undefined && RESERVED_MEMBER_NAMES.has(key)) {
+      return { path: at, why: `member name "${key}" is reserved` };
+    }
+    if (typeof v === 'object' && v !== null) walk.enter(v, at);
+  }
+  return undefined;
+};
+
 /** One value met by a {@link Walk}: its path, and the member name holding it (none in an array). */
 interface WalkNode {
   readonly value: unknown;

@@ -3,7 +3,14 @@ import { isPlainObject, type JsonObject, utf8ByteLength } from '../json.js';
 import { isHlcString } from '../versions/hlc.js';
 import { vectorProblem, type VersionVector } from '../versions/vector.js';
 import { EventErrorCode, type EventProblem } from './codes.js';
-import { findNonJson, findUnstorableText, isUnstorableText, memberPath } from './json-check.js';
+import {
+  findNonJson,
+  findReservedMember,
+  findUnstorableText,
+  isUnstorableText,
+  memberPath,
+  RESERVED_MEMBER_NAMES,
+} from './json-check.js';
 import {
   DEFAULT_ENVELOPE_LIMITS,
   type EnvelopeLimits,
@@ -219,6 +226,12 @@ export class MemberChecker {
     }
     const node = Object.keys(value).find(isUnstorableText);
     if (node !== undefined) return this.unstorable(memberPath(key, node), `node id of "${key}"`);
+    const reserved = Object.keys(value).find((name) => RESERVED_MEMBER_NAMES.has(name));
+    if (reserved !== undefined) {
+      const path = memberPath(key, reserved);
+      this.add(EventErrorCode.ReservedKey, path, `${path}: node id "${reserved}" is reserved`);
+      return undefined;
+    }
     return value as VersionVector;
   }
 
@@ -250,6 +263,11 @@ export class MemberChecker {
     const unstorable = findUnstorableText(value, key);
     if (unstorable) {
       this.add(EventErrorCode.Unstorable, unstorable.path, `${unstorable.path} ${unstorable.why}`);
+      return undefined;
+    }
+    const reserved = findReservedMember(value, key);
+    if (reserved) {
+      this.add(EventErrorCode.ReservedKey, reserved.path, `${reserved.path} ${reserved.why}`);
       return undefined;
     }
     return value as JsonObject;
