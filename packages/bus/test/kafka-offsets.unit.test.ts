@@ -1,6 +1,9 @@
-import { silentLogger } from '@concord/core';
+import { ConcordError, silentLogger } from '@concord/core';
+import { waitFor } from '@concord/bus/testing';
+import { AssignerProtocol } from 'kafkajs';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
-import type { ConsumerPipeline } from '../src/consumer/pipeline.js';
+import { ConsumerPipeline } from '../src/consumer/pipeline.js';
+import { assignPartitions } from '../src/kafka/assigner.js';
 import { BatchIntake } from '../src/kafka/intake.js';
 import { describe, expect, it } from 'vitest';
 import { OffsetCommitter } from '../src/kafka/committer.js';
@@ -175,5 +178,95 @@ describe('BatchIntake', () => {
     expect([...intake.trackers()]).toEqual([]);
     expect(await take(false)).toBe('4');
     expect(submitted).toEqual(['m3', 'm4']);
+  });
+});
+
+describe('BatchIntake across generations', () => {
+  const batchOf = (offsets: readonly number[]): EachBatchPayload =>
+    ({
+      batch: {
+        topic: 't',
+        partition: 2,
+        messages: offsets.map((offset) => ({
+          offset: String(offset),
+          key: Buffer.from('k'),
+          value: Buffer.from('v'),
+          headers: { 'message-id': `m${offset}` },
+        })),
+      },
+      resolveOffset: () => undefined,
+      pause: () => () => undefined,
+      isStale: () => false,
+    }) as unknown as EachBatchPayload;
+
+  it('counts the attempts of a record fetched again after a rebalance, and says which partitions are busy', async () => {
+    const seen: number[] = [];
+    const rebalance = { now: () => undefined as void };
+    const pipeline = new ConsumerPipeline({
+      group: 'g',
+      logger: silentLogger,
+      retry: { maxAttempts: 5, initialDelayMs: 1, maxDelayMs: 1 },
+      deadLetter: () => Promise.resolve(),
+      handler: (m) => {
+        seen.push(m.attempt);
+        if (seen.length > 1) return Promise.resolve();
+        // The first attempt fails while the group rebalances: the record goes back, and comes again.
+        rebalance.now();
+        return Promise.reject(new ConcordError('X_FLAKY', 'flaky', { retryable: true }));
+      },
+    });
+    const committer = { request: () => undefined } as unknown as OffsetCommitter;
+    const intake = new BatchIntake({
+      pipeline,
+      committer,
+      maxPendingPerPartition: 100,
+      stallMs: 10,
+      timers: realTimers,
+      closing: new AbortController().signal,
+      seek: () => undefined,
+    });
+    rebalance.now = () => intake.newGeneration();
+    intake.newGeneration();
+    await intake.take(batchOf([7]));
+    expect(intake.busy()).toEqual({ t: [2] });
+    await waitFor('the first attempt to be given back', () => pipeline.pending === 0, 2_000);
+    expect(intake.busy()).toEqual({});
+    await intake.take(batchOf([7]));
+    await waitFor('the second delivery', () => pipeline.pending === 0, 2_000);
+    expect(seen).toEqual([1, 2]);
+    expect(intake.busy()).toEqual({});
+  });
+});
+
+describe('busy-sticky assignment', () => {
+  const assigned = (result: ReturnType<typeof assignPartitions>) =>
+    Object.fromEntries(
+      result.map(({ memberId, memberAssignment }) => [
+        memberId,
+        AssignerProtocol.MemberAssignment.decode(memberAssignment)?.assignment,
+      ]),
+    );
+  const partitions = [0, 1, 2, 3].map((partitionId) => ({ topic: 't', partitionId }));
+
+  it('leaves a partition with the member still handling its records and spreads the rest', () => {
+    const result = assignPartitions(
+      [
+        { memberId: 'a', topics: ['t'], busy: {} },
+        { memberId: 'b', topics: ['t'], busy: { t: [1, 2, 3] } },
+      ],
+      partitions,
+    );
+    expect(assigned(result)).toEqual({ a: { t: [0] }, b: { t: [1, 2, 3] } });
+  });
+
+  it('spreads evenly when nobody is busy', () => {
+    const result = assignPartitions(
+      [
+        { memberId: 'a', topics: ['t'], busy: {} },
+        { memberId: 'b', topics: ['t'], busy: {} },
+      ],
+      partitions,
+    );
+    expect(assigned(result)).toEqual({ a: { t: [0, 2] }, b: { t: [1, 3] } });
   });
 });

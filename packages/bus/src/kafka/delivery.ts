@@ -5,8 +5,11 @@ import type { TrackedRecord } from './partition-tracker.js';
 /** What a partition does when one of its deliveries settles or is released. Shared by its deliveries. */
 export interface PartitionHooks {
   settled(record: TrackedRecord): void;
-  released(): void;
+  released(record: TrackedRecord): void;
   valid(): boolean;
+  /** Failed attempts remembered for the record at this offset (earlier deliveries of it). */
+  failedBefore(offset: number): number;
+  failed(offset: number, attempt: number): void;
 }
 
 /**
@@ -30,10 +33,18 @@ export class PartitionDelivery implements Delivery, TrackedRecord {
   }
 
   release(): void {
-    this.#hooks.released();
+    this.#hooks.released(this);
   }
 
   isValid(): boolean {
     return this.#hooks.valid();
+  }
+
+  failedBefore(): number {
+    return this.#hooks.failedBefore(this.offset);
+  }
+
+  failed(attempt: number): void {
+    this.#hooks.failed(this.offset, attempt);
   }
 }

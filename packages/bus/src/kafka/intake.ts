@@ -1,7 +1,9 @@
 import type { EachBatchPayload } from 'kafkajs';
+import { AttemptLog } from '../consumer/attempt-log.js';
 import type { ConsumerPipeline } from '../consumer/pipeline.js';
 import { settlesWithin } from '../timers.js';
 import type { Timers } from '../timers.js';
+import type { TopicPartitions } from './assigner.js';
 import { fromKafkaMessage } from './codec.js';
 import type { OffsetCommitter } from './committer.js';
 import { PartitionDelivery } from './delivery.js';
@@ -31,10 +33,18 @@ export interface BatchIntakeOptions {
  * other keys of the same partition (per-key order is the pipeline's job). The batch's offsets are
  * resolved at once — kafkajs only uses them for its next fetch; with auto-commit off nothing commits them —
  * while the {@link OffsetCommitter} commits each partition's settled prefix as handlers finish.
+ *
+ * It also knows, across generations, which partitions still have records in the pipeline (`busy()`,
+ * what the {@link busyStickyAssigner} keeps with this member in a rebalance), and how many attempts
+ * each unsettled record has failed, so a record fetched again after a rebalance goes on counting
+ * (`IncomingMessage.attempt`) where its earlier delivery stopped.
  */
 export class BatchIntake {
   readonly #options: BatchIntakeOptions;
   #partitions = new Map<string, Partition>();
+  /** Records submitted and not yet settled or released, per partition, whatever their generation. */
+  readonly #inFlight = new Map<string, { topic: string; partition: number; records: number }>();
+  readonly #attempts = new AttemptLog();
 
   constructor(options: BatchIntakeOptions) {
     this.#options = options;
@@ -43,6 +53,15 @@ export class BatchIntake {
   /** The current generation's partitions. */
   *trackers(): Iterable<PartitionTracker> {
     for (const { tracker } of this.#partitions.values()) yield tracker;
+  }
+
+  /** Partitions with records in the pipeline: running, retrying or waiting behind their key. */
+  busy(): TopicPartitions {
+    const busy: Record<string, number[]> = {};
+    for (const { topic, partition, records } of this.#inFlight.values()) {
+      if (records > 0) (busy[topic] ??= []).push(partition);
+    }
+    return busy;
   }
 
   /** After a (re)join: records still in flight belong to the old generation and are released, not committed. */
@@ -62,6 +81,7 @@ export class BatchIntake {
     if (closing.aborted || last === undefined || payload.isStale()) return;
     const { tracker, hooks } = this.#partition(batch.topic, batch.partition);
     const position = { topic: batch.topic, partition: batch.partition };
+    this.#count(batch.topic, batch.partition, batch.messages.length);
     for (const record of batch.messages) {
       const delivery = new PartitionDelivery(
         fromKafkaMessage(record, position),
@@ -79,9 +99,11 @@ export class BatchIntake {
   }
 
   /**
-   * A record given back while its partition is still ours (its dead letter could not be published) would
-   * never come again, since kafkajs has fetched past it: consume the partition again from the first
-   * unsettled record, with a fresh tracker. Records after it that were handled meanwhile come again too.
+   * A record given back while its partition is still ours would never come again, since kafkajs has
+   * fetched past it: consume the partition again from the first unsettled record, with a fresh tracker.
+   * Records after it that were handled meanwhile come again too. The pipeline gives records back only
+   * when it stops or they went stale (a failed dead letter is tried again in place), so this guards a
+   * future caller rather than a path taken today.
    */
   #rewind(tracker: PartitionTracker): void {
     const id = trackerId(tracker.topic, tracker.partition);
@@ -103,19 +125,35 @@ export class BatchIntake {
     if (current === undefined) {
       const tracker = new PartitionTracker(topic, partition);
       const resumeBelow = this.#options.maxPendingPerPartition / 2;
+      const attempts = this.#attempts;
+      const recordId = (offset: number): string => `${id}\u0000${offset}`;
       const hooks: PartitionHooks = {
         settled: (record) => {
           tracker.settle(record);
+          this.#count(topic, partition, -1);
+          if (attempts.size > 0) attempts.settled(recordId(record.offset));
           this.#options.committer.request();
           if (tracker.isPaused && tracker.pending <= resumeBelow) tracker.resume();
         },
-        released: () => this.#rewind(tracker),
+        released: () => {
+          this.#count(topic, partition, -1);
+          this.#rewind(tracker);
+        },
         valid: () => !tracker.stale,
+        failedBefore: (offset) => (attempts.size === 0 ? 0 : attempts.failedBefore(recordId(offset))),
+        failed: (offset, attempt) => attempts.failed(recordId(offset), attempt),
       };
       current = { tracker, hooks };
       this.#partitions.set(id, current);
     }
     return current;
+  }
+
+  #count(topic: string, partition: number, records: number): void {
+    const id = trackerId(topic, partition);
+    const entry = this.#inFlight.get(id);
+    if (entry === undefined) this.#inFlight.set(id, { topic, partition, records });
+    else entry.records += records;
   }
 }
 

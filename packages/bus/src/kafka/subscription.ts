@@ -1,10 +1,12 @@
 import type { Logger } from '@concord/core';
+import { PartitionAssigners } from 'kafkajs';
 import type { Consumer, Kafka } from 'kafkajs';
 import { ConsumerPipeline } from '../consumer/pipeline.js';
 import type { DeadLetterCause } from '../consumer/dead-letter.js';
 import { busUnavailableError } from '../errors.js';
 import type { IncomingMessage, SubscribeOptions, Subscription } from '../port.js';
 import { settlesWithin, sleep } from '../timers.js';
+import { busyStickyAssigner } from './assigner.js';
 import { OffsetCommitter } from './committer.js';
 import { BatchIntake } from './intake.js';
 import type { ResolvedKafkaOptions } from './options.js';
@@ -29,9 +31,11 @@ const MAX_RESTART_DELAY_MS = 30_000;
 /**
  * One consumer group member: a kafkajs consumer (auto-commit off, `eachBatch`, partitions fetched
  * concurrently) whose records a {@link BatchIntake} hands to a {@link ConsumerPipeline}, and whose
- * offsets an {@link OffsetCommitter} commits once handled. kafkajs restarts its consumer after retriable
- * failures by itself; when it gives up (a crash it will not restart from), this subscription replaces
- * the consumer with a new one, backing off, until it is closed.
+ * offsets an {@link OffsetCommitter} commits once handled. A rebalance leaves a partition with the
+ * member still running handlers of its records ({@link busyStickyAssigner}), so no other member can
+ * handle the records behind them and commit past them meanwhile. kafkajs restarts its consumer after
+ * retriable failures by itself; when it gives up (a crash it will not restart from), this subscription
+ * replaces the consumer with a new one, backing off, until it is closed.
  */
 export class KafkaSubscription implements Subscription {
   readonly #options: KafkaSubscriptionOptions;
@@ -128,6 +132,8 @@ export class KafkaSubscription implements Subscription {
       maxWaitTimeInMs: bus.maxWaitTimeMs,
       maxBytesPerPartition: bus.maxBytesPerPartition,
       allowAutoTopicCreation: false,
+      // Round robin second: a group whose members do not all offer ours (a rolling deploy) uses it.
+      partitionAssigners: [busyStickyAssigner(() => this.#intake.busy()), PartitionAssigners.roundRobin],
       retry: {
         initialRetryTime: 300,
         maxRetryTime: 5_000,
