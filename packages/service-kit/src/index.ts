@@ -26,3 +26,10 @@ export type { Batcher, BatcherOptions, CommitInfo } from './batcher.js';
 export { CONSUMER_CLOSED, createBatchedHandler } from './batched-handler.js';
 export type { BatchedHandler, BatchedHandlerOptions } from './batched-handler.js';
 export { recordInboxBatch } from './inbox-batch.js';
+export {
+  createRetentionModule,
+  inboxRetentionEnvShape,
+  inboxRetentionTask,
+  retentionEnvShape,
+} from './retention.js';
+export type { RetentionModule, RetentionModuleDeps, RetentionTask } from './retention.js';

@@ -1,5 +1,15 @@
-import { envBoolean, envInt, loadConfig, serviceEnvShape, withBrokerUrls } from '@concord/service-kit';
+import {
+  envBoolean,
+  envInt,
+  loadConfig,
+  retentionEnvShape,
+  serviceEnvShape,
+  withBrokerUrls,
+} from '@concord/service-kit';
 import { z } from 'zod';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** The notifier's environment: the shared service variables plus Redis and delivery settings. */
 export const notifierEnvSchema = withBrokerUrls(
@@ -29,6 +39,14 @@ export const notifierEnvSchema = withBrokerUrls(
     NOTIFIER_CIRCUIT_HALF_OPEN_MS: envInt(30_000, { min: 10, max: 3_600_000 }),
     NOTIFIER_SSE_HEARTBEAT_MS: envInt(15_000, { min: 100, max: 600_000 }),
     NOTIFIER_FEED_POLL_MS: envInt(500, { min: 10, max: 60_000 }),
+    ...retentionEnvShape,
+    /**
+     * How long notifications stay in the log: the window in which a redelivered message is recognised
+     * (the log is the notifier's inbox) and how far back a stream can resume. Default 7 days, at least 1 h.
+     */
+    NOTIFIER_LOG_RETENTION_MS: envInt(7 * DAY_MS, { min: HOUR_MS, max: 365 * DAY_MS }),
+    /** How long finished (delivered or dead) webhook deliveries are kept. Default 1 day. */
+    NOTIFIER_DELIVERY_RETENTION_MS: envInt(DAY_MS, { min: 60_000, max: 365 * DAY_MS }),
   }),
 ).superRefine((env, ctx) => {
   if (env.NOTIFIER_BACKOFF_MAX_MS < env.NOTIFIER_BACKOFF_INITIAL_MS) {

@@ -64,6 +64,9 @@ const main = async (): Promise<void> => {
       },
       sseHeartbeatMs: config.NOTIFIER_SSE_HEARTBEAT_MS,
       feedPollMs: config.NOTIFIER_FEED_POLL_MS,
+      logRetentionMs: config.NOTIFIER_LOG_RETENTION_MS,
+      deliveryRetentionMs: config.NOTIFIER_DELIVERY_RETENTION_MS,
+      retentionIntervalMs: config.RETENTION_INTERVAL_MS,
     },
   });
 

@@ -2,7 +2,8 @@ import type { MessageBus } from '@concord/bus';
 import type { Logger } from '@concord/core';
 import { DEFAULT_SCHEMA } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
-import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
+import { createRetentionModule } from '@concord/service-kit';
+import type { RetentionModule, ServiceMetrics, ServiceModule } from '@concord/service-kit';
 import { createNotifierConsumer } from './consumer.js';
 import { createCircuitBreakers } from './delivery/breakers.js';
 import type { CircuitSettings } from './delivery/breakers.js';
@@ -40,6 +41,15 @@ export interface NotifierSettings {
   readonly feedPollMs: number;
   /** Fallback polling of pending deliveries. Default 1 s. */
   readonly dispatchPollMs: number;
+  /**
+   * How long notifications stay in the log: the redelivery window of the notifier's inbox (the log) and
+   * how far back streams resume. Default 7 days.
+   */
+  readonly logRetentionMs: number;
+  /** How long finished (delivered or dead) deliveries are kept. Default 1 day. */
+  readonly deliveryRetentionMs: number;
+  /** Pause between retention runs. Default 60 s. */
+  readonly retentionIntervalMs: number;
 }
 
 export const DEFAULT_NOTIFIER_SETTINGS: NotifierSettings = Object.freeze({
@@ -49,7 +59,13 @@ export const DEFAULT_NOTIFIER_SETTINGS: NotifierSettings = Object.freeze({
   sseHeartbeatMs: 15_000,
   feedPollMs: 500,
   dispatchPollMs: 1_000,
+  logRetentionMs: 7 * 24 * 3_600_000,
+  deliveryRetentionMs: 24 * 3_600_000,
+  retentionIntervalMs: 60_000,
 });
+
+/** Rows one retention statement looks at. */
+const PRUNE_BATCH = 2_000;
 
 export interface NotifierModuleDeps {
   readonly db: Database;
@@ -70,6 +86,8 @@ export interface NotifierModuleDeps {
 
 export interface NotifierModule extends ServiceModule {
   readonly notifierMetrics: NotifierMetrics;
+  /** Prunes the log and finished deliveries on its own loop; `runOnce` for a run now. */
+  readonly retention: RetentionModule;
 }
 
 /**
@@ -140,11 +158,34 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
     },
   });
 
+  const retention = createRetentionModule({
+    metrics: deps.metrics,
+    logger,
+    intervalMs: settings.retentionIntervalMs,
+    tasks: [
+      {
+        table: 'notifier_deliveries',
+        async pruneBatch() {
+          const deleted = await deliveries.prune(deps.db, {
+            retentionMs: settings.deliveryRetentionMs,
+            limit: PRUNE_BATCH,
+          });
+          return { deleted, more: deleted === PRUNE_BATCH };
+        },
+      },
+      {
+        table: 'notifier_log',
+        pruneBatch: () => log.prune(deps.db, { retentionMs: settings.logRetentionMs, limit: PRUNE_BATCH }),
+      },
+    ],
+  });
+
   let stream: StreamRoute | undefined;
   let closing: Promise<void> | undefined;
   return {
     name: 'notifier',
     notifierMetrics: metrics,
+    retention,
     routes(app) {
       registerSubscriptionRoutes(app, {
         db: deps.db,
@@ -168,9 +209,11 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
       await deps.jobQueue.start(deliverer);
       await dispatcher.start();
       await consumer.start();
+      await retention.start();
     },
     close() {
       closing ??= (async () => {
+        await retention.close();
         await consumer.close();
         stream?.closeAll();
         await feed.close();

@@ -77,6 +77,13 @@ export interface DeliveryStore {
   ): Promise<void>;
   deadLetter(db: Database, letter: Omit<DeadLetter, 'deadLetteredAt'>): Promise<void>;
   deadLetters(sql: Sql, subscriptionId?: string): Promise<DeadLetter[]>;
+  /**
+   * Deletes up to `limit` deliveries that finished (delivered or dead) longer ago than `retentionMs`,
+   * oldest first, skipping rows another pruner holds; returns how many. Unfinished deliveries stay, and
+   * dead letters have their own table. A job of a pruned delivery that runs again finds no target and
+   * sends nothing.
+   */
+  prune(sql: Sql, options: { readonly retentionMs: number; readonly limit: number }): Promise<number>;
 }
 
 interface DeadLetterRow {
@@ -221,6 +228,21 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
         [letter.deliveryId, letter.attempts, letter.lastError, letter.lastStatus ?? null],
       );
     });
+  },
+
+  async prune(sql, { retentionMs, limit }) {
+    const { rowCount } = await sql.query(
+      `DELETE FROM ${tables.deliveries} d USING (
+         SELECT f.id FROM ${tables.deliveries} f
+         WHERE f.status IN ('delivered', 'dead')
+           AND f.finished_at < now() - $1::float8 * interval '1 millisecond'
+         ORDER BY f.finished_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED) old
+       WHERE d.id = old.id`,
+      [retentionMs, limit],
+    );
+    return rowCount;
   },
 
   async deadLetters(sql, subscriptionId) {

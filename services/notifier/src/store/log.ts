@@ -89,9 +89,54 @@ export interface NotificationLog {
   positionOf(sql: Sql, id: string): Promise<LogPosition>;
   /** One notification by id. */
   get(sql: Sql, id: string): Promise<Notification | undefined>;
+  /**
+   * How far the log has been pruned: every entry at or before this position is gone, or kept only for
+   * its unfinished deliveries (LOG_START when nothing was pruned). A reader that resumes before it may
+   * have lost entries; reading it after a batch tells whether the batch could have missed any.
+   */
+  prunedThrough(sql: Sql): Promise<LogPosition>;
+  /**
+   * Prunes one batch: of the next `limit` entries in log order (below the snapshot's xmin, so no entry
+   * can commit behind the pruned position later), the leading run created longer ago than `retentionMs`
+   * is passed, and `prunedThrough` moves to its end. Passed entries are deleted with their deliveries,
+   * but for those with a delivery still pending or queued, which stay until it finishes (a later batch
+   * deletes them). Holds the pruned-position row, so another instance's prune meanwhile does nothing.
+   * `more` when the batch was full. The log is the notifier's inbox: a message redelivered after its
+   * entry is gone is logged and delivered again, so `retentionMs` must outlast every redelivery window.
+   */
+  prune(sql: Sql, options: LogPruneOptions): Promise<{ readonly deleted: number; readonly more: boolean }>;
 }
 
+export interface LogPruneOptions {
+  readonly retentionMs: number;
+  readonly limit: number;
+}
+
+interface MarkRow {
+  through_tx: string;
+  through_id: string;
+  max_id: string;
+}
+
+const laterOf = (a: LogPosition, b: LogPosition): LogPosition => (comparePositions(a, b) >= 0 ? a : b);
+
+/** Entries that still wait for a delivery: pruning keeps them. */
+const unfinishedDeliveries = (tables: Tables, entry: string) =>
+  `EXISTS (SELECT 1 FROM ${tables.deliveries} d
+     WHERE d.notification_id = ${entry}.id AND d.status IN ('pending', 'queued'))`;
+
 export const createNotificationLog = (tables: Tables): NotificationLog => {
+  const mark = async (sql: Sql): Promise<{ position: LogPosition; maxId: bigint }> => {
+    const { rows } = await sql.query<MarkRow>(
+      `SELECT through_tx::text AS through_tx, through_id::text AS through_id, max_id::text AS max_id
+       FROM ${tables.logPruned}`,
+    );
+    const row = rows[0];
+    if (row === undefined) return { position: LOG_START, maxId: 0n };
+    return { position: { txId: row.through_tx, id: row.through_id }, maxId: BigInt(row.max_id) };
+  };
+
+  // Never before the pruned position: a stream "from now" on a pruned log has lost nothing.
   const head = async (sql: Sql): Promise<LogPosition> => {
     const { rows } = await sql.query<{ tx_id: string; id: string }>(
       `SELECT l.tx_id::text AS tx_id, l.id::text AS id FROM ${tables.log} AS l
@@ -100,8 +145,46 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
        LIMIT 1`,
     );
     const row = rows[0];
-    return row === undefined ? LOG_START : { txId: row.tx_id, id: row.id };
+    const last = row === undefined ? LOG_START : { txId: row.tx_id, id: row.id };
+    return laterOf(last, (await mark(sql)).position);
   };
+
+  const pruneStatement = `WITH mark AS MATERIALIZED (
+      SELECT through_tx, through_id FROM ${tables.logPruned} FOR UPDATE SKIP LOCKED),
+    window_rows AS MATERIALIZED (
+      SELECT l.id, l.tx_id, l.created_at FROM mark m, ${tables.log} AS l
+      WHERE (l.tx_id, l.id) > (m.through_tx, m.through_id)
+        AND l.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY l.tx_id, l.id
+      LIMIT $2),
+    passed AS MATERIALIZED (
+      SELECT s.id, s.tx_id FROM (
+        SELECT w.id, w.tx_id,
+          bool_and(w.created_at < now() - $1::float8 * interval '1 millisecond')
+            OVER (ORDER BY w.tx_id, w.id) AS expired
+        FROM window_rows w) s
+      WHERE s.expired),
+    removed AS (
+      DELETE FROM ${tables.log} AS l USING passed p
+      WHERE l.id = p.id AND NOT ${unfinishedDeliveries(tables, 'l')}
+      RETURNING 1),
+    moved AS (
+      UPDATE ${tables.logPruned} t
+      SET through_tx = last.tx_id, through_id = last.id,
+        max_id = GREATEST(t.max_id, (SELECT max(p.id) FROM passed p)), pruned_at = now()
+      FROM (SELECT p.tx_id, p.id FROM passed p ORDER BY p.tx_id DESC, p.id DESC LIMIT 1) last
+      RETURNING 1)
+    SELECT (SELECT count(*) FROM passed)::int AS passed, (SELECT count(*) FROM removed)::int AS deleted,
+      (SELECT count(*) FROM moved)::int AS moved`;
+
+  // Entries the pruned position passed while their deliveries were unfinished, now finished.
+  const pruneKeptStatement = `DELETE FROM ${tables.log} AS l USING (
+      SELECT k.id FROM ${tables.logPruned} m, ${tables.log} AS k
+      WHERE (k.tx_id, k.id) <= (m.through_tx, m.through_id) AND NOT ${unfinishedDeliveries(tables, 'k')}
+      ORDER BY k.tx_id, k.id
+      LIMIT $1
+      FOR UPDATE OF k SKIP LOCKED) gone
+    WHERE l.id = gone.id`;
 
   return {
     async append(tx, notification) {
@@ -183,6 +266,11 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       );
       const row = rows[0];
       if (row !== undefined) return { txId: row.tx_id, id: row.id };
+      const pruned = await mark(sql);
+      // The last entry pruning passed: the client had seen everything up to the pruned position.
+      if (BigInt(id) === BigInt(pruned.position.id)) return pruned.position;
+      // Perhaps pruned: resume from the start, before the pruned position, so the stream says so.
+      if (BigInt(id) <= pruned.maxId) return LOG_START;
       // Unknown id: continue before the earliest transaction that holds a greater id.
       const next = await sql.query<{ tx_id: string }>(
         `SELECT l.tx_id::text AS tx_id FROM ${tables.log} AS l WHERE l.id > $1::bigint ORDER BY l.tx_id LIMIT 1`,
@@ -190,7 +278,8 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       );
       const txId = next.rows[0]?.tx_id;
       if (txId === undefined) return head(sql);
-      return { txId: (BigInt(txId) - 1n).toString(), id: '9223372036854775807' };
+      // Ids above every pruned one belong to entries after the pruned position.
+      return laterOf({ txId: (BigInt(txId) - 1n).toString(), id: '9223372036854775807' }, pruned.position);
     },
 
     async get(sql, id) {
@@ -199,6 +288,20 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       ]);
       const row = rows[0];
       return row === undefined ? undefined : toEntry(row).notification;
+    },
+
+    prunedThrough: async (sql) => (await mark(sql)).position,
+
+    async prune(sql, { retentionMs, limit }) {
+      const { rows } = await sql.query<{ passed: number; deleted: number; moved: number }>(pruneStatement, [
+        retentionMs,
+        limit,
+      ]);
+      const batch = rows[0] ?? { passed: 0, deleted: 0, moved: 0 };
+      const more = batch.moved > 0 && batch.passed === limit;
+      if (more) return { deleted: batch.deleted, more };
+      const kept = await sql.query(pruneKeptStatement, [limit]);
+      return { deleted: batch.deleted + kept.rowCount, more: kept.rowCount === limit };
     },
   };
 };

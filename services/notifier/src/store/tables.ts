@@ -7,6 +7,8 @@ export interface Tables {
   readonly schema: string;
   readonly subscriptions: string;
   readonly log: string;
+  /** How far the log has been pruned (one row, migration 0016). */
+  readonly logPruned: string;
   readonly deliveries: string;
   readonly deadLetters: string;
   /** The NOTIFY channel the log's insert trigger signals on. */
@@ -25,6 +27,7 @@ export const tablesFor = (schema: string): Tables => {
     schema,
     subscriptions: `${q}.notifier_subscriptions`,
     log: `${q}.notifier_log`,
+    logPruned: `${q}.notifier_log_pruned`,
     deliveries: `${q}.notifier_deliveries`,
     deadLetters: `${q}.notifier_dead_letters`,
     channel: `${schema}_notifier`,

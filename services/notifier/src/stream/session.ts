@@ -32,10 +32,29 @@ export interface StreamSession {
 export const formatEvent = (notification: Notification): string =>
   `id: ${notification.id}\nevent: ${notification.kind}\ndata: ${JSON.stringify(notification)}\n\n`;
 
+/** The code of the `resync` event: notifications after the client's position were pruned. */
+export const STREAM_RESYNC_CODE = 'CONCORD_STREAM_RESYNC_REQUIRED';
+
+/**
+ * Tells the client that notifications after its position are gone (pruned by retention), so it must
+ * reload the state it keeps from the API. Its `id` is the pruned position's, so a client that
+ * reconnects after this event resumes from there without being told again.
+ */
+export const formatResync = (prunedThrough: LogPosition): string => {
+  const data = {
+    code: STREAM_RESYNC_CODE,
+    message: 'notifications after Last-Event-ID were pruned; reload state, then continue with this stream',
+    prunedThrough: prunedThrough.id,
+  };
+  return `id: ${prunedThrough.id}\nevent: resync\ndata: ${JSON.stringify(data)}\n\n`;
+};
+
 /**
  * One connected stream. It subscribes to the live feed first (buffering), then catches up from the
  * log after its resume position until the log has nothing more, then drains the buffer; entries at or
- * before its position are skipped, so the hand-over neither loses nor repeats an event.
+ * before its position are skipped, so the hand-over neither loses nor repeats an event. When the log
+ * was pruned past where the stream reads — before the catch-up, or during one of its reads — it sends a
+ * `resync` event and goes on from the pruned position.
  */
 export const createStreamSession = (options: StreamSessionOptions): StreamSession => {
   const { response } = options;
@@ -76,6 +95,15 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
     }
   };
 
+  /** Sends `resync` when the log was pruned past `since` (the stream may have missed entries). */
+  const resyncIfPrunedAfter = async (since: LogPosition) => {
+    const pruned = await options.log.prunedThrough(options.db);
+    if (closed || comparePositions(pruned, since) <= 0) return;
+    options.logger.info({ since: `${since.txId}/${since.id}`, prunedThrough: pruned.id }, 'stream resync');
+    write(formatResync(pruned));
+    if (comparePositions(pruned, position) > 0) position = pruned;
+  };
+
   return {
     async run() {
       options.logger.info({ from: `${position.txId}/${position.id}` }, 'stream opened');
@@ -94,10 +122,14 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
       heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
       heartbeat.unref();
       try {
+        await resyncIfPrunedAfter(position);
         for (;;) {
           if (closed) return;
+          const before = position;
           const entries = await options.log.readAfter(options.db, position, batch);
           emit(entries);
+          // The pruned position only grows: not past `before` now, so not when the batch was read.
+          await resyncIfPrunedAfter(before);
           if (entries.length < batch) break;
         }
       } catch (error) {
