@@ -22,8 +22,19 @@ export interface Inbox {
     messageId: string,
     work: (tx: Tx) => Promise<T>,
   ): Promise<InboxResult<T>>;
-  /** Deletes ids recorded longer ago than `olderThanMs`; returns how many. */
-  prune(sql: Sql, options: { readonly olderThanMs: number; readonly limit?: number }): Promise<number>;
+  /**
+   * Deletes up to `limit` ids (default 10,000) recorded longer ago than `olderThanMs`, oldest first, of
+   * `consumers` only when given; returns how many. One bounded statement: call it again while it returns
+   * `limit`. Rows another pruner holds are skipped, so instances pruning at once never wait on each other.
+   * A redelivery of a pruned id is handled again: `olderThanMs` must outlast every redelivery window.
+   */
+  prune(sql: Sql, options: InboxPruneOptions): Promise<number>;
+}
+
+export interface InboxPruneOptions {
+  readonly olderThanMs: number;
+  readonly limit?: number;
+  readonly consumers?: readonly string[];
 }
 
 /** Creates the inbox. */
@@ -38,12 +49,15 @@ export const createInbox = (options: InboxOptions = {}): Inbox => {
       if (rowCount === 0) return { duplicate: true };
       return { duplicate: false, value: await work(tx) };
     },
-    async prune(sql, { olderThanMs, limit = 10_000 }) {
+    async prune(sql, { olderThanMs, limit = 10_000, consumers }) {
       const { rowCount } = await sql.query(
-        `DELETE FROM ${table} WHERE (consumer, message_id) IN (
+        `DELETE FROM ${table} i USING (
            SELECT consumer, message_id FROM ${table}
-           WHERE received_at < now() - $1 * interval '1 millisecond' LIMIT $2)`,
-        [olderThanMs, limit],
+           WHERE received_at < now() - $1::float8 * interval '1 millisecond'
+             AND ($3::text[] IS NULL OR consumer = ANY($3::text[]))
+           ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED) old
+         WHERE i.consumer = old.consumer AND i.message_id = old.message_id`,
+        [olderThanMs, limit, consumers === undefined ? null : [...consumers]],
       );
       return rowCount;
     },

@@ -17,7 +17,7 @@ export type { RelayCounters } from './relay/stats.js';
 export type { BackoffOptions } from './relay/backoff.js';
 export { backoffDelay } from './relay/backoff.js';
 export { createInbox } from './inbox.js';
-export type { Inbox, InboxOptions, InboxResult } from './inbox.js';
+export type { Inbox, InboxOptions, InboxPruneOptions, InboxResult } from './inbox.js';
 export { createEventStore } from './store/store.js';
 export type { AppendOptions, EventStore, EventStoreOptions, RecordOutcomeOptions } from './store/store.js';
 export { defaultMessages } from './store/messages.js';
