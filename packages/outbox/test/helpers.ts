@@ -1,24 +1,16 @@
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import type { Database, Outbox, OutboxMessage } from '../src/index.js';
 
+/** The shared test helpers (one definition, in `@concord/bus/testing`). */
+import { delay, unique, waitFor } from '@concord/bus/testing';
+
+export { delay, unique, waitFor };
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const text = (value: string): Uint8Array => encoder.encode(value);
 export const readText = (payload: Uint8Array): string => decoder.decode(payload);
-
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until true; fails with `what` after `timeoutMs`. */
-export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
-};
-
-export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
 /** Subscribes a group to topics and records every delivery. */
 export const collect = async (bus: MessageBus, topics: string[], group = `g-${unique()}`) => {

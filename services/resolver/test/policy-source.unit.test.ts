@@ -6,6 +6,7 @@ import type { Logger } from '@concord/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultPolicyPath, openPolicySource } from '../src/index.js';
 import type { PolicySource } from '../src/index.js';
+import { waitFor } from '@concord/bus/testing';
 
 const policy = (name: string, strategy = 'last_write_wins') => `version: '1.0'
 name: ${name}
@@ -29,14 +30,6 @@ const recordingLogger = () => {
     child: () => logger,
   } as unknown as Logger;
   return { logger, errors };
-};
-
-const waitFor = async (what: string, check: () => boolean, timeoutMs = 5_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 };
 
 describe('policy source', () => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, MessageBus, OutgoingMessage } from '../port.js';
 
 const encoder = new TextEncoder();
@@ -7,19 +6,7 @@ const decoder = new TextDecoder();
 export const text = (value: string): Uint8Array => encoder.encode(value);
 export const readText = (payload: Uint8Array): string => decoder.decode(payload);
 
-/** A short random lower-case suffix, valid in topic, group and exchange names. */
-export const uniqueSuffix = (): string => `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. No fixed sleeps. */
-export const waitFor = async (what: string, check: () => boolean, timeoutMs: number): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(10);
-  }
-};
+export { delay, unique as uniqueSuffix, waitFor } from './wait.js';
 
 /** A handler that records what it receives. */
 export const collector = () => {

@@ -12,18 +12,10 @@ import type { ServiceModule } from '@concord/service-kit';
 import { createIngestModule } from '../../src/index.js';
 import type { EventResult, IngestOptions } from '../../src/index.js';
 
-export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+/** The shared test helpers (one definition, in `@concord/bus/testing`). */
+import { delay, unique, waitFor } from '@concord/bus/testing';
 
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until true; fails with `what` after `timeoutMs`. */
-export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
-};
+export { delay, unique, waitFor };
 
 export const event = (partial: Partial<EventEnvelope> & { aggregateId: string }): EventEnvelope => ({
   id: `e-${unique()}`,

@@ -10,18 +10,10 @@ import type { NotifierModule, NotifierSettings } from '../../src/module.js';
 import type { JobQueue } from '../../src/queue/port.js';
 import type { DeliveryRef } from '../../src/store/deliveries.js';
 
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** The shared test helpers (one definition, in `@concord/bus/testing`). */
+import { delay, unique, waitFor } from '@concord/bus/testing';
 
-/** Polls `check` until true; fails with `what` after `timeoutMs`. */
-export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
-};
-
-export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+export { delay, unique, waitFor };
 
 export const appliedMessage = (eventId: string, overrides: Partial<AppliedMessage> = {}): AppliedMessage => ({
   kind: 'applied',

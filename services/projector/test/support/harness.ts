@@ -16,18 +16,10 @@ import { createRedisBackend } from '../../src/backends/redis.js';
 import { createProjectorModule } from '../../src/module.js';
 import type { ProjectorModule, ProjectorModuleDeps } from '../../src/module.js';
 
-export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+/** The shared test helpers (one definition, in `@concord/bus/testing`). */
+import { delay, unique, waitFor } from '@concord/bus/testing';
 
-export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns true; fails with `what` after the deadline. */
-export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(20);
-  }
-};
+export { delay, unique, waitFor };
 
 export interface Harness {
   readonly t: TestDatabase;

@@ -17,6 +17,11 @@ import { createResolverModule, openPolicySource } from '../../src/index.js';
 import { createRelayModule } from '@concord/service-kit';
 import type { PolicySource, ResolverModule } from '../../src/index.js';
 
+/** The shared test helpers (one definition, in `@concord/bus/testing`). */
+import { unique, waitFor } from '@concord/bus/testing';
+
+export { unique, waitFor };
+
 export const TEST_POLICY = `version: '1.0'
 name: test-policy
 settings: { default_fallback: last_write_wins }
@@ -42,8 +47,6 @@ rules:
     conditions: { fields: [tags] }
     resolution: { strategy: additive_merge }
 `;
-
-export const unique = (): string => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
 export const hlc = (wall: number, node = 'n'): string => formatHlc({ wall, logical: 0, node });
 
@@ -115,20 +118,6 @@ export const depositConflict = (id: string, third: EventEnvelope['data']): Event
     { data: { deposit: 2 }, hlc: hlc(2) },
     { data: third, hlc: hlc(3) },
   );
-
-export const waitFor = async <T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
 
 export interface OutboxRow {
   readonly message_id: string;
