@@ -162,8 +162,24 @@ export type { CreateDecisionRecordOptions, DecidedBy, DecisionRecord } from './d
 export { resolutionChanges } from './decision/patch.js';
 
 // Messages between services (DESIGN §4)
-export { OUTCOMES, Topics, isFinalOutcome } from './messages/topics.js';
-export type { Outcome, Topic } from './messages/topics.js';
+export {
+  ConsumerGroups,
+  OUTCOMES,
+  TOPOLOGY,
+  Topics,
+  consumedTopics,
+  fullTopology,
+  isFinalOutcome,
+  topologyOf,
+} from './messages/topics.js';
+export type {
+  ConsumerGroup,
+  Outcome,
+  ServiceName,
+  Topic,
+  TopicDeclaration,
+  TopicRoute,
+} from './messages/topics.js';
 export type {
   AppliedMessage,
   ConcordMessage,
