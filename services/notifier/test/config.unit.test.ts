@@ -31,6 +31,30 @@ describe('notifier config', () => {
     );
   });
 
+  it('reads the retention of the log and of finished deliveries, and refuses a log window under an hour', () => {
+    const defaults = loadNotifierConfig(base);
+    expect(defaults.NOTIFIER_LOG_RETENTION_MS).toBe(7 * 86_400_000);
+    expect(defaults.NOTIFIER_DELIVERY_RETENTION_MS).toBe(86_400_000);
+    expect(defaults.RETENTION_INTERVAL_MS).toBe(60_000);
+    const set = loadNotifierConfig({
+      ...base,
+      NOTIFIER_LOG_RETENTION_MS: '7200000',
+      NOTIFIER_DELIVERY_RETENTION_MS: '600000',
+      RETENTION_INTERVAL_MS: '5000',
+    });
+    expect([
+      set.NOTIFIER_LOG_RETENTION_MS,
+      set.NOTIFIER_DELIVERY_RETENTION_MS,
+      set.RETENTION_INTERVAL_MS,
+    ]).toEqual([7_200_000, 600_000, 5_000]);
+    expect(() => loadNotifierConfig({ ...base, NOTIFIER_LOG_RETENTION_MS: '60000' })).toThrow(
+      /NOTIFIER_LOG_RETENTION_MS/,
+    );
+    expect(() => loadNotifierConfig({ ...base, RETENTION_INTERVAL_MS: 'often' })).toThrow(
+      /RETENTION_INTERVAL_MS/,
+    );
+  });
+
   it('reports every problem at once', () => {
     try {
       loadNotifierConfig({

@@ -1,4 +1,10 @@
-import { envInt, loadConfig, serviceEnvShape, withBrokerUrls } from '@concord/service-kit';
+import {
+  envInt,
+  inboxRetentionEnvShape,
+  loadConfig,
+  serviceEnvShape,
+  withBrokerUrls,
+} from '@concord/service-kit';
 import { z } from 'zod';
 
 /** The resolver's environment (DESIGN §9): the shared service variables plus its own. */
@@ -13,6 +19,8 @@ export const resolverEnvSchema = withBrokerUrls(
     REVIEW_SWEEP_MS: envInt(5_000, { min: 10, max: 3_600_000 }),
     /** Conflicts handled at once (per-key order always holds). */
     RESOLVER_CONCURRENCY: envInt(16, { min: 1, max: 1_000 }),
+    /** How long handled message ids stay in the inbox, and how often it is pruned. */
+    ...inboxRetentionEnvShape,
   }),
 );
 

@@ -1,11 +1,15 @@
+import { topologyOf } from '@concord/core';
 import {
   connectInfrastructure,
   createLogger,
   createMetrics,
   createRelayModule,
+  createRetentionModule,
   exitOnStartupFailure,
+  inboxRetentionTask,
   runService,
 } from '@concord/service-kit';
+import { createInbox } from '@concord/outbox';
 import { loadResolverConfig } from './config.js';
 import { createResolverModule } from './module.js';
 import { defaultPolicyPath } from './policy/default-path.js';
@@ -28,6 +32,7 @@ const main = async (): Promise<void> => {
     service: SERVICE,
     logger,
     metrics,
+    topology: topologyOf(SERVICE),
   });
 
   const resolver = createResolverModule({
@@ -41,6 +46,19 @@ const main = async (): Promise<void> => {
     sweepIntervalMs: config.REVIEW_SWEEP_MS,
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  const retention = createRetentionModule({
+    metrics,
+    logger,
+    intervalMs: config.RETENTION_INTERVAL_MS,
+    tasks: [
+      inboxRetentionTask({
+        sql: db,
+        inbox: createInbox({ schema: config.DATABASE_SCHEMA }),
+        consumers: [SERVICE],
+        retentionMs: config.INBOX_RETENTION_MS,
+      }),
+    ],
+  });
 
   await runService({
     service: SERVICE,
@@ -48,7 +66,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Consumers stop first, then the relay publishes what they wrote, then clients close (pool last).
-    modules: [resolver, relay],
+    modules: [resolver, relay, retention],
     checks,
     clients,
     graceMs: config.SHUTDOWN_GRACE_MS,
