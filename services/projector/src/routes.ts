@@ -1,4 +1,4 @@
-import { ConcordError, isPlainObject } from '@concord/core';
+import { ConcordError, isPlainObject, isUnstorableText } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
@@ -23,6 +23,10 @@ const rebuildRequest = (body: unknown): { aggregateType?: string } => {
   if (typeof type !== 'string' || type === '' || type.length > 200) {
     throw invalidRequest('aggregateType must be a non-empty string');
   }
+  // Checked before the rebuild starts: the database would refuse the text, and the rebuild be `failed`.
+  if (isUnstorableText(type)) {
+    throw invalidRequest('aggregateType holds U+0000 or an unpaired surrogate, which no aggregate type has');
+  }
   return { aggregateType: type };
 };
 
@@ -34,6 +38,8 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
 
   app.get<{ Params: { type: string; id: string } }>('/v1/aggregates/:type/:id', async (request) => {
     const { type, id } = request.params;
+    // No aggregate has text Postgres cannot store in its type or id: not found, without a failed query.
+    if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
     const hit = await orchestrator.read({ sql: db }, type, id);
     if (hit === undefined) throw aggregateNotFound(type, id);
     const { record } = hit;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { findUnstorableText, isUnstorableText } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -38,15 +39,25 @@ export const registerSubscriptionRoutes = (
   const { db, subscriptions } = options;
   const newId = options.newId ?? randomUUID;
 
+  const notFound = (id: string) =>
+    notifierError(NotifierErrorCode.subscriptionNotFound, `subscription ${id} not found`);
+
+  // No subscription has an id Postgres cannot store (U+0000): not found, without a failed query.
   const found = async (id: string) => {
-    const subscription = await subscriptions.get(db, id);
-    if (subscription === undefined) {
-      throw notifierError(NotifierErrorCode.subscriptionNotFound, `subscription ${id} not found`);
-    }
+    const subscription = isUnstorableText(id) ? undefined : await subscriptions.get(db, id);
+    if (subscription === undefined) throw notFound(id);
     return subscription;
   };
 
   app.post('/v1/subscriptions', async (request, reply) => {
+    // Filter, secret and URL are stored: text Postgres cannot store anywhere in the body is refused.
+    const unstorable = findUnstorableText(request.body, '');
+    if (unstorable !== undefined) {
+      const where = unstorable.path === '' ? 'the body' : unstorable.path;
+      throw notifierError(NotifierErrorCode.subscriptionInvalid, `${where} ${unstorable.why}`, {
+        details: [{ path: unstorable.path, message: unstorable.why }],
+      });
+    }
     const parsed = bodySchema.safeParse(request.body);
     if (!parsed.success) {
       throw notifierError(
@@ -88,12 +99,8 @@ export const registerSubscriptionRoutes = (
   });
 
   app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request, reply) => {
-    if (!(await subscriptions.remove(db, request.params.id))) {
-      throw notifierError(
-        NotifierErrorCode.subscriptionNotFound,
-        `subscription ${request.params.id} not found`,
-      );
-    }
+    const { id } = request.params;
+    if (isUnstorableText(id) || !(await subscriptions.remove(db, id))) throw notFound(id);
     return reply.status(204).send();
   });
 };
