@@ -1,4 +1,4 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_LENGTH } from '@concord/core';
 import { BUS_ERROR_CODES } from './errors.js';
 import type { OutgoingMessage } from './port.js';
 
@@ -16,10 +16,13 @@ export const TOPIC_PATTERN = /^[a-z0-9][a-z0-9._-]{0,199}$/;
 export const GROUP_PATTERN = /^[a-z0-9][a-z0-9._-]{0,49}$/;
 
 /** Default `maxMessageBytes`: payload, key and headers together, below Kafka's default 1 MiB request. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;
+export const DEFAULT_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES;
 
-/** Ids are idempotency keys (DESIGN §2 limits ids to 200 characters). */
-const MAX_ID_LENGTH = 200;
+/**
+ * Ids are idempotency keys: an event id (DESIGN §2: ≤ 200 characters) and the longest suffix Concord
+ * derives from it (core's `derivedMessageIds`), so every message id derived from an accepted event fits.
+ */
+const MAX_ID_LENGTH = MAX_MESSAGE_ID_LENGTH;
 
 export const assertTopic = (topic: unknown): void => {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {

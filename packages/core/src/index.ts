@@ -189,3 +189,19 @@ export type {
   ProjectedMessage,
   SubmitMessage,
 } from './messages/payloads.js';
+export {
+  CHANGE_ID_SUFFIXES,
+  LONGEST_DERIVED_SUFFIX,
+  MAX_ID_LENGTH,
+  MAX_MESSAGE_ID_LENGTH,
+  MessageIds,
+  changeEventId,
+  derivedMessageIds,
+} from './messages/ids.js';
+export type { ChangeIdSuffix } from './messages/ids.js';
+export {
+  AGGREGATE_TOO_LARGE,
+  MAX_MESSAGE_BYTES,
+  MAX_PAYLOAD_BYTES,
+  MESSAGE_RESERVE_BYTES,
+} from './messages/limits.js';

@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { JsonObject, OutcomeMessage } from '@concord/core';
-import { ConcordError, Topics } from '@concord/core';
+import { ConcordError, MessageIds, Topics } from '@concord/core';
 import { createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore, Inbox, Outbox, OutboxMessage, RejectionStore, Tx } from '@concord/outbox';
 import type { IntakeItem, InvalidItem } from './intake.js';
@@ -64,7 +64,7 @@ const rejectedMessage = (item: InvalidItem, id: string, context: Context | undef
   return {
     topic: Topics.outcome,
     key: id,
-    id: `${id}:outcome:rejected`,
+    id: MessageIds.outcome(id, 'rejected'),
     payload: encoder.encode(JSON.stringify(outcome)),
     headers: { 'correlation-id': id, 'causation-id': id },
     ...(context === undefined ? {} : { context }),

@@ -2,7 +2,7 @@ import { trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { IncomingMessage } from '@concord/bus';
 import { encodeJson } from '@concord/bus';
-import { Topics } from '@concord/core';
+import { MessageIds, Topics } from '@concord/core';
 import type { AppliedMessage, Logger } from '@concord/core';
 import type { Database, Outbox, OutboxMessage, Tx } from '@concord/outbox';
 import { createBatchedHandler, recordInboxBatch } from '@concord/service-kit';
@@ -135,7 +135,7 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
       messages.push({
         topic: Topics.projected,
         key: record.id,
-        id: `${message.id}:projected`,
+        id: MessageIds.projected(message.id),
         payload: encodeJson(projectedOf(record, moved)),
         headers: {
           'correlation-id': message.headers['correlation-id'] ?? applied.eventId,

@@ -1,4 +1,6 @@
+import { changeEventId } from '@concord/core';
 import type {
+  ChangeIdSuffix,
   Conflict,
   DecisionRecord,
   JsonObject,
@@ -14,15 +16,12 @@ import { decisionMessages } from './messages.js';
 export type Applied = AppliedResolution & { readonly changes: JsonObject };
 
 /**
- * The resolver records each change it applies as an event of its own, `<conflict id>:<suffix>`. Core's
- * event-id rule refuses submitted ids with these endings, so no client's event can take one of them.
+ * The resolver records each change it applies as an event of its own, `<conflict id>:<suffix>` (core's
+ * `changeEventId`). Core's event-id rule refuses submitted ids with these endings, so no client's event
+ * can take one of them.
  */
-export const CHANGE_ID_SUFFIXES = ['resolution', 'provisional'] as const;
-export type ChangeIdSuffix = (typeof CHANGE_ID_SUFFIXES)[number];
-
-/** Id of the event that records a change the resolver applied for `conflictId`. */
-export const changeEventId = (conflictId: string, suffix: ChangeIdSuffix): string =>
-  `${conflictId}:${suffix}`;
+export { CHANGE_ID_SUFFIXES, changeEventId } from '@concord/core';
+export type { ChangeIdSuffix };
 
 const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;
 

@@ -1,5 +1,5 @@
 import { decodeJson, encodeJson } from '@concord/bus';
-import { ConcordError, Topics, isFinalOutcome, isPlainObject } from '@concord/core';
+import { ConcordError, MessageIds, Topics, isFinalOutcome, isPlainObject } from '@concord/core';
 import type {
   AggregateState,
   AppliedMessage,
@@ -91,7 +91,7 @@ export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
   messages.push({
     topic: Topics.conflictResolved,
     key: event.aggregateId,
-    id: `${conflict.id}:${record.outcome}`,
+    id: MessageIds.resolved(conflict.id, record.outcome),
     payload: encodeJson(resolved),
     headers,
   });
@@ -99,7 +99,7 @@ export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
     messages.push({
       topic: Topics.applied,
       key: event.aggregateId,
-      id: `${m.applied.eventId}:applied`,
+      id: MessageIds.applied(m.applied.eventId),
       payload: encodeJson(appliedMessage(m, m.applied.state, m.changes)),
       headers,
     });
@@ -120,7 +120,7 @@ export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
   messages.push({
     topic: Topics.outcome,
     key: event.id,
-    id: `${event.id}:outcome:${outcome}`,
+    id: MessageIds.outcome(event.id, outcome),
     payload: encodeJson(outcomeMessage),
     headers,
   });

@@ -3,6 +3,9 @@ import type { ConsumeMessage, Options } from 'amqplib';
 import type { IncomingMessage, OutgoingMessage } from '../port.js';
 import { DELIVERY_COUNT_HEADER, KEY_HEADER, MESSAGE_ID_HEADER } from './options.js';
 
+/** Longest AMQP `shortstr`, such as the `message_id` property, in UTF-8 bytes. */
+const MAX_SHORTSTR_BYTES = 255;
+
 /**
  * AMQP properties for a message: persistent, mandatory (returned if no queue takes it), message id, key
  * and user headers as headers.
@@ -10,7 +13,9 @@ import { DELIVERY_COUNT_HEADER, KEY_HEADER, MESSAGE_ID_HEADER } from './options.
 export const publishOptions = (message: OutgoingMessage): Options.Publish => ({
   persistent: true,
   mandatory: true,
-  messageId: message.id,
+  // The id always travels in the `message-id` header, which decoding falls back to; the `message_id`
+  // property is an AMQP shortstr (≤ 255 bytes), too short for some ids the bus accepts (230 characters).
+  ...(Buffer.byteLength(message.id) <= MAX_SHORTSTR_BYTES ? { messageId: message.id } : {}),
   contentType: 'application/octet-stream',
   headers: { ...message.headers, [MESSAGE_ID_HEADER]: message.id, [KEY_HEADER]: message.key },
 });

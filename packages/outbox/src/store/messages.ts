@@ -1,4 +1,4 @@
-import { Topics, isFinalOutcome, toConflict } from '@concord/core';
+import { MessageIds, Topics, isFinalOutcome, toConflict } from '@concord/core';
 import type { AppliedMessage, ConflictDetectedMessage, OutcomeMessage } from '@concord/core';
 import type { OutboxMessage } from '../outbox/writer.js';
 import type { AppendedEvent } from './types.js';
@@ -49,7 +49,7 @@ export const defaultMessages = ({
     messages.push({
       topic: Topics.applied,
       key: event.aggregateId,
-      id: `${event.id}:applied`,
+      id: MessageIds.applied(event.id),
       payload: json(applied),
       headers,
     });
@@ -63,7 +63,7 @@ export const defaultMessages = ({
     messages.push({
       topic: Topics.conflictDetected,
       key: event.aggregateId,
-      id: `${event.id}:conflict`,
+      id: MessageIds.conflict(event.id),
       payload: json(detected),
       headers,
     });
@@ -82,7 +82,7 @@ export const defaultMessages = ({
   messages.push({
     topic: Topics.outcome,
     key: event.id,
-    id: `${event.id}:outcome:${result.outcome}`,
+    id: MessageIds.outcome(event.id, result.outcome),
     payload: json(outcome),
     headers,
   });
