@@ -14,6 +14,12 @@ export interface BackendCapabilities {
   readonly readOnly: boolean;
   /** Readers are asked in ascending order (a cache before the primary store). Default 100. */
   readonly readOrder?: number;
+  /**
+   * Writes cannot join the consumer's Postgres transaction (a cache in another store). Such a backend
+   * must never be ahead of a committed row: in the transaction its keys are only invalidated, and the
+   * records are written once the transaction committed (see {@link ProjectionContext.afterCommit}).
+   */
+  readonly outsideTransaction?: boolean;
 }
 
 /** Receives the rebuilt states of one rebuild, in batches, inside the swap transaction. */
@@ -37,6 +43,12 @@ export interface ProjectionBackend {
    * were upserted in turn. Records may name one aggregate more than once.
    */
   upsertMany?(ctx: ProjectionContext, records: readonly ProjectionRecord[]): Promise<UpsertResult[]>;
+  /**
+   * For a backend `outsideTransaction`: drops what it holds of these aggregates, inside the
+   * transaction that is about to write them, so a crash between the commit and the write after it
+   * leaves a miss (which a read fills from the primary store) rather than an old record.
+   */
+  invalidate?(records: readonly Pick<ProjectionRecord, 'type' | 'id'>[]): Promise<void>;
   /** Mode `read`. */
   read?(ctx: ReadContext, type: string, id: string): Promise<ProjectionRecord | undefined>;
   /**

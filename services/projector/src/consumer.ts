@@ -51,7 +51,12 @@ type Prepared =
 type Handled =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'acknowledged' }
-  | { readonly kind: 'projected'; readonly outcomes: readonly BackendOutcome[] };
+  | {
+      readonly kind: 'projected';
+      readonly outcomes: readonly BackendOutcome[];
+      /** The batch's writes to backends outside the transaction; run once, after the commit. */
+      readonly afterCommit: () => Promise<void>;
+    };
 
 export interface ProjectionHandler {
   (message: IncomingMessage): Promise<void>;
@@ -63,9 +68,10 @@ export interface ProjectionHandler {
  * Handles `concord.events.applied` and `concord.conflicts.resolved`, in batches: messages the bus
  * hands over concurrently (distinct keys) share one transaction holding their inbox rows (one
  * statement; ids already there are redeliveries and change nothing), the version-guarded upserts into
- * every backend that projects their aggregate types, the `concord.aggregates.projected` outbox rows
- * of the changes some backend moved forward, and — last, so its row locks last only until the commit —
- * the checkpoints. A reordered older version is absorbed by the version guard. A resolution's state
+ * every backend that projects their aggregate types (caches outside Postgres are only invalidated in
+ * it and written once it committed, so they are never ahead of a committed row), the
+ * `concord.aggregates.projected` outbox rows of the changes some backend moved forward, and — last,
+ * so its row locks last only until the commit — the checkpoints. A reordered older version is absorbed by the version guard. A resolution's state
  * reaches the projector as the `applied` message the resolver emits in the same transaction, so a
  * resolved message is recorded in the inbox and counted only. A batch that fails is retried message
  * by message, so a poison message fails (and is retried or dead-lettered) alone.
@@ -118,10 +124,16 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
     // An id twice in one batch is new only the first time.
     const live = batch.map((item) => fresh.delete(item.message.id));
     const projecting = batch.flatMap((item, i) => (live[i] && item.kind === 'applied' ? [item] : []));
+    const writes: (() => Promise<void>)[] = [];
     const outcomes = await orchestrator.projectMany(
-      { tx },
+      { tx, afterCommit: (write) => writes.push(write) },
       projecting.map((item) => item.record),
     );
+    let written: Promise<void> | undefined;
+    const afterCommit = (): Promise<void> => {
+      written ??= Promise.all(writes.map((write) => write())).then(() => undefined);
+      return written;
+    };
 
     const messages: OutboxMessage[] = [];
     const updates: CheckpointUpdate[] = [];
@@ -161,7 +173,7 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
       if (!live[i]) return { kind: 'duplicate' };
       return item.kind === 'resolved'
         ? { kind: 'acknowledged' }
-        : { kind: 'projected', outcomes: projected.get(item) ?? [] };
+        : { kind: 'projected', outcomes: projected.get(item) ?? [], afterCommit };
     });
   };
 
@@ -214,6 +226,19 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
       });
     }
     const handled = await batched.handle(item);
+    if (handled.kind === 'projected') {
+      // Committed: now the caches. One write per batch, whichever of its messages gets here first. A
+      // failure leaves their keys dropped (the transaction invalidated them): reads fill them from
+      // Postgres, so the message is not failed for it (its redelivery would change nothing).
+      await handled
+        .afterCommit()
+        .catch((error: unknown) =>
+          options.logger.warn(
+            { err: error, messageId: message.id },
+            'cache write after the commit failed; reads fill the cache from the committed rows',
+          ),
+        );
+    }
     const result = handledResult(handled);
     span?.setAttribute('concord.projection.result', result);
     options.logger.debug(

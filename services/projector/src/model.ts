@@ -22,6 +22,11 @@ export type UpsertResult = 'applied' | 'stale';
 /** Context of a live projection: the consumer's transaction (inbox, outbox and checkpoints share it). */
 export interface ProjectionContext {
   readonly tx: Tx;
+  /**
+   * Runs `write` once `tx` committed (never if it rolls back). Given, backends `outsideTransaction`
+   * are written there; without it they are written in the transaction, as the others.
+   */
+  readonly afterCommit?: (write: () => Promise<void>) => void;
 }
 
 /** Context of a read: a connection (or a transaction). */

@@ -33,7 +33,9 @@ export interface ProjectionOrchestrator {
   project(ctx: ProjectionContext, record: ProjectionRecord): Promise<BackendOutcome[]>;
   /**
    * `project` for a batch in one transaction: every backend receives its records at once (its
-   * `upsertMany`, or `upsert` in turn); one list of outcomes per record, in order.
+   * `upsertMany`, or `upsert` in turn); one list of outcomes per record, in order. With
+   * `ctx.afterCommit`, a backend `outsideTransaction` is written after the commit, and only with the
+   * records a transactional backend moved forward (reported `applied` for it; the others `stale`).
    */
   projectMany(ctx: ProjectionContext, records: readonly ProjectionRecord[]): Promise<BackendOutcome[][]>;
   /** Upserts into one named backend, with typed errors when it cannot. */
@@ -92,21 +94,43 @@ export const createOrchestrator = (backends: readonly ProjectionBackend[]): Proj
           throw unsupportedCapability(undefined, record.type);
         return [];
       });
-      // Backend by backend in declaration order, as `project` does record by record.
+      const { afterCommit } = ctx;
+      const later: { backend: ProjectionBackend; indexes: number[] }[] = [];
+      // Backend by backend in declaration order, as `project` does record by record; backends outside
+      // the transaction after the others, once they know what the transaction moves forward.
       for (const backend of backends) {
         if (!supportsMode(backend, 'upsert')) continue;
         const indexes = records.flatMap((record, i) => (supportsType(backend, record.type) ? [i] : []));
         if (indexes.length === 0) continue;
-        const mine = indexes.map((i) => records[i] as ProjectionRecord);
-        const upsertMany = backend.upsertMany?.bind(backend);
-        const results: UpsertResult[] = [];
-        if (upsertMany !== undefined) results.push(...(await upsertMany(ctx, mine)));
-        else for (const record of mine) results.push(await upsertOf(backend)(ctx, record));
-        indexes.forEach((recordIndex, j) => {
-          const result = results[j];
-          if (result === undefined) throw new Error(`${backend.name} returned too few upsert results`);
-          outcomes[recordIndex]?.push({ backend: backend.name, result });
-        });
+        if (backend.capabilities.outsideTransaction === true && afterCommit !== undefined) {
+          later.push({ backend, indexes });
+          continue;
+        }
+        const results = await upsertAll(backend, ctx, pick(records, indexes));
+        indexes.forEach((i, j) =>
+          outcomes[i]?.push({ backend: backend.name, result: results[j] as UpsertResult }),
+        );
+      }
+      for (const { backend, indexes } of later) {
+        // A record no transactional backend projects has no committed row to be ahead of: written now.
+        const alone = indexes.filter((i) => outcomes[i]?.length === 0);
+        const moved = indexes.filter((i) => outcomes[i]?.some((o) => o.result === 'applied') === true);
+        const unmoved = indexes.filter((i) => !alone.includes(i) && !moved.includes(i));
+        const results = await upsertAll(backend, ctx, pick(records, alone));
+        alone.forEach((i, j) =>
+          outcomes[i]?.push({ backend: backend.name, result: results[j] as UpsertResult }),
+        );
+        // What the transaction moves forward is written once it committed; its keys are dropped now,
+        // so a crash in between leaves a miss that a read fills from the committed row.
+        const deferred = pick(records, moved);
+        if (deferred.length > 0) {
+          await backend.invalidate?.(deferred);
+          afterCommit?.(async () => {
+            await upsertAll(backend, ctx, deferred);
+          });
+        }
+        for (const i of moved) outcomes[i]?.push({ backend: backend.name, result: 'applied' });
+        for (const i of unmoved) outcomes[i]?.push({ backend: backend.name, result: 'stale' });
       }
       return outcomes;
     },
@@ -153,6 +177,24 @@ export const createOrchestrator = (backends: readonly ProjectionBackend[]): Proj
       return targets;
     },
   };
+};
+
+const pick = (records: readonly ProjectionRecord[], indexes: readonly number[]): ProjectionRecord[] =>
+  indexes.map((i) => records[i] as ProjectionRecord);
+
+/** The backend's results for `records`, in order: its `upsertMany`, or `upsert` in turn. */
+const upsertAll = async (
+  backend: ProjectionBackend,
+  ctx: ProjectionContext,
+  records: readonly ProjectionRecord[],
+): Promise<UpsertResult[]> => {
+  if (records.length === 0) return [];
+  const upsertMany = backend.upsertMany?.bind(backend);
+  const results: UpsertResult[] = [];
+  if (upsertMany !== undefined) results.push(...(await upsertMany(ctx, records)));
+  else for (const record of records) results.push(await upsertOf(backend)(ctx, record));
+  if (results.length < records.length) throw new Error(`${backend.name} returned too few upsert results`);
+  return results;
 };
 
 /** The backend's upsert; callers checked the mode first. */

@@ -36,7 +36,9 @@ const escapeGlob = (text: string) => text.replace(GLOB_SPECIAL, (c) => `\\${c}`)
 /**
  * A Redis cache of the configured aggregate types: one hash per aggregate holding its version and the
  * record. Writes are version-guarded by a Lua script, so redelivered or reordered messages (and a
- * rebuild racing live updates) never move an aggregate back.
+ * rebuild racing live updates) never move an aggregate back. Live projections write it only after
+ * their Postgres transaction committed, having dropped the aggregates' keys inside it
+ * (`outsideTransaction`), so it is never ahead of a committed row; a crash in between leaves a miss.
  */
 export const createRedisBackend = (options: RedisBackendOptions): ProjectionBackend => {
   const prefix = options.keyPrefix ?? 'concord:projection:';
@@ -64,6 +66,10 @@ export const createRedisBackend = (options: RedisBackendOptions): ProjectionBack
       modes: ['upsert', 'rebuild', 'read'],
       readOnly: false,
       readOrder: 10,
+      outsideTransaction: true,
+    },
+    async invalidate(records) {
+      if (records.length > 0) await redis.unlink(...records.map((record) => key(record.type, record.id)));
     },
     async upsert(_ctx, record): Promise<UpsertResult> {
       const written = await redis[COMMAND](...upsertArgs(record));
