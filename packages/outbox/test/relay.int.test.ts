@@ -6,8 +6,18 @@
 import { createMemoryBus } from '@concord/bus';
 import { describe, expect, it } from 'vitest';
 import { createOutbox, createRelay } from '../src/index.js';
+import type { Database } from '../src/index.js';
 import { faultyBus } from '../src/testing/index.js';
-import { collect, keyOrderViolations, readText, text, unique, waitFor, writeMessages } from './helpers.js';
+import {
+  collect,
+  delay,
+  keyOrderViolations,
+  readText,
+  text,
+  unique,
+  waitFor,
+  writeMessages,
+} from './helpers.js';
 import { useRelayHarness } from './support/relay-harness.js';
 
 const h = useRelayHarness();
@@ -94,7 +104,8 @@ describe('relay', () => {
     let stall: Promise<void> | undefined;
     let release: () => void = () => undefined;
     const stallingBus = faultyBus(memory, { beforePublish: () => stall ?? Promise.resolve() });
-    const a = h.relay(stallingBus, { owner: 'relay-a', leaseTtlMs: 600 });
+    // A publish that does not come back within stallTimeoutMs stops A's renewals.
+    const a = h.relay(stallingBus, { owner: 'relay-a', leaseTtlMs: 600, stallTimeoutMs: 1_000 });
     await waitFor('a owns all', async () => (await a.stats()).partitions.length === 16);
     const b = h.relay(memory, { owner: 'relay-b', leaseTtlMs: 600 });
     await waitFor('split 8/8', async () => {
@@ -104,7 +115,8 @@ describe('relay', () => {
     const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
     expect(new Set([...sa.partitions, ...sb.partitions]).size).toBe(16);
 
-    // Stall relay A inside a publish: it stops renewing, B takes its partitions over (fence + 1).
+    // Stall relay A inside a publish: after stallTimeoutMs it stops renewing, B takes its partitions
+    // over (fence + 1).
     stall = new Promise<void>((resolve) => (release = resolve));
     await writeMessages({ db: h.db, outbox, topic, count: 400, keys: 40 });
     await waitFor('b took every partition', async () => (await b.stats()).partitions.length === 16, 15_000);
@@ -119,6 +131,87 @@ describe('relay', () => {
     const aStats = await a.stats();
     expect(aStats.published).toBe(0);
     expect(aStats.partitions.length).toBeLessThan(16);
+  });
+
+  it('keeps its leases through a pass slowed far past the lease TTL: never fenced, each row published once', async () => {
+    const memory = h.track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    let slow = false;
+    // Every publish call of A takes 150 ms once slowed: a read of 100 rows (4 batches) outlives the
+    // 400 ms TTL, and the pass that publishes A's share of the backlog outlives it many times over.
+    const slowBus = faultyBus(memory, { beforePublish: () => (slow ? delay(150) : Promise.resolve()) });
+    const options = { leaseTtlMs: 400, batchSize: 25, readSize: 100 };
+    const a = h.relay(slowBus, { owner: 'relay-a', ...options });
+    await waitFor('a owns all', async () => (await a.stats()).partitions.length === 16);
+    // B would take over any partition whose lease expires, and whichever relay marks first fences the other.
+    const b = h.relay(memory, { owner: 'relay-b', ...options });
+    await waitFor('split 8/8', async () => {
+      const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
+      return sa.partitions.length === 8 && sb.partitions.length === 8;
+    });
+    slow = true;
+    await writeMessages({ db: h.db, outbox, topic, count: 1_000, keys: 100 });
+    await waitFor('all settled', async () => {
+      const { rows } = await h.db.query<{ pending: number }>('SELECT pending FROM concord.outbox_backlog()');
+      return rows[0]?.pending === 0;
+    });
+    const { rows: leases } = await h.db.query<{ owner: string; n: number }>(
+      'SELECT owner, count(*)::int AS n FROM concord.outbox_leases GROUP BY owner ORDER BY owner',
+    );
+    expect(leases).toEqual([
+      { owner: 'relay-a', n: 8 },
+      { owner: 'relay-b', n: 8 },
+    ]);
+    const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
+    expect({ a: sa.fenced, b: sb.fenced }).toEqual({ a: 0, b: 0 });
+    expect(sa.partitions).toHaveLength(8);
+    expect(sa.published + sb.published).toBe(1_000);
+    expect(sa.published).toBeGreaterThan(300);
+    expect(received).toHaveLength(1_000);
+    expect(new Set(received.map((m) => m.id)).size).toBe(1_000);
+    expect(keyOrderViolations(received)).toEqual([]);
+  });
+
+  it('stops publishing before its leases run out when it cannot renew them', async () => {
+    const memory = h.track(createMemoryBus());
+    const topic = `t.${unique()}`;
+    const { received } = await collect(memory, [topic]);
+    const ttl = 600;
+    const publishes: number[] = [];
+    const slowBus = faultyBus(memory, {
+      beforePublish: async () => {
+        publishes.push(Date.now());
+        await delay(50);
+      },
+    });
+    // From `cutAt` on, every lease statement of the relay fails (the rows' reads and marks still work).
+    let cutAt: number | undefined;
+    const base = h.db;
+    const db: Database = {
+      kind: base.kind,
+      query: (sql, params, options) =>
+        cutAt !== undefined && sql.includes('outbox_leases l SET expires_at')
+          ? Promise.reject(new Error('renewal refused'))
+          : base.query(sql, params, options),
+      exec: (sql) => base.exec(sql),
+      withTransaction: (fn) => base.withTransaction(fn),
+      listen: (options) => base.listen(options),
+      close: () => Promise.resolve(),
+    };
+    // A read is 20 batches (1 s): without the check, a pass publishes it whole, leases or not.
+    const r = h.relay(slowBus, { db, leaseTtlMs: ttl, batchSize: 10, readSize: 200 });
+    await waitFor('leases', async () => (await r.stats()).partitions.length === 16);
+    await writeMessages({ db: h.db, outbox, topic, count: 600, keys: 50 });
+    await waitFor('publishing', () => received.length > 0);
+    cutAt = Date.now();
+    await delay(2 * ttl);
+    // No batch began later than the leases could last: renewed last before the cut, for one TTL.
+    expect(publishes.filter((at) => at > cutAt + ttl)).toEqual([]);
+    expect(received.length).toBeLessThan(600);
+    cutAt = undefined;
+    await waitFor('the rest once renewals work again', () => new Set(received.map((m) => m.id)).size === 600);
+    expect(keyOrderViolations(received)).toEqual([]);
   });
 
   it('wakes on NOTIFY well before the polling interval', async () => {

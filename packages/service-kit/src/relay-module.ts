@@ -60,6 +60,11 @@ const GAUGES: readonly RelayGauge[] = [
     value: (s) => s.failedAttempts,
   },
   {
+    name: 'concord_relay_fenced_total',
+    help: 'Rows this relay published but could not settle because its lease had moved on, since start.',
+    value: (s) => s.fenced,
+  },
+  {
     name: 'concord_relay_partitions',
     help: 'Key partitions this relay holds leases on.',
     value: (s) => s.partitions.length,

@@ -17,6 +17,7 @@ import type { PublishOutcome } from './publisher.js';
 import type { OutboxRow } from './row.js';
 import { later, readBatch } from './read.js';
 import type { Cursor, ReadResult } from './read.js';
+import { LeaseRenewal } from './renewal.js';
 import { relaySql } from './sql.js';
 import type { RelaySql } from './sql.js';
 import { StatsRecorder } from './stats.js';
@@ -74,6 +75,7 @@ export const createRelay = (options: RelayOptions): Relay => new OutboxRelay(opt
 class OutboxRelay implements Relay {
   readonly owner: string;
   readonly #o: Required<Omit<RelayOptions, 'owner' | 'schema' | 'backoff'>> & { backoff: BackoffOptions };
+  readonly #renewal: LeaseRenewal;
   readonly #sql: RelaySql;
   readonly #channel: string;
   readonly #leases: Leases;
@@ -98,6 +100,8 @@ class OutboxRelay implements Relay {
   #cursor: Cursor | undefined;
   #cleanupDueAt = 0;
   #idleMarkDueAt = 0;
+  /** How long the last publish call took. */
+  #lastPublishMs = 0;
 
   constructor(options: RelayOptions) {
     const schema = options.schema ?? DEFAULT_SCHEMA;
@@ -109,6 +113,7 @@ class OutboxRelay implements Relay {
       readSize: options.readSize ?? 4 * (options.batchSize ?? 500),
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       leaseTtlMs: options.leaseTtlMs ?? 10_000,
+      stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
       maxAttempts: options.maxAttempts ?? 10,
       backoff: options.backoff ?? {},
       publishDeadLetters: options.publishDeadLetters ?? true,
@@ -128,6 +133,14 @@ class OutboxRelay implements Relay {
       sql: this.#sql,
       owner: this.owner,
       ttlMs: this.#o.leaseTtlMs,
+      logger: this.#log,
+      now: this.#o.now,
+    });
+    this.#renewal = new LeaseRenewal({
+      leases: this.#leases,
+      ttlMs: this.#o.leaseTtlMs,
+      stallTimeoutMs: this.#o.stallTimeoutMs,
+      now: this.#o.now,
       logger: this.#log,
     });
     this.#publisher = new Publisher(this.#o.bus, this.#o.tracer);
@@ -158,6 +171,7 @@ class OutboxRelay implements Relay {
     if (this.#loop !== undefined || this.#closing !== undefined) return;
     // The first cleanup waits one interval: a relay that starts on a backlog publishes it first.
     this.#cleanupDueAt = this.#o.now() + this.#o.cleanupIntervalMs;
+    this.#renewal.start();
     this.#loop = this.#run();
   }
 
@@ -188,6 +202,7 @@ class OutboxRelay implements Relay {
     this.#stop.abort();
     this.#waker.wake();
     await this.#loop;
+    await this.#renewal.stop();
     try {
       await this.#leases.releaseAll();
     } catch (error) {
@@ -319,13 +334,18 @@ class OutboxRelay implements Relay {
         last = seen;
         limit = this.#o.readSize;
         if (full && this.#mayContinue()) reading = settle(this.#read(held, last, limit));
-        const outcome = await this.#publish(rows);
+        const outcome = await this.#publish(rows, held);
+        if (outcome.leaseShort) {
+          // Renewals failed for a while (or a lease was lost): stop before the leases run out, settle
+          // what went through, and let the next round of maintenance renew them before going on.
+          this.#leaseDueAt = 0;
+        }
         if (!outcome.clean) {
           await settleMarks(0);
           if (outcome.published.length > 0) await this.#marker.mark(outcome.published, held, undefined);
           for (const failure of outcome.failures) await this.#failures.record(failure.row, failure.error);
           this.#cursor = undefined;
-          return { read, full, outage: outcome.outage, waiting };
+          return { read, full: full || outcome.leaseShort, outage: outcome.outage, waiting };
         }
         if (marking.length >= MARKS_IN_FLIGHT) await settleMarks(MARKS_IN_FLIGHT - 1);
         marking.push(settle(this.#marker.mark(outcome.published, held, last)));
@@ -364,19 +384,50 @@ class OutboxRelay implements Relay {
   /**
    * Publishes a read's rows in batches of `batchSize`, each starting after the broker confirmed the one
    * before; stops after the first batch that did not go through cleanly, so no later row of a failing
-   * key is published.
+   * key is published. A batch starts only while the leases of `held` are all still held and valid for
+   * longer than it may take ({@link #leaseMarginMs}); otherwise the read stops short (`leaseShort`), so
+   * a pass never publishes past its leases.
    */
-  async #publish(rows: readonly OutboxRow[]): Promise<PublishOutcome & { readonly clean: boolean }> {
+  async #publish(
+    rows: readonly OutboxRow[],
+    held: HeldLeases,
+  ): Promise<PublishOutcome & { readonly clean: boolean; readonly leaseShort: boolean }> {
     const published: OutboxRow[] = [];
     for (let start = 0; start < rows.length; start += this.#o.batchSize) {
+      if (!this.#leases.validFor(held, this.#leaseMarginMs())) {
+        this.#log.warn(
+          { published: published.length, left: rows.length - start },
+          'outbox relay leases run short; pass stopped',
+        );
+        return { published, failures: [], outage: false, clean: false, leaseShort: true };
+      }
       const batch = rows.slice(start, start + this.#o.batchSize);
-      const outcome = await this.#publisher.publish(batch);
+      const began = this.#o.now();
+      const outcome = await this.#renewal.publishing(() => this.#publisher.publish(batch));
+      this.#lastPublishMs = this.#o.now() - began;
       published.push(...outcome.published);
       if (outcome.failures.length > 0 || outcome.outage || outcome.published.length < batch.length) {
-        return { published, failures: outcome.failures, outage: outcome.outage, clean: false };
+        return {
+          published,
+          failures: outcome.failures,
+          outage: outcome.outage,
+          clean: false,
+          leaseShort: false,
+        };
       }
     }
-    return { published, failures: [], outage: false, clean: true };
+    return { published, failures: [], outage: false, clean: true, leaseShort: false };
+  }
+
+  /**
+   * How long the leases must stay valid for a batch to start: as long as the last publish took, at
+   * least a third of the TTL and at most two thirds. Renewals every third of the TTL keep more than two
+   * thirds left while the database answers, so only failing renewals (or a publish that takes most of a
+   * TTL) stop a pass.
+   */
+  #leaseMarginMs(): number {
+    const ttl = this.#o.leaseTtlMs;
+    return Math.min((2 * ttl) / 3, Math.max(ttl / 3, this.#lastPublishMs));
   }
 
   /** Sleeps, waking early only on close. */

@@ -21,8 +21,18 @@ export interface RelayOptions {
   readonly readSize?: number;
   /** Polling fallback when no NOTIFY arrives. Default 1000 ms. */
   readonly pollIntervalMs?: number;
-  /** A partition lease lasts this long unless renewed (renewed every third of it). Default 10_000 ms. */
+  /**
+   * A partition lease lasts this long unless renewed. A timer of its own renews the leases every third
+   * of it, whether a pass is running or not; a publish batch starts only while they have at least a
+   * third of it left. Default 10_000 ms.
+   */
   readonly leaseTtlMs?: number;
+  /**
+   * A relay stuck in one publish call for longer than this (a broker that never confirms) stops
+   * renewing its leases, so another relay takes its partitions over. Default 60_000 ms (the RabbitMQ
+   * adapter gives up on a publish after 30 s).
+   */
+  readonly stallTimeoutMs?: number;
   /** Failed attempts (broker reachable) before a row is dead-lettered. Default 10. */
   readonly maxAttempts?: number;
   /** Backoff of a failing key and of the whole relay while the broker is unreachable. */
