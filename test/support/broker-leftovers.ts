@@ -16,7 +16,8 @@ const SUFFIX = `${TIME}[0-9a-f]{8}`;
 const UNIQUE = `${TIME}[0-9a-z]{1,6}`;
 const RUN = '[0-9a-f]{8}';
 const LABEL = '[a-z0-9-]+';
-const DLQ = '(?:\\.dlq)?';
+/** `.dlq`, or `.dlq.dlq` (the dead letters of a group reading `<topic>.dlq`). */
+const DLQ = '(?:\\.dlq){0,2}';
 /** A Concord topic (`concord.events.applied`), or its dead-letter topic. */
 const CONCORD_TOPIC = `concord\\.[a-z]+\\.[a-z]+${DLQ}`;
 

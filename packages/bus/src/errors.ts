@@ -18,6 +18,11 @@ export const BUS_ERROR_CODES = {
   unknownBroker: 'CONCORD_BUS_UNKNOWN_BROKER',
   /** The broker could not be reached, or did not confirm in time (retryable). */
   unavailable: 'CONCORD_BUS_UNAVAILABLE',
+  /**
+   * No queue takes a message of the topic: no consumer group of it was declared (retryable: the
+   * publisher keeps the message and tries again once one is).
+   */
+  unroutable: 'CONCORD_BUS_UNROUTABLE',
 } as const;
 
 export type BusErrorCode = (typeof BUS_ERROR_CODES)[keyof typeof BUS_ERROR_CODES];
@@ -27,6 +32,13 @@ export const busClosedError = (what = 'bus'): ConcordError =>
 
 export const busUnavailableError = (message: string, cause?: unknown): ConcordError =>
   new ConcordError(BUS_ERROR_CODES.unavailable, message, { retryable: true, cause });
+
+export const busUnroutableError = (topic: string): ConcordError =>
+  new ConcordError(
+    BUS_ERROR_CODES.unroutable,
+    `No consumer group's queue takes messages of ${topic}: none is declared`,
+    { retryable: true, details: { topic } },
+  );
 
 export const invalidOptionsError = (message: string, details?: unknown): ConcordError =>
   new ConcordError(BUS_ERROR_CODES.invalidOptions, message, { retryable: false, details });

@@ -7,11 +7,20 @@ export type {
   MessageHandler,
   MessageHeaders,
   OutgoingMessage,
+  PublishEvent,
+  PublishObserver,
   RetryOptions,
   SubscribeOptions,
   Subscription,
+  TopicDeclaration,
 } from './port.js';
-export { BUS_ERROR_CODES, busClosedError, busUnavailableError, invalidOptionsError } from './errors.js';
+export {
+  BUS_ERROR_CODES,
+  busClosedError,
+  busUnavailableError,
+  busUnroutableError,
+  invalidOptionsError,
+} from './errors.js';
 export type { BusErrorCode } from './errors.js';
 export {
   assertGroup,

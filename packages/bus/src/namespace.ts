@@ -12,6 +12,13 @@ export const namespacedBus = (bus: MessageBus, prefix: string): MessageBus => {
     name: bus.name,
     features: bus.features,
     publish: (topic, messages) => bus.publish(`${prefix}${topic}`, messages),
+    declare: (topology) =>
+      bus.declare(
+        topology.map(({ topic, groups }) => ({
+          topic: `${prefix}${topic}`,
+          groups: groups.map((group) => `${prefix}${group}`),
+        })),
+      ),
     subscribe: (options: SubscribeOptions) =>
       bus.subscribe({
         ...options,

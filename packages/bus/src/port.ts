@@ -58,17 +58,47 @@ export interface BusFeatures {
   readonly consumerGroups: boolean;
   /** Messages survive a restart of the process / broker. */
   readonly persistent: boolean;
+  /**
+   * A publish to a topic that no declared consumer group reads fails with the retryable
+   * `CONCORD_BUS_UNROUTABLE` instead of being dropped (RabbitMQ, memory). False where the topic itself
+   * keeps messages for groups that join later (Kafka).
+   */
+  readonly refusesUnroutable: boolean;
 }
+
+/** A topic with the consumer groups that read it (DESIGN §4's table, `topologyOf` in core). */
+export interface TopicDeclaration {
+  readonly topic: string;
+  readonly groups: readonly string[];
+}
+
+/** What a bus reports about publishing; feeds metrics. Must not throw, and must be cheap. */
+export type PublishEvent = {
+  /** Messages the broker took but no queue did (RabbitMQ's basic.return), or the memory broker refused. */
+  readonly kind: 'unroutable';
+  readonly topic: string;
+  readonly messages: number;
+};
+
+export type PublishObserver = (event: PublishEvent) => void;
 
 /**
  * The port every service talks through. `publish` resolves only once the broker confirmed every
  * message of the batch; `close` stops all subscriptions, drains in-flight handlers within a deadline,
- * and closes connections. Publishing after close fails with `CONCORD_BUS_CLOSED`.
+ * and closes connections. Publishing after close fails with `CONCORD_BUS_CLOSED`; publishing to a topic no
+ * declared group reads fails with the retryable `CONCORD_BUS_UNROUTABLE` where `refusesUnroutable`.
  */
 export interface MessageBus {
   readonly name: string;
   readonly features: BusFeatures;
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  /**
+   * Makes the topics exist with a queue per listed group (each with its dead-letter queue), so that
+   * what is published from now on waits for those groups even before their consumers first subscribe.
+   * Idempotent; a service declares every group that reads a topic it publishes, and its own, before it
+   * publishes (DESIGN §4).
+   */
+  declare(topology: readonly TopicDeclaration[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** True while connected and able to publish; feeds `/readyz`. */
   isReady(): boolean;

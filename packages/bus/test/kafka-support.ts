@@ -25,7 +25,9 @@ export const deleteTopics = async (brokers: string, topics: readonly string[]): 
   const admin = await testAdmin(brokers);
   try {
     const existing = new Set(await admin.listTopics());
-    const doomed = topics.flatMap((topic) => [topic, dlqTopic(topic)]).filter((topic) => existing.has(topic));
+    const doomed = topics
+      .flatMap((topic) => [topic, dlqTopic(topic), dlqTopic(dlqTopic(topic))])
+      .filter((topic) => existing.has(topic));
     if (doomed.length > 0) await admin.deleteTopics({ topics: doomed });
   } finally {
     await admin.disconnect();

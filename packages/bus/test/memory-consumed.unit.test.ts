@@ -76,9 +76,22 @@ describe('memory bus, confirm: consumed', () => {
     await bus.close();
   });
 
-  it('resolves at once for a topic without groups', async () => {
+  it('refuses a topic without groups retryably (it was confirmed, and lost), and holds declared ones', async () => {
     const bus = consumed();
-    await bus.publish('nobody', [message('1')]);
+    const error = await bus.publish('nobody', [message('1')]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE', retryable: true });
+    await bus.declare([{ topic: 'nobody', groups: ['late'] }]);
+    // Declared, the group keeps the message; with no member yet, nobody settles it soon.
+    const waiting = await bus.publish('nobody', [message('1')]).catch((e: unknown) => e);
+    expect(waiting).toMatchObject({ code: 'CONCORD_BUS_UNAVAILABLE', retryable: true });
+    const handled: string[] = [];
+    await bus.subscribe({
+      group: 'late',
+      topics: ['nobody'],
+      handler: (m) => Promise.resolve(void handled.push(m.id)),
+    });
+    await bus.publish('nobody', [message('2')]);
+    expect(handled).toEqual(['1', '2']);
     await bus.close();
   });
 

@@ -84,10 +84,13 @@ describe('RabbitMQ adapter specifics', () => {
     const connection = await connect(url);
     await (await connection.createChannel()).deleteQueue(groupQueue(group, topic));
     await connection.close();
-    // Until the queue is declared again, published messages have nowhere to go: keep publishing.
+    // Until the queue is declared again, published messages have nowhere to go: they are refused
+    // (retryably), not confirmed. Keep publishing.
     for (let n = 0; !sink.ids().some((id) => id.startsWith('after')); n += 1) {
       expect(n).toBeLessThan(100);
-      await b.publish(topic, [message(`after-${n}`, 'k')]);
+      await b.publish(topic, [message(`after-${n}`, 'k')]).catch((error: unknown) => {
+        expect(error).toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE', retryable: true });
+      });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   });

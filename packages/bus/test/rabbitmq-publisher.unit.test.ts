@@ -1,37 +1,72 @@
 import { EventEmitter } from 'node:events';
 import { silentLogger } from '@concord/core';
+import type { Logger } from '@concord/core';
 import type { ConfirmChannel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { RabbitPublisher } from '../src/rabbitmq/publisher.js';
+import type { PublishEvent } from '../src/port.js';
 import { realTimers } from '../src/timers.js';
+import { UnroutableTopics } from '../src/unroutable.js';
 
 type Confirm = (error: unknown) => void;
 
 /** A confirm channel that records publishes and lets the test confirm, nack or drop them. */
 class FakeChannel extends EventEmitter {
-  readonly sent: { routingKey: string; id: unknown; confirm: Confirm }[] = [];
+  readonly sent: {
+    routingKey: string;
+    id: unknown;
+    mandatory: unknown;
+    headers: unknown;
+    confirm: Confirm;
+  }[] = [];
   publish(
     _exchange: string,
     routingKey: string,
     _content: Buffer,
-    options: { messageId?: string },
+    options: { messageId?: string; mandatory?: boolean; headers?: unknown },
     confirm: Confirm,
   ) {
-    this.sent.push({ routingKey, id: options.messageId, confirm });
+    const { messageId: id, mandatory, headers } = options;
+    this.sent.push({ routingKey, id, mandatory, headers, confirm });
     return true;
   }
   confirmAll(error: unknown = null): void {
     for (const entry of this.sent.splice(0)) entry.confirm(error);
   }
+  /** What the broker does with a mandatory message no queue takes: basic.return, then basic.ack. */
+  returnAndConfirm(index: number): void {
+    const [entry] = this.sent.splice(index, 1);
+    if (entry === undefined) throw new Error(`nothing sent at ${index}`);
+    this.emit('return', {
+      fields: { replyCode: 312, replyText: 'NO_ROUTE', exchange: 'x', routingKey: entry.routingKey },
+      properties: { messageId: entry.id, headers: entry.headers },
+      content: Buffer.alloc(0),
+    });
+    entry.confirm(null);
+  }
 }
+
+/** A logger that records warnings, to see what is logged once. */
+const recordingLogger = () => {
+  const warnings: unknown[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (fields: unknown) => void warnings.push(fields),
+    child: () => logger,
+  };
+  return { logger, warnings };
+};
 
 const setup = (publishTimeoutMs = 5_000) => {
   let lost = 0;
+  const events: PublishEvent[] = [];
+  const log = recordingLogger();
   const publisher = new RabbitPublisher({
     exchange: 'x',
     logger: silentLogger,
     timers: realTimers,
     publishTimeoutMs,
+    unroutable: new UnroutableTopics(log.logger, (event) => events.push(event)),
     onChannelLost: () => {
       lost += 1;
     },
@@ -41,7 +76,7 @@ const setup = (publishTimeoutMs = 5_000) => {
     publisher.attach(channel as unknown as ConfirmChannel);
     return channel;
   };
-  return { publisher, attach, lost: () => lost };
+  return { publisher, attach, lost: () => lost, events, warnings: log.warnings };
 };
 
 const message = (id: string) => ({ id, key: 'k', payload: new Uint8Array([1]) });
@@ -111,6 +146,54 @@ describe('RabbitPublisher', () => {
     await expect(publisher.publish('t', [message('c')])).rejects.toMatchObject({
       code: 'CONCORD_BUS_CLOSED',
     });
+  });
+
+  it('publishes mandatory messages', () => {
+    const { publisher, attach } = setup();
+    const channel = attach();
+    void publisher.publish('t', [message('a')]);
+    expect(channel.sent[0]?.mandatory).toBe(true);
+  });
+
+  it('fails a batch with the retryable CONCORD_BUS_UNROUTABLE when the broker returns a message', async () => {
+    const { publisher, attach, events } = setup();
+    const channel = attach();
+    const publishing = publisher.publish('t', [message('a'), message('b')]);
+    expect(channel.sent.map((s) => s.id)).toEqual(['a', 'b']);
+    channel.returnAndConfirm(1); // b reached no queue
+    channel.confirmAll(); // a did
+    await expect(publishing).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE', retryable: true });
+    expect(events).toEqual([{ kind: 'unroutable', topic: 't', messages: 1 }]);
+    // Not published again by the publisher: the caller decides when to try again.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(channel.sent).toHaveLength(0);
+    // Once a queue takes the topic's messages, the same message goes through.
+    const again = publisher.publish('t', [message('b')]);
+    channel.confirmAll();
+    await again;
+  });
+
+  it('counts every returned message and logs a topic once until its messages go through again', async () => {
+    const { publisher, attach, events, warnings } = setup();
+    const channel = attach();
+    for (let round = 0; round < 3; round += 1) {
+      const publishing = publisher.publish('t', [message(`a-${round}`), message(`b-${round}`)]);
+      channel.returnAndConfirm(0);
+      channel.returnAndConfirm(0);
+      await expect(publishing).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE' });
+    }
+    const other = publisher.publish('u', [message('c')]);
+    channel.returnAndConfirm(0);
+    await expect(other).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE' });
+    expect(events.reduce((sum, event) => sum + event.messages, 0)).toBe(7);
+    expect(warnings).toEqual([{ topic: 't' }, { topic: 'u' }]);
+    const routed = publisher.publish('t', [message('d')]);
+    channel.confirmAll();
+    await routed;
+    const refused = publisher.publish('t', [message('e')]);
+    channel.returnAndConfirm(0);
+    await expect(refused).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE' });
+    expect(warnings).toEqual([{ topic: 't' }, { topic: 'u' }, { topic: 't' }]);
   });
 
   it('asks for a new connection when its channel closes underneath it', () => {

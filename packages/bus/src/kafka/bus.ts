@@ -3,7 +3,13 @@ import type { Logger } from '@concord/core';
 import { deadLetterMessage } from '../consumer/dead-letter.js';
 import { busClosedError, promised } from '../errors.js';
 import { dlqTopic } from '../port.js';
-import type { MessageBus, OutgoingMessage, SubscribeOptions, Subscription } from '../port.js';
+import type {
+  MessageBus,
+  OutgoingMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicDeclaration,
+} from '../port.js';
 import { assertGroup, assertPublishable, assertTopic } from '../validation.js';
 import { KAFKA_FEATURES } from './features.js';
 import { kafkaLogCreator } from './log-creator.js';
@@ -69,6 +75,18 @@ class KafkaBus implements MessageBus {
       assertPublishable(topic, messages, this.#options.maxMessageBytes);
       await this.#topics.ensure([topic]);
       await this.#publisher.publish(topic, messages);
+    });
+  }
+
+  /** Creates the topics (each with its `<topic>.dlq`); groups need nothing ahead of their first subscribe. */
+  declare(topology: readonly TopicDeclaration[]): Promise<void> {
+    return promised(async () => {
+      if (this.#closing !== undefined) throw busClosedError();
+      for (const { topic, groups } of topology) {
+        assertTopic(topic);
+        for (const group of groups) assertGroup(group);
+      }
+      await this.#topics.ensure(topology.map(({ topic }) => topic));
     });
   }
 

@@ -16,9 +16,10 @@ export interface TopicAdminOptions {
 }
 
 /**
- * Creates topics on first use through the admin client: every `<topic>` together with its `<topic>.dlq`,
- * with the configured partitions. Topics that exist already are left as they are. Each topic is
- * ensured once per bus; a failed attempt is forgotten so the next use tries again.
+ * Creates topics through the admin client when declared (`MessageBus.declare`, DESIGN §4's table) or on
+ * first use: every `<topic>` together with its `<topic>.dlq`, with the configured partitions. Topics
+ * that exist already are left as they are. Each topic is ensured once per bus; a failed attempt is
+ * forgotten so the next use tries again.
  */
 export class TopicAdmin {
   readonly #options: TopicAdminOptions;

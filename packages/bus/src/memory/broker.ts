@@ -1,11 +1,13 @@
+import { dlqTopic } from '../port.js';
 import type { IncomingMessage } from '../port.js';
 import { MemoryGroup } from './group.js';
 import { Receipt } from './receipt.js';
 
 /**
- * An in-process broker: topics, and per topic the consumer groups that exist (a group exists from its
- * first subscription on, like a durable queue, and keeps messages while it has no member). Several
- * {@link createMemoryBus} instances can share one broker, like services sharing a real broker.
+ * An in-process broker: topics, and per topic the consumer groups that exist (a group exists once
+ * declared or first subscribed, like a durable queue, and keeps messages while it has no member). A
+ * topic without groups takes no messages. Several {@link createMemoryBus} instances can share one
+ * broker, like services sharing a real broker.
  */
 export class MemoryBroker {
   readonly #topics = new Map<string, Map<string, MemoryGroup>>();
@@ -25,19 +27,28 @@ export class MemoryBroker {
     return group;
   }
 
-  /** Hands every message to every group of the topic. Topics without groups drop messages. */
-  deliver(topic: string, messages: readonly IncomingMessage[]): void {
-    for (const group of this.#groupsOf(topic)) {
+  /** The group on `topic` and on `<topic>.dlq`, where its dead letters wait (like a RabbitMQ group's). */
+  declare(topic: string, name: string): MemoryGroup {
+    this.group(dlqTopic(topic), name);
+    return this.group(topic, name);
+  }
+
+  /** Hands every message to every group of the topic; false (nothing taken) when it has none. */
+  deliver(topic: string, messages: readonly IncomingMessage[]): boolean {
+    const groups = this.#groupsOf(topic);
+    for (const group of groups) {
       for (const message of messages) group.enqueue(message);
     }
+    return groups.length > 0;
   }
 
   /**
-   * Like {@link deliver}; the receipt settles once every group's consumer settled every message (at once
-   * when the topic has no group), and fails when a group holding one of them has no member.
+   * Like {@link deliver}; the receipt settles once every group's consumer settled every message, and
+   * fails when a group holding one of them has no member. Undefined (nothing taken) without groups.
    */
-  deliverConsumed(topic: string, messages: readonly IncomingMessage[]): Receipt {
+  deliverConsumed(topic: string, messages: readonly IncomingMessage[]): Receipt | undefined {
     const groups = this.#groupsOf(topic);
+    if (groups.length === 0) return undefined;
     const receipt = new Receipt(groups.length * messages.length);
     for (const group of groups) {
       for (const message of messages) group.enqueue(message, receipt);

@@ -10,10 +10,13 @@ import type {
   IncomingMessage,
   MessageBus,
   OutgoingMessage,
+  PublishObserver,
   SubscribeOptions,
   Subscription,
+  TopicDeclaration,
 } from '../port.js';
 import type { Timers } from '../timers.js';
+import { UnroutableTopics } from '../unroutable.js';
 import { assertGroup, assertPublishable, assertTopic, DEFAULT_MAX_MESSAGE_BYTES } from '../validation.js';
 import { MemoryBroker } from './broker.js';
 import type { GroupMember, MemoryGroup } from './group.js';
@@ -31,6 +34,8 @@ export interface MemoryBusOptions {
   readonly random?: () => number;
   /** Told about every handled message, retry and dead letter of this bus's consumers (metrics). */
   readonly observer?: ConsumerObserver;
+  /** Told about messages refused because no group reads their topic (metrics). */
+  readonly publishObserver?: PublishObserver;
   /**
    * When `publish` resolves. `accepted` (default): once every consumer group of the topic holds the
    * messages. `consumed`: once every group's consumer settled them (handled, or dead-lettered); it
@@ -43,7 +48,12 @@ export interface MemoryBusOptions {
   readonly confirm?: 'accepted' | 'consumed';
 }
 
-export const MEMORY_FEATURES: BusFeatures = { orderedPerKey: true, consumerGroups: true, persistent: false };
+export const MEMORY_FEATURES: BusFeatures = {
+  orderedPerKey: true,
+  consumerGroups: true,
+  persistent: false,
+  refusesUnroutable: true,
+};
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
@@ -52,7 +62,9 @@ const MESSAGE_ID_HEADER = 'message-id';
 /**
  * The in-memory adapter: the same semantics as the broker adapters (consumer groups sharing work, every
  * group gets every message, per-key order, redelivery with backoff, dead letters on `<topic>.dlq`), without
- * persistence. For the embedded mode and fast tests.
+ * persistence. Like RabbitMQ, a topic takes messages only once a group of it was declared or subscribed:
+ * before that a publish fails with the retryable `CONCORD_BUS_UNROUTABLE`. For the embedded mode and
+ * fast tests.
  */
 export const createMemoryBus = (options: MemoryBusOptions = {}): MessageBus => new MemoryBus(options);
 
@@ -63,6 +75,7 @@ class MemoryBus implements MessageBus {
   readonly #logger: Logger;
   readonly #maxMessageBytes: number;
   readonly #drainTimeoutMs: number;
+  readonly #unroutable: UnroutableTopics;
   readonly #subscriptions = new Set<Subscription>();
   /** Publishes waiting for their consumers (`confirm: 'consumed'`). */
   readonly #receipts = new Set<Receipt>();
@@ -73,20 +86,41 @@ class MemoryBus implements MessageBus {
     this.#logger = (options.logger ?? silentLogger).child({ bus: 'memory' });
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.#unroutable = new UnroutableTopics(this.#logger, options.publishObserver);
   }
 
   publish(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     return promised(() => {
       if (this.#closing !== undefined) throw busClosedError();
       assertPublishable(topic, messages, this.#maxMessageBytes);
+      if (messages.length === 0) return;
       const incoming = messages.map((message) => this.#incoming(topic, message));
-      if (this.options.confirm !== 'consumed') return this.#broker.deliver(topic, incoming);
+      if (this.options.confirm !== 'consumed') {
+        if (!this.#broker.deliver(topic, incoming)) throw this.#unroutable.refused(topic, messages.length);
+        this.#unroutable.routed(topic);
+        return;
+      }
       const receipt = this.#broker.deliverConsumed(topic, incoming);
+      if (receipt === undefined) throw this.#unroutable.refused(topic, messages.length);
+      this.#unroutable.routed(topic);
       if (receipt.done) return receipt.promise;
       this.#receipts.add(receipt);
       const forget = () => this.#receipts.delete(receipt);
       receipt.promise.then(forget, forget);
       return receipt.promise;
+    });
+  }
+
+  declare(topology: readonly TopicDeclaration[]): Promise<void> {
+    return promised(() => {
+      if (this.#closing !== undefined) throw busClosedError();
+      for (const { topic, groups } of topology) {
+        assertTopic(topic);
+        for (const group of groups) assertGroup(group);
+      }
+      for (const { topic, groups } of topology) {
+        for (const group of groups) this.#broker.declare(topic, group);
+      }
     });
   }
 
@@ -130,11 +164,11 @@ class MemoryBus implements MessageBus {
       handler: options.handler,
       logger: this.#logger,
       deadLetter: (message, cause) =>
-        Promise.resolve(
-          this.#broker.deliver(dlqTopic(message.topic), [
-            this.#incoming(dlqTopic(message.topic), deadLetterMessage(message, cause)),
-          ]),
-        ),
+        promised(() => {
+          const topic = dlqTopic(message.topic);
+          const letter = this.#incoming(topic, deadLetterMessage(message, cause));
+          if (!this.#broker.deliver(topic, [letter])) throw this.#unroutable.refused(topic, 1);
+        }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       ...(this.options.timers === undefined ? {} : { timers: this.options.timers }),
@@ -145,9 +179,7 @@ class MemoryBus implements MessageBus {
     const member: GroupMember = { pipeline, outstanding: 0, closing: false };
     const groups: MemoryGroup[] = [];
     for (const topic of new Set(options.topics)) {
-      // Like a RabbitMQ group's dead-letter queue: the group's dead letters wait on `<topic>.dlq`.
-      if (!topic.endsWith('.dlq')) this.#broker.group(dlqTopic(topic), options.group);
-      const group = this.#broker.group(topic, options.group);
+      const group = this.#broker.declare(topic, options.group);
       group.join(member);
       groups.push(group);
     }

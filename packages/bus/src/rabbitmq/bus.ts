@@ -4,8 +4,16 @@ import type { ChannelModel } from 'amqplib';
 import { deadLetterMessage } from '../consumer/dead-letter.js';
 import { busClosedError, invalidOptionsError, promised } from '../errors.js';
 import { dlqTopic } from '../port.js';
-import type { BusFeatures, MessageBus, OutgoingMessage, SubscribeOptions, Subscription } from '../port.js';
+import type {
+  BusFeatures,
+  MessageBus,
+  OutgoingMessage,
+  SubscribeOptions,
+  Subscription,
+  TopicDeclaration,
+} from '../port.js';
 import { realTimers, settlesWithin } from '../timers.js';
+import { UnroutableTopics } from '../unroutable.js';
 import {
   assertGroup,
   assertPublishable,
@@ -17,13 +25,19 @@ import { RabbitConnection } from './connection.js';
 import type { RabbitMqBusOptions, ResolvedRabbitOptions } from './options.js';
 import { RabbitPublisher } from './publisher.js';
 import { RabbitSubscription } from './subscription.js';
-import { assertExchange } from './topology.js';
+import { assertExchange, declareTopology } from './topology.js';
 
 /**
  * Per-key order holds within each subscriber (and across a group's members with `singleActiveConsumer`);
- * consumer groups share work; quorum queues persist messages across broker restarts.
+ * consumer groups share work; quorum queues persist messages across broker restarts; a message no queue
+ * takes is returned (`mandatory`) and its publish fails.
  */
-export const RABBITMQ_FEATURES: BusFeatures = { orderedPerKey: true, consumerGroups: true, persistent: true };
+export const RABBITMQ_FEATURES: BusFeatures = {
+  orderedPerKey: true,
+  consumerGroups: true,
+  persistent: true,
+  refusesUnroutable: true,
+};
 
 const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
   const exchange = options.exchange ?? 'concord';
@@ -43,6 +57,7 @@ const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
     timers: options.timers ?? realTimers,
     random: options.random ?? Math.random,
     observer: options.observer,
+    publishObserver: options.publishObserver,
   };
 };
 
@@ -51,7 +66,9 @@ const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
  * key = topic, a durable quorum queue `<group>.<topic>` per consumer group with its dead-letter queue
  * `<group>.<topic>.dlq`, publisher confirms, prefetch, reconnect with backoff (unconfirmed messages are
  * published again), publishing paused while the broker blocks the connection, re-subscription after a
- * consumer cancellation.
+ * consumer cancellation. Publishes are `mandatory`: a message no queue takes fails its publish with the
+ * retryable `CONCORD_BUS_UNROUTABLE`; `declare` creates the queues of the groups that read a topic before
+ * they first subscribe, and is repeated on every reconnect before publishing resumes.
  *
  * Retries happen in-process: a failing message is retried with backoff while it holds its key's slot,
  * so later messages of the key wait behind it and per-key order holds; after `maxAttempts` (or at once
@@ -72,6 +89,8 @@ class RabbitMqBus implements MessageBus {
   readonly #connection: RabbitConnection;
   readonly #publisher: RabbitPublisher;
   readonly #subscriptions = new Set<RabbitSubscription>();
+  /** Everything `declare` was given (topic → groups), declared again on every new connection. */
+  readonly #declared = new Map<string, Set<string>>();
   #live: ChannelModel | undefined;
   #closing: Promise<void> | undefined;
 
@@ -83,6 +102,7 @@ class RabbitMqBus implements MessageBus {
       logger: options.logger,
       timers: options.timers,
       publishTimeoutMs: options.publishTimeoutMs,
+      unroutable: new UnroutableTopics(options.logger, options.publishObserver),
       onChannelLost: () => this.#connection.recycle(),
     });
     this.#connection = new RabbitConnection({
@@ -105,6 +125,27 @@ class RabbitMqBus implements MessageBus {
       if (this.#closing !== undefined) throw busClosedError();
       assertPublishable(topic, messages, this.#options.maxMessageBytes);
       return this.#publisher.publish(topic, messages);
+    });
+  }
+
+  /**
+   * Declares on the live connection, and remembers the declaration for every later one. While
+   * disconnected it resolves at once: nothing is published before the next connection declared it.
+   */
+  declare(topology: readonly TopicDeclaration[]): Promise<void> {
+    return promised(async () => {
+      if (this.#closing !== undefined) throw busClosedError();
+      for (const { topic, groups } of topology) {
+        assertTopic(topic);
+        for (const group of groups) assertGroup(group);
+      }
+      for (const { topic, groups } of topology) {
+        const known = this.#declared.get(topic) ?? new Set();
+        for (const group of groups) known.add(group);
+        this.#declared.set(topic, known);
+      }
+      const live = this.#live;
+      if (live !== undefined) await this.#declare(live, topology);
     });
   }
 
@@ -159,7 +200,20 @@ class RabbitMqBus implements MessageBus {
     this.#live = undefined;
   }
 
+  #declare(connection: ChannelModel, topology: readonly TopicDeclaration[]): Promise<void> {
+    return declareTopology(connection, {
+      exchange: this.#options.exchange,
+      singleActiveConsumer: this.#options.singleActiveConsumer,
+      topology,
+      logger: this.#logger,
+    });
+  }
+
   async #onConnected(connection: ChannelModel): Promise<void> {
+    if (this.#declared.size > 0) {
+      const declared = [...this.#declared].map(([topic, groups]) => ({ topic, groups: [...groups] }));
+      await this.#declare(connection, declared);
+    }
     const channel = await connection.createConfirmChannel();
     await assertExchange(channel, this.#options.exchange);
     for (const subscription of this.#subscriptions) await subscription.attach(connection);

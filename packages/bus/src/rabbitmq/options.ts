@@ -1,5 +1,6 @@
 import type { ConsumerObserver } from '../consumer/observer.js';
 import type { Logger } from '@concord/core';
+import type { PublishObserver } from '../port.js';
 import type { Timers } from '../timers.js';
 
 export interface RabbitMqBusOptions {
@@ -27,7 +28,8 @@ export interface RabbitMqBusOptions {
    * Declare group queues with `x-single-active-consumer`: one member of a group consumes at a time
    * (the others stand by), so per-key order also holds across members. Default false: members compete
    * for messages and share the work; per-key order then holds within each member. A queue's arguments
-   * are fixed when it is first declared, so choose this per group once.
+   * are fixed when it is first declared — by its group, or by a producer's `declare` — so every service
+   * of a deployment uses the same setting.
    */
   readonly singleActiveConsumer?: boolean;
   /** Shown in the RabbitMQ management UI. */
@@ -36,6 +38,8 @@ export interface RabbitMqBusOptions {
   readonly random?: () => number;
   /** Told about every handled message, retry and dead letter of this bus's consumers (metrics). */
   readonly observer?: ConsumerObserver;
+  /** Told about messages the broker returned because no queue took them (metrics). */
+  readonly publishObserver?: PublishObserver;
 }
 
 export interface ResolvedRabbitOptions {
@@ -53,6 +57,7 @@ export interface ResolvedRabbitOptions {
   readonly timers: Timers;
   readonly random: () => number;
   readonly observer: ConsumerObserver | undefined;
+  readonly publishObserver: PublishObserver | undefined;
 }
 
 /** Header carrying the message key (AMQP has no key property). */

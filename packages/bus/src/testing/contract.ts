@@ -5,6 +5,7 @@ import { deliveryContract } from './contract-delivery.js';
 import { failureContract } from './contract-failures.js';
 import { lifecycleContract } from './contract-lifecycle.js';
 import { restartContract } from './contract-restart.js';
+import { topologyContract } from './contract-topology.js';
 import { uniqueSuffix } from './helpers.js';
 
 /** Builds the per-test helpers and registers the hook that closes buses and cleans up after each test. */
@@ -72,6 +73,7 @@ export const describeBusContract = (options: BusContractOptions): void => {
     deliveryContract(run);
     failureContract(run);
     lifecycleContract(run);
+    topologyContract(run);
     if (options.restartBroker !== undefined) restartContract(run, options.restartBroker);
   });
 };

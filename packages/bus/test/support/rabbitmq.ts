@@ -18,7 +18,7 @@ export const rabbitContract = (url: string): BusContractOptions => ({
     try {
       const channel = await connection.createChannel();
       for (const group of groups) {
-        for (const topic of topics.flatMap((t) => [t, dlqTopic(t)])) {
+        for (const topic of topics.flatMap((t) => [t, dlqTopic(t), dlqTopic(dlqTopic(t))])) {
           await channel.deleteQueue(groupQueue(group, topic));
         }
       }

@@ -21,6 +21,7 @@ export const faultyBus = (bus: MessageBus, options: FaultyBusOptions): MessageBu
     }
     await bus.publish(topic, messages);
   },
+  declare: (topology) => bus.declare(topology),
   subscribe: (subscribeOptions) => bus.subscribe(subscribeOptions),
   isReady: () => options.ready?.() ?? bus.isReady(),
   close: () => bus.close(),
