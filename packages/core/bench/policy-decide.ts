@@ -4,19 +4,20 @@ import { loadPolicyOrThrow, type Conflict } from '@concord/core';
 export const RULES = 20;
 export const MATCH_AT = 11;
 
-const sources = Array.from({ length: RULES }, (_, i) => `system-${i + 1}`);
+const sourcesOf = (rules: number): string[] => Array.from({ length: rules }, (_, i) => `system-${i + 1}`);
+const sources = sourcesOf(RULES);
 
 /**
  * 20 rules, all on TaskUpdated/ProjectUpdated tasks touching `title`; each owns one metadata source,
  * so rules 1..10 fail on their third condition and rule 11 matches. Priorities descend in file order.
  */
-export const concordPolicyYaml = (): string =>
+export const concordPolicyYaml = (rules = RULES, strategy = 'last_write_wins'): string =>
   [
     'name: bench',
     'rules:',
-    ...sources.map(
+    ...sourcesOf(rules).map(
       (source, i) =>
-        `  - { name: rule-${i + 1}, priority: ${RULES - i}, conditions: { event_types: [TaskUpdated, ProjectUpdated], aggregate_types: [task], metadata: { source: [${source}] }, fields: [title, notes] }, resolution: { strategy: last_write_wins } }`,
+        `  - { name: rule-${i + 1}, priority: ${rules - i}, conditions: { event_types: [TaskUpdated, ProjectUpdated], aggregate_types: [task], metadata: { source: [${source}] }, fields: [title, notes] }, resolution: { strategy: ${strategy} } }`,
     ),
   ].join('\n');
 
@@ -47,8 +48,8 @@ export const peerEngine = (): Engine => {
   return engine;
 };
 
-export const benchConflict = (): Conflict => ({
-  id: 'c-bench',
+export const benchConflict = (matchAt = MATCH_AT, id = 'c-bench'): Conflict => ({
+  id,
   event: {
     id: 'e-remote',
     type: 'TaskUpdated',
@@ -57,7 +58,7 @@ export const benchConflict = (): Conflict => ({
     origin: 'phone-b',
     hlc: '001700000000200-000000-phone-b',
     data: { title: 'Buy oat milk' },
-    metadata: { source: sources[MATCH_AT - 1] ?? '' },
+    metadata: { source: `system-${matchAt}` },
   },
   relation: 'stale_base',
   currentVersion: 7,
@@ -83,4 +84,5 @@ export const peerFacts = (c: Conflict): Record<string, unknown> => ({
   fields: c.overlappingFields,
 });
 
-export const concordPolicy = () => loadPolicyOrThrow(concordPolicyYaml());
+export const concordPolicy = (rules = RULES, strategy = 'last_write_wins') =>
+  loadPolicyOrThrow(concordPolicyYaml(rules, strategy));

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { applyPatch, classify, validateEvent, type EventEnvelope } from '@concord/core';
 import { measure, measureAsync, type MeasureOptions } from './measure.js';
 import { MATCH_AT, RULES, benchConflict, concordPolicy, peerEngine, peerFacts } from './policy-decide.js';
+import { decisionPercentiles, dryRunPages, recordedPages } from './policy-dry-run.js';
 
 const timing: MeasureOptions = { warmupMs: 1000, durationMs: 3000 };
 const results: Record<string, unknown>[] = [];
@@ -30,6 +31,30 @@ report({
   peer: 'json-rules-engine',
   peerDecisionsPerSec: peer.perSec,
   speedup: Math.round((ours.perSec / peer.perSec) * 10) / 10,
+});
+
+// Per-decision latency of the 20-rule policy, and decisions per second as the policy grows (the
+// conflict matches the middle rule, so half the rules are tried first).
+report({ bench: 'policy-decide-latency', rules: RULES, ...decisionPercentiles(policy, 200_000) });
+for (const rules of [5, 20, 100, 500]) {
+  const sized = concordPolicy(rules);
+  const middle = benchConflict(Math.ceil(rules / 2));
+  report({
+    bench: 'policy-decide-size',
+    rules,
+    decisionsPerSec: measure(() => sized.decide(middle), timing).perSec,
+  });
+}
+
+// policy-dry-run: 100,000 recorded conflicts re-decided by a candidate, read in pages of JSON.
+const pages = recordedPages(policy, 100_000);
+const dry = dryRunPages(pages);
+if (dry.report.conflicts !== 100_000) throw new Error(`dry run saw ${dry.report.conflicts} conflicts`);
+report({
+  bench: 'policy-dry-run',
+  conflicts: dry.report.conflicts,
+  seconds: Math.round(dry.seconds * 1000) / 1000,
+  changed: dry.report.changed,
 });
 
 // classify: a stale write overlapping a later change (the conflict path).

@@ -153,6 +153,8 @@ export type {
 } from './policy/compile.js';
 export { compilePolicy, formatPolicyProblems, loadPolicy, loadPolicyOrThrow } from './policy/loader.js';
 export type { LoadPolicyOptions } from './policy/loader.js';
+export { createDryRun } from './policy/dry-run.js';
+export type { DecisionSummary, DryRun, DryRunChange, DryRunReport, RecordedConflict } from './policy/dry-run.js';
 export { normalizeDocument } from './policy/document.js';
 export { sha256 } from './policy/sha256.js';
 

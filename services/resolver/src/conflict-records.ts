@@ -86,6 +86,19 @@ export interface DueReviews {
   readonly skip?: readonly string[];
 }
 
+/** A page of recorded conflicts with the decision their policy made, oldest first. */
+export interface PolicyDecisionPage {
+  readonly rows: ReadonlyArray<{ readonly conflict: Conflict; readonly decision: DecisionRecord }>;
+  /** Where the next page starts; absent on the last page. */
+  readonly next?: PolicyDecisionCursor;
+}
+
+/** A position in the conflicts' recorded order: created_at as Postgres prints it, then the id. */
+export interface PolicyDecisionCursor {
+  readonly createdAt: string;
+  readonly conflictId: string;
+}
+
 /** The read side: what routes and metrics ask of the resolver's tables. */
 export interface ConflictReads {
   exists(sql: Sql, conflictId: string): Promise<boolean>;
@@ -95,6 +108,11 @@ export interface ConflictReads {
   queueStats(sql: Sql): Promise<{ depth: number; oldestMs: number | undefined }>;
   /** What `fields` held in the aggregate at `version`; a field none had set by then is absent. */
   fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, JsonValue>>;
+  /** Conflicts recorded at or after `sinceMs`, each with its policy's decision (the ledger's first). */
+  policyDecisions(
+    sql: Sql,
+    page: { readonly sinceMs?: number; readonly after?: PolicyDecisionCursor; readonly limit: number },
+  ): Promise<PolicyDecisionPage>;
 }
 
 /** The write side, inside a decision's transaction. */

@@ -107,7 +107,13 @@ export const createResolverModule = (deps: ResolverModuleDeps): ResolverModule =
     name: 'resolver',
     resolver: active,
     sweep,
-    routes: (app) => registerRoutes(app, { resolver: active, db: deps.db, policy: deps.policy }),
+    routes: (app) =>
+      registerRoutes(app, {
+        resolver: active,
+        db: deps.db,
+        policy: deps.policy,
+        ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+      }),
     checks: [
       { name: 'resolver-consumer', isReady: () => subscription !== undefined && closing === undefined },
     ],

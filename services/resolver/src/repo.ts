@@ -316,6 +316,33 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
       return Object.fromEntries(rows.map((row) => [row.field, row.value]));
     },
 
+    async policyDecisions(sql, page) {
+      const { rows } = await sql.query<{
+        conflict_id: string;
+        conflict: Conflict;
+        record: DecisionRecord;
+        created_at: string;
+      }>(
+        `SELECT c.conflict_id, c.conflict, l.record, c.created_at::text AS created_at
+         FROM ${conflicts} c
+         CROSS JOIN LATERAL (
+           SELECT record FROM ${ledger} WHERE conflict_id = c.conflict_id AND decided_by = 'policy'
+           ORDER BY id LIMIT 1) l
+         WHERE ($1::float8 IS NULL OR c.created_at >= to_timestamp($1::float8 / 1000))
+           AND ($2::timestamptz IS NULL OR (c.created_at, c.conflict_id) > ($2::timestamptz, $3::text))
+         ORDER BY c.created_at, c.conflict_id
+         LIMIT $4`,
+        [page.sinceMs ?? null, page.after?.createdAt ?? null, page.after?.conflictId ?? null, page.limit],
+      );
+      const last = rows.at(-1);
+      return {
+        rows: rows.map((row) => ({ conflict: row.conflict, decision: row.record })),
+        ...(last === undefined || rows.length < page.limit
+          ? {}
+          : { next: { createdAt: last.created_at, conflictId: last.conflict_id } }),
+      };
+    },
+
     async queueStats(sql: Sql): Promise<{ depth: number; oldestMs: number | undefined }> {
       const { rows } = await sql.query<{ depth: number; oldest_ms: number | null }>(
         `SELECT count(*)::float8 AS depth, (extract(epoch FROM min(created_at)) * 1000)::float8 AS oldest_ms

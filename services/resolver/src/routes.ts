@@ -1,7 +1,9 @@
 import { ConcordError } from '@concord/core';
+import type { StrategyRegistry } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { DecisionErrorCode } from './decision-input.js';
+import { registerDryRun } from './dry-run.js';
 import type { PolicySource } from './policy/source.js';
 import { CONFLICT_STATUSES } from './conflict-records.js';
 import type { ConflictRow, ConflictStatus, LedgerRow } from './conflict-records.js';
@@ -11,6 +13,8 @@ export interface RoutesDeps {
   readonly resolver: Resolver;
   readonly db: Database;
   readonly policy: PolicySource;
+  /** Strategies a candidate policy of a dry run may name (the live policy's). Default: the built-ins. */
+  readonly registry?: StrategyRegistry;
 }
 
 const queryError = (message: string, details?: unknown): ConcordError =>
@@ -76,6 +80,11 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
   const { resolver, db, policy } = deps;
 
   app.get('/v1/policy', () => ({ policy: policy.info() }));
+  registerDryRun(app, {
+    db,
+    conflicts: resolver.conflicts,
+    ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+  });
 
   app.get('/v1/conflicts', async (request) => {
     const query = request.query as Record<string, unknown>;
