@@ -219,6 +219,66 @@ describe('rebuild while the cache is read', () => {
   });
 });
 
+describe('rebuild and the committed rows', () => {
+  let beforeCommit: (() => Promise<void>) | undefined;
+  // Runs inside the swap once every record was handed to the backends, before the swap commits.
+  const hookStore = (backends: ProjectionBackend[]): ProjectionBackend[] =>
+    backends.map((backend) =>
+      backend.name !== 'postgres'
+        ? backend
+        : {
+            ...backend,
+            async beginRebuild(ctx, scope) {
+              const begin = backend.beginRebuild?.bind(backend);
+              if (begin === undefined) throw new Error('postgres cannot rebuild');
+              const writer = await begin(ctx, scope);
+              return {
+                write: (records) => writer.write(records),
+                async finish() {
+                  await writer.finish();
+                  const hook = beforeCommit;
+                  beforeCommit = undefined;
+                  await hook?.();
+                },
+              };
+            },
+          },
+    );
+  const harness = useHarness({ cachedTypes: ['task'], backends: hookStore });
+
+  it('writes the cache only once the swap committed: never ahead of a committed row', async () => {
+    const h = harness();
+    const id = `task-${unique()}`;
+    await h.append([ev('task', id, { title: 'right' })]);
+    await waitFor('projected', () => converged(h));
+    await waitFor('cached', async () => (await redisRecord(h, 'task', id))?.version === 1);
+    await h.t.db.query(
+      `UPDATE concord.projections SET fields = '{"title":"wrong"}' WHERE aggregate_id = $1`,
+      [id],
+    );
+    await h.redis.unlink(`${h.keyPrefix}task:${id}`);
+
+    let during: { cached: unknown; committed: unknown } | undefined;
+    beforeCommit = async () => {
+      during = {
+        cached: (await redisRecord(h, 'task', id))?.fields,
+        committed: (await pgRow(h, 'task', id))?.fields,
+      };
+    };
+    const response = await h.http.app.inject({
+      method: 'POST',
+      url: '/v1/projections/rebuild',
+      payload: { aggregateType: 'task' },
+    });
+    expect(response.statusCode).toBe(200);
+    // Before the commit Postgres still serves the pre-rebuild row: the cache holds nothing else.
+    expect(during?.committed).toEqual({ title: 'wrong' });
+    expect(during?.cached).toBeUndefined();
+    // Once committed, the cache has the rebuilt record.
+    expect(await redisRecord(h, 'task', id)).toMatchObject({ version: 1, fields: { title: 'right' } });
+  });
+});
+
 describe('rebuild fold', () => {
   const harness = useHarness({ cachedTypes: [] });
 

@@ -24,10 +24,24 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'record', ARGV[2])
 return 1
 `;
 
+/**
+ * A rebuild's write: the record as the primary store committed it, so it also replaces a cached record
+ * at the same version (one written before the swap, from the read model the rebuild replaced).
+ * Same keys and arguments as {@link UPSERT_LUA}.
+ */
+const REBUILD_LUA = `
+local current = redis.call('HGET', KEYS[1], 'version')
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'record', ARGV[2])
+return 1
+`;
+
 const COMMAND = 'concordProjectionUpsert';
+const REBUILD_COMMAND = 'concordProjectionRebuild';
 
 type WithUpsert<T> = T & {
   [COMMAND](key: string, version: number, record: string): Promise<number>;
+  [REBUILD_COMMAND](key: string, version: number, record: string): Promise<number>;
 };
 
 const GLOB_SPECIAL = /[*?[\]\\]/g;
@@ -45,6 +59,9 @@ export const createRedisBackend = (options: RedisBackendOptions): ProjectionBack
   const redis = options.redis as WithUpsert<Redis>;
   if (typeof (redis as Partial<WithUpsert<Redis>>)[COMMAND] !== 'function') {
     redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: UPSERT_LUA });
+  }
+  if (typeof (redis as Partial<WithUpsert<Redis>>)[REBUILD_COMMAND] !== 'function') {
+    redis.defineCommand(REBUILD_COMMAND, { numberOfKeys: 1, lua: REBUILD_LUA });
   }
   const key = (type: string, id: string) => `${prefix}${encodeURIComponent(type)}:${id}`;
   const upsertArgs = (record: ProjectionRecord) =>
@@ -92,17 +109,17 @@ export const createRedisBackend = (options: RedisBackendOptions): ProjectionBack
       return text === null ? undefined : (JSON.parse(text) as ProjectionRecord);
     },
     async beginRebuild(_ctx, scope: TypeScope): Promise<RebuildWriter> {
-      // Drop what the scope holds, then write the rebuilt records version-guarded: a live update
-      // that lands in between is newer and stays. Nothing older can land in between: the primary
-      // store began the swap first, so live upserts wait for its commit, and read-through fills
-      // (which read it with `readForFill`) fill nothing until then.
+      // Drop what the scope holds, inside the swap; the rebuilt records come once the swap committed
+      // (`outsideTransaction`), read back from the primary store, so they win over a record at the
+      // same version cached meanwhile (a live write of a row committed before the swap) and lose only
+      // to newer ones.
       const types = scope === '*' ? options.aggregateTypes : scope;
       for (const type of types) await deleteMatching(`${escapeGlob(key(type, ''))}*`);
       return {
         async write(records) {
           if (records.length === 0) return;
           const pipeline = redis.pipeline() as WithUpsert<ChainableCommander>;
-          for (const record of records) void pipeline[COMMAND](...upsertArgs(record));
+          for (const record of records) void pipeline[REBUILD_COMMAND](...upsertArgs(record));
           const results = await pipeline.exec();
           const failed = results?.find(([error]) => error !== null);
           if (failed?.[0]) throw failed[0];

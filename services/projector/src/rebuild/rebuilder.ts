@@ -103,6 +103,30 @@ interface RebuildRow {
   finished_at: string | null;
 }
 
+/** A backend's rebuild writer in a swap; `outside`: a cache written after the swap committed. */
+interface Writer {
+  readonly name: string;
+  readonly scope: TypeScope;
+  readonly writer: RebuildWriter;
+  readonly outside: boolean;
+}
+
+interface ProjectionRow extends StagingRow {
+  committed_at: string | null;
+  updated_at: string;
+}
+
+const recordOfRow = (row: ProjectionRow): ProjectionRecord => ({
+  type: row.aggregate_type,
+  id: row.aggregate_id,
+  version: row.version,
+  fields: row.fields,
+  fieldVersions: row.field_versions,
+  ...(row.event_id === null ? {} : { eventId: row.event_id }),
+  ...(row.committed_at === null ? {} : { committedAt: new Date(row.committed_at).toISOString() }),
+  updatedAt: new Date(row.updated_at).toISOString(),
+});
+
 const isUniqueViolation = (error: unknown): boolean =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 
@@ -163,6 +187,31 @@ export const createRebuilder = (options: RebuilderOptions): Rebuilder => {
     }
   };
 
+  /** Writes the committed rows of each cache's scope to it, in key order, version-guarded. */
+  const refill = async (caches: readonly Writer[]): Promise<void> => {
+    for (const { scope, writer } of caches) {
+      let after: [string, string] = ['', ''];
+      let first = true;
+      for (;;) {
+        const { rows } = await db.query<ProjectionRow>(
+          `SELECT aggregate_type, aggregate_id, version::float8 AS version, fields, field_versions, event_id,
+             committed_at::text AS committed_at, updated_at::text AS updated_at
+           FROM ${tables.projections}
+           WHERE ($1::text[] IS NULL OR aggregate_type = ANY($1::text[]))
+             AND ($4 OR (aggregate_type, aggregate_id) > ($2, $3))
+           ORDER BY aggregate_type, aggregate_id LIMIT $5`,
+          [scope === '*' ? null : scope, after[0], after[1], first, writeBatch],
+        );
+        if (rows.length === 0) break;
+        await writer.write(rows.map(recordOfRow));
+        const last = rows.at(-1);
+        if (last !== undefined) after = [last.aggregate_type, last.aggregate_id];
+        first = false;
+      }
+      await writer.finish();
+    }
+  };
+
   const rebuild = async (request: RebuildRequest = {}): Promise<RebuildSummary> => {
     const scope: TypeScope = request.aggregateType === undefined ? '*' : [request.aggregateType];
     const targets = orchestrator.rebuildTargets(scope);
@@ -207,9 +256,11 @@ export const createRebuilder = (options: RebuilderOptions): Rebuilder => {
       }
       const replayed = eventsApplied;
 
-      // 2. Swap: block live writes, catch up with everything committed since, write, commit.
+      // 2. Swap: block live writes, catch up with everything committed since, write, commit. Caches
+      // outside Postgres only drop the scope in the swap; they are written once it committed (3.).
+      let caches: Writer[] = [];
       const swapped = await db.withTransaction(async (tx) => {
-        const writers: { name: string; scope: TypeScope; writer: RebuildWriter }[] = [];
+        const writers: Writer[] = [];
         for (const target of targets) {
           const begin = target.backend.beginRebuild?.bind(target.backend);
           if (begin === undefined) continue;
@@ -217,8 +268,11 @@ export const createRebuilder = (options: RebuilderOptions): Rebuilder => {
             name: target.backend.name,
             scope: target.scope,
             writer: await begin({ tx }, target.scope),
+            outside: target.backend.capabilities.outsideTransaction === true,
           });
         }
+        caches = writers.filter((w) => w.outside);
+        const inside = writers.filter((w) => !w.outside);
         let tail = cursor ?? '';
         for (;;) {
           const page = await readFeedTail(tx, { schema: options.schema, after: tail, limit: pageSize });
@@ -236,9 +290,9 @@ export const createRebuilder = (options: RebuilderOptions): Rebuilder => {
         const aggregates = await swapIn(
           tx,
           id,
-          writers.map((w) => w.writer),
+          inside.map((w) => w.writer),
         );
-        for (const { writer } of writers) await writer.finish();
+        for (const { writer } of inside) await writer.finish();
         await tx.query(`DELETE FROM ${tables.rebuildRows} WHERE rebuild_id = $1`, [id]);
         const finishedAt = now();
         const summary: RebuildSummary = {
@@ -264,6 +318,10 @@ export const createRebuilder = (options: RebuilderOptions): Rebuilder => {
         );
         return summary;
       });
+      // 3. The caches, from the committed rows: never ahead of them. Until then a read misses and fills.
+      await refill(caches).catch((error: unknown) =>
+        log.warn({ err: error, rebuild: id }, 'cache refill after the swap failed; reads fill the cache'),
+      );
       metrics.rebuildEvents.set(eventsRead);
       metrics.rebuilds.labels('completed').inc();
       log.info({ ...swapped, gaps: swapped.gaps.length }, 'rebuild completed');
