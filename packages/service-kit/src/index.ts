@@ -27,6 +27,7 @@ export { CONSUMER_CLOSED, createBatchedHandler } from './batched-handler.js';
 export type { BatchedHandler, BatchedHandlerOptions } from './batched-handler.js';
 export { recordInboxBatch } from './inbox-batch.js';
 export {
+  createInboxRetentionModule,
   createRetentionModule,
   inboxRetentionEnvShape,
   inboxRetentionTask,

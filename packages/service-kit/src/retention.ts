@@ -1,6 +1,7 @@
 import { silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
-import type { Inbox, Sql } from '@concord/outbox';
+import { createInbox } from '@concord/outbox';
+import type { Database, Inbox, Sql } from '@concord/outbox';
 import { Counter } from 'prom-client';
 import { envInt } from './config.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -149,3 +150,30 @@ export const inboxRetentionTask = (options: {
     },
   };
 };
+
+/**
+ * A service's retention loop over its own inbox rows, from its {@link inboxRetentionEnvShape} variables:
+ * one line in a composition root.
+ */
+export const createInboxRetentionModule = (deps: {
+  readonly db: Database;
+  readonly metrics: ServiceMetrics;
+  readonly logger?: Logger;
+  readonly schema?: string;
+  /** The inbox consumer names the service records (its consumer groups). */
+  readonly consumers: readonly string[];
+  readonly env: { readonly INBOX_RETENTION_MS: number; readonly RETENTION_INTERVAL_MS: number };
+}): RetentionModule =>
+  createRetentionModule({
+    metrics: deps.metrics,
+    ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    intervalMs: deps.env.RETENTION_INTERVAL_MS,
+    tasks: [
+      inboxRetentionTask({
+        sql: deps.db,
+        inbox: createInbox(deps.schema === undefined ? {} : { schema: deps.schema }),
+        consumers: deps.consumers,
+        retentionMs: deps.env.INBOX_RETENTION_MS,
+      }),
+    ],
+  });

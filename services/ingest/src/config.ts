@@ -1,4 +1,10 @@
-import { envInt, loadConfig, serviceEnvShape, withBrokerUrls } from '@concord/service-kit';
+import {
+  envInt,
+  inboxRetentionEnvShape,
+  loadConfig,
+  serviceEnvShape,
+  withBrokerUrls,
+} from '@concord/service-kit';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -21,6 +27,8 @@ export const ingestEnvSchema = withBrokerUrls(
     INGEST_GROUP_COMMIT_CONCURRENCY: envInt(4, { min: 1, max: 64 }),
     /** Submit-topic messages handled at once (per-key order always holds). */
     INGEST_SUBMIT_CONCURRENCY: envInt(64, { min: 1, max: 1024 }),
+    /** How long handled submit-message ids stay in the inbox, and how often it is pruned. */
+    ...inboxRetentionEnvShape,
   }),
 );
 

@@ -2,6 +2,7 @@ import {
   connectInfrastructure,
   createLogger,
   createMetrics,
+  createInboxRetentionModule,
   createRelayModule,
   exitOnStartupFailure,
   runService,
@@ -40,6 +41,14 @@ const main = async (): Promise<void> => {
     },
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  const retention = createInboxRetentionModule({
+    db,
+    metrics,
+    logger,
+    schema: config.DATABASE_SCHEMA,
+    consumers: [SERVICE],
+    env: config,
+  });
 
   await runService({
     service: SERVICE,
@@ -47,7 +56,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Intake stops first, then the relay publishes what it wrote, then the bus and the pool close.
-    modules: [ingest, relay],
+    modules: [ingest, relay, retention],
     checks,
     clients,
     bodyLimit: config.INGEST_MAX_BODY_BYTES,

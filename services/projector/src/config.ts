@@ -1,4 +1,10 @@
-import { loadConfig, serviceEnvShape, withBrokerUrls, envInt } from '@concord/service-kit';
+import {
+  loadConfig,
+  serviceEnvShape,
+  withBrokerUrls,
+  envInt,
+  inboxRetentionEnvShape,
+} from '@concord/service-kit';
 import { z } from 'zod';
 
 const TYPE = /^[A-Za-z0-9_.-]{1,100}$/;
@@ -29,6 +35,8 @@ export const projectorEnv = withBrokerUrls(
         .optional()
         .transform((value) => value ?? 'concord:projection:'),
       PROJECTOR_CONCURRENCY: envInt(256, { min: 1, max: 4096 }),
+      /** How long handled message ids stay in the inbox, and how often it is pruned. */
+      ...inboxRetentionEnvShape,
     })
     .superRefine((env, ctx) => {
       if (env.PROJECTOR_REDIS_TYPES.length > 0 && env.REDIS_URL === undefined) {

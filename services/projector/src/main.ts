@@ -2,6 +2,7 @@ import {
   connectInfrastructure,
   createLogger,
   createMetrics,
+  createInboxRetentionModule,
   createRelayModule,
   exitOnStartupFailure,
   runService,
@@ -51,13 +52,21 @@ const main = async (): Promise<void> => {
     concurrency: config.PROJECTOR_CONCURRENCY,
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  const retention = createInboxRetentionModule({
+    db,
+    metrics,
+    logger,
+    schema: config.DATABASE_SCHEMA,
+    consumers: [SERVICE],
+    env: config,
+  });
 
   await runService({
     service: SERVICE,
     port: config.PORT,
     logger,
     metrics,
-    modules: [projector, relay],
+    modules: [projector, relay, retention],
     checks: [
       ...infra.checks,
       ...(redis === undefined ? [] : [{ name: 'redis', isReady: () => redis.status === 'ready' }]),

@@ -4,12 +4,10 @@ import {
   createLogger,
   createMetrics,
   createRelayModule,
-  createRetentionModule,
+  createInboxRetentionModule,
   exitOnStartupFailure,
-  inboxRetentionTask,
   runService,
 } from '@concord/service-kit';
-import { createInbox } from '@concord/outbox';
 import { loadResolverConfig } from './config.js';
 import { createResolverModule } from './module.js';
 import { defaultPolicyPath } from './policy/default-path.js';
@@ -46,18 +44,13 @@ const main = async (): Promise<void> => {
     sweepIntervalMs: config.REVIEW_SWEEP_MS,
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
-  const retention = createRetentionModule({
+  const retention = createInboxRetentionModule({
+    db,
     metrics,
     logger,
-    intervalMs: config.RETENTION_INTERVAL_MS,
-    tasks: [
-      inboxRetentionTask({
-        sql: db,
-        inbox: createInbox({ schema: config.DATABASE_SCHEMA }),
-        consumers: [SERVICE],
-        retentionMs: config.INBOX_RETENTION_MS,
-      }),
-    ],
+    schema: config.DATABASE_SCHEMA,
+    consumers: [SERVICE],
+    env: config,
   });
 
   await runService({
