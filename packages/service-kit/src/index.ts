@@ -17,6 +17,7 @@ export {
   connectInfrastructure,
   exitOnStartupFailure,
   openPostgres,
+  withBusMetrics,
 } from './infrastructure.js';
 export type { Infrastructure, InfrastructureEnv, ProbedDatabase } from './infrastructure.js';
 export { createRelayModule } from './relay-module.js';

@@ -1,5 +1,5 @@
 import { createBus, namespacedBus } from '@concord/bus';
-import type { BusConfig, MessageBus } from '@concord/bus';
+import type { BusConfig, MessageBus, TopicDeclaration } from '@concord/bus';
 import type { Logger } from '@concord/core';
 import { migrate, pgDatabase } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
@@ -36,6 +36,15 @@ export const busConfigFromEnv = (env: InfrastructureEnv, service: string, logger
     case 'memory':
       return { broker: 'memory', logger };
   }
+};
+
+/** `config` with the service's bus metrics: consumers' throughput and failures, unroutable publishes. */
+export const withBusMetrics = (config: BusConfig, metrics: ServiceMetrics): BusConfig => {
+  const observer = metrics.consumerObserver;
+  // Kafka keeps every topic's messages for groups that join later: nothing is ever unroutable there.
+  return config.broker === 'kafka'
+    ? { ...config, observer }
+    : { ...config, observer, publishObserver: metrics.publishObserver };
 };
 
 /** A database whose readiness is probed in the background, so `/readyz` answers without a query. */
@@ -91,7 +100,9 @@ export interface Infrastructure {
 
 /**
  * What every standalone service connects to at start: Postgres (migrated, so any service may start
- * first) and the configured broker. Only composition roots call this.
+ * first) and the configured broker, with `topology` declared on it before any module starts, so the
+ * relay's first publish already finds the queues of every group downstream. Only composition roots
+ * call this.
  */
 export const connectInfrastructure = async (
   env: InfrastructureEnv,
@@ -100,17 +111,27 @@ export const connectInfrastructure = async (
     readonly logger: Logger;
     /** Where the bus consumers' metrics go. */
     readonly metrics?: ServiceMetrics;
+    /**
+     * Declared on the bus (namespaced like everything else): the groups that read what the service
+     * publishes, and its own (`topologyOf(service)` from core, DESIGN §4).
+     */
+    readonly topology: readonly TopicDeclaration[];
   },
 ): Promise<Infrastructure> => {
   const database = openPostgres(env, options);
   try {
     await migrate({ db: database.db, schema: env.DATABASE_SCHEMA, logger: options.logger });
     const config = busConfigFromEnv(env, options.service, options.logger);
-    const observer = options.metrics?.consumerObserver;
     const bus = namespacedBus(
-      await createBus(observer === undefined ? config : { ...config, observer }),
+      await createBus(options.metrics === undefined ? config : withBusMetrics(config, options.metrics)),
       env.CONCORD_TOPIC_PREFIX,
     );
+    try {
+      await bus.declare(options.topology);
+    } catch (error) {
+      await bus.close();
+      throw error;
+    }
     return {
       db: database.db,
       bus,

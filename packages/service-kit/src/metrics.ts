@@ -1,4 +1,4 @@
-import type { ConsumerObserver } from '@concord/bus';
+import type { ConsumerObserver, PublishObserver } from '@concord/bus';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ServiceMetrics {
@@ -6,6 +6,8 @@ export interface ServiceMetrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   /** Pass to the bus (`observer`): consumer throughput, handler latency, retries and dead letters. */
   readonly consumerObserver: ConsumerObserver;
+  /** Pass to the bus (`publishObserver`): messages refused because no consumer group's queue takes them. */
+  readonly publishObserver: PublishObserver;
 }
 
 /**
@@ -23,8 +25,23 @@ export function createMetrics(service: string): ServiceMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  return { registry, httpDuration, consumerObserver: consumerMetrics(registry) };
+  return {
+    registry,
+    httpDuration,
+    consumerObserver: consumerMetrics(registry),
+    publishObserver: publishMetrics(registry),
+  };
 }
+
+const publishMetrics = (registry: Registry): PublishObserver => {
+  const unroutable = new Counter({
+    name: 'concord_bus_unroutable_messages_total',
+    help: 'Messages the broker refused because no consumer group queue of their topic exists (retried).',
+    labelNames: ['topic'] as const,
+    registers: [registry],
+  });
+  return (event) => unroutable.inc({ topic: event.topic }, event.messages);
+};
 
 const consumerMetrics = (registry: Registry): ConsumerObserver => {
   const handled = new Counter({

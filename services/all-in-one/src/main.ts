@@ -1,4 +1,5 @@
 import { createBus, namespacedBus } from '@concord/bus';
+import { fullTopology } from '@concord/core';
 import { createIngestModule } from '@concord/ingest';
 import { createNotifierModule, createMemoryJobQueue } from '@concord/notifier';
 import type { DeliveryRef } from '@concord/notifier';
@@ -12,6 +13,7 @@ import {
   createRelayModule,
   exitOnStartupFailure,
   runService,
+  withBusMetrics,
 } from '@concord/service-kit';
 import { loadAllInOneConfig } from './config.js';
 import { openDatabase } from './database.js';
@@ -43,10 +45,9 @@ const main = async (): Promise<void> => {
     config.BROKER === 'memory'
       ? { broker: 'memory' as const, logger, confirm: 'consumed' as const }
       : busConfigFromEnv({ ...config, DATABASE_URL: config.DATABASE_URL ?? '' }, SERVICE, logger);
-  const bus = namespacedBus(
-    await createBus({ ...busConfig, observer: metrics.consumerObserver }),
-    config.CONCORD_TOPIC_PREFIX,
-  );
+  const bus = namespacedBus(await createBus(withBusMetrics(busConfig, metrics)), config.CONCORD_TOPIC_PREFIX);
+  // Every group of DESIGN §4, before anything publishes (one process runs all four services).
+  await bus.declare(fullTopology());
 
   const jobQueue = createMemoryJobQueue<DeliveryRef>({
     retry: {

@@ -1,3 +1,4 @@
+import { topologyOf } from '@concord/core';
 import {
   connectInfrastructure,
   createLogger,
@@ -21,6 +22,7 @@ const main = async (): Promise<void> => {
     service: SERVICE,
     logger,
     metrics,
+    topology: topologyOf(SERVICE),
   });
 
   const ingest = createIngestModule({

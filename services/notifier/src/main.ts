@@ -1,3 +1,4 @@
+import { topologyOf } from '@concord/core';
 import {
   connectInfrastructure,
   createLogger,
@@ -21,7 +22,12 @@ const main = async (): Promise<void> => {
   const logger = createLogger({ service: 'notifier', level: config.LOG_LEVEL });
   const metrics = createMetrics('notifier');
 
-  const infra = await connectInfrastructure(config, { service: 'notifier', logger, metrics });
+  const infra = await connectInfrastructure(config, {
+    service: 'notifier',
+    logger,
+    metrics,
+    topology: topologyOf('notifier'),
+  });
   const { db, bus } = infra;
 
   // Adds fail fast while Redis is down (the dispatcher keeps rows pending and retries); the worker's

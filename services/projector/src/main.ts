@@ -1,3 +1,4 @@
+import { topologyOf } from '@concord/core';
 import {
   connectInfrastructure,
   createLogger,
@@ -21,7 +22,12 @@ const main = async (): Promise<void> => {
   const config = loadProjectorConfig(process.env);
   const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
   const metrics = createMetrics(SERVICE);
-  const infra = await connectInfrastructure(config, { service: SERVICE, logger, metrics });
+  const infra = await connectInfrastructure(config, {
+    service: SERVICE,
+    logger,
+    metrics,
+    topology: topologyOf(SERVICE),
+  });
   const { db, bus } = infra;
 
   const redis =
