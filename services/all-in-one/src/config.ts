@@ -1,4 +1,11 @@
-import { envBoolean, envInt, loadConfig, logLevel, envPort } from '@concord/service-kit';
+import {
+  envBoolean,
+  envInt,
+  inboxRetentionEnvShape,
+  loadConfig,
+  logLevel,
+  envPort,
+} from '@concord/service-kit';
 import { z } from 'zod';
 
 /**
@@ -52,6 +59,8 @@ export const allInOneEnvSchema = z
     NOTIFIER_MAX_ATTEMPTS: envInt(8, { min: 1, max: 100 }),
     NOTIFIER_BACKOFF_INITIAL_MS: envInt(1_000, { min: 1, max: 3_600_000 }),
     NOTIFIER_BACKOFF_MAX_MS: envInt(600_000, { min: 1, max: 86_400_000 }),
+    /** How long ingest, resolver and projector remember handled message ids, and how often they prune. */
+    ...inboxRetentionEnvShape,
     SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
   })
   .superRefine((env, ctx) => {
