@@ -52,8 +52,8 @@ export interface RunningService {
 /** Starts a service: routes, listen, then modules; shutdown in the order DESIGN §7 gives. */
 export async function runService(options: RunServiceOptions): Promise<RunningService> {
   // Not ready until every module has started: the server listens first (health and metrics answer
-  // during a long start), but a consumer that has not subscribed yet would miss what is published
-  // meanwhile — on RabbitMQ, a message published before its group's queue exists is dropped.
+  // during a long start), but its consumers do not take work yet. (What is published meanwhile waits in
+  // the queues the services declared at start, DESIGN §4.)
   let started = false;
   const checks = [
     ...options.checks,
