@@ -87,7 +87,7 @@ export {
   versionRelation,
 } from './spec/spec.js';
 export type { MaybeSpec, MetadataScalar, Spec } from './spec/spec.js';
-export { compileIdPatterns, globToRegExp } from './spec/pattern.js';
+export { compileGlob, compileIdPatterns, PATTERN_LIMITS } from './spec/pattern.js';
 export type { IdMatcher } from './spec/pattern.js';
 
 // Strategies (DESIGN §6)

@@ -197,7 +197,9 @@ settings: { default_fallback: wat }
       'rules[2].conditions.fields: must not be empty (an empty list matches nothing)',
       'rules[3].enabled: must be true or false',
       'groups[0].rules[0].resolution: is required',
-      'rules[2].conditions.aggregate_ids: invalid regex "(": SyntaxError: Invalid regular expression: /(/s: Unterminated group',
+      expect.stringMatching(
+        /^rules\[2\]\.conditions\.aggregate_ids: invalid regex "\(": .*missing closing \)/,
+      ) as string,
       'rules[2].resolution.strategy: unknown strategy "lastwrite"',
       expect.stringMatching(
         /^rules\[3\]\.resolution\.options\.fields\.tags: unknown field rule "unionize"/,

@@ -65,7 +65,15 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     const source = JSON.stringify(filter);
     const known = compiled.get(id);
     if (known?.source === source) return known.matches;
-    const matches = compileFilter(filter);
+    let matches: FilterMatcher;
+    try {
+      matches = compileFilter(filter);
+    } catch (error) {
+      // Stored under older pattern rules (a backreference, too many globs): it matches nothing rather
+      // than failing every notification; the subscription's owner replaces it.
+      options.logger?.warn({ err: error, subscription: id }, 'subscription filter no longer compiles');
+      matches = () => false;
+    }
     compiled.set(id, { source, matches });
     return matches;
   };

@@ -1,4 +1,4 @@
-import { compileIdPatterns, ConcordError, OUTCOMES, Topics } from '@concord/core';
+import { compileIdPatterns, ConcordError, OUTCOMES, PATTERN_LIMITS, Topics } from '@concord/core';
 import { z } from 'zod';
 import { NotifierErrorCode, notifierError } from './errors.js';
 
@@ -13,6 +13,7 @@ export const NOTIFIER_TOPICS = [
 export type NotifierTopic = (typeof NOTIFIER_TOPICS)[number];
 
 const values = z.array(z.string().min(1).max(500)).min(1).max(100);
+const patterns = z.array(z.string().min(1).max(PATTERN_LIMITS.maxLength)).min(1).max(100);
 
 /**
  * What a subscription or a stream wants to hear about. Entries inside one list are OR-ed, different
@@ -23,8 +24,11 @@ export const filterSchema = z
   .object({
     eventTypes: values.optional(),
     aggregateTypes: values.optional(),
-    /** Exact ids, globs (`task-*`, `note-?`) or `re:<regex>`. */
-    aggregateIds: values.optional(),
+    /**
+     * Exact ids, globs (`task-*`, `note-?`) or `re:<regex>` (RE2 syntax); matched in linear time,
+     * within core's `PATTERN_LIMITS` (length, globs and regexes per list, regex size).
+     */
+    aggregateIds: patterns.optional(),
     outcomes: z.array(z.enum(OUTCOMES)).min(1).optional(),
     topics: z.array(z.enum(NOTIFIER_TOPICS)).min(1).optional(),
   })
@@ -49,7 +53,10 @@ const oneOf = (list: readonly string[] | undefined): ((value: string | undefined
   return (value) => value !== undefined && set.has(value);
 };
 
-/** Compiles a validated filter once; regexes that do not compile fail with `CONCORD_FILTER_INVALID`. */
+/**
+ * Compiles a validated filter once; patterns core refuses (a regex that does not compile or is too
+ * large, too many globs and regexes) fail with `CONCORD_FILTER_INVALID`.
+ */
 export const compileFilter = (filter: NotificationFilter): FilterMatcher => {
   const eventType = oneOf(filter.eventTypes);
   const aggregateType = oneOf(filter.aggregateTypes);

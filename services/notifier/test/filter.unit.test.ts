@@ -74,6 +74,48 @@ describe('notification filters', () => {
     }
   });
 
+  // Issue 16: any client's stream or subscription filter runs on every notification; a backtracking
+  // pattern held the event loop for seconds per notification.
+  it('matches hostile globs and regexes on 200-character ids without blocking', () => {
+    const filter = matcher({
+      aggregateIds: [
+        're:^(a+)+$',
+        're:^(.*a){12}x',
+        ...Array.from({ length: 10 }, (_, i) => `${'*a'.repeat(6 + i)}*b`),
+      ],
+    });
+    const idOf = (length: number) => ({ ...applied, aggregateId: `${'a'.repeat(length - 1)}!` });
+    // Backtracking took seconds on 26 characters (and hours on 200).
+    let start = performance.now();
+    expect(filter(idOf(26))).toBe(false);
+    expect(performance.now() - start).toBeLessThan(250);
+    start = performance.now();
+    let matched = 0;
+    for (let i = 0; i < 20; i += 1) if (filter(idOf(200))) matched += 1;
+    expect(matched).toBe(0);
+    expect(performance.now() - start).toBeLessThan(250);
+    expect(filter({ ...applied, aggregateId: 'aaab' })).toBe(false);
+    expect(filter({ ...applied, aggregateId: 'aaaaaaaaaaaaab' })).toBe(true);
+  });
+
+  it('refuses unsafe, oversized and too many patterns with CONCORD_FILTER_INVALID', () => {
+    const refusals = [
+      { aggregateIds: ['re:^(x)\\1$'] },
+      { aggregateIds: ['re:^(?=x)'] },
+      { aggregateIds: ['re:[a-z]{1000}'] },
+      { aggregateIds: [`task-${'x'.repeat(300)}*`] },
+      { aggregateIds: Array.from({ length: 33 }, (_, i) => `task-${i}-*`) },
+    ];
+    for (const bad of refusals) {
+      expect(() => parseFilter(bad), JSON.stringify(bad).slice(0, 60)).toThrowError(
+        expect.objectContaining({ code: 'CONCORD_FILTER_INVALID' }) as Error,
+      );
+    }
+    expect(() => filterFromQuery({ aggregateIds: 're:^(x)\\1$' })).toThrowError(
+      expect.objectContaining({ code: 'CONCORD_FILTER_INVALID' }) as Error,
+    );
+  });
+
   it('reads query parameters: comma lists, repeats, and re: patterns kept whole', () => {
     expect(
       filterFromQuery({
