@@ -1,5 +1,5 @@
 import { ConcordError, silentLogger } from '@concord/core';
-import { waitFor } from '@concord/bus/testing';
+import { gate, waitFor } from '@concord/bus/testing';
 import { AssignerProtocol } from 'kafkajs';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { ConsumerPipeline } from '../src/consumer/pipeline.js';
@@ -152,6 +152,7 @@ describe('BatchIntake', () => {
       timers: realTimers,
       closing: new AbortController().signal,
       seek: () => undefined,
+      revokeTimeoutMs: 1_000,
     });
     intake.newGeneration();
     const take = (stale: boolean) => {
@@ -169,6 +170,7 @@ describe('BatchIntake', () => {
         },
         resolveOffset: (offset: string) => (resolved = offset),
         pause: () => () => undefined,
+        heartbeat: () => Promise.resolve(),
         isStale: () => stale,
       } as unknown as EachBatchPayload;
       return intake.take(payload).then(() => resolved);
@@ -196,6 +198,7 @@ describe('BatchIntake across generations', () => {
       },
       resolveOffset: () => undefined,
       pause: () => () => undefined,
+      heartbeat: () => Promise.resolve(),
       isStale: () => false,
     }) as unknown as EachBatchPayload;
 
@@ -224,6 +227,7 @@ describe('BatchIntake across generations', () => {
       timers: realTimers,
       closing: new AbortController().signal,
       seek: () => undefined,
+      revokeTimeoutMs: 1_000,
     });
     rebalance.now = () => intake.newGeneration();
     intake.newGeneration();
@@ -234,6 +238,87 @@ describe('BatchIntake across generations', () => {
     await intake.take(batchOf([7]));
     await waitFor('the second delivery', () => pipeline.pending === 0, 2_000);
     expect(seen).toEqual([1, 2]);
+    expect(intake.busy()).toEqual({});
+  });
+});
+
+describe('BatchIntake when the group rebalances', () => {
+  it('waits for the running handlers, gives back what has not started, commits, then lets kafkajs rejoin', async () => {
+    const events: string[] = [];
+    const running = gate();
+    const pipeline = new ConsumerPipeline({
+      group: 'g',
+      logger: silentLogger,
+      deadLetter: () => Promise.resolve(),
+      handler: async (m) => {
+        events.push(`start ${m.id}`);
+        if (m.id === 'm7') await running.opened;
+        events.push(`end ${m.id}`);
+      },
+    });
+    const committed: { partition: number; offset: string }[][] = [];
+    const consumer = {
+      commitOffsets: (offsets: { partition: number; offset: string }[]) => {
+        committed.push(offsets.map(({ partition, offset }) => ({ partition, offset })));
+        return Promise.resolve();
+      },
+    } as unknown as Consumer;
+    const holder: { intake?: BatchIntake } = {};
+    const committer = new OffsetCommitter({
+      consumer: () => consumer,
+      trackers: () => holder.intake?.trackers() ?? [],
+      logger: silentLogger,
+      timers: realTimers,
+      intervalMs: 60_000,
+      retryDelayMs: 1_000,
+    });
+    const intake = new BatchIntake({
+      pipeline,
+      committer,
+      maxPendingPerPartition: 100,
+      stallMs: 10,
+      timers: realTimers,
+      closing: new AbortController().signal,
+      seek: () => undefined,
+      revokeTimeoutMs: 5_000,
+    });
+    holder.intake = intake;
+    intake.newGeneration();
+    const rebalancing = Object.assign(new Error('The group is rebalancing'), {
+      type: 'REBALANCE_IN_PROGRESS',
+    });
+    // m7 runs (and holds); m8 waits behind it on the same key.
+    const taking = intake.take({
+      batch: {
+        topic: 't',
+        partition: 0,
+        messages: [7, 8].map((offset) => ({
+          offset: String(offset),
+          key: Buffer.from('k'),
+          value: Buffer.from('v'),
+          headers: { 'message-id': `m${offset}` },
+        })),
+      },
+      resolveOffset: () => undefined,
+      pause: () => () => undefined,
+      heartbeat: () => Promise.reject(rebalancing),
+      isStale: () => false,
+    } as unknown as EachBatchPayload);
+    let rejoined = false;
+    const outcome = taking.then(
+      () => 'resolved',
+      (error: unknown) => {
+        rejoined = true;
+        return error;
+      },
+    );
+    await waitFor('m7 to start', () => events.includes('start m7'), 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rejoined).toBe(false);
+    running.open();
+    expect(await outcome).toBe(rebalancing);
+    expect(events).toEqual(['start m7', 'end m7']);
+    expect(committed).toEqual([[{ partition: 0, offset: '8' }]]);
     expect(intake.busy()).toEqual({});
   });
 });

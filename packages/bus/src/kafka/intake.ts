@@ -25,7 +25,12 @@ export interface BatchIntakeOptions {
   readonly closing: AbortSignal;
   /** Moves the consumer's fetch position of a partition (kafkajs `consumer.seek`). */
   readonly seek: (position: { topic: string; partition: number; offset: string }) => void;
+  /** How long a member that learns of a rebalance waits for its running handlers before rejoining. */
+  readonly revokeTimeoutMs: number;
 }
+
+/** kafkajs error types that mean the group is rebalancing while this member is still in it. */
+const REBALANCE_IN_PROGRESS = 'REBALANCE_IN_PROGRESS';
 
 /**
  * Takes kafkajs batches into the shared {@link ConsumerPipeline} without waiting for the handlers, so the
@@ -34,10 +39,16 @@ export interface BatchIntakeOptions {
  * resolved at once — kafkajs only uses them for its next fetch; with auto-commit off nothing commits them —
  * while the {@link OffsetCommitter} commits each partition's settled prefix as handlers finish.
  *
- * It also knows, across generations, which partitions still have records in the pipeline (`busy()`,
- * what the {@link busyStickyAssigner} keeps with this member in a rebalance), and how many attempts
- * each unsettled record has failed, so a record fetched again after a rebalance goes on counting
- * (`IncomingMessage.attempt`) where its earlier delivery stopped.
+ * A rebalance waits for the handlers still running, as far as kafkajs lets it: after each batch the
+ * intake sends the heartbeat itself (kafkajs sends one per interval, whoever asks), and when that
+ * heartbeat says the group is rebalancing, it gives back the records that have not started, waits for
+ * the running ones (up to `revokeTimeoutMs`), commits what they settled, and only then lets kafkajs
+ * rejoin — before this member rejoins, no partition of it goes to anyone. A rebalance kafkajs learns of
+ * on its own heartbeat (an idle fetch) does not wait; for that, the intake knows across generations
+ * which partitions still have records in the pipeline (`busy()`), which the {@link busyStickyAssigner}
+ * leaves with this member. It also counts each unsettled record's failed attempts, so a record fetched
+ * again after a rebalance goes on counting (`IncomingMessage.attempt`) where its earlier delivery
+ * stopped.
  */
 export class BatchIntake {
   readonly #options: BatchIntakeOptions;
@@ -45,6 +56,10 @@ export class BatchIntake {
   /** Records submitted and not yet settled or released, per partition, whatever their generation. */
   readonly #inFlight = new Map<string, { topic: string; partition: number; records: number }>();
   readonly #attempts = new AttemptLog();
+  #inFlightTotal = 0;
+  #idleWaiters: (() => void)[] = [];
+  /** Set once this generation learned of a rebalance: records not started yet are given back. */
+  #revoking: Promise<void> | undefined;
 
   constructor(options: BatchIntakeOptions) {
     this.#options = options;
@@ -68,6 +83,7 @@ export class BatchIntake {
   newGeneration(): void {
     const old = this.#partitions;
     this.#partitions = new Map();
+    this.#revoking = undefined;
     for (const { tracker } of old.values()) tracker.markStale();
   }
 
@@ -92,10 +108,39 @@ export class BatchIntake {
       pipeline.submit(delivery);
     }
     payload.resolveOffset(last.offset);
+    await this.#heartbeat(payload);
     if (tracker.isPaused || tracker.pending <= maxPendingPerPartition) return;
     const below = Math.floor(maxPendingPerPartition / 2);
     if (await settlesWithin(timers, tracker.drained(below, closing), stallMs)) return;
     if (!tracker.stale && !closing.aborted && tracker.pending > below) tracker.paused(payload.pause());
+  }
+
+  /** Sends the heartbeat when one is due; on a rebalance, revokes before rethrowing to kafkajs. */
+  async #heartbeat(payload: EachBatchPayload): Promise<void> {
+    try {
+      await payload.heartbeat();
+    } catch (error) {
+      if ((error as { type?: unknown } | null)?.type === REBALANCE_IN_PROGRESS) {
+        this.#revoking ??= this.#revoke();
+        await this.#revoking;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The group is rebalancing and this member has not rejoined yet: its partitions are still its own.
+   * Records not started yet are given back (their deliveries turn invalid); the running ones may finish
+   * and settle, and what they settled is committed, so the partitions' next owners start after them.
+   */
+  async #revoke(): Promise<void> {
+    const { timers, revokeTimeoutMs, committer } = this.#options;
+    const idle =
+      this.#inFlightTotal === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await settlesWithin(timers, idle, revokeTimeoutMs);
+    await settlesWithin(timers, committer.flush(), revokeTimeoutMs);
   }
 
   /**
@@ -137,9 +182,10 @@ export class BatchIntake {
         },
         released: () => {
           this.#count(topic, partition, -1);
-          this.#rewind(tracker);
+          // Revoking gives records back on purpose: the next owner fetches them from the commit.
+          if (this.#revoking === undefined) this.#rewind(tracker);
         },
-        valid: () => !tracker.stale,
+        valid: () => !tracker.stale && this.#revoking === undefined,
         failedBefore: (offset) => (attempts.size === 0 ? 0 : attempts.failedBefore(recordId(offset))),
         failed: (offset, attempt) => attempts.failed(recordId(offset), attempt),
       };
@@ -154,6 +200,11 @@ export class BatchIntake {
     const entry = this.#inFlight.get(id);
     if (entry === undefined) this.#inFlight.set(id, { topic, partition, records });
     else entry.records += records;
+    this.#inFlightTotal += records;
+    if (this.#inFlightTotal > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
   }
 }
 

@@ -80,6 +80,8 @@ export class KafkaSubscription implements Subscription {
       timers: bus.timers,
       closing: this.#closing.signal,
       seek: (position) => this.#consumer?.seek(position),
+      // Both waits of a revoke (handlers, then the commit) stay within the session timeout together.
+      revokeTimeoutMs: Math.min(bus.drainTimeoutMs, Math.floor(bus.sessionTimeoutMs / 3)),
     });
   }
 
