@@ -1,4 +1,5 @@
 import { Topics } from '@concord/core';
+import type { Database } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -27,6 +28,19 @@ const draft = (messageId: string): NewNotification => ({
   data: { n: messageId },
 });
 
+/**
+ * Pruning passes only entries below the snapshot's xmin, which any open transaction on the server holds
+ * back (other test files run meanwhile): waits until every entry is there.
+ */
+const readable = (db: Database) =>
+  waitFor('every entry below the snapshot xmin', async () => {
+    const { rows } = await db.query<{ waiting: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM concord.notifier_log
+         WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS waiting`,
+    );
+    return rows[0]?.waiting === false;
+  });
+
 const eventIdOf = (data: string): string => (JSON.parse(data) as { eventId: string }).eventId;
 
 describe('notification log and delivery retention', () => {
@@ -52,6 +66,7 @@ describe('notification log and delivery retention', () => {
     return rows.map((row) => row.id);
   };
   const pruneAll = async (retentionMs: number, limit = 2) => {
+    await readable(database.db);
     let deleted = 0;
     for (;;) {
       const batch = await log.prune(database.db, { retentionMs, limit });
@@ -147,6 +162,7 @@ describe('notification log and delivery retention', () => {
     await pruneAll(0);
     const old = await append(...Array.from({ length: 60 }, (_, i) => `many-${String(i).padStart(2, '0')}`));
     await age(old, 3);
+    await readable(database.db);
     const counts = await Promise.all([
       pruneAll(2 * HOUR_MS, 7),
       pruneAll(2 * HOUR_MS, 7),
@@ -204,6 +220,7 @@ describe('GET /v1/stream after the log was pruned', () => {
     first.close();
 
     await database.db.query(`UPDATE concord.notifier_log SET created_at = now() - interval '2 hours'`);
+    await readable(database.db);
     expect(await harness.module.retention.runOnce()).toMatchObject({ notifier_log: 3 });
     expect(
       await metricValue(harness.metrics, 'concord_retention_pruned_rows_total', { table: 'notifier_log' }),
