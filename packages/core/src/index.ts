@@ -150,6 +150,8 @@ export type {
   CompiledPolicy,
   PolicyResult,
   RequireRuleMatchOptions,
+  SpecFactory,
+  SpecRegistry,
 } from './policy/compile.js';
 export { compilePolicy, formatPolicyProblems, loadPolicy, loadPolicyOrThrow } from './policy/loader.js';
 export type { LoadPolicyOptions } from './policy/loader.js';

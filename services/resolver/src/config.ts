@@ -13,6 +13,8 @@ export const resolverEnvSchema = withBrokerUrls(
     ...serviceEnvShape,
     /** Path of the resolution policy (YAML/JSON). Default: the bundled example policy. */
     CONCORD_POLICY: z.string().min(1, 'must not be empty').optional(),
+    /** Extension modules (comma-separated paths or package names) adding strategies and specs. */
+    CONCORD_EXTENSIONS: z.string().optional(),
     /** How often the policy file is checked for changes besides file-system events. */
     POLICY_POLL_MS: envInt(2_000, { min: 50, max: 3_600_000 }),
     /** How often overdue reviews are escalated. */

@@ -1,5 +1,5 @@
 import { ConcordError, compilePolicy, createDryRun, formatPolicyProblems, loadPolicy } from '@concord/core';
-import type { CompiledPolicy, DryRunReport, StrategyRegistry } from '@concord/core';
+import type { CompiledPolicy, DryRunReport, SpecRegistry, StrategyRegistry } from '@concord/core';
 import type { Sql } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import type { ConflictReads, PolicyDecisionCursor } from './conflict-records.js';
@@ -15,7 +15,9 @@ const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text
 export interface DryRunDeps {
   readonly db: Sql;
   readonly conflicts: ConflictReads;
+  /** The strategies and `custom_match` specs the live policy was loaded with. */
   readonly registry?: StrategyRegistry;
+  readonly specs?: SpecRegistry;
 }
 
 export interface DryRunRequest {
@@ -47,8 +49,14 @@ const invalid = (message: string, details: unknown): ConcordError =>
   new ConcordError('CONCORD_QUERY_INVALID', message, { details });
 
 /** The candidate: a YAML (or JSON) text body, or a JSON document. Every problem is reported with its path. */
-export const parseCandidate = (body: unknown, registry: StrategyRegistry | undefined): CompiledPolicy => {
-  const options = registry === undefined ? {} : { registry };
+export const parseCandidate = (
+  body: unknown,
+  deps: Pick<DryRunDeps, 'registry' | 'specs'>,
+): CompiledPolicy => {
+  const options = {
+    ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+    ...(deps.specs === undefined ? {} : { specs: deps.specs }),
+  };
   const result =
     typeof body === 'string'
       ? loadPolicy(body, { ...options, format: 'yaml' })
@@ -102,13 +110,14 @@ export const registerDryRun = (app: FastifyInstance, deps: DryRunDeps): void => 
       const limit = integer(query['limit'], 'limit', { min: 1, max: MAX_CONFLICTS, fallback: 100_000 });
       const maxChanges = integer(query['changes'], 'changes', { min: 0, max: MAX_CHANGES, fallback: 100 });
       const since = sinceMs(query['since']);
-      const candidate = parseCandidate(request.body, deps.registry);
-      return dryRun(deps, {
+      const candidate = parseCandidate(request.body, deps);
+      const report = await dryRun(deps, {
         candidate,
         limit,
         maxChanges,
         ...(since === undefined ? {} : { sinceMs: since }),
       });
+      return { ...report, warnings: candidate.warnings };
     });
     done();
   });

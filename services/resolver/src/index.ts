@@ -1,6 +1,8 @@
 export { createResolverModule } from './module.js';
 export type { ResolverModule, ResolverModuleDeps } from './module.js';
 export { openPolicySource } from './policy/source.js';
+export { extensionList, loadExtensions } from './extensions.js';
+export type { ConcordExtension, Extensions } from './extensions.js';
 export type {
   PolicyInfo,
   PolicySource,

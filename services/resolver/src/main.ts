@@ -9,6 +9,7 @@ import {
   runService,
 } from '@concord/service-kit';
 import { loadResolverConfig } from './config.js';
+import { extensionList, loadExtensions } from './extensions.js';
 import { createResolverModule } from './module.js';
 import { defaultPolicyPath } from './policy/default-path.js';
 import { openPolicySource } from './policy/source.js';
@@ -21,10 +22,15 @@ const main = async (): Promise<void> => {
   const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
   const metrics = createMetrics(SERVICE);
 
+  const extensions = await loadExtensions(extensionList(config.CONCORD_EXTENSIONS));
+  if (extensions.modules.length > 0) logger.info({ modules: extensions.modules }, 'extensions loaded');
+  const { registry, specs } = extensions;
   const policy = await openPolicySource({
     path: config.CONCORD_POLICY ?? defaultPolicyPath(),
     logger: logger.child({ component: 'policy' }),
     pollIntervalMs: config.POLICY_POLL_MS,
+    registry,
+    specs,
   });
   const { db, bus, checks, clients } = await connectInfrastructure(config, {
     service: SERVICE,
@@ -39,6 +45,8 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     policy,
+    registry,
+    specs,
     schema: config.DATABASE_SCHEMA,
     concurrency: config.RESOLVER_CONCURRENCY,
     sweepIntervalMs: config.REVIEW_SWEEP_MS,

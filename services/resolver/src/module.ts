@@ -1,6 +1,6 @@
 import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
 import { Topics } from '@concord/core';
-import type { Logger, PhysicalClock, StrategyRegistry } from '@concord/core';
+import type { Logger, PhysicalClock, SpecRegistry, StrategyRegistry } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
@@ -24,6 +24,8 @@ export interface ResolverModuleDeps {
   readonly clock?: PhysicalClock;
   /** Strategies for escalations (use the one the policy was loaded with). Default: the built-ins. */
   readonly registry?: StrategyRegistry;
+  /** Specs `custom_match` conditions may name (use the ones the policy was loaded with). */
+  readonly specs?: SpecRegistry;
   /** Consumer group and inbox consumer name. Default `resolver`. */
   readonly group?: string;
   readonly concurrency?: number;
@@ -113,6 +115,7 @@ export const createResolverModule = (deps: ResolverModuleDeps): ResolverModule =
         db: deps.db,
         policy: deps.policy,
         ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+        ...(deps.specs === undefined ? {} : { specs: deps.specs }),
       }),
     checks: [
       { name: 'resolver-consumer', isReady: () => subscription !== undefined && closing === undefined },

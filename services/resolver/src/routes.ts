@@ -1,5 +1,5 @@
 import { ConcordError } from '@concord/core';
-import type { StrategyRegistry } from '@concord/core';
+import type { SpecRegistry, StrategyRegistry } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { DecisionErrorCode } from './decision-input.js';
@@ -13,8 +13,9 @@ export interface RoutesDeps {
   readonly resolver: Resolver;
   readonly db: Database;
   readonly policy: PolicySource;
-  /** Strategies a candidate policy of a dry run may name (the live policy's). Default: the built-ins. */
+  /** Strategies and specs a candidate policy of a dry run may name (the live policy's). */
   readonly registry?: StrategyRegistry;
+  readonly specs?: SpecRegistry;
 }
 
 const queryError = (message: string, details?: unknown): ConcordError =>
@@ -84,6 +85,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     db,
     conflicts: resolver.conflicts,
     ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+    ...(deps.specs === undefined ? {} : { specs: deps.specs }),
   });
 
   app.get('/v1/conflicts', async (request) => {

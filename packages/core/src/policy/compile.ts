@@ -4,16 +4,19 @@ import { canonicalJson } from '../json.js';
 import { manualStrategy } from '../strategy/manual.js';
 import { createStrategyRegistry, type StrategyRegistry } from '../strategy/registry.js';
 import type { Strategy } from '../strategy/types.js';
-import { compileConditions } from './conditions.js';
+import type { Spec } from '../spec/spec.js';
+import { compileConditions, type CompiledCondition } from './conditions.js';
 import { decideWithTree, type GroupNode, type PolicyNode, type PolicyTree, type RuleNode } from './engine.js';
 import { sha256 } from './sha256.js';
 import type {
+  ConditionsDoc,
   GroupDoc,
   PolicyDecision,
   PolicyDocument,
   PolicyProblem,
   ResolutionDoc,
   RuleDoc,
+  SkippedEntry,
 } from './types.js';
 
 /**
@@ -35,6 +38,8 @@ export interface CompiledPolicy {
   /** SHA-256 (hex) of the normalised document's canonical JSON: identifies the policy in decisions. */
   readonly hash: string;
   readonly document: PolicyDocument;
+  /** What loaded but is ignored (options go-sync-kit's strategies ignore), each with its path. */
+  readonly warnings: readonly PolicyProblem[];
   /** Decide a conflict: the strategy's result plus the explanation. */
   decide(conflict: Conflict): PolicyDecision;
 }
@@ -43,7 +48,15 @@ export interface CompiledPolicy {
 export interface CompilePolicyOptions {
   /** Strategies available by name (default: the built-ins). */
   readonly registry?: StrategyRegistry;
+  /** Specs that `custom_match` conditions name (default: none). */
+  readonly specs?: SpecRegistry;
 }
+
+/** Makes the spec a `custom_match` entry names from its argument (`custom_match: { name: argument }`). */
+export type SpecFactory = (argument: string) => Spec;
+
+/** Specs by the name `custom_match` gives them, registered in code (or by an extension module). */
+export type SpecRegistry = ReadonlyMap<string, SpecFactory>;
 
 /** The result of compiling or loading a policy: the policy, or every problem with its path. */
 export type PolicyResult =
@@ -58,13 +71,42 @@ export const compileDocument = (
   options: CompilePolicyOptions = {},
 ): PolicyResult => {
   const registry = options.registry ?? createStrategyRegistry();
+  const specs = options.specs ?? new Map<string, SpecFactory>();
   const problems: PolicyProblem[] = [];
+  const warnings: PolicyProblem[] = [];
   // An empty name is a placeholder for a resolution `normalizeDocument` already reported as missing.
   const strategy = (ref: ResolutionDoc, path: string, namePath = '.strategy'): Strategy =>
     ref.strategy === ''
       ? NO_MATCH
-      : (registry.compile({ name: ref.strategy, options: ref.options, path, namePath, problems }) ??
+      : (registry.compile({ name: ref.strategy, options: ref.options, path, namePath, problems, warnings }) ??
         NO_MATCH);
+
+  /** The conditions of a rule or group: the built-in ones, then each `custom_match` spec. */
+  const conditionsOf = (
+    doc: ConditionsDoc | undefined,
+    path: string,
+    owner: Omit<SkippedEntry, 'reason' | 'condition'>,
+  ): CompiledCondition[] => {
+    const compiled = compileConditions({ conditions: doc, path, owner, problems });
+    for (const [name, argument] of Object.entries(doc?.custom_match ?? {})) {
+      const factory = specs.get(name);
+      if (factory === undefined) {
+        const known = [...specs.keys()].sort();
+        problems.push({
+          path: `${path}.custom_match.${name}`,
+          message: `unknown custom_match spec "${name}" (${known.length === 0 ? 'none is registered' : `registered: ${known.join(', ')}`})`,
+        });
+        continue;
+      }
+      const label = `custom_match ${name}(${JSON.stringify(argument)})`;
+      compiled.push({
+        test: factory(argument),
+        label,
+        skip: Object.freeze({ ...owner, reason: 'conditions_not_met', condition: label }),
+      });
+    }
+    return compiled;
+  };
 
   const compileRule = (
     rule: RuleDoc,
@@ -73,12 +115,7 @@ export const compileDocument = (
     held: readonly string[],
   ): RuleNode => {
     const owner = { kind: 'rule' as const, name: rule.name, ...(group === undefined ? {} : { group }) };
-    const conditions = compileConditions({
-      conditions: rule.conditions,
-      path: `${path}.conditions`,
-      owner,
-      problems,
-    });
+    const conditions = conditionsOf(rule.conditions, `${path}.conditions`, owner);
     return {
       kind: 'rule',
       name: rule.name,
@@ -103,12 +140,7 @@ export const compileDocument = (
       name: g.name,
       ...(parent === undefined ? {} : { group: parent }),
     };
-    const conditions = compileConditions({
-      conditions: g.conditions,
-      path: `${path}.conditions`,
-      owner,
-      problems,
-    });
+    const conditions = conditionsOf(g.conditions, `${path}.conditions`, owner);
     const inner = Object.freeze([...held, ...conditions.map((c) => c.label)]);
     const entries = order(
       g.rules.map((r, i) => compileRule(r, `${path}.rules[${i}]`, groupPath, inner)),
@@ -144,6 +176,7 @@ export const compileDocument = (
     version: document.version,
     hash: policyHash(document),
     document,
+    warnings: Object.freeze(warnings),
     decide: (conflict) => decideWithTree(tree, conflict),
   };
   return { ok: true, policy: Object.freeze(policy) };

@@ -39,6 +39,8 @@ const RELATIONS = ['stale_base', 'concurrent'];
  * single values become lists, `priority` defaults to 0, `enabled` to true, `subgroups` joins `groups`.
  * Reports every structural problem with its path; strategy names and options are checked at compile.
  * Unknown keys fail, except under `settings` (ignored) and annotations (`description`, `metadata`, `tags`).
+ * Names are unique per scope, as go-sync-kit checks them: among the top-level rules, among the
+ * top-level groups, and among one group's rules and among its subgroups.
  */
 export const normalizeDocument = (input: unknown, problems: PolicyProblem[]): PolicyDocument => {
   const r = new Reader(problems);
@@ -57,9 +59,10 @@ export const normalizeDocument = (input: unknown, problems: PolicyProblem[]): Po
   else if (settings['default_fallback'] !== undefined && settings['default_fallback'] !== null) {
     fallback = r.resolutionRef(settings['default_fallback'], 'settings.default_fallback');
   }
-  const names = new Map<string, string>();
-  const rules = r.list(input['rules'], 'rules').map((raw, i) => r.rule(raw, `rules[${i}]`, names));
-  const groups = r.list(input['groups'], 'groups').map((raw, i) => r.group(raw, `groups[${i}]`, names));
+  const ruleNames = new Map<string, string>();
+  const groupNames = new Map<string, string>();
+  const rules = r.list(input['rules'], 'rules').map((raw, i) => r.rule(raw, `rules[${i}]`, ruleNames));
+  const groups = r.list(input['groups'], 'groups').map((raw, i) => r.group(raw, `groups[${i}]`, groupNames));
   if (input['rules'] === undefined && input['groups'] === undefined && fallback === undefined) {
     problems.push({ path: '', message: 'a policy needs `rules`, `groups` or `settings.default_fallback`' });
   }
@@ -193,15 +196,17 @@ class Reader {
         ? undefined
         : this.resolutionRef(fallbackRaw, join(path, 'fallback'));
     const name = this.name(raw['name'], join(path, 'name'), names);
+    const ruleNames = new Map<string, string>();
+    const groupNames = new Map<string, string>();
     const rules = this.list(raw['rules'], join(path, 'rules')).map((r, i) =>
-      this.rule(r, `${path}.rules[${i}]`, names),
+      this.rule(r, `${path}.rules[${i}]`, ruleNames),
     );
     const groups = [
       ...this.list(raw['groups'], join(path, 'groups')).map((g, i) =>
-        this.group(g, `${path}.groups[${i}]`, names),
+        this.group(g, `${path}.groups[${i}]`, groupNames),
       ),
       ...this.list(raw['subgroups'], join(path, 'subgroups')).map((g, i) =>
-        this.group(g, `${path}.subgroups[${i}]`, names),
+        this.group(g, `${path}.subgroups[${i}]`, groupNames),
       ),
     ];
     return {
@@ -222,7 +227,7 @@ class Reader {
       this.problem(path, 'must be a mapping');
       return undefined;
     }
-    this.keys(raw, path, [...LIST_CONDITIONS, 'metadata']);
+    this.keys(raw, path, [...LIST_CONDITIONS, 'metadata', 'custom_match']);
     const out: Record<string, unknown> = {};
     for (const key of LIST_CONDITIONS) {
       if (raw[key] === undefined || raw[key] === null) continue;
@@ -243,6 +248,21 @@ class Reader {
         for (const [key, value] of Object.entries(meta))
           m[key] = this.scalarList(value, join(join(path, 'metadata'), key));
         out['metadata'] = m;
+      }
+    }
+    if (raw['custom_match'] !== undefined && raw['custom_match'] !== null) {
+      const custom = raw['custom_match'];
+      const customPath = join(path, 'custom_match');
+      if (!isPlainObject(custom) || Object.keys(custom).length === 0) {
+        this.problem(customPath, 'must be a non-empty mapping of spec name to its argument');
+      } else {
+        const m: Record<string, string> = {};
+        for (const [key, value] of Object.entries(custom)) {
+          if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+            m[key] = String(value);
+          else this.problem(join(customPath, key), 'must be a string, number or boolean');
+        }
+        out['custom_match'] = m;
       }
     }
     return out;

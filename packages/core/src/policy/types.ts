@@ -23,6 +23,11 @@ export interface ConditionsDoc {
   readonly metadata?: Readonly<Record<string, readonly MetadataScalar[]>>;
   readonly origins?: readonly string[];
   readonly relations?: readonly VersionRelation[];
+  /**
+   * go-sync-kit's `custom_match`: spec name → its argument. Each names a spec registered in code
+   * (`CompilePolicyOptions.specs`), and every one must hold.
+   */
+  readonly custom_match?: Readonly<Record<string, string>>;
 }
 
 export interface RuleDoc {

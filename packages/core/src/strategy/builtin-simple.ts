@@ -10,6 +10,7 @@ import { readOptions } from './options.js';
 import { keepLocal, resolveFields } from './resolve.js';
 import type { StrategyDefinition, StrategyResult } from './types.js';
 
+/** A strategy applying one field rule to every overlapping field. go-sync-kit ignores their options. */
 const uniform = (
   name: string,
   aliases: readonly string[],
@@ -19,6 +20,7 @@ const uniform = (
   name,
   aliases,
   description,
+  unknownOptions: 'warn',
   compile: (options, ctx) => {
     readOptions(options, ctx, []);
     const ruleFor = (): FieldRule => rule;

@@ -12,6 +12,8 @@ export const manualReview: StrategyDefinition = {
   name: 'manual_review',
   aliases: ['manual'],
   description: 'hold for a human decision, optionally applying a provisional strategy',
+  // go-sync-kit's manual_review takes no options: a file written for it loads, with a warning.
+  unknownOptions: 'warn',
   compile: (options, ctx) => {
     const opts = readOptions(options, ctx, ['provisional', 'timeout', 'on_timeout', 'escalate_to', 'reason']);
     const provisional =

@@ -17,7 +17,7 @@ export const readOptions = (
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      ctx.problem(
+      ctx.unknownOption(
         `.${key}`,
         `unknown option "${key}"${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`,
       );

@@ -40,6 +40,8 @@ export interface CompileStrategyOptions {
   /** Path of the strategy name relative to `path` (default `.strategy`). */
   readonly namePath?: string;
   readonly problems: StrategyProblem[];
+  /** Where options a lenient strategy ignores are reported (default: nowhere). */
+  readonly warnings?: StrategyProblem[];
 }
 
 /**
@@ -96,24 +98,36 @@ export class StrategyRegistry {
       return undefined;
     }
     const optionsPath = `${path}.options`;
+    const warnings = options.warnings;
     const ctx: OptionsContext = {
       path: optionsPath,
       problem: (sub, message) => problems.push({ path: `${optionsPath}${sub}`, message }),
-      compileNested: (ref, sub) => this.compileRef(ref, `${optionsPath}${sub}`, problems),
+      unknownOption: (sub, message) =>
+        (definition.unknownOptions === 'warn' ? warnings : problems)?.push({
+          path: `${optionsPath}${sub}`,
+          message: definition.unknownOptions === 'warn' ? `${message}: ignored` : message,
+        }),
+      compileNested: (ref, sub) => this.compileRef(ref, `${optionsPath}${sub}`, problems, warnings),
     };
     return definition.compile(options.options, ctx);
   }
 
   /** Compile a reference written as a name or as `{ strategy, options }`. */
-  compileRef(ref: unknown, path: string, problems: StrategyProblem[]): Strategy | undefined {
+  compileRef(
+    ref: unknown,
+    path: string,
+    problems: StrategyProblem[],
+    warnings?: StrategyProblem[],
+  ): Strategy | undefined {
+    const reports = warnings === undefined ? { problems } : { problems, warnings };
     if (typeof ref === 'string')
-      return this.compile({ name: ref, options: undefined, path, namePath: '', problems });
+      return this.compile({ name: ref, options: undefined, path, namePath: '', ...reports });
     if (isPlainObject(ref)) {
       for (const key of Object.keys(ref)) {
         if (key !== 'strategy' && key !== 'options')
           problems.push({ path: `${path}.${key}`, message: `unknown key "${key}"` });
       }
-      return this.compile({ name: ref['strategy'], options: ref['options'], path, problems });
+      return this.compile({ name: ref['strategy'], options: ref['options'], path, ...reports });
     }
     problems.push({ path, message: 'must be a strategy name or { strategy, options }' });
     return undefined;

@@ -55,6 +55,11 @@ export interface OptionsContext {
   readonly path: string;
   /** Report a problem at `path` + `subPath` (e.g. `.order`). */
   problem(subPath: string, message: string): void;
+  /**
+   * Report an option the strategy does not know: a problem, or a warning for a strategy whose
+   * `unknownOptions` is `warn`.
+   */
+  unknownOption(subPath: string, message: string): void;
   /** Compile a nested strategy reference (e.g. manual_review's `provisional`). */
   compileNested(ref: unknown, subPath: string): Strategy | undefined;
 }
@@ -64,5 +69,11 @@ export interface StrategyDefinition {
   readonly name: string;
   readonly aliases?: readonly string[];
   readonly description?: string;
+  /**
+   * How an option the strategy does not know is reported: `error` (default) fails the load; `warn`
+   * loads with a warning. go-sync-kit's own strategies take `warn`: go-sync-kit ignores their options,
+   * so its rule files may carry some (`prefer` on last_write_wins) and must still load.
+   */
+  readonly unknownOptions?: 'error' | 'warn';
   compile(options: unknown, ctx: OptionsContext): Strategy;
 }

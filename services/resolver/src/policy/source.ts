@@ -3,7 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
 import { ConcordError, formatPolicyProblems, loadPolicy } from '@concord/core';
-import type { CompiledPolicy, Logger, PolicyProblem, StrategyRegistry } from '@concord/core';
+import type { CompiledPolicy, Logger, PolicyProblem, SpecRegistry, StrategyRegistry } from '@concord/core';
 
 /** What a reload did. */
 export type ReloadResult =
@@ -31,6 +31,8 @@ export interface PolicySourceOptions {
   readonly logger: Logger;
   /** Strategies available to the policy (default: the built-ins). */
   readonly registry?: StrategyRegistry;
+  /** Specs its `custom_match` conditions may name (default: none). */
+  readonly specs?: SpecRegistry;
   /** Polling fallback for file systems without change events. Default 2000 ms. */
   readonly pollIntervalMs?: number;
   /** Change events within this window trigger one reload. Default 100 ms. */
@@ -58,7 +60,15 @@ const compile = (options: PolicySourceOptions, text: string) =>
   loadPolicy(text, {
     format: extname(options.path).toLowerCase() === '.json' ? 'json' : 'yaml',
     ...(options.registry === undefined ? {} : { registry: options.registry }),
+    ...(options.specs === undefined ? {} : { specs: options.specs }),
   });
+
+/** What a loaded policy ignores (options go-sync-kit's strategies ignore): one warning each. */
+const logWarnings = (logger: Logger, path: string, policy: CompiledPolicy): void => {
+  for (const warning of policy.warnings) {
+    logger.warn({ path, problemPath: warning.path, problem: warning.message }, 'policy warning');
+  }
+};
 
 /**
  * Loads the policy file; a missing or invalid file at start fails with `CONCORD_POLICY_INVALID`
@@ -91,6 +101,7 @@ export const openPolicySource = async (options: PolicySourceOptions): Promise<Po
     for (const listener of listeners) listener(status, policy);
   };
   logger.info({ path, policy: policy.name, version: policy.version, hash: policy.hash }, 'policy loaded');
+  logWarnings(logger, path, policy);
 
   const readAndLoad = async (): Promise<ReloadResult> => {
     let next: string;
@@ -117,6 +128,7 @@ export const openPolicySource = async (options: PolicySourceOptions): Promise<Po
       { path, policy: policy.name, version: policy.version, hash: policy.hash, previousHash: previous.hash },
       'policy reloaded',
     );
+    logWarnings(logger, path, policy);
     notify('ok');
     return { status: 'loaded', policy };
   };
