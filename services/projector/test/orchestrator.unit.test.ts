@@ -81,6 +81,43 @@ describe('projection orchestrator', () => {
     expect(orchestrator.backendsFor('task', 'read').map((b) => b.name)).toEqual(['all', 'tasks', 'reader']);
   });
 
+  it('writes a backend outside the transaction after the commit, and only what the transaction moved', async () => {
+    const store = fakeBackend('store', '*');
+    const cache = fakeBackend('cache', ['task']);
+    const invalidated: string[] = [];
+    const outside: ProjectionBackend = {
+      ...cache,
+      capabilities: { ...cache.capabilities, outsideTransaction: true },
+      invalidate: (records) => {
+        invalidated.push(...records.map((r) => `${r.type}/${r.id}`));
+        return Promise.resolve();
+      },
+    };
+    const orchestrator = createOrchestrator([store, outside]);
+    await orchestrator.project(ctx, record('task', 'old', 5));
+    const afterCommit: (() => Promise<void>)[] = [];
+    const outcomes = await orchestrator.projectMany(
+      { ...ctx, afterCommit: (write) => afterCommit.push(write) },
+      [record('task', 'new', 1), record('task', 'old', 4), record('note', 'n', 1)],
+    );
+    expect(outcomes).toEqual([
+      [
+        { backend: 'store', result: 'applied' },
+        { backend: 'cache', result: 'applied' },
+      ],
+      [
+        { backend: 'store', result: 'stale' },
+        { backend: 'cache', result: 'stale' },
+      ],
+      [{ backend: 'store', result: 'applied' }],
+    ]);
+    // Inside the transaction the cache only drops what it will get; the write waits for the commit.
+    expect(invalidated).toEqual(['task/new']);
+    expect(cache.upserts).toEqual(['task/old@5']);
+    for (const write of afterCommit) await write();
+    expect(cache.upserts).toEqual(['task/old@5', 'task/new@1']);
+  });
+
   it('a new backend or aggregate type needs no change: capabilities alone decide', async () => {
     const orchestrator = createOrchestrator([fakeBackend('orders', ['order', 'invoice'])]);
     expect(await orchestrator.project(ctx, record('invoice'))).toEqual([
