@@ -16,7 +16,40 @@ export interface HttpServerOptions {
   readonly checks: readonly ReadinessCheck[];
   /** Largest accepted request body in bytes. */
   readonly bodyLimit: number;
+  /** Request and connection timeouts; defaults in {@link DEFAULT_HTTP_TIMEOUTS}. */
+  readonly timeouts?: Partial<HttpTimeouts>;
 }
+
+/**
+ * How long a client may take. A request that has not arrived whole in time (headers, then body) is
+ * answered 408 or its connection closed, so clients that drip bytes cannot hold connections and
+ * buffers; a connection with no traffic either way for `idleMs` is closed. Streaming responses
+ * (Server-Sent Events) have arrived whole once their headers have: only `idleMs` applies to them, and
+ * a stream route exempts its socket from that with {@link exemptFromIdleTimeout} (it has its own
+ * heartbeat and stall deadline).
+ */
+export interface HttpTimeouts {
+  /** Request line and headers. */
+  readonly headersMs: number;
+  /** The whole request, body included (at least `headersMs`). */
+  readonly requestMs: number;
+  /** A connection with nothing sent or received. */
+  readonly idleMs: number;
+  /** An idle keep-alive connection between requests. */
+  readonly keepAliveMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = Object.freeze({
+  headersMs: 10_000,
+  requestMs: 30_000,
+  idleMs: 120_000,
+  keepAliveMs: 72_000,
+});
+
+/** Lifts the idle timeout from a request's connection (long-lived streams). */
+export const exemptFromIdleTimeout = (request: FastifyRequest): void => {
+  request.raw.socket.setTimeout(0);
+};
 
 export interface HttpServer {
   readonly app: FastifyInstance;
@@ -39,9 +72,20 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (mapped.status >= 500) options.logger.error({ err: error, url: request.url }, 'request failed');
     void reply.status(mapped.status).send(mapped.body);
   };
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
   const app = Fastify({
     bodyLimit: options.bodyLimit,
     logger: false,
+    // Fastify's defaults turn Node's request timeout off and set no idle timeout (issue 16: 180 bodies
+    // dripping a byte every 5 s were all still open after 120 s).
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
+      // How often Node looks for requests past these deadlines (its default is 30 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(timeouts.headersMs / 4))),
+    },
     // Event and conflict ids go in the path and may be 200 characters (DESIGN §2), each up to 12 when
     // percent-encoded; Fastify's default allows 100.
     maxParamLength: MAX_PARAM_LENGTH,

@@ -1,6 +1,6 @@
 import type { Logger } from '@concord/core';
 import type { FastifyInstance } from 'fastify';
-import type { ReadinessCheck } from './http.js';
+import type { HttpTimeouts, ReadinessCheck } from './http.js';
 import { createHttpServer } from './http.js';
 import type { Closeable } from './lifecycle.js';
 import { onShutdown } from './lifecycle.js';
@@ -36,6 +36,8 @@ export interface RunServiceOptions {
   /** Shared clients, closed after the modules and the HTTP server, in order (database pool last). */
   readonly clients: readonly Closeable[];
   readonly bodyLimit?: number;
+  /** Request and connection timeouts of the HTTP server (defaults: `DEFAULT_HTTP_TIMEOUTS`). */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
   readonly graceMs?: number;
   /** Wire SIGTERM/SIGINT to shutdown (default true; tests turn it off). */
   readonly handleSignals?: boolean;
@@ -65,6 +67,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     metrics: options.metrics,
     checks,
     bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+    ...(options.httpTimeouts === undefined ? {} : { timeouts: options.httpTimeouts }),
   });
   for (const module of options.modules) await module.routes?.(http.app);
   const url = await http.listen(options.port, options.host);
