@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createTestDatabase } from '../src/testing/index.js';
 import { benchAppend } from './append.js';
 import { RELAY_BATCH, benchRelay } from './relay.js';
-import { createBrokerBus, parseArgs, round } from './setup.js';
+import { createBrokerBus, drainingReader, parseArgs, round } from './setup.js';
 
 const args = parseArgs(process.argv.slice(2));
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -44,10 +44,14 @@ try {
 const relayDb = await createTestDatabase({ adminUrl, max: 8 });
 const readsDb = args.breakdown ? await createTestDatabase({ adminUrl, max: 2 }) : undefined;
 const bus = await createBrokerBus(args.broker, suffix);
+const topic = `bench.outbox.${suffix}`;
+// RabbitMQ refuses a message no queue takes (publishes are mandatory): a group reads the topic, as a
+// deployment's consumers do, so every publish lands in a queue.
+const reader = args.broker === 'rabbitmq' ? await drainingReader(bus, topic, suffix) : undefined;
 try {
   const relay = await benchRelay(relayDb.db, bus, {
     messages: args.messages,
-    topic: `bench.outbox.${suffix}`,
+    topic,
     rounds: args.rounds,
     ...(readsDb === undefined ? {} : { readsDb: readsDb.db }),
   });
@@ -83,6 +87,7 @@ try {
     `${JSON.stringify([appendResult, relayResult], null, 2)}\n`,
   );
 } finally {
+  await reader?.close();
   await bus.close();
   await relayDb.close();
   await readsDb?.close();

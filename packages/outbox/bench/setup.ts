@@ -1,5 +1,8 @@
-import { createKafkaBus, createRabbitMqBus } from '@concord/bus';
+import { createKafkaBus, createRabbitMqBus, groupQueue } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
+import { connect } from 'amqplib';
+
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 export type Broker = 'rabbitmq' | 'kafka';
 
@@ -40,13 +43,39 @@ export const parseArgs = (argv: readonly string[]): BenchArgs => {
 export const createBrokerBus = async (broker: Broker, suffix: string): Promise<MessageBus> =>
   broker === 'rabbitmq'
     ? createRabbitMqBus({
-        url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+        url: amqpUrl,
         exchange: `concord.bench.${suffix}`,
       })
     : createKafkaBus({
         brokers: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
         clientId: `concord-bench-${suffix}`,
       });
+
+/**
+ * A RabbitMQ consumer group taking `topic`'s messages with a no-op handler; `close()` also deletes its
+ * queues (the group's and its dead-letter queue).
+ */
+export const drainingReader = async (bus: MessageBus, topic: string, suffix: string) => {
+  const group = `bench-${suffix}`;
+  const subscription = await bus.subscribe({
+    group,
+    topics: [topic],
+    concurrency: 64,
+    handler: () => Promise.resolve(),
+  });
+  return {
+    async close() {
+      await subscription.close();
+      const connection = await connect(amqpUrl);
+      try {
+        const channel = await connection.createChannel();
+        for (const queued of [topic, `${topic}.dlq`]) await channel.deleteQueue(groupQueue(group, queued));
+      } finally {
+        await connection.close();
+      }
+    },
+  };
+};
 
 export const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
