@@ -20,4 +20,21 @@ describe('namespacedBus', () => {
     expect(namespacedBus(bus, '')).toBe(bus);
     await bus.close();
   });
+
+  it('declares prefixed topics and groups', async () => {
+    const bus = createMemoryBus();
+    await namespacedBus(bus, 'a.').declare([{ topic: 't.x', groups: ['g'] }]);
+    await expect(bus.publish('t.x', [{ id: 'm0', key: 'k', payload }])).rejects.toMatchObject({
+      code: 'CONCORD_BUS_UNROUTABLE',
+    });
+    await bus.publish('a.t.x', [{ id: 'm1', key: 'k', payload }]);
+    const seen: IncomingMessage[] = [];
+    await bus.subscribe({
+      group: 'a.g',
+      topics: ['a.t.x'],
+      handler: (m) => Promise.resolve(void seen.push(m)),
+    });
+    await expect.poll(() => seen.map((m) => m.id)).toEqual(['m1']);
+    await bus.close();
+  });
 });
