@@ -58,3 +58,11 @@ export { BROKER_NAMES, busRegistry, createBus, parseBrokerName } from './brokers
 export type { BrokerName, BusConfig } from './brokers.js';
 export { namespacedBus } from './namespace.js';
 export { decodeJson, encodeJson } from './json-codec.js';
+export { createConsumerLagProbe, kafkaLagProbe, rabbitMqLagProbe } from './lag/index.js';
+export type {
+  ConsumerLagProbe,
+  GroupLag,
+  GroupTopic,
+  KafkaLagOptions,
+  RabbitMqLagOptions,
+} from './lag/index.js';

@@ -2,6 +2,7 @@ import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
 import { decodeJson } from '@concord/bus';
 import { Topics, errorCode, isRetryable } from '@concord/core';
 import type { EnvelopeLimits, Logger } from '@concord/core';
+import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
 import { nothingUsable, parseSubmit, unusableMessageError } from './intake.js';
@@ -16,6 +17,12 @@ export interface SubmitConsumerDeps {
   readonly limits: Partial<EnvelopeLimits>;
   readonly group: string;
   readonly concurrency: number;
+  /**
+   * Admission control: while it refuses, each handler holds its message (no attempt counted, nothing
+   * dead-lettered), so the broker stops delivering once `concurrency` are held — RabbitMQ at the
+   * prefetch, Kafka by pausing the partitions — and delivers the rest once ingest admits again.
+   */
+  readonly admission?: Admission;
 }
 
 /**
@@ -50,6 +57,7 @@ export const subscribeSubmit = (deps: SubmitConsumerDeps): Promise<Subscription>
     topics: [Topics.submit],
     concurrency: deps.concurrency,
     handler: async (message) => {
+      await deps.admission?.whenAdmitting();
       try {
         await handleSubmit(deps, message);
       } catch (error) {

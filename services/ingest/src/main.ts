@@ -1,5 +1,7 @@
+import { createConsumerLagProbe } from '@concord/bus';
 import { topologyOf } from '@concord/core';
 import {
+  busConfigFromEnv,
   connectInfrastructure,
   createLogger,
   createMetrics,
@@ -8,6 +10,7 @@ import {
   exitOnStartupFailure,
   runService,
 } from '@concord/service-kit';
+import { downstreamConsumers } from './backlog.js';
 import { loadIngestConfig } from './config.js';
 import { createIngestModule } from './module.js';
 
@@ -25,9 +28,15 @@ const main = async (): Promise<void> => {
     topology: topologyOf(SERVICE),
   });
 
+  // Admission control reads the downstream groups' lag from the broker (DESIGN §7).
+  const consumerLag = createConsumerLagProbe(busConfigFromEnv(config, SERVICE, logger), {
+    prefix: config.CONCORD_TOPIC_PREFIX,
+    consumers: downstreamConsumers(),
+  });
   const ingest = createIngestModule({
     db,
     bus,
+    ...(consumerLag === undefined ? {} : { consumerLag }),
     logger,
     registry: metrics.registry,
     schema: config.DATABASE_SCHEMA,
@@ -40,6 +49,13 @@ const main = async (): Promise<void> => {
         maxInFlight: config.INGEST_GROUP_COMMIT_CONCURRENCY,
       },
       submitConcurrency: config.INGEST_SUBMIT_CONCURRENCY,
+      admission: {
+        maxOutboxRows: config.INGEST_ADMISSION_MAX_OUTBOX_ROWS,
+        maxOutboxLagMs: config.INGEST_ADMISSION_MAX_OUTBOX_LAG_MS,
+        maxConsumerLag: config.INGEST_ADMISSION_MAX_CONSUMER_LAG,
+        sampleIntervalMs: config.INGEST_ADMISSION_SAMPLE_MS,
+        retryAfterSeconds: config.INGEST_ADMISSION_RETRY_AFTER_S,
+      },
     },
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });

@@ -1,4 +1,4 @@
-import type { MessageBus, Subscription } from '@concord/bus';
+import type { ConsumerLagProbe, MessageBus, Subscription } from '@concord/bus';
 import { DEFAULT_ENVELOPE_LIMITS } from '@concord/core';
 import type { EnvelopeLimits, Logger } from '@concord/core';
 import { createEventStore, createInbox, createOutbox, createRejectionStore } from '@concord/outbox';
@@ -6,6 +6,9 @@ import type { Database, EventStore } from '@concord/outbox';
 import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceModule } from '@concord/service-kit';
 import type { Registry } from 'prom-client';
+import { Admission, OVERLOADED } from './admission.js';
+import type { AdmissionLimits } from './admission.js';
+import { backlogSource } from './backlog.js';
 import { BATCHER_CLOSED, createBatcher } from './batcher.js';
 import { BATCH_UNSTORABLE, COMMIT_FAILED, createGroupCommit } from './commit.js';
 import type { IntakeJob, JobResult } from './commit.js';
@@ -34,7 +37,20 @@ export interface IngestOptions {
   readonly submitConcurrency?: number;
   /** Consumer group and inbox consumer name. Default `ingest`. */
   readonly group?: string;
+  /**
+   * Admission control (DESIGN §7), `false` for none. Defaults: 20,000 outbox rows, no outbox lag bound,
+   * 10,000 messages of consumer lag, sampled every 500 ms, `Retry-After: 1`.
+   */
+  readonly admission?: Partial<AdmissionLimits> | false;
 }
+
+export const DEFAULT_ADMISSION: AdmissionLimits = {
+  maxOutboxRows: 20_000,
+  maxOutboxLagMs: 0,
+  maxConsumerLag: 10_000,
+  sampleIntervalMs: 500,
+  retryAfterSeconds: 1,
+};
 
 export interface IngestDeps {
   readonly db: Database;
@@ -47,6 +63,11 @@ export interface IngestDeps {
   readonly schema?: string;
   /** Event store; default one in `schema` with the default outbox messages (DESIGN §4). */
   readonly store?: EventStore;
+  /**
+   * The lag of the consumer groups downstream of ingest, for admission control (`createConsumerLagProbe`
+   * of `@concord/bus`); closed with the module. None: admission looks at the outbox alone.
+   */
+  readonly consumerLag?: ConsumerLagProbe;
   readonly options?: IngestOptions;
 }
 
@@ -55,6 +76,7 @@ registerErrorStatus(BATCHER_CLOSED, 503);
 registerErrorStatus(BATCH_UNSTORABLE, 400);
 registerErrorStatus(INVALID_LIMIT, 400);
 registerErrorStatus('CONCORD_INVALID_CURSOR', 400);
+registerErrorStatus(OVERLOADED, 429);
 
 /**
  * The ingest service (DESIGN §5, §7): `POST /v1/events`, `GET /v1/events/:id`, the pull feed, and the
@@ -92,6 +114,28 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
   });
 
   let subscription: Subscription | undefined;
+  const consumerLag = deps.consumerLag;
+  const admission =
+    options.admission === false
+      ? undefined
+      : new Admission({
+          sample: backlogSource({
+            db: deps.db,
+            schema,
+            ...(consumerLag === undefined
+              ? {}
+              : {
+                  consumerLag: {
+                    maxLag: async () => Math.max(0, ...(await consumerLag.lag()).map((l) => l.messages)),
+                  },
+                }),
+          }),
+          limits: { ...DEFAULT_ADMISSION, ...options.admission },
+          logger,
+          onSample: (sample, admitting) => metrics.recordBacklog(sample, admitting),
+        });
+  if (admission !== undefined) metrics.watchAdmission(admission);
+
   let started = false;
   let closing: Promise<void> | undefined;
   return {
@@ -107,8 +151,10 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
         limits,
         bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
         logger,
+        ...(admission === undefined ? {} : { admission }),
       }),
     async start() {
+      await admission?.start();
       if (options.consumeSubmit !== false && subscription === undefined) {
         subscription = await subscribeSubmit({
           bus: deps.bus,
@@ -118,13 +164,16 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
           limits,
           group,
           concurrency: options.submitConcurrency ?? 64,
+          ...(admission === undefined ? {} : { admission }),
         });
       }
       started = true;
     },
     close() {
       closing ??= (async () => {
-        await subscription?.close();
+        // The held submit messages go through while the consumer drains (they were delivered already).
+        await Promise.all([subscription?.close(), admission?.close()]);
+        await consumerLag?.close();
         await batcher.close();
       })();
       return closing;

@@ -1,7 +1,8 @@
 import { ConcordError, isUnstorableText } from '@concord/core';
 import type { EnvelopeLimits, Logger } from '@concord/core';
 import type { Database, EventStore } from '@concord/outbox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
 import { parseBatch } from './intake.js';
@@ -19,6 +20,8 @@ export interface RoutesDeps {
   readonly limits: Partial<EnvelopeLimits>;
   readonly bodyLimit: number;
   readonly logger: Logger;
+  /** Admission control: refused requests get 429 before their body is read. */
+  readonly admission?: Admission;
 }
 
 /** Parses `limit` of the pull feed: an integer 1..1000, default 100. */
@@ -37,7 +40,15 @@ const single = (value: unknown): unknown => (Array.isArray(value) ? value[0] : v
 
 /** DESIGN §5: `POST /v1/events`, `GET /v1/events/:id`, `GET /v1/events?after=&limit=`. */
 export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
-  app.post('/v1/events', { bodyLimit: deps.bodyLimit }, async (request) => {
+  // Refused before the body is read: an overloaded ingest spends nothing on work it will not take.
+  const onRequest = async (_request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const refusal = deps.admission?.refusal();
+    if (refusal === undefined) return;
+    deps.metrics.countRefused('http');
+    void reply.header('retry-after', String(refusal.retryAfterSeconds));
+    throw refusal.error;
+  };
+  app.post('/v1/events', { bodyLimit: deps.bodyLimit, onRequest }, async (request) => {
     const items = parseBatch(request.body, deps.limits);
     const result = await deps.batcher.submit({ items });
     if (result.kind === 'failed') throw result.error;

@@ -1,4 +1,4 @@
-import type { IncomingMessage, MessageBus } from '@concord/bus';
+import type { ConsumerLagProbe, IncomingMessage, MessageBus } from '@concord/bus';
 import { createMemoryBus, encodeJson } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { EventEnvelope } from '@concord/core';
@@ -55,6 +55,7 @@ export interface Ingest {
 export interface IngestHarnessOptions {
   readonly options?: IngestOptions;
   readonly store?: EventStore;
+  readonly consumerLag?: ConsumerLagProbe;
 }
 
 /** A migrated database of its own (closed by the caller) for one test file. */
@@ -71,6 +72,7 @@ export const startIngest = async (db: Database, harness: IngestHarnessOptions = 
     logger: silentLogger,
     registry: metrics.registry,
     ...(harness.store === undefined ? {} : { store: harness.store }),
+    ...(harness.consumerLag === undefined ? {} : { consumerLag: harness.consumerLag }),
     options: { ...harness.options },
   });
   const http = createHttpServer({ logger: silentLogger, metrics, checks: [], bodyLimit: 64 * 1024 * 1024 });

@@ -1,0 +1,161 @@
+import { ConcordError } from '@concord/core';
+import type { Logger } from '@concord/core';
+
+/** `POST /v1/events` and the submit consumer while the pipeline behind ingest is over its bound. */
+export const OVERLOADED = 'CONCORD_OVERLOADED';
+
+/** What the pipeline behind ingest holds, sampled on a timer. */
+export interface BacklogSample {
+  /** Outbox rows not yet published: every service's outbox (they share the table). */
+  readonly outboxRows: number;
+  /** Age of the oldest of them, in ms. */
+  readonly outboxLagMs: number;
+  /** Messages waiting for the slowest downstream consumer group (queue depth, group lag), if probed. */
+  readonly consumerLag?: number;
+}
+
+/** Bounds above which ingest refuses new work; 0 turns a bound off. */
+export interface AdmissionLimits {
+  readonly maxOutboxRows: number;
+  readonly maxOutboxLagMs: number;
+  readonly maxConsumerLag: number;
+  /** How often the backlog is sampled. */
+  readonly sampleIntervalMs: number;
+  /** What `Retry-After` says, in seconds. */
+  readonly retryAfterSeconds: number;
+}
+
+/**
+ * Once refusing, ingest admits again only when every signal is at or below this fraction of its bound,
+ * so that it does not flap at every sample around the bound.
+ */
+export const RESUME_FRACTION = 0.8;
+
+export interface AdmissionOptions {
+  readonly sample: () => Promise<BacklogSample>;
+  readonly limits: AdmissionLimits;
+  readonly logger: Logger;
+  /** Told about every sample and every change of state (metrics). */
+  readonly onSample?: (sample: BacklogSample, admitting: boolean) => void;
+}
+
+/** The signals over their bound, by name (empty: within bounds). */
+const over = (sample: BacklogSample, limits: AdmissionLimits, fraction: number): string[] => {
+  const reasons: string[] = [];
+  const above = (value: number, bound: number) => bound > 0 && value > bound * fraction;
+  if (above(sample.outboxRows, limits.maxOutboxRows)) reasons.push('outbox_rows');
+  if (above(sample.outboxLagMs, limits.maxOutboxLagMs)) reasons.push('outbox_lag');
+  if (above(sample.consumerLag ?? 0, limits.maxConsumerLag)) reasons.push('consumer_lag');
+  return reasons;
+};
+
+/**
+ * Admission control (DESIGN §7): a timer samples the backlog behind ingest — the outbox rows every
+ * service still has to publish and the messages the downstream consumer groups have not consumed — and
+ * while it is over a bound, `POST /v1/events` answers 429 with `Retry-After` and `CONCORD_OVERLOADED`
+ * and the submit consumer holds its messages (the broker stops delivering more: prefetch, paused
+ * partitions) instead of accepting work the pipeline cannot carry. Deciding costs a request nothing: it
+ * reads the last sample. A failed sample keeps the last decision.
+ */
+export class Admission {
+  readonly #o: AdmissionOptions;
+  #admitting = true;
+  #reasons: string[] = [];
+  #last: BacklogSample | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sampling: Promise<void> | undefined;
+  #closed = false;
+  /** Submit messages waiting for admission. */
+  readonly #waiters = new Set<() => void>();
+
+  constructor(options: AdmissionOptions) {
+    this.#o = options;
+  }
+
+  get admitting(): boolean {
+    return this.#admitting;
+  }
+
+  /** Submit messages held until ingest admits again. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /** Samples at once, then every `sampleIntervalMs`. */
+  async start(): Promise<void> {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setInterval(() => void this.sampleNow(), this.#o.limits.sampleIntervalMs);
+    this.#timer.unref();
+    await this.sampleNow();
+  }
+
+  /** Takes one sample now (a sample already running is awaited instead). */
+  sampleNow(): Promise<void> {
+    this.#sampling ??= this.#sample().finally(() => {
+      this.#sampling = undefined;
+    });
+    return this.#sampling;
+  }
+
+  /** While refusing: the error to answer with and the `Retry-After` seconds; else undefined. */
+  refusal(): { readonly error: ConcordError; readonly retryAfterSeconds: number } | undefined {
+    if (this.#admitting) return undefined;
+    const retryAfterSeconds = this.#o.limits.retryAfterSeconds;
+    const error = new ConcordError(OVERLOADED, 'the pipeline is over its backlog bound; retry later', {
+      retryable: true,
+      details: { retryAfterSeconds, reasons: this.#reasons, ...this.#last },
+    });
+    return { error, retryAfterSeconds };
+  }
+
+  /** Resolves once ingest admits work (at once if it does), or on close. */
+  whenAdmitting(): Promise<void> {
+    if (this.#admitting || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.add(resolve));
+  }
+
+  /** Stops sampling and lets held submit messages through (the consumer is draining). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#release();
+    await this.#sampling;
+  }
+
+  async #sample(): Promise<void> {
+    let sample: BacklogSample;
+    try {
+      sample = await this.#o.sample();
+    } catch (error) {
+      this.#o.logger.warn({ err: error }, 'ingest could not sample the backlog; admission unchanged');
+      return;
+    }
+    this.#last = sample;
+    const { limits, logger } = this.#o;
+    if (this.#admitting) {
+      const reasons = over(sample, limits, 1);
+      if (reasons.length > 0) {
+        this.#admitting = false;
+        this.#reasons = reasons;
+        logger.warn(
+          { ...sample, reasons },
+          'ingest refuses new work: the pipeline is over its backlog bound',
+        );
+      }
+    } else if (over(sample, limits, RESUME_FRACTION).length === 0) {
+      this.#admitting = true;
+      this.#reasons = [];
+      logger.info({ ...sample }, 'ingest admits new work again');
+      this.#release();
+    } else {
+      this.#reasons = over(sample, limits, RESUME_FRACTION);
+    }
+    this.#o.onSample?.(sample, this.#admitting);
+  }
+
+  #release(): void {
+    for (const resolve of this.#waiters) resolve();
+    this.#waiters.clear();
+  }
+}
