@@ -87,6 +87,8 @@ export {
   versionRelation,
 } from './spec/spec.js';
 export type { MaybeSpec, MetadataScalar, Spec } from './spec/spec.js';
+export { scalarText } from './spec/side.js';
+export type { ConditionSide } from './spec/side.js';
 export { compileGlob, compileIdPatterns, PATTERN_LIMITS } from './spec/pattern.js';
 export type { IdMatcher } from './spec/pattern.js';
 

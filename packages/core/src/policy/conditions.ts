@@ -1,11 +1,11 @@
-import { isConcordError } from '../errors.js';
+import { ConcordError, isConcordError } from '../errors.js';
+import { metadataOnSide, originOnSide, STORED_METADATA_KEY, typedList } from '../spec/side.js';
 import {
   aggregateId,
   aggregateType,
   eventType,
   fieldsAllOf,
   fieldsAnyOf,
-  metadataIn,
   origin,
   versionRelation,
   type Spec,
@@ -60,11 +60,25 @@ export const compileConditions = (options: CompileConditionsOptions): CompiledCo
       aggregateType(...(c.aggregate_types ?? [])),
     );
   }
-  if (c.origins) add('origins', `origins in ${list(c.origins)}`, () => origin(...(c.origins ?? [])));
+  const side = c.side ?? 'incoming';
+  const onSide = side === 'incoming' ? '' : side === 'stored' ? 'stored ' : "either side's ";
+  if (c.origins) {
+    add('origins', `${onSide}origins in ${typedList(c.origins)}`, () =>
+      side === 'incoming' ? origin(...(c.origins ?? [])) : originOnSide(c.origins ?? [], side),
+    );
+  }
   if (c.relations)
     add('relations', `relations in ${list(c.relations)}`, () => versionRelation(...(c.relations ?? [])));
   for (const [key, values] of Object.entries(c.metadata ?? {})) {
-    add(`metadata.${key}`, `metadata.${key} in ${list(values)}`, () => metadataIn(key, values));
+    add(`metadata.${key}`, `${onSide}metadata.${key} in ${typedList(values)}`, () => {
+      if (side !== 'incoming' && key !== STORED_METADATA_KEY) {
+        throw new ConcordError(
+          'CONCORD_POLICY_INVALID',
+          `the stored side keeps only metadata.${STORED_METADATA_KEY} (and origin): test metadata.${key} with side: incoming`,
+        );
+      }
+      return metadataOnSide(key, values, side);
+    });
   }
   if (c.aggregate_ids) {
     add('aggregate_ids', `aggregate_ids match ${list(c.aggregate_ids)}`, () =>

@@ -1,4 +1,5 @@
 import { isPlainObject } from '../json.js';
+import { CONDITION_SIDES } from '../spec/side.js';
 import type { MetadataScalar } from '../spec/spec.js';
 import type {
   ConditionsDoc,
@@ -227,7 +228,7 @@ class Reader {
       this.problem(path, 'must be a mapping');
       return undefined;
     }
-    this.keys(raw, path, [...LIST_CONDITIONS, 'metadata', 'custom_match']);
+    this.keys(raw, path, [...LIST_CONDITIONS, 'metadata', 'custom_match', 'side']);
     const out: Record<string, unknown> = {};
     for (const key of LIST_CONDITIONS) {
       if (raw[key] === undefined || raw[key] === null) continue;
@@ -249,6 +250,12 @@ class Reader {
           m[key] = this.scalarList(value, join(join(path, 'metadata'), key));
         out['metadata'] = m;
       }
+    }
+    if (raw['side'] !== undefined && raw['side'] !== null) {
+      const side = raw['side'];
+      if (typeof side === 'string' && (CONDITION_SIDES as readonly string[]).includes(side))
+        out['side'] = side;
+      else this.problem(join(path, 'side'), `must be one of ${CONDITION_SIDES.join(', ')}`);
     }
     if (raw['custom_match'] !== undefined && raw['custom_match'] !== null) {
       const custom = raw['custom_match'];

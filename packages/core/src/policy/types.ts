@@ -1,3 +1,4 @@
+import type { ConditionSide } from '../spec/side.js';
 import type { VersionRelation } from '../conflict/types.js';
 import type { MetadataScalar } from '../spec/spec.js';
 import type { FieldChoice, ResolutionDecision, StrategyResult } from '../strategy/types.js';
@@ -28,6 +29,11 @@ export interface ConditionsDoc {
    * (`CompilePolicyOptions.specs`), and every one must hold.
    */
   readonly custom_match?: Readonly<Record<string, string>>;
+  /**
+   * Which side `metadata` and `origins` test: the incoming event (default), the stored side (the writes
+   * that last set the overlapping fields; they keep `metadata.source` and `origin`), or either.
+   */
+  readonly side?: ConditionSide;
 }
 
 export interface RuleDoc {

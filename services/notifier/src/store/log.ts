@@ -269,8 +269,11 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       const pruned = await mark(sql);
       // The last entry pruning passed: the client had seen everything up to the pruned position.
       if (BigInt(id) === BigInt(pruned.position.id)) return pruned.position;
-      // Perhaps pruned: resume from the start, before the pruned position, so the stream says so.
-      if (BigInt(id) <= pruned.maxId) return LOG_START;
+      // Perhaps pruned: resume just before the pruned position, so the stream says so (and a feed that
+      // starts there does not read what was pruned).
+      if (BigInt(id) <= pruned.maxId) {
+        return { txId: pruned.position.txId, id: (BigInt(pruned.position.id) - 1n).toString() };
+      }
       // Unknown id: continue before the earliest transaction that holds a greater id.
       const next = await sql.query<{ tx_id: string }>(
         `SELECT l.tx_id::text AS tx_id FROM ${tables.log} AS l WHERE l.id > $1::bigint ORDER BY l.tx_id LIMIT 1`,
