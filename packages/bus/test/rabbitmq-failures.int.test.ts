@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ConcordError } from '@concord/core';
-import { createRabbitMqBus, groupQueue } from '@concord/bus';
+import { createRabbitMqBus, dlqTopic, groupQueue } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
 import { gate, message, uniqueSuffix, waitFor } from '@concord/bus/testing';
 import { connect } from 'amqplib';
@@ -25,7 +25,7 @@ const dropConnection = async (name: string): Promise<void> => {
   await run('rabbitmqctl', ['close_connection', pid, 'test drops the connection']);
 };
 
-describe('RabbitMQ attempts across redeliveries', () => {
+describe('RabbitMQ consumer failures', () => {
   const suffix = uniqueSuffix();
   const exchange = `concord.test.${suffix}`;
   const buses: MessageBus[] = [];
@@ -70,5 +70,43 @@ describe('RabbitMQ attempts across redeliveries', () => {
     await waitFor('the redelivery to be handled', () => done, 20_000);
     // The redelivery is the fourth attempt (the broker alone counts one earlier delivery: 2).
     expect(attempts).toEqual([1, 2, 3, 4]);
+  });
+
+  it('holds a key while its dead letter is refused: a later message of the key never goes first', async () => {
+    const topic = `order.${suffix}`;
+    const group = `g-${suffix}`;
+    const deadLetters = groupQueue(group, dlqTopic(topic));
+    queues.push(groupQueue(group, topic), deadLetters);
+    const bus = await createRabbitMqBus({ url, exchange });
+    buses.push(bus);
+    const handled: string[] = [];
+    await bus.subscribe({
+      group,
+      topics: [topic],
+      retry: { initialDelayMs: 10, maxDelayMs: 50 },
+      handler: (m) => {
+        if (m.id === 'o-1') return Promise.reject(new ConcordError('X_POISON', 'never works'));
+        handled.push(m.id);
+        return Promise.resolve();
+      },
+    });
+    // Without the group's dead-letter queue the broker returns the dead letter (mandatory): refused.
+    const admin = await connect(url);
+    try {
+      const channel = await admin.createChannel();
+      await channel.deleteQueue(deadLetters);
+      await bus.publish(topic, [message('o-1', 'k'), message('o-2', 'k')]);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(handled).toEqual([]);
+
+      await channel.assertQueue(deadLetters, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await channel.bindQueue(deadLetters, exchange, dlqTopic(topic));
+      await waitFor('the later message', () => handled.length === 1, 20_000);
+      expect(handled).toEqual(['o-2']);
+      const letter = await channel.get(deadLetters);
+      expect(letter === false ? undefined : letter.properties.messageId).toBe('o-1');
+    } finally {
+      await admin.close();
+    }
   });
 });
