@@ -3,11 +3,31 @@ import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { collector, gate, message, publishAll, uniqueSuffix, waitFor } from '@concord/bus/testing';
 import { connect } from 'amqplib';
 import type { ChannelModel } from 'amqplib';
+import { execFile } from 'node:child_process';
 import { Socket } from 'node:net';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { coalesceWrites } from '../src/rabbitmq/connection.js';
 
 const url = inject('AMQP_URL');
+const run = promisify(execFile);
+
+/** Has the broker close the connections named `name` (and only those: the broker is shared). */
+const closeConnections = async (name: string): Promise<number> => {
+  const { stdout } = await run('rabbitmqctl', [
+    '--quiet',
+    'list_connections',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const ours = stdout
+    .split('\n')
+    .filter((line) => line.includes(`"${name}"`))
+    .map((line) => line.split('\t')[0] ?? '');
+  for (const pid of ours) await run('rabbitmqctl', ['close_connection', pid, 'test']);
+  return ours.length;
+};
 
 describe('RabbitMQ adapter specifics', () => {
   let suffix = uniqueSuffix();
@@ -138,6 +158,34 @@ describe('RabbitMQ adapter specifics', () => {
     await waitFor('all messages', () => a.received.length + b.received.length >= ids.length, 10_000);
     expect([a.received.length, b.received.length].sort()).toEqual([0, ids.length]);
     expect([...a.ids(), ...b.ids()]).toEqual(ids);
+  });
+
+  it('declares again on a new connection, before publishing resumes', async () => {
+    const { topic, group } = names('redeclare');
+    const connectionName = `redeclare-${suffix}`;
+    const b = await createRabbitMqBus({
+      url,
+      exchange: exchange(),
+      connectionName,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
+    buses.push(b);
+    await b.declare([{ topic, groups: [group] }]);
+    // The queue goes away (an operator, a broker that lost its state): messages are refused.
+    const connection = await connect(url);
+    await (await connection.createChannel()).deleteQueue(groupQueue(group, topic));
+    await connection.close();
+    await expect(b.publish(topic, [message('refused', 'k')])).rejects.toMatchObject({
+      code: 'CONCORD_BUS_UNROUTABLE',
+      retryable: true,
+    });
+    // The connection drops; the bus reconnects and declares what it was given before publishing.
+    expect(await closeConnections(connectionName)).toBe(1);
+    await b.publish(topic, [message('after', 'k')]);
+    const sink = collector();
+    await b.subscribe({ group, topics: [topic], handler: sink.handler });
+    await waitFor('the message published after the reconnect', () => sink.received.length >= 1, 10_000);
+    expect(sink.ids()).toEqual(['after']);
   });
 
   it('fails to start with a retryable error when the broker is unreachable', async () => {
