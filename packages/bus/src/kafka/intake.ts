@@ -29,7 +29,7 @@ export interface BatchIntakeOptions {
   readonly revokeTimeoutMs: number;
 }
 
-/** kafkajs error types that mean the group is rebalancing while this member is still in it. */
+/** The kafkajs error type that means the group is rebalancing while this member is still in it. */
 const REBALANCE_IN_PROGRESS = 'REBALANCE_IN_PROGRESS';
 
 /**
