@@ -38,6 +38,13 @@ export const notifierEnvSchema = withBrokerUrls(
     NOTIFIER_CIRCUIT_FAILURES: envInt(5, { min: 1, max: 1_000 }),
     NOTIFIER_CIRCUIT_HALF_OPEN_MS: envInt(30_000, { min: 10, max: 3_600_000 }),
     NOTIFIER_SSE_HEARTBEAT_MS: envInt(15_000, { min: 100, max: 600_000 }),
+    /** Open SSE streams per process, and per client address (503 / 429 beyond). */
+    NOTIFIER_STREAM_MAX: envInt(1_000, { min: 1, max: 100_000 }),
+    NOTIFIER_STREAM_MAX_PER_CLIENT: envInt(16, { min: 1, max: 100_000 }),
+    /** How long a stream's client may leave its send buffer full before the stream is destroyed. */
+    NOTIFIER_STREAM_STALL_MS: envInt(30_000, { min: 100, max: 600_000 }),
+    /** Log entries a catching-up stream reads (and holds) at once. */
+    NOTIFIER_STREAM_PAGE_SIZE: envInt(100, { min: 1, max: 5_000 }),
     NOTIFIER_FEED_POLL_MS: envInt(500, { min: 10, max: 60_000 }),
     ...retentionEnvShape,
     /**

@@ -22,6 +22,10 @@ export const NotifierErrorCode = {
   deliveryFailed: 'CONCORD_WEBHOOK_DELIVERY_FAILED',
   /** The Last-Event-ID of a stream is not a non-negative integer. */
   cursorInvalid: 'CONCORD_STREAM_CURSOR_INVALID',
+  /** The notifier serves as many streams as it is configured for (503, retryable). */
+  streamLimit: 'CONCORD_STREAM_LIMIT',
+  /** This client address has as many streams open as one client may (429, retryable). */
+  streamClientLimit: 'CONCORD_STREAM_CLIENT_LIMIT',
   /** A job queue was used after close(). */
   queueClosed: 'CONCORD_JOB_QUEUE_CLOSED',
 } as const;
@@ -45,4 +49,6 @@ export const registerNotifierErrorStatuses = (): void => {
   registerErrorStatus(NotifierErrorCode.urlPrivate, 400);
   registerErrorStatus(NotifierErrorCode.urlUnresolvable, 400);
   registerErrorStatus(NotifierErrorCode.cursorInvalid, 400);
+  registerErrorStatus(NotifierErrorCode.streamLimit, 503);
+  registerErrorStatus(NotifierErrorCode.streamClientLimit, 429);
 };

@@ -69,6 +69,12 @@ const main = async (): Promise<void> => {
         halfOpenAfterMs: config.NOTIFIER_CIRCUIT_HALF_OPEN_MS,
       },
       sseHeartbeatMs: config.NOTIFIER_SSE_HEARTBEAT_MS,
+      streams: {
+        maxStreams: config.NOTIFIER_STREAM_MAX,
+        maxPerClient: config.NOTIFIER_STREAM_MAX_PER_CLIENT,
+        stallMs: config.NOTIFIER_STREAM_STALL_MS,
+        pageSize: config.NOTIFIER_STREAM_PAGE_SIZE,
+      },
       feedPollMs: config.NOTIFIER_FEED_POLL_MS,
       logRetentionMs: config.NOTIFIER_LOG_RETENTION_MS,
       deliveryRetentionMs: config.NOTIFIER_DELIVERY_RETENTION_MS,

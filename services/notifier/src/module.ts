@@ -13,7 +13,7 @@ import type { WebhookSender } from './delivery/http-sender.js';
 import { createDispatcher } from './dispatcher.js';
 import { registerNotifierErrorStatuses } from './errors.js';
 import { registerStreamRoute } from './http/stream.js';
-import type { StreamRoute } from './http/stream.js';
+import type { StreamLimits, StreamRoute } from './http/stream.js';
 import { registerSubscriptionRoutes } from './http/subscriptions.js';
 import { createNotifierMetrics } from './metrics.js';
 import type { NotifierMetrics } from './metrics.js';
@@ -37,6 +37,8 @@ export interface NotifierSettings {
   readonly consumerConcurrency?: number;
   /** Heartbeat comment interval of SSE streams. Default 15 s. */
   readonly sseHeartbeatMs: number;
+  /** Caps on SSE streams (in all, per client address, stall deadline, replay page). */
+  readonly streams?: Partial<StreamLimits>;
   /** Fallback polling of the log for live streams. Default 500 ms. */
   readonly feedPollMs: number;
   /** Fallback polling of pending deliveries. Default 1 s. */
@@ -200,6 +202,7 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
         feed,
         metrics,
         heartbeatMs: settings.sseHeartbeatMs,
+        ...(settings.streams === undefined ? {} : { limits: settings.streams }),
         logger,
       });
     },

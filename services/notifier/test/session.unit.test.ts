@@ -29,6 +29,10 @@ const fakeResponse = () => {
   const response = Object.assign(emitter, {
     writableLength: 0,
     writableEnded: false,
+    writableNeedDrain: false,
+    destroy: () => {
+      response.writableEnded = true;
+    },
     writeHead: () => response,
     write: (text: string) => chunks.push(text) > 0,
     end: () => {
@@ -80,7 +84,8 @@ const sseEvents = (chunks: readonly string[]) =>
 describe('stream session and retention', () => {
   it('tells the client to resync when a prune overtakes its catch-up, and goes on after the pruned position', async () => {
     const { response, chunks } = fakeResponse();
-    const session = createStreamSession({
+    // Two entries a read, under the names the session's options have had (catch-up batch, page size).
+    const options = {
       response,
       db: {} as Database,
       log: pruningLog(6, at(4)),
@@ -89,10 +94,13 @@ describe('stream session and retention', () => {
       from: at(1),
       heartbeatMs: 60_000,
       maxBufferedBytes: 1 << 20,
+      stallMs: 60_000,
       catchUpBatch: 2,
+      pageSize: 2,
       logger: silentLogger,
       onClose: () => undefined,
-    });
+    };
+    const session = createStreamSession(options);
     await session.run();
     session.close();
     // 2 and 3 were read before the prune; 4 went with it: the client is told, then gets 5 and 6.

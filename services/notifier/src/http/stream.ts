@@ -1,11 +1,12 @@
 import { ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
+import { exemptFromIdleTimeout } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import { compileFilter, filterFromQuery } from '../filter.js';
 import type { NotifierMetrics } from '../metrics.js';
-import type { NotificationLog } from '../store/log.js';
+import type { LogPosition, NotificationLog } from '../store/log.js';
 import type { NotificationFeed } from '../stream/feed.js';
 import { createStreamSession } from '../stream/session.js';
 import type { StreamSession } from '../stream/session.js';
@@ -16,9 +17,28 @@ export interface StreamRouteOptions {
   readonly feed: NotificationFeed;
   readonly metrics: NotifierMetrics;
   readonly heartbeatMs: number;
-  readonly maxBufferedBytes?: number;
+  readonly limits?: Partial<StreamLimits>;
   readonly logger: Logger;
 }
+
+/** Caps on streams, so slow or many clients cannot pin the notifier's memory. */
+export interface StreamLimits {
+  /** Open streams in this process; one more gets 503 `CONCORD_STREAM_LIMIT`. */
+  readonly maxStreams: number;
+  /** Open streams from one client address; one more gets 429 `CONCORD_STREAM_CLIENT_LIMIT`. */
+  readonly maxPerClient: number;
+  /** How long a client may leave its connection's send buffer full before its stream is destroyed. */
+  readonly stallMs: number;
+  /** Log entries a catching-up stream reads at once. */
+  readonly pageSize: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = Object.freeze({
+  maxStreams: 1_000,
+  maxPerClient: 16,
+  stallMs: 30_000,
+  pageSize: 100,
+});
 
 export interface StreamRoute {
   /** Ends every open stream (shutdown); clients reconnect elsewhere with Last-Event-ID. */
@@ -46,18 +66,60 @@ const lastEventIdOf = (header: string | string[] | undefined, query: unknown): s
  * without one the stream starts at the present. Heartbeat comments keep proxies from timing out.
  */
 export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOptions): StreamRoute => {
+  const limits: StreamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
   const sessions = new Set<StreamSession>();
+  /** Streams open or opening, in all and per client address (taken before the first await). */
+  let open = 0;
+  const perClient = new Map<string, number>();
   let closing = false;
+
+  const take = (client: string): (() => void) => {
+    if (open >= limits.maxStreams) {
+      throw notifierError(
+        NotifierErrorCode.streamLimit,
+        `the notifier serves at most ${limits.maxStreams} streams; try again later`,
+        { retryable: true },
+      );
+    }
+    const mine = perClient.get(client) ?? 0;
+    if (mine >= limits.maxPerClient) {
+      throw notifierError(
+        NotifierErrorCode.streamClientLimit,
+        `at most ${limits.maxPerClient} streams per client`,
+        { retryable: true },
+      );
+    }
+    open += 1;
+    perClient.set(client, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      open -= 1;
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
+    };
+  };
 
   app.get<{ Querystring: Record<string, unknown> }>('/v1/stream', async (request, reply) => {
     if (closing)
       throw new ConcordError('CONCORD_NOT_READY', 'the notifier is shutting down', { retryable: true });
     const matches = compileFilter(filterFromQuery(request.query));
     const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.lastEventId);
-    const from =
-      lastEventId === undefined
-        ? await options.log.head(options.db)
-        : await options.log.positionOf(options.db, lastEventId);
+    const release = take(request.ip);
+    let from: LogPosition;
+    try {
+      from =
+        lastEventId === undefined
+          ? await options.log.head(options.db)
+          : await options.log.positionOf(options.db, lastEventId);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    // The session has its heartbeat and stall deadline; the server's idle timeout is for requests.
+    exemptFromIdleTimeout(request);
     reply.hijack();
     const session = createStreamSession({
       response: reply.raw,
@@ -67,10 +129,12 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
       matches,
       from,
       heartbeatMs: options.heartbeatMs,
-      maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+      stallMs: limits.stallMs,
+      pageSize: limits.pageSize,
       logger: options.logger.child({ component: 'stream', client: request.id }),
       onClose: () => {
         sessions.delete(session);
+        release();
         options.metrics.sseClients.dec();
       },
     });

@@ -16,9 +16,14 @@ export interface StreamSessionOptions {
   /** Where the client resumes: its Last-Event-ID's position, or the log head for "from now". */
   readonly from: LogPosition;
   readonly heartbeatMs: number;
-  /** Close a client that lets this many bytes pile up unread (it resumes with Last-Event-ID). */
-  readonly maxBufferedBytes: number;
-  readonly catchUpBatch?: number;
+  /**
+   * How long the client may leave the connection's send buffer full; then the stream is destroyed
+   * (not ended: ending would keep what is buffered until the client reads it). It resumes with
+   * Last-Event-ID.
+   */
+  readonly stallMs: number;
+  /** Log entries read at once while the stream catches up. Default 100. */
+  readonly pageSize?: number;
   readonly logger: Logger;
   readonly onClose: () => void;
 }
@@ -50,48 +55,71 @@ export const formatResync = (prunedThrough: LogPosition): string => {
 };
 
 /**
- * One connected stream. It subscribes to the live feed first (buffering), then catches up from the
- * log after its resume position until the log has nothing more, then drains the buffer; entries at or
- * before its position are skipped, so the hand-over neither loses nor repeats an event. When the log
- * was pruned past where the stream reads — before the catch-up, or during one of its reads — it sends a
- * `resync` event and goes on from the pruned position.
+ * One connected stream. What it holds is bounded whatever the client does: one page of the log and
+ * the connection's send buffer (its high-water mark and the event that crossed it).
+ *
+ * It subscribes to the live feed first, then catches up from the log after its resume position, a
+ * page at a time, until the log has nothing more. Once caught up, live entries are written as they
+ * come. A write that fills the send buffer stops the stream writing until the buffer drains (past
+ * `stallMs` the stream is destroyed); entries that arrive meanwhile are not kept — the stream catches
+ * up on them from the log after the drain. Entries at or before its position are skipped, so neither
+ * hand-over loses or repeats an event. When the log was pruned past where the stream reads — before a
+ * catch-up, or during one of its reads — it sends a `resync` event and goes on from the pruned position.
  */
 export const createStreamSession = (options: StreamSessionOptions): StreamSession => {
   const { response } = options;
-  const batch = options.catchUpBatch ?? 500;
+  const pageSize = options.pageSize ?? 100;
   let position = options.from;
   let sent = 0;
-  let live = false;
   let closed = false;
-  const buffered: LogEntry[] = [];
+  /** The log holds entries after `position` that this stream has not been handed. */
+  let behind = true;
+  /** The running catch-up (or wait for a drain); live entries are left to it meanwhile. */
+  let pumping: Promise<void> | undefined;
+  let stopWaiting: (() => void) | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let unsubscribe: (() => void) | undefined;
 
-  const close = (reason: string) => {
+  const finish = (reason: string, destroy: boolean) => {
     if (closed) return;
     closed = true;
     options.logger.info({ reason, sent, position: `${position.txId}/${position.id}` }, 'stream closed');
     if (heartbeat !== undefined) clearInterval(heartbeat);
     unsubscribe?.();
-    buffered.length = 0;
-    if (!response.writableEnded) response.end();
+    if (destroy) response.destroy();
+    else if (!response.writableEnded) response.end();
+    stopWaiting?.();
     options.onClose();
   };
 
-  const write = (text: string) => {
-    if (closed) return;
-    response.write(text);
-    if (response.writableLength > options.maxBufferedBytes) close('client not reading');
+  /** Resolves when the send buffer has drained, or the stream closed (destroyed after `stallMs`). */
+  const drained = (): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => finish('client not reading', true), options.stallMs);
+      const done = () => {
+        clearTimeout(timer);
+        response.off('drain', done);
+        stopWaiting = undefined;
+        resolve();
+      };
+      stopWaiting = done;
+      response.once('drain', done);
+    });
+
+  /** Writes `text`; when that fills the buffer, waits for it to drain. */
+  const put = async (text: string) => {
+    if (!response.write(text)) await drained();
   };
 
-  const emit = (entries: readonly LogEntry[]) => {
+  /** Writes the entries after `position` that match, one drained buffer at a time. */
+  const send = async (entries: readonly LogEntry[]) => {
     for (const entry of entries) {
       if (closed) return;
       if (comparePositions(entry.position, position) <= 0) continue;
       position = entry.position;
       if (!options.matches(entry.notification)) continue;
-      write(formatEvent(entry.notification));
       sent += 1;
+      await put(formatEvent(entry.notification));
     }
   };
 
@@ -100,46 +128,81 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
     const pruned = await options.log.prunedThrough(options.db);
     if (closed || comparePositions(pruned, since) <= 0) return;
     options.logger.info({ since: `${since.txId}/${since.id}`, prunedThrough: pruned.id }, 'stream resync');
-    write(formatResync(pruned));
     if (comparePositions(pruned, position) > 0) position = pruned;
+    await put(formatResync(pruned));
+  };
+
+  const pump = async (waitForDrain: boolean) => {
+    try {
+      if (waitForDrain) await drained();
+      while (!closed && behind) {
+        behind = false;
+        await resyncIfPrunedAfter(position);
+        for (;;) {
+          if (closed) return;
+          const before = position;
+          const entries = await options.log.readAfter(options.db, position, pageSize);
+          await send(entries);
+          // The pruned position only grows: not past `before` now, so not when the page was read.
+          await resyncIfPrunedAfter(before);
+          if (entries.length < pageSize) break;
+        }
+      }
+    } catch (error) {
+      options.logger.warn({ err: error }, 'stream catch-up failed; the client resumes with Last-Event-ID');
+      finish('catch-up failed', false);
+    } finally {
+      pumping = undefined;
+    }
+  };
+
+  /** The buffer is full: stop writing until it drains, then catch up on what came meanwhile. */
+  const backOff = () => {
+    pumping ??= pump(true);
+  };
+
+  const onLive = (entries: readonly LogEntry[]) => {
+    if (closed) return;
+    if (pumping !== undefined) {
+      behind = true;
+      return;
+    }
+    for (const entry of entries) {
+      if (comparePositions(entry.position, position) <= 0) continue;
+      position = entry.position;
+      if (!options.matches(entry.notification)) continue;
+      sent += 1;
+      if (!response.write(formatEvent(entry.notification))) {
+        behind = true;
+        backOff();
+        return;
+      }
+    }
   };
 
   return {
     async run() {
       options.logger.info({ from: `${position.txId}/${position.id}` }, 'stream opened');
-      response.on('close', () => close('client disconnected'));
-      unsubscribe = options.feed.subscribe((entries) => {
-        if (live) emit(entries);
-        else buffered.push(...entries);
-      }, options.from);
+      response.on('close', () => finish('client disconnected', false));
+      unsubscribe = options.feed.subscribe(onLive, options.from);
       response.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      write(': connected\nretry: 2000\n\n');
-      heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
+      response.write(': connected\nretry: 2000\n\n');
+      heartbeat = setInterval(() => {
+        if (closed || pumping !== undefined) return;
+        if (!response.write(': heartbeat\n\n')) backOff();
+      }, options.heartbeatMs);
       heartbeat.unref();
-      try {
-        await resyncIfPrunedAfter(position);
-        for (;;) {
-          if (closed) return;
-          const before = position;
-          const entries = await options.log.readAfter(options.db, position, batch);
-          emit(entries);
-          // The pruned position only grows: not past `before` now, so not when the batch was read.
-          await resyncIfPrunedAfter(before);
-          if (entries.length < batch) break;
-        }
-      } catch (error) {
-        options.logger.warn({ err: error }, 'stream catch-up failed; the client resumes with Last-Event-ID');
-        close('catch-up failed');
-        return;
-      }
-      emit(buffered.splice(0));
-      live = true;
+      pumping = pump(false);
+      await pumping;
     },
-    close: () => close('server closing'),
+    close() {
+      // A client that is not reading keeps what was written until it reads: destroy, do not end.
+      finish('server closing', response.writableNeedDrain);
+    },
   };
 };
