@@ -84,8 +84,7 @@ const sseEvents = (chunks: readonly string[]) =>
 describe('stream session and retention', () => {
   it('tells the client to resync when a prune overtakes its catch-up, and goes on after the pruned position', async () => {
     const { response, chunks } = fakeResponse();
-    // Two entries a read, under the names the session's options have had (catch-up batch, page size).
-    const options = {
+    const session = createStreamSession({
       response,
       db: {} as Database,
       log: pruningLog(6, at(4)),
@@ -93,14 +92,11 @@ describe('stream session and retention', () => {
       matches: () => true,
       from: at(1),
       heartbeatMs: 60_000,
-      maxBufferedBytes: 1 << 20,
       stallMs: 60_000,
-      catchUpBatch: 2,
       pageSize: 2,
       logger: silentLogger,
       onClose: () => undefined,
-    };
-    const session = createStreamSession(options);
+    });
     await session.run();
     session.close();
     // 2 and 3 were read before the prune; 4 went with it: the client is told, then gets 5 and 6.
