@@ -1,5 +1,6 @@
-import { createBus, namespacedBus } from '@concord/bus';
+import { createBus, namespacedBus, realTimers, sleep } from '@concord/bus';
 import type { BusConfig, MessageBus, TopicDeclaration } from '@concord/bus';
+import { isRetryable } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { migrate, pgDatabase } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
@@ -45,6 +46,35 @@ export const withBusMetrics = (config: BusConfig, metrics: ServiceMetrics): BusC
   return config.broker === 'kafka'
     ? { ...config, observer }
     : { ...config, observer, publishObserver: metrics.publishObserver };
+};
+
+/** How long a starting service keeps trying to declare its topology (as long as RabbitMQ's first connect). */
+const DECLARE_TIMEOUT_MS = 30_000;
+
+/**
+ * Declares `topology`, trying again with backoff while the broker answers with a retryable error (a
+ * Kafka broker still starting, say) until `timeoutMs` has passed; then the error goes to the caller.
+ */
+export const declareWithin = async (
+  bus: MessageBus,
+  options: {
+    readonly topology: readonly TopicDeclaration[];
+    readonly timeoutMs: number;
+    readonly logger: Logger;
+  },
+): Promise<void> => {
+  const { topology, timeoutMs, logger } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      await bus.declare(topology);
+      return;
+    } catch (error) {
+      if (!isRetryable(error) || Date.now() + delay > deadline) throw error;
+      logger.warn({ err: error, retryInMs: delay }, 'could not declare the topology; retrying');
+      await sleep(realTimers, delay);
+    }
+  }
 };
 
 /** A database whose readiness is probed in the background, so `/readyz` answers without a query. */
@@ -127,7 +157,11 @@ export const connectInfrastructure = async (
       env.CONCORD_TOPIC_PREFIX,
     );
     try {
-      await bus.declare(options.topology);
+      await declareWithin(bus, {
+        topology: options.topology,
+        timeoutMs: DECLARE_TIMEOUT_MS,
+        logger: options.logger,
+      });
     } catch (error) {
       await bus.close();
       throw error;
