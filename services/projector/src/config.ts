@@ -29,6 +29,21 @@ export const projectorEnv = withBrokerUrls(
             .filter((type) => type !== ''),
         )
         .pipe(z.array(z.string().regex(TYPE, 'must be aggregate type names separated by commas'))),
+      /** Aggregate types with metric labels of their own, comma-separated; others are labelled `other`. */
+      PROJECTOR_METRIC_TYPES: z
+        .string()
+        .optional()
+        .transform((value) =>
+          (value ?? '')
+            .split(',')
+            .map((type) => type.trim())
+            .filter((type) => type !== ''),
+        )
+        .pipe(
+          z
+            .array(z.string().regex(TYPE, 'must be aggregate type names separated by commas'))
+            .max(100, 'at most 100 types'),
+        ),
       PROJECTOR_REDIS_KEY_PREFIX: z
         .string()
         .min(1)

@@ -207,10 +207,11 @@ export const createProjectionHandler = (options: ProjectionHandlerOptions): Proj
     metrics.messages.labels(topic, moved.length > 0 ? 'projected' : 'stale').inc();
     const committedAt = record.committedAt === undefined ? Number.NaN : Date.parse(record.committedAt);
     if (moved.length > 0 && Number.isFinite(committedAt)) {
-      metrics.lag.labels(record.type).observe(Math.max(0, now() - committedAt) / 1000);
+      const projection = metrics.projection(record.type);
+      metrics.lag.labels(projection).observe(Math.max(0, now() - committedAt) / 1000);
       for (const { backend } of moved) {
-        metrics.checkpointVersion.labels(record.type, backend).set(record.version);
-        metrics.checkpointTime.labels(record.type, backend).set(committedAt / 1000);
+        metrics.checkpointVersion.labels(projection, backend).set(record.version);
+        metrics.checkpointTime.labels(projection, backend).set(committedAt / 1000);
       }
     }
   };

@@ -56,6 +56,7 @@ const main = async (): Promise<void> => {
     backends,
     schema: config.DATABASE_SCHEMA,
     concurrency: config.PROJECTOR_CONCURRENCY,
+    metricTypes: config.PROJECTOR_METRIC_TYPES,
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
   const retention = createInboxRetentionModule({

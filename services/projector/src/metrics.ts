@@ -18,11 +18,32 @@ export interface ProjectorMetrics {
   readonly rebuildEvents: Gauge;
   readonly rebuildRunning: Gauge;
   readonly rebuilds: Counter<'result'>;
+  /**
+   * The `projection` label of an aggregate type: a known type by name, any other `other`. Aggregate
+   * types are chosen by whoever submits events, so each new one would add series for good.
+   */
+  projection(type: string): string;
 }
 
-export const createProjectorMetrics = ({ registry }: Pick<ServiceMetrics, 'registry'>): ProjectorMetrics => {
+/** The `projection` label of aggregate types that are not known projections. */
+export const OTHER_PROJECTION = 'other';
+
+export interface ProjectorMetricsOptions {
+  /**
+   * Aggregate types that get a `projection` label of their own: those a backend names (not `'*'`) and
+   * those configured (`PROJECTOR_METRIC_TYPES`). Every other type is counted as `other`.
+   */
+  readonly knownTypes?: Iterable<string>;
+}
+
+export const createProjectorMetrics = (
+  { registry }: Pick<ServiceMetrics, 'registry'>,
+  options: ProjectorMetricsOptions = {},
+): ProjectorMetrics => {
   const registers = [registry];
+  const known = new Set(options.knownTypes);
   return {
+    projection: (type) => (known.has(type) ? type : OTHER_PROJECTION),
     projections:
       existing(registry, 'concord_projector_projections_total') ??
       new Counter({

@@ -43,6 +43,11 @@ export interface ProjectorModuleDeps {
   /** The event store rebuilds replay. Default: the store in `schema`. */
   readonly store?: EventStore;
   readonly now?: () => number;
+  /**
+   * Aggregate types with a metric label of their own, besides those a backend names; every other type
+   * is labelled `other` (DESIGN §8: no user-chosen value as a label without a bound).
+   */
+  readonly metricTypes?: readonly string[];
 }
 
 export const DEFAULT_PROJECTOR_CONCURRENCY = 256;
@@ -64,7 +69,14 @@ export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModul
   const logger = deps.logger.child({ module: 'projector' });
   const tables = projectionTables(schema);
   const orchestrator = createOrchestrator(deps.backends);
-  const metrics = createProjectorMetrics(deps.metrics);
+  const metrics = createProjectorMetrics(deps.metrics, {
+    knownTypes: [
+      ...(deps.metricTypes ?? []),
+      ...deps.backends.flatMap((backend) =>
+        backend.capabilities.aggregateTypes === '*' ? [] : backend.capabilities.aggregateTypes,
+      ),
+    ],
+  });
   const checkpoints = createCheckpoints({ schema });
   const rebuilder = createRebuilder({
     db: deps.db,
