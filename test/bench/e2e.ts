@@ -6,14 +6,25 @@
  * process, from the `/v1/stream` Server-Sent Events of the notifier, which adds that hop).
  *
  *   pnpm bench:e2e -- --broker rabbitmq|kafka|embedded [--rate 1000,6000] [--seconds 10] [--batch 10]
- *                     [--trace off|unreachable|<otlp url>] [--hops]
+ *                     [--trace off|unreachable|<otlp url>] [--hops] [--overload [--capacity n]]
  *
  * `--hops` (brokers only) also reads `concord.events.applied` and reports each hop's p50/p90/p99 — accept
  * to applied (ingest and its relay), applied to projected (projector and its relay) — and the p99 of each
  * second of the run. The extra consumer loads the broker a little.
  *
  * One JSON line per offered rate, also written to bench-results/e2e-<broker>.json (with --trace other
- * than off: e2e-<broker>-traced.json).
+ * than off: e2e-<broker>-traced.json). `lost` counts accepted events that never reached the store (asked
+ * `GET /v1/events/:id` once the drain ends); accepted events stored but not projected when the drain
+ * ends are `unfinished`. A 429 (admission control) counts its events as `rejected`, not failed.
+ *
+ * `--overload` (brokers only) runs instead: a short search for the capacity — the highest offered rate
+ * (steps of 250/s, 6 s each) whose p99 is at most 2 s, whose p99 does not grow across the run (last third
+ * ≤ 1.5 × first third + 100 ms) and whose backlog drains within 0.5 s after the load stops — printed as
+ * `{"bench":"e2e-capacity",…,"certifiedPerSec"}` (`--capacity n` skips it), then a 15 s burst at 6× that
+ * capacity: `{"bench":"e2e-overload",…}` with the goodput (accepted events projected per second, from the
+ * burst's start to the last projection), `ratio` = goodput / capacity, the events refused with 429,
+ * `relayFenced` (every service's `concord_relay_fenced_total` over the burst) and the accepted events
+ * not projected 60 s after the burst. Results go to bench-results/e2e-overload-<broker>.json.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +51,8 @@ const { values } = parseArgs({
     inflight: { type: 'string', default: '64' },
     trace: { type: 'string', default: 'off' },
     hops: { type: 'boolean', default: false },
+    overload: { type: 'boolean', default: false },
+    capacity: { type: 'string' },
   },
 });
 const broker = values.broker;
@@ -85,10 +98,14 @@ interface Result {
   readonly sustainedPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-  /** Accepted (HTTP 200, applied/merged) but never projected. */
+  /** Accepted (HTTP 200, applied/merged) but not in the store once the drain ended. */
   readonly lost: number;
+  /** Accepted and stored, but not projected when the drain ended (still in flight). */
+  readonly unfinished: number;
   /** Not accepted (request failed or the event was not applied). */
   readonly failed: number;
+  /** Refused with 429 CONCORD_OVERLOADED (admission control). */
+  readonly rejected: number;
   readonly batch: number;
   readonly seconds: number;
   /** `off`, `unreachable` or the collector's URL (--trace), with the sampler the services used. */
@@ -198,13 +215,49 @@ const watchStream = async (url: string): Promise<ProjectionWatch> => {
   };
 };
 
+/** The accepted events not projected: how many of them the store does not have (lost), and the rest. */
+const unprojected = async (
+  url: string,
+  accepted: ReadonlyMap<string, number>,
+  watch: ProjectionWatch,
+): Promise<{ lost: number; unfinished: number }> => {
+  const missing = [...accepted.keys()].filter((id) => !watch.seen.has(id));
+  let lost = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < missing.length) {
+      const id = missing[next++] ?? '';
+      const response = await fetch(`${url}/v1/events/${encodeURIComponent(id)}`);
+      await response.arrayBuffer();
+      if (response.status === 404) lost += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return { lost, unfinished: missing.length - lost };
+};
+
+interface LoadOptions {
+  readonly rate: number;
+  readonly seconds: number;
+  /** How long to wait for every accepted event's projection after the load. */
+  readonly drainMs: number;
+}
+
 /** Offers `rate` events/s for `seconds` in batches, open loop, at most `maxInFlight` requests at once. */
-const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Promise<Result> => {
-  const total = rate * seconds;
+const offerLoad = async (
+  url: string,
+  rate: number,
+  watch: ProjectionWatch,
+  load: LoadOptions = { rate, seconds, drainMs: 60_000 },
+): Promise<
+  Result & { readonly start: number; readonly end: number; readonly accepted: ReadonlyMap<string, number> }
+> => {
+  const total = Math.round(rate * load.seconds);
   const accepted = new Map<string, number>();
   let sent = 0;
   let inFlight = 0;
   let failed = 0;
+  let rejected = 0;
   const run = randomUUID().slice(0, 8);
   const start = performance.now();
   const post = async (events: unknown[]) => {
@@ -217,6 +270,10 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
       });
       const at = performance.now();
       const body = (await response.json()) as { results?: { id: string; outcome: string }[] };
+      if (response.status === 429) {
+        rejected += events.length;
+        return;
+      }
       for (const result of body.results ?? []) {
         if (result.outcome === 'applied' || result.outcome === 'merged') accepted.set(result.id, at);
         else failed += 1;
@@ -248,12 +305,14 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   await Promise.all(pending);
-  // Drain: wait until every accepted event is projected, or give up after 60 s.
+  const end = performance.now();
+  // Drain: wait until every accepted event is projected, or give up after drainMs.
   await eventually(() => ([...accepted.keys()].every((id) => watch.seen.has(id)) ? true : undefined), {
-    timeoutMs: 60_000,
+    timeoutMs: load.drainMs,
     intervalMs: 50,
     what: 'every accepted event to be projected',
   }).catch(() => undefined);
+  const { lost, unfinished } = await unprojected(url, accepted, watch);
   const latencies: number[] = [];
   let last = start;
   for (const [id, at] of accepted) {
@@ -273,10 +332,12 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
     sustainedPerSec: Math.round(projected / ((last - start) / 1000)),
     p50Ms: Math.round(percentile(latencies, 0.5) * 10) / 10,
     p99Ms: Math.round(percentile(latencies, 0.99) * 10) / 10,
-    lost: accepted.size - projected,
+    lost,
+    unfinished,
     failed,
+    rejected,
     batch: batchSize,
-    seconds,
+    seconds: load.seconds,
     tracing,
     ...(tracing === 'off'
       ? {}
@@ -286,7 +347,106 @@ const offerLoad = async (url: string, rate: number, watch: ProjectionWatch): Pro
           }`,
         }),
     ...(hops === undefined ? {} : { hops }),
+    start,
+    end,
+    accepted,
   };
+};
+
+/** The sum of a counter over the services' /metrics. */
+const scrapeSum = async (urls: readonly string[], name: string): Promise<number> => {
+  let sum = 0;
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').at(-1));
+    }
+  }
+  return sum;
+};
+
+/**
+ * Whether a run holds the capacity rule: p99 at most 2 s, p99 not growing across the run (the last
+ * third's p99 at most 1.5 × the first third's + 100 ms) and the backlog drained within 0.5 s after the
+ * load stopped, with nothing refused, failed or left over.
+ */
+const holds = (run: Awaited<ReturnType<typeof offerLoad>>, watch: ProjectionWatch): boolean => {
+  const thirds: number[][] = [[], [], []];
+  let last = run.start;
+  for (const [id, at] of run.accepted) {
+    const projected = watch.seen.get(id);
+    if (projected === undefined) return false;
+    last = Math.max(last, projected);
+    const third = Math.min(2, Math.floor(((at - run.start) / (run.end - run.start)) * 3));
+    thirds[third]?.push(projected - at);
+  }
+  const p99 = (samples: number[]) =>
+    percentile(
+      [...samples].sort((a, b) => a - b),
+      0.99,
+    );
+  const [first, , third] = thirds.map((samples) => (samples.length === 0 ? 0 : p99(samples)));
+  return (
+    run.rejected === 0 &&
+    run.failed === 0 &&
+    run.p99Ms <= 2000 &&
+    (third ?? 0) <= 1.5 * (first ?? 0) + 100 &&
+    last - run.end <= 500
+  );
+};
+
+/** The capacity search and the burst at 6× capacity (`--overload`). */
+const overload = async (url: string, serviceUrls: readonly string[], watch: ProjectionWatch) => {
+  const lines: Record<string, unknown>[] = [];
+  let capacity = values.capacity === undefined ? 0 : Number(values.capacity);
+  if (capacity === 0) {
+    for (let rate = 250; rate <= 4000; rate += 250) {
+      const run = await offerLoad(url, rate, watch, { rate, seconds: 6, drainMs: 15_000 });
+      const ok = holds(run, watch);
+      process.stderr.write(
+        `capacity search: ${rate}/s p99 ${run.p99Ms} ms ${ok ? 'holds' : 'does not hold'}\n`,
+      );
+      if (!ok) break;
+      capacity = rate;
+      // Let what is left of this step drain before the next.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const line = { bench: 'e2e-capacity', broker, certifiedPerSec: capacity, batch: batchSize };
+    lines.push(line);
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+  const offered = 6 * Math.max(capacity, 250);
+  const fencedBefore = await scrapeSum(serviceUrls, 'concord_relay_fenced_total');
+  const burst = await offerLoad(url, offered, watch, { rate: offered, seconds: 15, drainMs: 60_000 });
+  const relayFenced = (await scrapeSum(serviceUrls, 'concord_relay_fenced_total')) - fencedBefore;
+  const projected = [...burst.accepted.keys()].filter((id) => watch.seen.has(id)).length;
+  const goodputPerSec = burst.sustainedPerSec;
+  const line = {
+    bench: 'e2e-overload',
+    broker,
+    offeredPerSec: offered,
+    capacityPerSec: capacity,
+    goodputPerSec,
+    ratio: Math.round((goodputPerSec / Math.max(1, capacity)) * 100) / 100,
+    accepted: burst.accepted.size,
+    projected,
+    rejected: burst.rejected,
+    failed: burst.failed,
+    relayFenced,
+    unfinishedAfterDrain: burst.unfinished,
+    lost: burst.lost,
+    p50Ms: burst.p50Ms,
+    p99Ms: burst.p99Ms,
+    seconds: 15,
+    batch: batchSize,
+  };
+  lines.push(line);
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync(
+    `bench-results/e2e-overload-${broker}.json`,
+    `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`,
+  );
 };
 
 const main = async (): Promise<void> => {
@@ -363,9 +523,19 @@ const main = async (): Promise<void> => {
     }
     // Warm up connections, JIT and consumer groups.
     await offerLoad(url, 200, watch);
+    if (values.overload) {
+      if (broker === 'embedded') throw new Error('--overload needs a broker');
+      await overload(
+        url,
+        processes.map((p) => p.url),
+        watch,
+      );
+      await watch.close();
+      return;
+    }
     const results: Result[] = [];
     for (const rate of rates) {
-      const result = await offerLoad(url, rate, watch);
+      const { start: _start, end: _end, accepted: _accepted, ...result } = await offerLoad(url, rate, watch);
       results.push(result);
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }
