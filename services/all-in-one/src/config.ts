@@ -55,6 +55,8 @@ export const allInOneEnvSchema = z
       .optional()
       .transform((value) => value ?? ''),
     CONCORD_POLICY: z.string().min(1).optional(),
+    /** Extension modules (comma-separated paths or package names) adding strategies and specs. */
+    CONCORD_EXTENSIONS: z.string().optional(),
     NOTIFIER_ALLOW_PRIVATE_URLS: envBoolean(false),
     NOTIFIER_MAX_ATTEMPTS: envInt(8, { min: 1, max: 100 }),
     NOTIFIER_BACKOFF_INITIAL_MS: envInt(1_000, { min: 1, max: 3_600_000 }),

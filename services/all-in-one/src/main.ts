@@ -5,9 +5,16 @@ import { createNotifierModule, createMemoryJobQueue } from '@concord/notifier';
 import type { DeliveryRef } from '@concord/notifier';
 import { migrate } from '@concord/outbox';
 import { createPostgresBackend, createProjectorModule } from '@concord/projector';
-import { createResolverModule, defaultPolicyPath, openPolicySource } from '@concord/resolver';
+import {
+  createResolverModule,
+  defaultPolicyPath,
+  extensionList,
+  loadExtensions,
+  openPolicySource,
+} from '@concord/resolver';
 import {
   busConfigFromEnv,
+  createInboxRetentionModule,
   createLogger,
   createMetrics,
   createRelayModule,
@@ -30,9 +37,14 @@ const main = async (): Promise<void> => {
   const metrics = createMetrics(SERVICE);
   const schema = config.DATABASE_SCHEMA;
 
+  const extensions = await loadExtensions(extensionList(config.CONCORD_EXTENSIONS));
+  if (extensions.modules.length > 0) logger.info({ modules: extensions.modules }, 'extensions loaded');
+  const { registry: strategies, specs } = extensions;
   const policy = await openPolicySource({
     path: config.CONCORD_POLICY ?? defaultPolicyPath(),
     logger: logger.child({ component: 'policy' }),
+    registry: strategies,
+    specs,
   });
   const database = await openDatabase(config, logger);
   const { db } = database;
@@ -66,7 +78,7 @@ const main = async (): Promise<void> => {
     // in the outbox for the next start.
     { name: relay.name, start: () => Promise.resolve(), close: () => relay.close() },
     createIngestModule({ db, bus, logger, registry: metrics.registry, schema }),
-    createResolverModule({ db, bus, logger, metrics, policy, schema }),
+    createResolverModule({ db, bus, logger, metrics, policy, schema, registry: strategies, specs }),
     createProjectorModule({
       db,
       bus,
@@ -83,6 +95,14 @@ const main = async (): Promise<void> => {
       metrics,
       schema,
       settings: { allowPrivateUrls: config.NOTIFIER_ALLOW_PRIVATE_URLS },
+    }),
+    createInboxRetentionModule({
+      db,
+      metrics,
+      logger,
+      schema,
+      consumers: ['ingest', 'resolver', 'projector'],
+      env: config,
     }),
     { name: `${relay.name}-start`, start: () => relay.start(), close: () => relay.close() },
   ];
