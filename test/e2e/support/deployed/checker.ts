@@ -1,5 +1,4 @@
-import { applyPatch, isFinalOutcome } from '@concord/core';
-import type { AggregateState } from '@concord/core';
+import type { JsonObject, Outcome } from '@concord/core';
 import { getJson, getOptional } from '../http.js';
 import type {
   AggregateView,
@@ -20,6 +19,15 @@ import type { AcceptedEvent } from './submitter.js';
  */
 
 type FeedRow = FeedPage['events'][number];
+
+/** DESIGN §3: `conflict` and `pending_review` are intermediate; every other outcome is final. */
+const isFinal = (outcome: Outcome) => outcome !== 'conflict' && outcome !== 'pending_review';
+
+/** An aggregate as the feed says it is: its last version, and its events' data folded (DESIGN §2: patches). */
+interface Folded {
+  readonly version: number;
+  readonly fields: JsonObject;
+}
 
 export interface Urls {
   readonly ingest: () => string;
@@ -140,7 +148,7 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
     open.forEach((id, i) => views.set(id, seen[i]));
     open = open.filter((id) => {
       const view = views.get(id);
-      return view === undefined || !isFinalOutcome(view.outcome);
+      return view === undefined || !isFinal(view.outcome);
     });
     if (open.length === 0 || Date.now() > deadline) break;
     await sleep(1_000);
@@ -154,7 +162,7 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
   let feed: FeedRow[] = [];
   let missingFromFeed: string[] = [];
   let behind: string[] = [];
-  let states = new Map<string, AggregateState>();
+  let states = new Map<string, Folded>();
   for (;;) {
     feed = await readFeed(urls);
     const inFeed = new Set(feed.map((row) => row.event.id));
@@ -164,7 +172,7 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
     states = new Map();
     for (const row of [...feed].sort((a, b) => a.version - b.version)) {
       const key = aggregateOf(row);
-      states.set(key, applyPatch(states.get(key), row.event));
+      states.set(key, { version: row.version, fields: { ...states.get(key)?.fields, ...row.event.data } });
     }
     const keys = [...states.keys()];
     const projections = await pooled(keys, 16, (key) =>

@@ -98,12 +98,19 @@ export class Deployment {
     return [...this.instances.values()].filter((instance) => instance.name.startsWith(`${service}-`));
   }
 
-  /** The base URL of a running instance of `service`, the `n`-th of those running (round robin). */
+  /** Base URLs of the instances of `service` that are ready. */
+  urls(service: Service): string[] {
+    return this.of(service)
+      .filter((instance) => instance.ready)
+      .map((instance) => instance.url);
+  }
+
+  /** The base URL of a ready instance of `service`, the `n`-th of those ready (round robin). */
   url(service: Service, n = 0): string {
-    const running = this.of(service).filter((instance) => instance.running);
-    const chosen = running[n % Math.max(running.length, 1)];
-    if (chosen === undefined) throw new Error(`no ${service} instance is running`);
-    return chosen.url;
+    const ready = this.urls(service);
+    const chosen = ready[n % Math.max(ready.length, 1)];
+    if (chosen === undefined) throw new Error(`no ${service} instance is ready`);
+    return chosen;
   }
 
   logFiles(): string[] {

@@ -54,8 +54,16 @@ export class DeployedInstance {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
+  /** Running and, since its start, ready once: where requests can go. */
+  get ready(): boolean {
+    return this.running && this.#ready;
+  }
+
+  #ready = false;
+
   /** Starts the process and waits until `/readyz` answers 200. */
   async start(): Promise<void> {
+    this.#ready = false;
     mkdirSync(LOG_DIR, { recursive: true });
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(process.execPath, ['--import', './dist/instrumentation.js', 'dist/main.js'], {
@@ -72,16 +80,20 @@ export class DeployedInstance {
         resolve(code);
       }),
     );
-    await eventually(
+    // A process that exits while starting fails the start at once (its log says why).
+    const exited = this.#exit.then((code) => {
+      throw new Error(`${this.name} exited with ${code} while starting; see ${this.logFile}`);
+    });
+    const ready = eventually(
       async () => {
-        if (child.exitCode !== null) {
-          throw new Error(`${this.name} exited with ${child.exitCode}; see ${this.logFile}`);
-        }
         const response = await fetch(`${this.url}/readyz`);
         return response.ok ? true : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 100, what: `${this.name} to be ready (log: ${this.logFile})` },
     );
+    exited.catch(() => undefined);
+    await Promise.race([ready, exited]);
+    this.#ready = true;
   }
 
   /** SIGTERM, and the exit code once it ended (null when a signal ended it). */

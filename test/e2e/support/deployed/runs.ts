@@ -32,7 +32,7 @@ const publishedByIngest = async (deployment: Deployment): Promise<number> => {
   const pages = await Promise.all(
     deployment
       .of('ingest')
-      .filter((instance) => instance.running)
+      .filter((instance) => instance.ready)
       .map(async (instance) => (await fetch(`${instance.url}/metrics`)).text()),
   );
   return pages.reduce((sum, page) => sum + metricSum(page, 'concord_relay_published_total'), 0);
@@ -157,12 +157,7 @@ export const runChaos = async (options: {
   const killed = new Map<string, number>();
   try {
     const urls = urlsOf(deployment);
-    const running = (service: Service) => () =>
-      deployment
-        .of(service)
-        .filter((instance) => instance.running)
-        .map((instance) => instance.url);
-    const submitter = new Submitter(running('ingest'));
+    const submitter = new Submitter(() => deployment.urls('ingest'));
     const prelude = conflictPairs('pre', 10);
     const total = totalEvents(shape) + prelude.creates.length + prelude.edits.length;
 
@@ -196,11 +191,19 @@ export const runChaos = async (options: {
           writer({ k, shape, submitter, random: seededRandom(options.seed + k + 1) }),
         ),
       ).then(() => timeline.note(`writers done: ${submitter.accepted.size} accepted`));
+      // Awaited after the chaos steps; until then a writer's failure must not go unhandled.
+      void writers.catch(() => undefined);
     };
-    for (const instance of consumers) {
+    // The consumers' processes start in the random order, half a second apart, and get ready together;
+    // the writers start as soon as a notifier can take their webhook subscription.
+    const starts = consumers.map(async (instance, i) => {
+      await sleep(i * 500);
       await timeline.step(`start ${instance.name}`, () => instance.start());
-      if (writers === undefined && instance.name.startsWith('notifier-')) await startWriters();
-    }
+    });
+    void Promise.allSettled(starts);
+    await Promise.any(starts.filter((_, i) => consumers[i]?.name.startsWith('notifier-')));
+    await startWriters();
+    await Promise.all(starts);
 
     const at = async (fraction: number, what: string, step: () => Promise<unknown>) => {
       while (submitter.accepted.size < fraction * total && !(await settledOrFalse(writers))) await sleep(100);
