@@ -11,22 +11,30 @@ export interface NotifierMetrics {
   readonly notifications: Counter<'kind'>;
   readonly deliveries: Counter<'result'>;
   readonly deadLetters: Counter;
-  readonly circuitState: Gauge<'endpoint' | 'state'>;
   readonly sseClients: Gauge;
   readonly dispatchErrors: Counter;
-  /** Records an endpoint's circuit state as a one-hot gauge over the states. */
-  circuit(endpoint: string, state: CircuitStateName): void;
+  /**
+   * Where `concord_notifier_circuits{state}` reads, at each scrape, how many endpoints' circuits are in
+   * each state. Endpoints (webhook URLs) are chosen by whoever subscribes, so they are no label: the
+   * series are the four states, however many endpoints there are; which endpoint changed is logged.
+   */
+  observeCircuits(counts: () => Readonly<Record<CircuitStateName, number>>): void;
 }
 
 const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half_open', 'isolated'];
 
 export const createNotifierMetrics = (registry: Registry): NotifierMetrics => {
   const registers = [registry];
-  const circuitState = new Gauge({
-    name: 'concord_notifier_circuit_state',
-    help: 'Circuit breaker state per webhook endpoint (1 for the current state).',
-    labelNames: ['endpoint', 'state'] as const,
+  let circuitCounts: (() => Readonly<Record<CircuitStateName, number>>) | undefined;
+  new Gauge({
+    name: 'concord_notifier_circuits',
+    help: 'Webhook endpoints whose circuit breaker is in each state.',
+    labelNames: ['state'] as const,
     registers,
+    collect() {
+      const counts = circuitCounts?.();
+      for (const state of CIRCUIT_STATES) this.set({ state }, counts?.[state] ?? 0);
+    },
   });
   return {
     notifications: new Counter({
@@ -46,7 +54,6 @@ export const createNotifierMetrics = (registry: Registry): NotifierMetrics => {
       help: 'Webhook deliveries dead-lettered.',
       registers,
     }),
-    circuitState,
     sseClients: new Gauge({
       name: 'concord_notifier_sse_clients',
       help: 'Connected Server-Sent Events clients.',
@@ -57,9 +64,8 @@ export const createNotifierMetrics = (registry: Registry): NotifierMetrics => {
       help: 'Failed attempts to move pending deliveries into the job queue.',
       registers,
     }),
-    circuit(endpoint, state) {
-      for (const candidate of CIRCUIT_STATES)
-        circuitState.set({ endpoint, state: candidate }, candidate === state ? 1 : 0);
+    observeCircuits(counts) {
+      circuitCounts = counts;
     },
   };
 };

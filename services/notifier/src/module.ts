@@ -130,11 +130,11 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
   const breakers = createCircuitBreakers({
     ...settings.circuit,
     onStateChange: (endpoint, state) => {
-      metrics.circuit(endpoint, state);
       if (state === 'closed') logger.debug({ endpoint, state }, 'webhook circuit closed');
       else logger.warn({ endpoint, state }, 'webhook circuit state changed');
     },
   });
+  metrics.observeCircuits(() => breakers.counts());
   const deliverer = createDeliverer({
     db: deps.db,
     log,

@@ -1,6 +1,8 @@
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CircuitOpenError, createCircuitBreakers } from '../src/delivery/breakers.js';
 import type { CircuitStateName } from '../src/delivery/breakers.js';
+import { createNotifierMetrics } from '../src/metrics.js';
 
 describe('per-endpoint circuit breakers', () => {
   let changes: [string, CircuitStateName][];
@@ -72,5 +74,28 @@ describe('per-endpoint circuit breakers', () => {
     await expect(circuits.execute('https://up/hook', ok)).resolves.toBe('ok');
     expect(circuits.state('https://down/hook')).toBe('open');
     expect(circuits.state('https://up/hook')).toBe('closed');
+  });
+
+  it('counts endpoints per state, and the metric has one series per state however many endpoints', async () => {
+    const circuits = createCircuitBreakers({ failureThreshold: 1, halfOpenAfterMs: 1_000, maxEndpoints: 50 });
+    const registry = new Registry();
+    const notifier = createNotifierMetrics(registry);
+    notifier.observeCircuits(() => circuits.counts());
+    for (let i = 0; i < 60; i += 1) {
+      const endpoint = `https://hooks.example/${i}`;
+      if (i % 3 === 0) await expect(circuits.execute(endpoint, fail)).rejects.toThrow();
+      else await circuits.execute(endpoint, ok);
+    }
+    // 50 endpoints kept (the least recently used dropped): 16 of the last 50 failed.
+    expect(circuits.counts()).toEqual({ closed: 34, open: 16, half_open: 0, isolated: 0 });
+    const series = (await registry.metrics())
+      .split('\n')
+      .filter((line) => line.startsWith('concord_notifier_circuits'));
+    expect(series).toEqual([
+      'concord_notifier_circuits{state="closed"} 34',
+      'concord_notifier_circuits{state="open"} 16',
+      'concord_notifier_circuits{state="half_open"} 0',
+      'concord_notifier_circuits{state="isolated"} 0',
+    ]);
   });
 });

@@ -24,6 +24,8 @@ export interface CircuitBreakers {
    */
   execute<R>(endpoint: string, call: () => Promise<R>): Promise<R>;
   state(endpoint: string): CircuitStateName;
+  /** How many endpoints' circuits are in each state (the breakers this process keeps). */
+  counts(): Record<CircuitStateName, number>;
 }
 
 /** The circuit of an endpoint is open: nothing was sent. */
@@ -100,5 +102,10 @@ export const createCircuitBreakers = (options: CircuitBreakersOptions): CircuitB
       }
     },
     state: (endpoint) => stateNames[entries.get(endpoint)?.policy.state ?? CircuitState.Closed],
+    counts() {
+      const counts: Record<CircuitStateName, number> = { closed: 0, open: 0, half_open: 0, isolated: 0 };
+      for (const { policy } of entries.values()) counts[stateNames[policy.state]] += 1;
+      return counts;
+    },
   };
 };
