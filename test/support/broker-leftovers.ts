@@ -33,6 +33,8 @@ const QUEUES: readonly RegExp[] = [
   full(`g-(${SUFFIX})\\.adapter\\.\\1\\.${LABEL}${DLQ}`),
   // outbox relay tests: `g.<unique>.t.<unique>` (and `g-<unique>` groups of `collect`)
   full(`g[.-]${UNIQUE}\\.t\\.${UNIQUE}${DLQ}`),
+  // ingest's id-less submit test: `ingest-<unique>.concord.<topic>`, `collect-<unique>.concord.<topic>`
+  full(`(?:ingest|collect)-${UNIQUE}\\.${CONCORD_TOPIC}`),
 ];
 
 /** Exchanges: one per e2e stack, one per bus or outbox test (`concord.test.<suffix or unique>`). */
