@@ -205,9 +205,4 @@ export {
   derivedMessageIds,
 } from './messages/ids.js';
 export type { ChangeIdSuffix } from './messages/ids.js';
-export {
-  AGGREGATE_TOO_LARGE,
-  MAX_MESSAGE_BYTES,
-  MAX_PAYLOAD_BYTES,
-  MESSAGE_RESERVE_BYTES,
-} from './messages/limits.js';
+export { MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MESSAGE_RESERVE_BYTES } from './messages/limits.js';

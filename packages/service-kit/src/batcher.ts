@@ -26,6 +26,13 @@ export interface BatcherOptions<J, R> {
   /** Items a job carries. */
   readonly size: (job: J) => number;
   /**
+   * Most bytes one commit takes, by `bytes`; a job larger than this commits alone. With `maxInFlight`
+   * it bounds the bytes committing at once. Default: no bound.
+   */
+  readonly maxBytes?: number;
+  /** Bytes a job carries (e.g. its request body's). Default 0. */
+  readonly bytes?: (job: J) => number;
+  /**
    * Commits a group of jobs at once; resolves with one result per job, in order. `contexts` holds the
    * trace context each job was submitted in (its request's or message's span), for what the commit
    * writes on the job's behalf (outbox rows); the commit itself runs in the span named `spanName`.
@@ -53,6 +60,7 @@ interface Entry<J, R> {
   readonly job: J;
   readonly context: Context;
   readonly size: number;
+  readonly bytes: number;
   readonly at: number;
   readonly resolve: (result: R) => void;
   readonly reject: (error: unknown) => void;
@@ -78,8 +86,11 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
   const now = options.now ?? Date.now;
   const spanName = options.spanName ?? 'group commit';
   const closedError = options.closedError ?? defaultClosedError;
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const bytesOf = options.bytes ?? (() => 0);
   const queue: Entry<J, R>[] = [];
   let queuedItems = 0;
+  let queuedBytes = 0;
   let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   let closing = false;
@@ -89,12 +100,15 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
   const takeGroup = (): Entry<J, R>[] => {
     const group: Entry<J, R>[] = [];
     let items = 0;
+    let bytes = 0;
     while (queue.length > 0) {
       const next = queue[0] as Entry<J, R>;
-      if (group.length > 0 && items + next.size > options.maxItems) break;
+      if (group.length > 0 && (items + next.size > options.maxItems || bytes + next.bytes > maxBytes)) break;
       queue.shift();
       items += next.size;
+      bytes += next.bytes;
       queuedItems -= next.size;
+      queuedBytes -= next.bytes;
       group.push(next);
     }
     return group;
@@ -160,7 +174,7 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
       return;
     }
     if (inFlight >= options.maxInFlight) return;
-    if (closing || queuedItems >= options.maxItems) {
+    if (closing || queuedItems >= options.maxItems || queuedBytes >= maxBytes) {
       flush();
       return;
     }
@@ -174,8 +188,10 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
       }
       return new Promise<R>((resolve, reject) => {
         const size = options.size(job);
-        queue.push({ job, context: context.active(), size, at: now(), resolve, reject });
+        const bytes = bytesOf(job);
+        queue.push({ job, context: context.active(), size, bytes, at: now(), resolve, reject });
         queuedItems += size;
+        queuedBytes += bytes;
         schedule();
       });
     },

@@ -1,8 +1,10 @@
+import { DEFAULT_MAX_BODY_BYTES } from '@concord/ingest';
 import {
   envBoolean,
   envInt,
   inboxRetentionEnvShape,
   loadConfig,
+  logFormat,
   logLevel,
   envPort,
 } from '@concord/service-kit';
@@ -21,6 +23,7 @@ export const allInOneEnvSchema = z
       .optional()
       .transform((value) => value ?? '0.0.0.0'),
     LOG_LEVEL: logLevel,
+    LOG_FORMAT: logFormat,
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
@@ -57,6 +60,8 @@ export const allInOneEnvSchema = z
     CONCORD_POLICY: z.string().min(1).optional(),
     /** Extension modules (comma-separated paths or package names) adding strategies and specs. */
     CONCORD_EXTENSIONS: z.string().optional(),
+    /** Largest `POST /v1/events` body (413 above); as ingest's, 4 MiB by default (see its README). */
+    INGEST_MAX_BODY_BYTES: envInt(DEFAULT_MAX_BODY_BYTES, { min: 1024, max: 64 * 1024 * 1024 }),
     NOTIFIER_ALLOW_PRIVATE_URLS: envBoolean(false),
     NOTIFIER_MAX_ATTEMPTS: envInt(8, { min: 1, max: 100 }),
     NOTIFIER_BACKOFF_INITIAL_MS: envInt(1_000, { min: 1, max: 3_600_000 }),

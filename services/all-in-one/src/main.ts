@@ -28,6 +28,14 @@ import { openDatabase } from './database.js';
 const SERVICE = 'concord';
 
 /**
+ * The relay's rows per read and per publish on the in-memory bus. Every row the relay has read stays in
+ * memory until all four consumers handled it (the bus confirms only then), so its read bounds the
+ * messages in flight between the services: at most 128 × 1,000,000 bytes (core's `MAX_MESSAGE_BYTES`),
+ * against 2000 rows with the relay's defaults.
+ */
+const IN_PROCESS_RELAY = { readSize: 128, batchSize: 32 } as const;
+
+/**
  * Composition root of the all-in-one process: the four services' modules and one outbox relay on one
  * port, sharing one database and one bus. Embedded by default (PGlite, in-memory bus and job queue).
  */
@@ -70,14 +78,28 @@ const main = async (): Promise<void> => {
     logger,
   });
 
-  const relay = createRelayModule({ db, bus, logger, metrics, schema });
+  const relay = createRelayModule({
+    db,
+    bus,
+    logger,
+    metrics,
+    schema,
+    ...(config.BROKER === 'memory' ? { relay: IN_PROCESS_RELAY } : {}),
+  });
   const modules = [
     // The relay closes first and starts last. Started after every subscription exists, so no topic
     // lacks its consumer groups; closed while the consumers still run, so its batch in flight (which
     // the in-memory bus confirms only once they handled it) completes; what they write meanwhile stays
     // in the outbox for the next start.
     { name: relay.name, start: () => Promise.resolve(), close: () => relay.close() },
-    createIngestModule({ db, bus, logger, registry: metrics.registry, schema }),
+    createIngestModule({
+      db,
+      bus,
+      logger,
+      registry: metrics.registry,
+      schema,
+      options: { bodyLimit: config.INGEST_MAX_BODY_BYTES },
+    }),
     createResolverModule({ db, bus, logger, metrics, policy, schema, registry: strategies, specs }),
     createProjectorModule({
       db,
@@ -116,6 +138,7 @@ const main = async (): Promise<void> => {
     modules,
     checks: [database.check, { name: 'broker', isReady: () => bus.isReady() }],
     clients: [{ name: 'bus', close: () => bus.close() }, database.client],
+    bodyLimit: config.INGEST_MAX_BODY_BYTES,
     graceMs: config.SHUTDOWN_GRACE_MS,
   });
   logger.info(

@@ -13,6 +13,8 @@ export interface IntakeJob {
   readonly items: readonly IntakeItem[];
   /** Submit messages: the message id recorded in the inbox, so a redelivery changes nothing. */
   readonly inboxId?: string;
+  /** Bytes the job arrived as (request body, message payload): what the group commit bounds. */
+  readonly bytes?: number;
 }
 
 /**

@@ -9,6 +9,21 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
+/**
+ * Default largest `POST /v1/events` body: 4 MiB, four times what the broker carries in one message
+ * (core's `MAX_MESSAGE_BYTES`, 1,000,000 bytes, so a submit message holds at most ~1 MB of events). It
+ * holds 16 events of the largest size (256 KiB) or 1000 of 4 KiB. A request's events are parsed,
+ * validated and committed in memory at once; see the README for the memory a request costs per MiB.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 4 * MiB;
+
+/**
+ * Default most bytes one group-commit transaction takes (by the requests' bodies and the submit
+ * messages' payloads): two largest requests. With `INGEST_GROUP_COMMIT_CONCURRENCY` it bounds the bytes
+ * being committed at once; a larger request still commits alone.
+ */
+export const DEFAULT_GROUP_COMMIT_BYTES = 8 * MiB;
+
 /** The ingest service's environment: the shared service variables plus its own limits and tuning. */
 export const ingestEnvSchema = withBrokerUrls(
   z.object({
@@ -17,10 +32,12 @@ export const ingestEnvSchema = withBrokerUrls(
     INGEST_MAX_BATCH_EVENTS: envInt(1000, { min: 1, max: 10_000 }),
     /** Largest event, as the UTF-8 bytes of its JSON form (DESIGN §2: 256 KiB). */
     INGEST_MAX_EVENT_BYTES: envInt(256 * 1024, { min: 1024, max: 16 * MiB }),
-    /** Largest `POST /v1/events` body; larger bodies get 413. */
-    INGEST_MAX_BODY_BYTES: envInt(64 * MiB, { min: 1024, max: 1024 * MiB }),
+    /** Largest `POST /v1/events` body; larger bodies get 413 `CONCORD_BODY_TOO_LARGE`. */
+    INGEST_MAX_BODY_BYTES: envInt(DEFAULT_MAX_BODY_BYTES, { min: 1024, max: 64 * MiB }),
     /** Most events one group-commit transaction appends (a larger request still commits alone). */
     INGEST_GROUP_COMMIT_EVENTS: envInt(1000, { min: 1, max: 100_000 }),
+    /** Most bytes (request bodies, submit payloads) one group-commit transaction takes. */
+    INGEST_GROUP_COMMIT_BYTES: envInt(DEFAULT_GROUP_COMMIT_BYTES, { min: 1024, max: 256 * MiB }),
     /** How long the first queued request waits for others to share its transaction. */
     INGEST_GROUP_COMMIT_LINGER_MS: envInt(2, { min: 0, max: 1000 }),
     /** Group-commit transactions in flight at once. */

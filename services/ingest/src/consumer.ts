@@ -35,7 +35,7 @@ export interface SubmitConsumerDeps {
 export const handleSubmit = async (deps: SubmitConsumerDeps, message: IncomingMessage): Promise<void> => {
   const items = parseSubmit(decodeJson(message.payload), deps.limits);
   if (nothingUsable(items)) throw unusableMessageError(items);
-  const result = await deps.batcher.submit({ items, inboxId: message.id });
+  const result = await deps.batcher.submit({ items, inboxId: message.id, bytes: message.payload.byteLength });
   if (result.kind === 'failed') throw result.error;
   if (result.kind === 'redelivered') {
     deps.logger.debug({ messageId: message.id }, 'submit message already handled');

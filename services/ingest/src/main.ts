@@ -45,6 +45,7 @@ const main = async (): Promise<void> => {
       bodyLimit: config.INGEST_MAX_BODY_BYTES,
       groupCommit: {
         maxEvents: config.INGEST_GROUP_COMMIT_EVENTS,
+        maxBytes: config.INGEST_GROUP_COMMIT_BYTES,
         lingerMs: config.INGEST_GROUP_COMMIT_LINGER_MS,
         maxInFlight: config.INGEST_GROUP_COMMIT_CONCURRENCY,
       },

@@ -12,6 +12,7 @@ import { backlogSource } from './backlog.js';
 import { BATCHER_CLOSED, createBatcher } from './batcher.js';
 import { BATCH_UNSTORABLE, COMMIT_FAILED, createGroupCommit } from './commit.js';
 import type { IntakeJob, JobResult } from './commit.js';
+import { DEFAULT_GROUP_COMMIT_BYTES, DEFAULT_MAX_BODY_BYTES } from './config.js';
 import { subscribeSubmit } from './consumer.js';
 import { createIngestMetrics } from './metrics.js';
 import { INVALID_LIMIT, registerRoutes } from './routes.js';
@@ -19,6 +20,8 @@ import { INVALID_LIMIT, registerRoutes } from './routes.js';
 export interface GroupCommitOptions {
   /** Most events one transaction appends (a larger request still commits alone). Default 1000. */
   readonly maxEvents?: number;
+  /** Most bytes (bodies, payloads) one transaction takes (a larger job commits alone). Default 8 MiB. */
+  readonly maxBytes?: number;
   /** How long the first queued request waits for company. Default 2 ms. */
   readonly lingerMs?: number;
   /** Transactions in flight at once. Default 4. */
@@ -28,7 +31,7 @@ export interface GroupCommitOptions {
 export interface IngestOptions {
   /** Event and batch limits (DESIGN §2); defaults `DEFAULT_ENVELOPE_LIMITS`. */
   readonly limits?: Partial<EnvelopeLimits>;
-  /** Largest `POST /v1/events` body in bytes (413 above). Default 64 MiB. */
+  /** Largest `POST /v1/events` body in bytes (413 above). Default 4 MiB (`DEFAULT_MAX_BODY_BYTES`). */
   readonly bodyLimit?: number;
   readonly groupCommit?: GroupCommitOptions;
   /** Consume `concord.events.submit`. Default true. */
@@ -103,6 +106,8 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
     lingerMs: options.groupCommit?.lingerMs ?? 2,
     maxInFlight: options.groupCommit?.maxInFlight ?? 4,
     size: (job) => job.items.length,
+    maxBytes: options.groupCommit?.maxBytes ?? DEFAULT_GROUP_COMMIT_BYTES,
+    bytes: (job) => job.bytes ?? 0,
     commit,
     spanName: 'ingest commit',
     onCommit: (info) => {
@@ -149,7 +154,7 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
         batcher,
         metrics,
         limits,
-        bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+        bodyLimit: options.bodyLimit ?? DEFAULT_MAX_BODY_BYTES,
         logger,
         ...(admission === undefined ? {} : { admission }),
       }),

@@ -50,7 +50,10 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
   };
   app.post('/v1/events', { bodyLimit: deps.bodyLimit, onRequest }, async (request) => {
     const items = parseBatch(request.body, deps.limits);
-    const result = await deps.batcher.submit({ items });
+    // A chunked body has no length; it counts as the largest one.
+    const length = Number(request.headers['content-length']);
+    const bytes = Number.isSafeInteger(length) ? length : deps.bodyLimit;
+    const result = await deps.batcher.submit({ items, bytes });
     if (result.kind === 'failed') throw result.error;
     if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');
     for (const r of result.results) deps.metrics.countOutcome('http', r.outcome);

@@ -6,6 +6,7 @@ import type { CommitInfo } from '../src/batcher.js';
 interface Job {
   readonly name: string;
   readonly size: number;
+  readonly bytes?: number;
 }
 
 const deferred = () => {
@@ -17,7 +18,9 @@ const deferred = () => {
 };
 
 /** A batcher whose commits record their groups and can be held open or failed by the test. */
-const harness = (options: { maxItems?: number; lingerMs?: number; maxInFlight?: number } = {}) => {
+const harness = (
+  options: { maxItems?: number; lingerMs?: number; maxInFlight?: number; maxBytes?: number } = {},
+) => {
   const groups: string[][] = [];
   const gates: ReturnType<typeof deferred>[] = [];
   const commits: CommitInfo[] = [];
@@ -28,6 +31,8 @@ const harness = (options: { maxItems?: number; lingerMs?: number; maxInFlight?: 
     lingerMs: options.lingerMs ?? 5,
     maxInFlight: options.maxInFlight ?? 1,
     size: (job) => job.size,
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    bytes: (job) => job.bytes ?? 0,
     commit: async (jobs) => {
       const names = jobs.map((job) => job.name);
       groups.push(names);
@@ -82,6 +87,27 @@ describe('group-commit batcher', () => {
     ]);
     expect(results).toEqual(['ok:a', 'ok:b', 'ok:c', 'ok:huge', 'ok:d']);
     expect(h.groups).toEqual([['a', 'b'], ['c'], ['huge'], ['d']]);
+  });
+
+  it('caps a commit at maxBytes without splitting a job, and commits an oversized job alone', async () => {
+    const h = harness({ maxItems: 100, maxBytes: 4096, maxInFlight: 4 });
+    const sized = (name: string, bytes: number): Job => ({ name, size: 1, bytes });
+    const results = await Promise.all([
+      h.batcher.submit(sized('a', 2048)),
+      h.batcher.submit(sized('b', 2048)),
+      h.batcher.submit(sized('c', 1)),
+      h.batcher.submit(sized('huge', 10_000)),
+      h.batcher.submit(sized('d', 4096)),
+    ]);
+    expect(results).toEqual(['ok:a', 'ok:b', 'ok:c', 'ok:huge', 'ok:d']);
+    expect(h.groups).toEqual([['a', 'b'], ['c'], ['huge'], ['d']]);
+  });
+
+  it('commits at once when maxBytes are queued, without waiting for the linger', async () => {
+    const h = harness({ maxBytes: 1000, lingerMs: 60_000 });
+    const started = Date.now();
+    await h.batcher.submit({ name: 'a', size: 1, bytes: 1000 });
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('commits at once when maxItems are queued, without waiting for the linger', async () => {

@@ -1,5 +1,6 @@
-import { changeEventId } from '@concord/core';
+import { ClassifyRejectionCode, MAX_PAYLOAD_BYTES, applyChanges, changeEventId } from '@concord/core';
 import type {
+  AggregateState,
   ChangeIdSuffix,
   Conflict,
   DecisionRecord,
@@ -31,7 +32,32 @@ export interface DecisionWritesOptions {
   readonly resolutions: ResolutionStore;
   readonly clock: PhysicalClock;
   readonly logger: Logger;
+  /** Largest payload of a message a decision publishes. Default core's `MAX_PAYLOAD_BYTES`. */
+  readonly maxPayloadBytes?: number;
 }
+
+type Change = ReturnType<typeof resolutionChanges>;
+
+/**
+ * The decision turned into a rejection (`CONCORD_AGGREGATE_TOO_LARGE`) that applies nothing: its
+ * resolution would have made a message larger than the bus carries.
+ */
+const tooLarge = (record: DecisionRecord, largest: number, limit: number): DecisionRecord => {
+  const reason =
+    `the resolution's messages would be ${largest} bytes, over the ${limit} a message may carry: ` +
+    `the aggregate's state is too large`;
+  const { review: _review, ...rest } = record;
+  return {
+    ...rest,
+    outcome: 'rejected',
+    provisional: false,
+    final: true,
+    fields: {},
+    choices: [],
+    reasons: [...record.reasons, reason],
+    rejection: { code: ClassifyRejectionCode.AggregateTooLarge, reason },
+  };
+};
 
 /**
  * What a decision writes besides its ledger and conflict rows, in the deciding transaction: the change
@@ -42,6 +68,42 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
   const { store, resolutions, clock, logger } = options;
   const outbox = createOutbox({ schema: options.schema });
   const iso = () => new Date(clock.now()).toISOString();
+  const maxPayloadBytes = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+
+  /**
+   * The decision as it can be published: unchanged when each of its messages (the applied one carries
+   * the aggregate's whole state after the change) fits `maxPayloadBytes`, else a rejection applying
+   * nothing. Checked before anything is written, like ingest's check of an event's messages.
+   */
+  const fit = (args: {
+    conflict: Conflict;
+    state: AggregateState | undefined;
+    change: Change;
+    record: DecisionRecord;
+    suffix: ChangeIdSuffix;
+  }): { record: DecisionRecord; change: Change } => {
+    const { conflict, change, record } = args;
+    const next =
+      change === undefined || Object.keys(change.fields).length === 0
+        ? undefined
+        : applyChanges(args.state, change);
+    const messages = decisionMessages({
+      conflict,
+      record,
+      applied:
+        next === undefined
+          ? undefined
+          : { eventId: changeEventId(conflict.id, args.suffix), version: next.version, state: next },
+      changes: change?.fields,
+      version: next?.version ?? args.state?.version,
+      causation: conflict.id,
+      committedAt: iso(),
+    });
+    const largest = Math.max(0, ...messages.map((m) => m.payload.byteLength));
+    if (largest <= maxPayloadBytes) return { record, change };
+    logger.warn({ conflictId: conflict.id, bytes: largest }, 'resolution too large for a message; rejected');
+    return { record: tooLarge(record, largest, maxPayloadBytes), change: undefined };
+  };
 
   /** Applies a change (if any) as `<conflictId>:<suffix>` and returns it. */
   const applyChange = async (
@@ -130,5 +192,5 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
     );
   };
 
-  return { applyChange, publish };
+  return { fit, applyChange, publish };
 };

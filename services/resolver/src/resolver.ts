@@ -60,14 +60,22 @@ export const createResolver = (options: ResolverOptions): Resolver => {
     const { conflict, moved } = refreshConflict(given, state);
     const policy = options.policy.current();
     const decision = decide(policy, conflict);
-    const record = createDecisionRecord({ conflict, decision, policy, clock });
-    const change = record.outcome === 'rejected' ? undefined : resolutionChanges(conflict, decision.result);
+    const suffix = decision.result.decision === 'pending_review' ? 'provisional' : 'resolution';
+    // A resolution whose messages would not fit the bus is a rejection (CONCORD_AGGREGATE_TOO_LARGE).
+    const { record, change } = writes.fit({
+      conflict,
+      state,
+      record: createDecisionRecord({ conflict, decision, policy, clock }),
+      change:
+        decision.result.decision === 'rejected' ? undefined : resolutionChanges(conflict, decision.result),
+      suffix,
+    });
     const applied = await applyChange(tx, {
       conflict,
       state,
       change,
       record,
-      suffix: record.outcome === 'pending_review' ? 'provisional' : 'resolution',
+      suffix,
     });
     const version = applied?.version ?? (record.outcome === 'rejected' ? undefined : (state?.version ?? 0));
     const ledgerId = await repo.insertLedger(tx, { record, version: applied?.version, decidedBy: 'policy' });

@@ -84,6 +84,11 @@ export class ServiceProcess {
     this.url = `http://127.0.0.1:${options.port}`;
   }
 
+  /** The running process's id (undefined before start). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Where the process's stdout and stderr (its JSON log lines) go. */
   get logFile(): string {
     return `${LOG_DIR}/${this.options.label ?? this.options.service}.log`;

@@ -112,6 +112,12 @@ export type Classification =
 export const ClassifyRejectionCode = {
   /** `baseVersion` is ahead of the aggregate's version. */
   BaseVersionAhead: 'CONCORD_CONFLICT_BASE_VERSION_AHEAD',
+  /**
+   * A message Concord derives from the event would exceed the bus's payload limit (`MAX_PAYLOAD_BYTES`):
+   * its applied message, which carries the aggregate's whole state, or its conflict message. Set by the
+   * event store and the resolver, which see the state; the aggregate keeps the state it had.
+   */
+  AggregateTooLarge: 'CONCORD_AGGREGATE_TOO_LARGE',
 } as const;
 
 export type ClassifyRejectionCode = (typeof ClassifyRejectionCode)[keyof typeof ClassifyRejectionCode];

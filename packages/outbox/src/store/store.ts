@@ -1,5 +1,11 @@
 import type { Context } from '@opentelemetry/api';
-import { EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core';
+import {
+  ClassifyRejectionCode,
+  EMPTY_AGGREGATE,
+  MAX_PAYLOAD_BYTES,
+  applyPatch,
+  classify,
+} from '@concord/core';
 import type { AggregateState, Classification, EventEnvelope, JsonObject, Outcome } from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql, Tx } from '../db/types.js';
@@ -21,6 +27,13 @@ export interface EventStoreOptions {
   readonly messages?: MessageProducer;
   /** Clock for message timestamps. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * Largest payload of a message written for an event. An event whose messages would be larger (an
+   * applied message carries the aggregate's whole state) is rejected with `CONCORD_AGGREGATE_TOO_LARGE`
+   * and changes nothing, so no message the bus refuses is ever committed. Default core's
+   * `MAX_PAYLOAD_BYTES`.
+   */
+  readonly maxPayloadBytes?: number;
 }
 
 export interface RecordOutcomeOptions {
@@ -98,6 +111,7 @@ interface Pending {
   readonly result: AppendResult;
   readonly state: AggregateState;
   readonly context: Context | undefined;
+  readonly messages: readonly OutboxMessage[];
 }
 
 /** Creates the event store. */
@@ -109,6 +123,37 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
   const inlineOutbox = options.outbox === undefined;
   const produce = options.messages ?? defaultMessages;
   const now = options.now ?? Date.now;
+  const maxPayloadBytes = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+
+  /**
+   * The event's classification, state after it and messages; `CONCORD_AGGREGATE_TOO_LARGE` (state as
+   * before) when a message would exceed `maxPayloadBytes`.
+   */
+  const settle = (event: EventEnvelope, before: AggregateState | undefined, at: string) => {
+    const classification = classify(before, event);
+    const moves = classification.outcome === 'applied' || classification.outcome === 'merged';
+    const state = moves ? applyPatch(before, event) : (before ?? EMPTY_AGGREGATE);
+    const result = resultOf(event, classification);
+    const messages = produce({ event, classification, result, state, at });
+    const largest = Math.max(0, ...messages.map((m) => m.payload.byteLength));
+    if (largest <= maxPayloadBytes) return { classification, state, result, messages, moves };
+    const rejected: Classification = {
+      outcome: 'rejected',
+      code: ClassifyRejectionCode.AggregateTooLarge,
+      reason:
+        `a ${classification.outcome} message of this event would be ${largest} bytes, over the ` +
+        `${maxPayloadBytes} a message may carry: the aggregate's state is too large`,
+    };
+    const unchanged = before ?? EMPTY_AGGREGATE;
+    const rejection = resultOf(event, rejected);
+    return {
+      classification: rejected,
+      state: unchanged,
+      result: rejection,
+      messages: produce({ event, classification: rejected, result: rejection, state: unchanged, at }),
+      moves: false,
+    };
+  };
 
   /** The lock keys of aggregates: the JSON pair (no separator can collide), distinct and sorted. */
   const lockKeys = (aggregates: readonly Pick<EventEnvelope, 'aggregateType' | 'aggregateId'>[]): string[] =>
@@ -156,6 +201,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     const results: AppendResult[] = [];
     const fresh: Pending[] = [];
     const changed = new Set<string>();
+    const at = new Date(now()).toISOString();
     for (const [index, event] of events.entries()) {
       const original = seen.get(event.id);
       if (original !== undefined) {
@@ -163,27 +209,21 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
         continue;
       }
       const key = aggregateKey(event.aggregateType, event.aggregateId);
-      const before = states.get(key);
-      const classification = classify(before, event);
-      let after = before ?? EMPTY_AGGREGATE;
-      if (classification.outcome === 'applied' || classification.outcome === 'merged') {
-        after = applyPatch(before, event);
-        states.set(key, after);
+      const { classification, state, result, messages, moves } = settle(event, states.get(key), at);
+      if (moves) {
+        states.set(key, state);
         changed.add(key);
       }
-      const result = resultOf(event, classification);
       results.push(result);
       seen.set(event.id, { ...duplicateResult(result), id: event.id });
-      fresh.push({ event, classification, result, state: after, context: appendOptions.contexts?.[index] });
+      const context = appendOptions.contexts?.[index];
+      fresh.push({ event, classification, result, state, context, messages });
     }
     if (fresh.length === 0) return results;
 
-    const at = new Date(now()).toISOString();
-    const messages: OutboxMessage[] = fresh.flatMap((p) => {
-      const produced = produce({ ...p, at });
-      const own = p.context;
-      return own === undefined ? produced : produced.map((m) => ({ ...m, context: own }));
-    });
+    const messages: OutboxMessage[] = fresh.flatMap(({ messages: produced, context: own }) =>
+      own === undefined ? produced : produced.map((m) => ({ ...m, context: own })),
+    );
     if (inlineOutbox) {
       const outboxed = outboxRows(messages);
       await tx.query(
