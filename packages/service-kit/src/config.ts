@@ -45,6 +45,12 @@ export const envInt = (fallback: number, bounds: { min?: number; max?: number } 
 
 export const envPort = (fallback: number) => envInt(fallback, { min: 1, max: 65_535 });
 
+/** `LOG_FORMAT`: `auto` (pretty on a terminal, JSON otherwise), `json` or `pretty`. */
+export const logFormat = z
+  .enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' })
+  .optional()
+  .transform((value) => value ?? 'auto');
+
 export const logLevel = z
   .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   .optional()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt, envPort, logLevel } from './config.js';
+import { envInt, envPort, logFormat, logLevel } from './config.js';
 
 /**
  * The environment every standalone service reads (DESIGN §9). Services extend it with their own
@@ -8,6 +8,7 @@ import { envInt, envPort, logLevel } from './config.js';
 export const serviceEnvShape = {
   PORT: envPort(8080),
   LOG_LEVEL: logLevel,
+  LOG_FORMAT: logFormat,
   DATABASE_URL: z
     .string({ message: 'is required' })
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),

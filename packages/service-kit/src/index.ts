@@ -1,4 +1,4 @@
-export { loadConfig, envBoolean, envInt, envPort, logLevel } from './config.js';
+export { loadConfig, envBoolean, envInt, envPort, logFormat, logLevel } from './config.js';
 export { createLogger } from './logger.js';
 export type { LoggerOptions } from './logger.js';
 export { createMetrics } from './metrics.js';

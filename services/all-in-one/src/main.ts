@@ -41,7 +41,7 @@ const IN_PROCESS_RELAY = { readSize: 128, batchSize: 32 } as const;
  */
 const main = async (): Promise<void> => {
   const config = loadAllInOneConfig(process.env);
-  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const metrics = createMetrics(SERVICE);
   const schema = config.DATABASE_SCHEMA;
 

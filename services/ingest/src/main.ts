@@ -19,7 +19,7 @@ const SERVICE = 'ingest';
 /** Composition root: config → logger → metrics → database (migrated) and bus → modules → run. */
 const main = async (): Promise<void> => {
   const config = loadIngestConfig(process.env);
-  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const metrics = createMetrics(SERVICE);
   const { db, bus, checks, clients } = await connectInfrastructure(config, {
     service: SERVICE,

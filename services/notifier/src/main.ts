@@ -19,7 +19,7 @@ import type { DeliveryRef } from './store/deliveries.js';
  */
 const main = async (): Promise<void> => {
   const config = loadNotifierConfig(process.env);
-  const logger = createLogger({ service: 'notifier', level: config.LOG_LEVEL });
+  const logger = createLogger({ service: 'notifier', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const metrics = createMetrics('notifier');
 
   const infra = await connectInfrastructure(config, {

@@ -20,7 +20,7 @@ const SERVICE = 'projector';
 /** Composition root: config → logger → metrics → database (migrated) and bus → Redis → modules → run. */
 const main = async (): Promise<void> => {
   const config = loadProjectorConfig(process.env);
-  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const metrics = createMetrics(SERVICE);
   const infra = await connectInfrastructure(config, {
     service: SERVICE,

@@ -19,7 +19,7 @@ const SERVICE = 'resolver';
 /** Composition root: config → logger → metrics → policy → database (migrated) and bus → modules → run. */
 const main = async (): Promise<void> => {
   const config = loadResolverConfig(process.env);
-  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const metrics = createMetrics(SERVICE);
 
   const extensions = await loadExtensions(extensionList(config.CONCORD_EXTENSIONS));
