@@ -147,6 +147,30 @@ describe('GET /v1/stream on Postgres', () => {
     expect(outcomes.events[0]?.event).toBe('outcome');
   });
 
+  // Issue 16: any client's stream filter runs on every notification; backtracking patterns held the event
+  // loop for seconds per notification (these three ids took a backtracking matcher over 10 s).
+  it('answers /healthz promptly while a stream with hostile patterns meets hostile ids', async () => {
+    const query = new URLSearchParams();
+    for (const pattern of [
+      're:^(a+)+$',
+      ...Array.from({ length: 10 }, (_, i) => `${'*a'.repeat(6 + i)}*b`),
+      'hostile-end',
+    ])
+      query.append('aggregateIds', pattern);
+    const client = await open(`?${query.toString()}`);
+    for (let i = 1; i <= 3; i += 1)
+      await harness.publishApplied(`e-hostile-${i}`, { aggregateId: `${'a'.repeat(25)}!` });
+    await harness.publishApplied('e-hostile-end', { aggregateId: 'hostile-end' });
+    let slowest = 0;
+    while (client.events.length === 0) {
+      const start = performance.now();
+      expect((await fetch(`${harness.url}/healthz`)).status).toBe(200);
+      slowest = Math.max(slowest, performance.now() - start);
+    }
+    expect(client.events.map((event) => eventIdOf(event.data))).toEqual(['e-hostile-end']);
+    expect(slowest).toBeLessThan(1_000);
+  });
+
   it('refuses a malformed filter or Last-Event-ID with stable codes', async () => {
     const badFilter = await fetch(`${harness.url}/v1/stream?outcomes=exploded`);
     expect(badFilter.status).toBe(400);
