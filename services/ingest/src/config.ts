@@ -50,11 +50,11 @@ export const ingestEnvSchema = withBrokerUrls(
      * outbox rows (every service's), the age of the oldest, and the messages waiting for the most
      * loaded downstream consumer group (queue depth on RabbitMQ, group lag on Kafka).
      */
-    INGEST_ADMISSION_MAX_OUTBOX_ROWS: envInt(20_000),
+    INGEST_ADMISSION_MAX_OUTBOX_ROWS: envInt(2_000),
     INGEST_ADMISSION_MAX_OUTBOX_LAG_MS: envInt(0),
-    INGEST_ADMISSION_MAX_CONSUMER_LAG: envInt(10_000),
+    INGEST_ADMISSION_MAX_CONSUMER_LAG: envInt(1_000),
     /** How often the backlog is sampled (never per request). */
-    INGEST_ADMISSION_SAMPLE_MS: envInt(500, { min: 50, max: 60_000 }),
+    INGEST_ADMISSION_SAMPLE_MS: envInt(250, { min: 50, max: 60_000 }),
     /** The `Retry-After` of a 429, in seconds. */
     INGEST_ADMISSION_RETRY_AFTER_S: envInt(1, { min: 1, max: 3600 }),
     /** How long handled submit-message ids stay in the inbox, and how often it is pruned. */

@@ -41,17 +41,17 @@ export interface IngestOptions {
   /** Consumer group and inbox consumer name. Default `ingest`. */
   readonly group?: string;
   /**
-   * Admission control (DESIGN §7), `false` for none. Defaults: 20,000 outbox rows, no outbox lag bound,
-   * 10,000 messages of consumer lag, sampled every 500 ms, `Retry-After: 1`.
+   * Admission control (DESIGN §7), `false` for none. Defaults: 2,000 outbox rows, no outbox lag bound,
+   * 1,000 messages of consumer lag, sampled every 250 ms, `Retry-After: 1`.
    */
   readonly admission?: Partial<AdmissionLimits> | false;
 }
 
 export const DEFAULT_ADMISSION: AdmissionLimits = {
-  maxOutboxRows: 20_000,
+  maxOutboxRows: 2_000,
   maxOutboxLagMs: 0,
-  maxConsumerLag: 10_000,
-  sampleIntervalMs: 500,
+  maxConsumerLag: 1_000,
+  sampleIntervalMs: 250,
   retryAfterSeconds: 1,
 };
 
