@@ -51,6 +51,8 @@ export {
   tryParseHlc,
 } from './versions/hlc.js';
 export type { Hlc, HlcClockOptions, PhysicalClock } from './versions/hlc.js';
+export { DEFAULT_MAX_CLOCK_SKEW_MS, acceptEvent } from './versions/accept.js';
+export type { AcceptEventOptions, Accepted } from './versions/accept.js';
 
 // Conflict model (DESIGN §3)
 export { ClassifyRejectionCode } from './conflict/types.js';
@@ -63,10 +65,18 @@ export type {
   FieldVersion,
   LocalFieldChange,
   VersionRelation,
+  WriteProvenance,
 } from './conflict/types.js';
 export { changedFieldsOf, classify, toConflict } from './conflict/classify.js';
 export type { ToConflictOptions } from './conflict/classify.js';
-export { EMPTY_AGGREGATE, applyChanges, applyPatch, changeSetOf } from './conflict/apply.js';
+export {
+  EMPTY_AGGREGATE,
+  applyChanges,
+  applyPatch,
+  changeSetOf,
+  provenanceOf,
+  writeOf,
+} from './conflict/apply.js';
 export type { ApplyOptions, FieldChangeSet } from './conflict/apply.js';
 
 // Specs
@@ -121,8 +131,8 @@ export {
   unionField,
 } from './strategy/field-rules.js';
 export type { FieldRule } from './strategy/field-rules.js';
-export { compareWrites } from './strategy/sides.js';
-export type { WriteOrder, WriteOrderKey } from './strategy/sides.js';
+export { compareWrites, orderWrites, writeClock } from './strategy/sides.js';
+export type { OrderedWrite, WriteClock, WriteOrder, WriteOrderKey } from './strategy/sides.js';
 export { keepLocal, resolveFields } from './strategy/resolve.js';
 export type { ResolveFieldsOptions } from './strategy/resolve.js';
 export { parseDuration } from './strategy/options.js';
@@ -165,7 +175,7 @@ export { sha256 } from './policy/sha256.js';
 // Decisions
 export { createDecisionRecord } from './decision/record.js';
 export type { CreateDecisionRecordOptions, DecidedBy, DecisionRecord } from './decision/record.js';
-export { resolutionChanges } from './decision/patch.js';
+export { creditedWrite, resolutionChanges } from './decision/patch.js';
 
 // Messages between services (DESIGN §4)
 export {

@@ -6,7 +6,7 @@ import {
   pruneVector,
   type VersionVector,
 } from '../versions/vector.js';
-import type { AggregateState, FieldVersion } from './types.js';
+import type { AggregateState, FieldVersion, WriteProvenance } from './types.js';
 
 /** The empty state a new aggregate starts from (version 0). */
 export const EMPTY_AGGREGATE: AggregateState = Object.freeze({
@@ -21,10 +21,17 @@ export interface FieldChangeSet {
   readonly fields: JsonObject;
   readonly eventId: string;
   readonly hlc?: string;
+  readonly serverHlc?: string;
   readonly origin?: string;
   readonly source?: string;
   /** Clock to fold into the aggregate's vector. */
   readonly clock?: VersionVector;
+  /**
+   * Per field, the write whose value it is when that is not the change's own event (a resolution that
+   * keeps or restores another write's value, a merge credited to the later write). Fields not named
+   * here are credited to the change's event.
+   */
+  readonly provenance?: Readonly<Record<string, WriteProvenance>>;
 }
 
 /** Options for `applyChanges` / `applyPatch`. */
@@ -47,20 +54,11 @@ export const applyChanges = (
   const version = current.version + 1;
   const fields: Record<string, JsonValue> = { ...current.fields };
   const fieldVersions: Record<string, FieldVersion> = { ...current.fieldVersions };
-  const counter = change.origin !== undefined ? change.clock?.[change.origin] : undefined;
-  const stamp: FieldVersion = {
-    version,
-    eventId: change.eventId,
-    ...(change.hlc === undefined ? {} : { hlc: change.hlc }),
-    ...(change.origin === undefined ? {} : { origin: change.origin }),
-    ...(change.source === undefined ? {} : { source: change.source }),
-    ...(change.origin !== undefined && counter !== undefined
-      ? { dot: { node: change.origin, counter } }
-      : {}),
-  };
+  const stamp: FieldVersion = { version, ...writeOf(change) };
   for (const field of Object.keys(change.fields)) {
     fields[field] = change.fields[field] ?? null;
-    fieldVersions[field] = stamp;
+    const credited = change.provenance?.[field];
+    fieldVersions[field] = credited === undefined ? stamp : { version, ...credited };
   }
   const merged = change.clock === undefined ? current.vector : mergeVectors(current.vector, change.clock);
   const vector = pruneVector(merged, {
@@ -80,6 +78,34 @@ export const applyPatch = (
   options: ApplyOptions = {},
 ): AggregateState => applyChanges(state, changeSetOf(event), options);
 
+/** The provenance of a change's own event: its id, clocks, origin, source and dot. */
+export const writeOf = (change: FieldChangeSet): WriteProvenance => {
+  const counter = change.origin !== undefined ? change.clock?.[change.origin] : undefined;
+  return {
+    eventId: change.eventId,
+    ...(change.hlc === undefined ? {} : { hlc: change.hlc }),
+    ...(change.serverHlc === undefined ? {} : { serverHlc: change.serverHlc }),
+    ...(change.origin === undefined ? {} : { origin: change.origin }),
+    ...(change.source === undefined ? {} : { source: change.source }),
+    ...(change.origin !== undefined && counter !== undefined
+      ? { dot: { node: change.origin, counter } }
+      : {}),
+  };
+};
+
+/**
+ * What a field version (or a conflict's local side) says about its writer: its members but the
+ * aggregate version (and a local side's value).
+ */
+export const provenanceOf = (fv: FieldVersion): WriteProvenance => ({
+  ...(fv.eventId === undefined ? {} : { eventId: fv.eventId }),
+  ...(fv.hlc === undefined ? {} : { hlc: fv.hlc }),
+  ...(fv.serverHlc === undefined ? {} : { serverHlc: fv.serverHlc }),
+  ...(fv.origin === undefined ? {} : { origin: fv.origin }),
+  ...(fv.source === undefined ? {} : { source: fv.source }),
+  ...(fv.dot === undefined ? {} : { dot: fv.dot }),
+});
+
 /** The change set an event carries (all of its data). */
 export const changeSetOf = (event: EventEnvelope, fields: JsonObject = event.data): FieldChangeSet => {
   const source = event.metadata?.['source'];
@@ -87,6 +113,7 @@ export const changeSetOf = (event: EventEnvelope, fields: JsonObject = event.dat
     fields,
     eventId: event.id,
     ...(event.hlc === undefined ? {} : { hlc: event.hlc }),
+    ...(event.serverHlc === undefined ? {} : { serverHlc: event.serverHlc }),
     ...(event.origin === undefined ? {} : { origin: event.origin }),
     ...(typeof source === 'string' ? { source } : {}),
     ...(event.clock === undefined ? {} : { clock: event.clock }),

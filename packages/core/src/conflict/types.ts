@@ -12,10 +12,12 @@ export interface Dot {
 export interface FieldVersion {
   /** Aggregate version at which the field last changed. */
   readonly version: number;
-  /** Id of the event (or resolution) that set it. */
+  /** Id of the event whose value the field holds (DESIGN §6, provenance). */
   readonly eventId?: string;
-  /** HLC stamp of that change (for last-writer ordering). */
+  /** The writer's own HLC stamp of that change (the event's `hlc`), when it sent one. */
   readonly hlc?: string;
+  /** The HLC ingest stamped on that event when it accepted it (DESIGN §6: the clock LWW falls back to). */
+  readonly serverHlc?: string;
   /** Writer that made it. */
   readonly origin?: string;
   /** `metadata.source` of the event that made it (for `prefer_source`). */
@@ -23,6 +25,12 @@ export interface FieldVersion {
   /** The writer's dot, when the event carried `origin` and `clock`: precise "has the writer seen it". */
   readonly dot?: Dot;
 }
+
+/**
+ * Who wrote a value: the event whose value it is, with that event's clocks, origin, source and dot —
+ * a field version without the aggregate version.
+ */
+export type WriteProvenance = Omit<FieldVersion, 'version'>;
 
 /**
  * An aggregate's current state as the event store keeps it. A new aggregate is `undefined`.
@@ -112,6 +120,12 @@ export type Classification =
 export const ClassifyRejectionCode = {
   /** `baseVersion` is ahead of the aggregate's version. */
   BaseVersionAhead: 'CONCORD_CONFLICT_BASE_VERSION_AHEAD',
+  /**
+   * The event's own `hlc` is further ahead of ingest's clock than the configured maximum offset
+   * (`INGEST_MAX_CLOCK_SKEW_MS`): set by ingest when it stamps the event, so no broken or hostile clock
+   * wins every later last-write-wins comparison.
+   */
+  ClockAhead: 'CONCORD_EVENT_CLOCK_AHEAD',
   /**
    * A message Concord derives from the event would exceed the bus's payload limit (`MAX_PAYLOAD_BYTES`):
    * its applied message, which carries the aggregate's whole state, or its conflict message. Set by the

@@ -22,6 +22,11 @@ export interface EventEnvelope {
   readonly hlc?: string;
   /** Writer / node id. */
   readonly origin?: string;
+  /**
+   * The HLC ingest stamped on the event when it accepted it (DESIGN §6), kept beside the writer's own
+   * `hlc`. Never taken from a client: validation knows no such member.
+   */
+  readonly serverHlc?: string;
   readonly data: JsonObject;
   readonly metadata?: EventMetadata;
 }
