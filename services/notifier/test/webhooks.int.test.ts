@@ -142,6 +142,34 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
     ).toBeGreaterThanOrEqual(1);
   });
 
+  it('a stored filter that no longer compiles (a backreference) matches nothing and stops no delivery', async () => {
+    const legacy = `legacy-${unique()}`;
+    await sql(
+      `INSERT INTO concord.notifier_subscriptions (id, url, filter, secret) VALUES ($1, $2, $3::jsonb, $4)`,
+      [
+        legacy,
+        `${receiver.url}/legacy`,
+        JSON.stringify({ aggregateIds: ['re:^(lg)\\1$'] }),
+        'secret-legacy-0123',
+      ],
+    );
+    const created = await harness.subscribe({
+      url: `${receiver.url}/current`,
+      secret: 'secret-current-0123',
+      filter: { aggregateIds: ['lg*'] },
+    });
+    try {
+      await harness.publishApplied('e-lglg', { aggregateId: 'lglg' });
+      await waitFor('delivery to the valid subscription', () => receiver.on('/current').length === 1);
+      expect(await deliveryRows(legacy)).toEqual([]);
+      expect(receiver.on('/legacy')).toEqual([]);
+    } finally {
+      await sql(`DELETE FROM concord.notifier_subscriptions WHERE id = ANY($1)`, [
+        [legacy, String(created.json.id)],
+      ]);
+    }
+  });
+
   it('does not duplicate notifications or deliveries when the bus redelivers a message', async () => {
     const created = await harness.subscribe({
       url: `${receiver.url}/dedupe`,
