@@ -132,7 +132,7 @@ const waitUntil = async (what: string, check: () => boolean, ms = 10_000) => {
 
 /** Status and error code of one plain GET. */
 const get = (port: number, path: string, localAddress = '127.0.0.1') =>
-  new Promise<{ status: number; code?: string }>((resolve, reject) => {
+  new Promise<{ status: number; code?: string | undefined }>((resolve, reject) => {
     const request = httpRequest({ port, host: '127.0.0.1', localAddress, path }, (response) => {
       if (response.headers['content-type']?.startsWith('text/event-stream')) {
         resolve({ status: response.statusCode ?? 0 });
