@@ -2,8 +2,8 @@ import { createBus, namespacedBus, realTimers, sleep } from '@concord/bus';
 import type { BusConfig, MessageBus, TopicDeclaration } from '@concord/bus';
 import { isRetryable } from '@concord/core';
 import type { Logger } from '@concord/core';
-import { migrate, pgDatabase } from '@concord/outbox';
-import type { Database } from '@concord/outbox';
+import { baseMigrations, migrate, pgDatabase } from '@concord/outbox';
+import type { Database, MigrationSource } from '@concord/outbox';
 import pg from 'pg';
 import type { ReadinessCheck } from './http.js';
 import type { Closeable } from './lifecycle.js';
@@ -146,11 +146,18 @@ export const connectInfrastructure = async (
      * publishes, and its own (`topologyOf(service)` from core, DESIGN §4).
      */
     readonly topology: readonly TopicDeclaration[];
+    /** The service's own tables' migrations, applied after the outbox's and the event store's. */
+    readonly migrations?: readonly MigrationSource[];
   },
 ): Promise<Infrastructure> => {
   const database = openPostgres(env, options);
   try {
-    await migrate({ db: database.db, schema: env.DATABASE_SCHEMA, logger: options.logger });
+    await migrate({
+      db: database.db,
+      schema: env.DATABASE_SCHEMA,
+      sets: [...baseMigrations, ...(options.migrations ?? [])],
+      logger: options.logger,
+    });
     const config = busConfigFromEnv(env, options.service, options.logger);
     const bus = namespacedBus(
       await createBus(options.metrics === undefined ? config : withBusMetrics(config, options.metrics)),

@@ -1,16 +1,17 @@
 import { createBus, namespacedBus } from '@concord/bus';
 import { fullTopology } from '@concord/core';
 import { createIngestModule } from '@concord/ingest';
-import { createNotifierModule, createMemoryJobQueue } from '@concord/notifier';
+import { createNotifierModule, createMemoryJobQueue, notifierMigrations } from '@concord/notifier';
 import type { DeliveryRef } from '@concord/notifier';
-import { migrate } from '@concord/outbox';
-import { createPostgresBackend, createProjectorModule } from '@concord/projector';
+import { baseMigrations, migrate } from '@concord/outbox';
+import { createPostgresBackend, createProjectorModule, projectorMigrations } from '@concord/projector';
 import {
   createResolverModule,
   defaultPolicyPath,
   extensionList,
   loadExtensions,
   openPolicySource,
+  resolverMigrations,
 } from '@concord/resolver';
 import {
   busConfigFromEnv,
@@ -56,7 +57,9 @@ const main = async (): Promise<void> => {
   });
   const database = await openDatabase(config, logger);
   const { db } = database;
-  await migrate({ db, schema, logger });
+  // Every owner's tables: the four services share this one database.
+  const sets = [...baseMigrations, resolverMigrations, projectorMigrations, notifierMigrations];
+  await migrate({ db, schema, sets, logger });
 
   // The in-memory bus confirms a publish only once the consumers committed it (see README "Embedded
   // mode and restarts"): the relay marks outbox rows published only then, so a stop or crash loses

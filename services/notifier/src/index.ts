@@ -24,3 +24,4 @@ export type { WebhookSender, WebhookRequest } from './delivery/http-sender.js';
 export type { ResolveHost } from './url-guard.js';
 export { loadNotifierConfig, notifierEnvSchema } from './config.js';
 export type { NotifierConfig } from './config.js';
+export { notifierMigrations } from './migrations.js';

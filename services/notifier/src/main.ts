@@ -8,6 +8,7 @@ import {
 } from '@concord/service-kit';
 import { Redis } from 'ioredis';
 import { loadNotifierConfig } from './config.js';
+import { notifierMigrations } from './migrations.js';
 import { createNotifierModule } from './module.js';
 import { createBullMqJobQueue } from './queue/bullmq.js';
 import type { DeliveryRef } from './store/deliveries.js';
@@ -27,6 +28,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     topology: topologyOf('notifier'),
+    migrations: [notifierMigrations],
   });
   const { db, bus } = infra;
 

@@ -14,3 +14,4 @@ export type { RebuildRequest, RebuildStatus, RebuildSummary, Rebuilder } from '.
 export type { Checkpoint } from './checkpoints.js';
 export { loadProjectorConfig, projectorEnv } from './config.js';
 export type { ProjectorConfig } from './config.js';
+export { projectorMigrations } from './migrations.js';

@@ -13,6 +13,7 @@ import type { ProjectionBackend } from './backend.js';
 import { createPostgresBackend } from './backends/postgres.js';
 import { createRedisBackend } from './backends/redis.js';
 import { loadProjectorConfig } from './config.js';
+import { projectorMigrations } from './migrations.js';
 import { createProjectorModule } from './module.js';
 
 const SERVICE = 'projector';
@@ -27,6 +28,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     topology: topologyOf(SERVICE),
+    migrations: [projectorMigrations],
   });
   const { db, bus } = infra;
 

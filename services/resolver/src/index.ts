@@ -19,3 +19,4 @@ export { CHANGE_ID_SUFFIXES, changeEventId } from './decision-writes.js';
 export type { DecisionObservation, DecisionView, Resolver } from './types.js';
 export { resolverEnvSchema, loadResolverConfig } from './config.js';
 export type { ResolverConfig } from './config.js';
+export { resolverMigrations } from './migrations.js';

@@ -10,6 +10,7 @@ import {
 } from '@concord/service-kit';
 import { loadResolverConfig } from './config.js';
 import { extensionList, loadExtensions } from './extensions.js';
+import { resolverMigrations } from './migrations.js';
 import { createResolverModule } from './module.js';
 import { defaultPolicyPath } from './policy/default-path.js';
 import { openPolicySource } from './policy/source.js';
@@ -37,6 +38,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     topology: topologyOf(SERVICE),
+    migrations: [resolverMigrations],
   });
 
   const resolver = createResolverModule({

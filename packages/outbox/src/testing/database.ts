@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { pgDatabase } from '../db/pg.js';
 import { pgliteDatabase } from '../db/pglite.js';
 import type { Database } from '../db/types.js';
+import { findMigrationSources } from '../migrate/discover.js';
+import type { MigrationSource } from '../migrate/files.js';
 import { migrate } from '../migrate/runner.js';
 
 /** A migrated, throw-away database for one test file. */
@@ -25,7 +28,17 @@ export interface TestDatabaseOptions {
   readonly max?: number;
   /** Apply migrations. Default true. */
   readonly migrate?: boolean;
+  /**
+   * The migration sets to apply, in order. Default: every set found from this package (in the workspace:
+   * the outbox's, the event store's and each service's). A service's tests pass `baseMigrations` and
+   * its own, so they run on the tables that service creates and no others.
+   */
+  readonly sets?: readonly MigrationSource[];
 }
+
+/** The sets a test database gets by default: every owner's the workspace holds. */
+const everySet = (): Promise<MigrationSource[]> =>
+  findMigrationSources(fileURLToPath(new URL('.', import.meta.url)));
 
 const withDatabase = (adminUrl: string, name: string): string => {
   const url = new URL(adminUrl);
@@ -51,7 +64,9 @@ export const createTestDatabase = async (options: TestDatabaseOptions): Promise<
   const url = withDatabase(options.adminUrl, name);
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
   const db = pgDatabase({ pool, ownsPool: true });
-  if (options.migrate !== false) await migrate({ db, schema });
+  if (options.migrate !== false) {
+    await migrate({ db, schema, sets: options.sets ?? (await everySet()) });
+  }
   let closing: Promise<void> | undefined;
   return {
     db,
@@ -70,10 +85,12 @@ export const createTestDatabase = async (options: TestDatabaseOptions): Promise<
   };
 };
 
-/** An in-memory PGlite database, migrated. */
-export const createPgliteTestDatabase = async (options: { schema?: string } = {}): Promise<TestDatabase> => {
+/** An in-memory PGlite database, migrated (`sets` as for {@link createTestDatabase}). */
+export const createPgliteTestDatabase = async (
+  options: { readonly schema?: string; readonly sets?: readonly MigrationSource[] } = {},
+): Promise<TestDatabase> => {
   const schema = options.schema ?? 'concord';
   const db = pgliteDatabase({ pglite: new PGlite(), ownsInstance: true });
-  await migrate({ db, schema });
+  await migrate({ db, schema, sets: options.sets ?? (await everySet()) });
   return { db, url: undefined, name: 'pglite', schema, close: () => db.close() };
 };
