@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Logger } from '@concord/core';
 import { ConcordError } from '@concord/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -48,7 +49,9 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = Object.freeze({
 
 /** Lifts the idle timeout from a request's connection (long-lived streams). */
 export const exemptFromIdleTimeout = (request: FastifyRequest): void => {
-  request.raw.socket.setTimeout(0);
+  // `app.inject` (light-my-request) hands routes a mock socket that has no timeouts.
+  const socket: Partial<Pick<Socket, 'setTimeout'>> = request.raw.socket;
+  socket.setTimeout?.(0);
 };
 
 export interface HttpServer {

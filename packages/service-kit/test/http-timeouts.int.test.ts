@@ -27,6 +27,12 @@ const start = async (timeouts: Partial<HttpTimeouts>) => {
     timeouts,
   });
   server.app.post('/echo', (request) => ({ received: request.body }));
+  const slow = () => new Promise((resolve) => setTimeout(() => resolve({ done: true }), 800));
+  server.app.get('/slow', async () => slow());
+  server.app.get('/slow-exempt', async (request) => {
+    exemptFromIdleTimeout(request);
+    return slow();
+  });
   server.app.get('/stream', (request, reply) => {
     exemptFromIdleTimeout(request);
     reply.hijack();
@@ -110,5 +116,18 @@ describe('HTTP timeouts', () => {
     expect(stream.state.closed).toBe(false);
     // An ordinary connection with nothing going on is closed all the same.
     await waitUntil('the idle keep-alive connection closed', () => prompt.state.closed, 5_000);
+  });
+
+  it('cuts a handler silent past the idle timeout unless its route lifts it (a long rebuild), also under inject', async () => {
+    const port = await start({ headersMs: 200, requestMs: 300, idleMs: 300 });
+    const plain = open(port);
+    plain.socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    const exempt = open(port);
+    exempt.socket.write('GET /slow-exempt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil('the exempt answer', () => exempt.state.received.includes('"done":true'), 5_000);
+    await waitUntil('the silent connection closed', () => plain.state.closed, 5_000);
+    expect(plain.state.received).toBe('');
+    const injected = await (servers.at(-1) as HttpServer).app.inject({ url: '/slow-exempt' });
+    expect(injected.json()).toEqual({ done: true });
   });
 });

@@ -1,6 +1,7 @@
 import { ConcordError, isPlainObject, isUnstorableText } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
+import { exemptFromIdleTimeout } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Checkpoints } from './checkpoints.js';
 import { aggregateNotFound } from './errors.js';
@@ -60,7 +61,12 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
     };
   });
 
-  app.post('/v1/projections/rebuild', async (request) => rebuilder.rebuild(rebuildRequest(request.body)));
+  app.post('/v1/projections/rebuild', async (request) => {
+    const scope = rebuildRequest(request.body);
+    // The answer comes when the rebuild is done, which may be longer than the idle timeout.
+    exemptFromIdleTimeout(request);
+    return rebuilder.rebuild(scope);
+  });
 
   app.get('/v1/projections/rebuild', async () => ({ rebuild: (await rebuilder.status()) ?? null }));
 
