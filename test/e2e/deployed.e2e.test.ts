@@ -90,5 +90,5 @@ describe.each(['rabbitmq', 'kafka'] as const)('the deployed services over %s', (
     });
     expect(report.accepted).toBe(report.submitted);
     expect(report.uncleanExits).toEqual([]);
-  }, 300_000);
+  }, 360_000);
 });
