@@ -29,7 +29,7 @@ export interface Checkpoints {
   /**
    * Records the projections of a batch in the consumer's transaction, one statement: per (projection,
    * backend) the last update of the batch, and how many it projected. Each call writes the slot after
-   * the previous call's (migration 0014), so the batches in flight at once write different rows and
+   * the previous call's (projection_checkpoint_slots), so the batches in flight at once write different rows and
    * never wait for each other's commit; a batch's rows are locked in a fixed order, so batches that do
    * meet on a slot queue instead of deadlocking. Call it last in the transaction so a row stays locked
    * only until the commit.
@@ -98,7 +98,7 @@ export const createCheckpoints = (options: { readonly schema?: string } = {}): C
     async list(sql) {
       const { rows } = await sql.query<CheckpointRow>(
         // The latest row's last_* columns, and what every row projected: the slots, and the single row
-        // per (projection, backend) that projectors before migration 0014 wrote.
+        // per (projection, backend) that projectors before the slots wrote.
         `WITH rows AS (
            SELECT projection, backend, last_message_id, last_event_id, last_aggregate_id, last_version,
              last_committed_at, projected, updated_at

@@ -2,7 +2,7 @@ import { DEFAULT_SCHEMA } from '@concord/outbox';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Qualified names of the projector's tables (migrations/0004_projector.sql, 0014). */
+/** Qualified names of the projector's tables (services/projector/migrations). */
 export const projectionTables = (schema: string = DEFAULT_SCHEMA) => {
   if (!IDENT.test(schema))
     throw new Error(`Schema name ${JSON.stringify(schema)} must match ${IDENT.source}`);

@@ -13,7 +13,7 @@ export const quoteSchema = (schema: string): string => {
   return `"${schema}"`;
 };
 
-/** The NOTIFY channel the outbox trigger of a schema signals on (see migrations/0001). */
+/** The NOTIFY channel the outbox trigger of a schema signals on (see migrations/outbox/functions/outbox_notify.sql). */
 export const outboxChannel = (schema: string): string => `${schema}_outbox`;
 
 export const DEFAULT_SCHEMA = 'concord';

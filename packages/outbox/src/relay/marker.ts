@@ -18,7 +18,8 @@ export interface MarkerOptions {
 }
 
 /**
- * Settles rows the broker confirmed, under the fences held (`outbox_mark_published`, migration 0010),
+ * Settles rows the broker confirmed, under the fences held (`outbox_mark_published`,
+ * migrations/outbox/functions/outbox_mark_published.sql),
  * and records their commit-to-confirm lag. Partitions whose lease moved on are dropped.
  */
 export class Marker {

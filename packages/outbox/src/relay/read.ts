@@ -23,7 +23,7 @@ export interface ReadResult {
   readonly horizon: Cursor | undefined;
   /**
    * Rows of the partitions are committed above the snapshot xmin: an older transaction still runs, and
-   * they become readable when it ends (migration 0013).
+   * they become readable when it ends (migrations/outbox/functions/outbox_read_horizon.sql).
    */
   readonly waiting: boolean;
 }

@@ -18,9 +18,10 @@ export const relaySql = (schema: string, options: RelaySqlOptions) => {
       FOR SHARE OF l)`;
   return {
     // $1 partitions, $2 limit, $3/$4 optional cursor (tx id, id). The read itself is a function
-    // (migrations/0010, 0011) so that it always walks the pending index in order, whatever the statistics
-    // say. One more row (id null) carries the read horizon (outbox_read_horizon, same statement and
-    // snapshot), with whether rows of these partitions wait above it (migration 0013). On `pg` the
+    // (migrations/outbox/functions/outbox_relay_batch.sql) so that it always walks the pending index in
+    // order, whatever the statistics say. One more row (id null) carries the read horizon
+    // (outbox_read_horizon.sql, same statement and snapshot), with whether rows of these partitions wait
+    // above it. On `pg` the
     // payload travels as base64 text: shorter than bytea's hex text form, and cheaper for both sides to
     // encode and decode. created_ms is float8 arithmetic (date_part): extract() computes in numeric,
     // which cost Postgres ~0.3 µs more per row read.
@@ -38,8 +39,8 @@ export const relaySql = (schema: string, options: RelaySqlOptions) => {
     // when every row of the batch went through (the partitions' watermark moves there), else null (the
     // rows are marked one by one). One row comes back: how many rows were marked one by one, the database
     // clock (the relay computes each row's commit-to-confirm lag from it) and the partitions whose lease
-    // held. A function (migrations/0010), so that its plan does not depend on table statistics; PL/pgSQL
-    // since 0012, so the plan is made once per connection rather than on every call.
+    // held. A function (migrations/outbox/functions/outbox_mark_published.sql), so that its plan does not
+    // depend on table statistics; PL/pgSQL, so the plan is made once per connection rather than per call.
     // The mark commits asynchronously (`synchronous_commit` off for its own transaction only): it does
     // not wait for the WAL flush. A mark lost with the last moments before a database crash leaves its
     // rows pending, so they are published again — what a relay crash between publish and mark does
@@ -97,7 +98,7 @@ export const relaySql = (schema: string, options: RelaySqlOptions) => {
         SELECT key_partition FROM ${t('outbox_leases')}
         WHERE expires_at < now() ORDER BY key_partition LIMIT $2 FOR UPDATE SKIP LOCKED)
       RETURNING l.key_partition, l.fence::text AS fence`,
-    // $1 retention ms, $2 rows to look at, $3 after this id (migrations/0010)
+    // $1 retention ms, $2 rows to look at, $3 after this id (functions/outbox_cleanup.sql)
     cleanup: `SELECT c.scanned, c.last_id::text AS last_id, c.deleted, c.reached_recent
       FROM ${t('outbox_cleanup')}($1::float8, $2::int, $3::bigint) c`,
     backlog: `SELECT b.pending, b.oldest_ms FROM ${t('outbox_backlog')}() b`,

@@ -35,7 +35,7 @@ export const storeSql = (schema: string) => {
       ORDER BY a.aggregate_type, a.aggregate_id
       FOR UPDATE OF a`,
     // $1 lock keys, $2 types, $3 ids (sorted, distinct), $4 event ids: locks, then creates, reads and
-    // looks up in one round trip (migration 0009 says how).
+    // looks up in one round trip (migrations/store/functions/store_prepare_batch.sql says how).
     prepareBatch: `SELECT p.aggregates, p.created, p.existing FROM ${t('store_prepare_batch')}($1, $2, $3, $4) p`,
     // $1 event rows.
     insertEvents: insertEvents('$1'),

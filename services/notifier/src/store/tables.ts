@@ -2,12 +2,12 @@ import { ConcordError } from '@concord/core';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Schema-qualified names of the notifier's tables (migration 0005). */
+/** Schema-qualified names of the notifier's tables (migrations/0001_baseline.sql). */
 export interface Tables {
   readonly schema: string;
   readonly subscriptions: string;
   readonly log: string;
-  /** How far the log has been pruned (one row, migration 0016). */
+  /** How far the log has been pruned (one row). */
   readonly logPruned: string;
   readonly deliveries: string;
   readonly deadLetters: string;

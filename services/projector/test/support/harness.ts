@@ -2,7 +2,7 @@ import { createMemoryBus, decodeJson, encodeJson } from '@concord/bus';
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
 import { Topics, silentLogger } from '@concord/core';
 import type { AppliedMessage, EventEnvelope, ProjectedMessage } from '@concord/core';
-import { createEventStore, createRelay } from '@concord/outbox';
+import { baseMigrations, createEventStore, createRelay } from '@concord/outbox';
 import type { EventStore, Relay } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import type { ProjectionBackend } from '../../src/backend.js';
 import { createPostgresBackend } from '../../src/backends/postgres.js';
 import { createRedisBackend } from '../../src/backends/redis.js';
+import { projectorMigrations } from '../../src/migrations.js';
 import { createProjectorModule } from '../../src/module.js';
 import type { ProjectorModule, ProjectorModuleDeps } from '../../src/module.js';
 
@@ -48,7 +49,11 @@ export interface HarnessOptions {
 }
 
 export const startHarness = async (options: HarnessOptions): Promise<Harness> => {
-  const t = await createTestDatabase({ adminUrl: options.databaseUrl });
+  // The tables the projector creates and no others, as in its own deployment.
+  const t = await createTestDatabase({
+    adminUrl: options.databaseUrl,
+    sets: [...baseMigrations, projectorMigrations],
+  });
   const bus = createMemoryBus({});
   const redis = new Redis(options.redisUrl, { lazyConnect: true });
   await redis.connect();

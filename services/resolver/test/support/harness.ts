@@ -7,13 +7,13 @@ import { applyPatch, canonicalJson, formatHlc, silentLogger } from '@concord/cor
 import type { AggregateState, EventEnvelope } from '@concord/core';
 import { manualClock } from '@concord/core/testing';
 import type { ManualClock } from '@concord/core/testing';
-import { createEventStore } from '@concord/outbox';
+import { baseMigrations, createEventStore } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { createMetrics, runService } from '@concord/service-kit';
 import type { RunningService, ServiceMetrics } from '@concord/service-kit';
-import { createResolverModule, openPolicySource } from '../../src/index.js';
+import { createResolverModule, openPolicySource, resolverMigrations } from '../../src/index.js';
 import { createRelayModule } from '@concord/service-kit';
 import type { PolicySource, ResolverModule } from '../../src/index.js';
 
@@ -162,7 +162,8 @@ export const createHarness = async (
   adminUrl: string,
   options: { relay?: boolean; sweepIntervalMs?: number } = {},
 ): Promise<Harness> => {
-  const t = await createTestDatabase({ adminUrl });
+  // The tables the resolver creates and no others, as in its own deployment.
+  const t = await createTestDatabase({ adminUrl, sets: [...baseMigrations, resolverMigrations] });
   const db = t.db;
   const clock = manualClock(Date.UTC(2030, 0, 1));
   const store = createEventStore({ now: () => clock.now() });
