@@ -19,6 +19,30 @@ describe('notifier config', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads the stream caps, stall deadline and replay page', () => {
+    const defaults = loadNotifierConfig(base);
+    expect([
+      defaults.NOTIFIER_STREAM_MAX,
+      defaults.NOTIFIER_STREAM_MAX_PER_CLIENT,
+      defaults.NOTIFIER_STREAM_STALL_MS,
+      defaults.NOTIFIER_STREAM_PAGE_SIZE,
+    ]).toEqual([1_000, 16, 30_000, 100]);
+    const set = loadNotifierConfig({
+      ...base,
+      NOTIFIER_STREAM_MAX: '50',
+      NOTIFIER_STREAM_MAX_PER_CLIENT: '2',
+      NOTIFIER_STREAM_STALL_MS: '5000',
+      NOTIFIER_STREAM_PAGE_SIZE: '20',
+    });
+    expect([
+      set.NOTIFIER_STREAM_MAX,
+      set.NOTIFIER_STREAM_MAX_PER_CLIENT,
+      set.NOTIFIER_STREAM_STALL_MS,
+      set.NOTIFIER_STREAM_PAGE_SIZE,
+    ]).toEqual([50, 2, 5_000, 20]);
+    expect(() => loadNotifierConfig({ ...base, NOTIFIER_STREAM_MAX: '0' })).toThrow(/NOTIFIER_STREAM_MAX/);
+  });
+
   it('parses NOTIFIER_ALLOW_PRIVATE_URLS strictly', () => {
     expect(
       loadNotifierConfig({ ...base, NOTIFIER_ALLOW_PRIVATE_URLS: 'true' }).NOTIFIER_ALLOW_PRIVATE_URLS,
