@@ -17,6 +17,16 @@ describe('projector config', () => {
     expect(loadProjectorConfig(base).PROJECTOR_REDIS_TYPES).toEqual([]);
   });
 
+  it('parses the aggregate types with metric labels of their own', () => {
+    expect(loadProjectorConfig(base).PROJECTOR_METRIC_TYPES).toEqual([]);
+    expect(
+      loadProjectorConfig({ ...base, PROJECTOR_METRIC_TYPES: 'task, order' }).PROJECTOR_METRIC_TYPES,
+    ).toEqual(['task', 'order']);
+    expect(() => loadProjectorConfig({ ...base, PROJECTOR_METRIC_TYPES: 'task,a b' })).toThrow(
+      /PROJECTOR_METRIC_TYPES/,
+    );
+  });
+
   it('reports every problem at once', () => {
     expect(() =>
       loadProjectorConfig({
