@@ -214,5 +214,8 @@ export {
   changeEventId,
   derivedMessageIds,
 } from './messages/ids.js';
-export type { ChangeIdSuffix } from './messages/ids.js';
+export type { ChangeIdSuffix, RoundChange } from './messages/ids.js';
 export { MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MESSAGE_RESERVE_BYTES } from './messages/limits.js';
+  MAX_REOPENS,
+  ROUND_CHANGE_ID,
+  roundChangeEventId,

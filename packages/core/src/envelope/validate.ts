@@ -1,5 +1,6 @@
 import { ConcordError } from '../errors.js';
 import { isPlainObject, type JsonObject, utf8ByteLength } from '../json.js';
+import { ROUND_CHANGE_ID } from '../messages/ids.js';
 import { isHlcString } from '../versions/hlc.js';
 import { vectorProblem, type VersionVector } from '../versions/vector.js';
 import { EventErrorCode, type EventProblem } from './codes.js';
@@ -40,7 +41,8 @@ const KNOWN_MEMBERS = new Set([
  * and `<conflict id>:provisional` (a conflict's id is its event's). Message ids are the event id and a
  * suffix (`<id>:applied`, `<id>:conflict`, `<id>:outcome:<outcome>`, the resolver's `<id>:resolved`):
  * the `applied` message of an event `a:outcome` would have the id of event `a`'s `outcome` message, and
- * a consumer of both topics would take the second for a redelivery of the first.
+ * a consumer of both topics would take the second for a redelivery of the first. Nor may it end like
+ * the change of a reopened conflict's round (`:reopen:<n>`, `:review:<n>`, core's `ROUND_CHANGE_ID`).
  */
 const RESERVED_EVENT_ID_SUFFIXES = [':resolution', ':provisional', ':outcome'] as const;
 
@@ -193,7 +195,10 @@ export class MemberChecker {
       return undefined;
     }
     if (isUnstorableText(value)) return this.unstorable(key, `"${key}"`);
-    const reserved = key === 'id' ? RESERVED_EVENT_ID_SUFFIXES.find((end) => value.endsWith(end)) : undefined;
+    const reserved =
+      key !== 'id'
+        ? undefined
+        : (RESERVED_EVENT_ID_SUFFIXES.find((end) => value.endsWith(end)) ?? ROUND_CHANGE_ID.exec(value)?.[0]);
     if (reserved !== undefined) {
       this.add(
         EventErrorCode.BadId,

@@ -21,16 +21,40 @@ export type ChangeIdSuffix = (typeof CHANGE_ID_SUFFIXES)[number];
 export const changeEventId = (conflictId: string, suffix: ChangeIdSuffix): string =>
   `${conflictId}:${suffix}`;
 
+/**
+ * A decided conflict can be reopened (`POST /v1/conflicts/:id/reopen`), at most {@link MAX_REOPENS} times.
+ * Reopen `r` starts round `r` of the conflict (round 0 is its first decision), whose changes and messages
+ * need ids of their own: the reopen's change `<conflict id>:reopen:<r>`, the change of the review it
+ * opens, once settled, `<conflict id>:review:<r>`, and its messages the ids of round 0 with `:<r>` after.
+ * Four digits keep every derivation within {@link LONGEST_DERIVED_SUFFIX}.
+ */
+export const MAX_REOPENS = 9999;
+
+/** What a change of a reopened conflict's round is: the reopen's own, or the settled review's. */
+export type RoundChange = 'reopen' | 'review';
+
+/** Id of the event recording a change of round `round` ≥ 1 of the conflict `conflictId`. */
+export const roundChangeEventId = (conflictId: string, round: number, change: RoundChange): string =>
+  `${conflictId}:${change}:${round}`;
+
+/** Event ids ending like a round's change (`:reopen:<n>`, `:review:<n>`); no submitted event may have one. */
+export const ROUND_CHANGE_ID = /:(?:reopen|review):\d+$/;
+
+/** A message id of round `round` of a conflict: round 0's id as it is, a later round's with `:<round>`. */
+const inRound = (id: string, round: number): string => (round === 0 ? id : `${id}:${round}`);
+
 /** Ids of the messages derived from an event (or from a message, for the projector's). */
 export const MessageIds = {
   /** `concord.events.applied` for an applied event (a client's, or a resolver's change). */
   applied: (eventId: string): string => `${eventId}:applied`,
   /** `concord.conflicts.detected` for an event that conflicts. */
   conflict: (eventId: string): string => `${eventId}:conflict`,
-  /** `concord.events.outcome`, one per outcome an event reaches. */
-  outcome: (eventId: string, outcome: Outcome): string => `${eventId}:outcome:${outcome}`,
-  /** `concord.conflicts.resolved`, one per outcome a conflict reaches. */
-  resolved: (conflictId: string, outcome: Outcome): string => `${conflictId}:${outcome}`,
+  /** `concord.events.outcome`, one per outcome an event reaches (per round of its conflict). */
+  outcome: (eventId: string, outcome: Outcome, round = 0): string =>
+    inRound(`${eventId}:outcome:${outcome}`, round),
+  /** `concord.conflicts.resolved`, one per outcome a conflict reaches (per round). */
+  resolved: (conflictId: string, outcome: Outcome, round = 0): string =>
+    inRound(`${conflictId}:${outcome}`, round),
   /** `concord.aggregates.projected`, for the applied message it projected. */
   projected: (appliedMessageId: string): string => `${appliedMessageId}:projected`,
 } as const;
@@ -40,15 +64,20 @@ export const MessageIds = {
  * derivations the services perform (e.g. a provisional change's applied message, projected).
  */
 export const derivedMessageIds = (eventId: string): string[] => {
-  const applied = [eventId, ...CHANGE_ID_SUFFIXES.map((suffix) => changeEventId(eventId, suffix))].map(
-    MessageIds.applied,
-  );
+  const changes = [
+    ...CHANGE_ID_SUFFIXES.map((suffix) => changeEventId(eventId, suffix)),
+    roundChangeEventId(eventId, MAX_REOPENS, 'reopen'),
+    roundChangeEventId(eventId, MAX_REOPENS, 'review'),
+  ];
+  const applied = [eventId, ...changes].map(MessageIds.applied);
   return [
     ...applied,
     ...applied.map(MessageIds.projected),
     MessageIds.conflict(eventId),
-    ...OUTCOMES.map((outcome) => MessageIds.outcome(eventId, outcome)),
-    ...OUTCOMES.map((outcome) => MessageIds.resolved(eventId, outcome)),
+    ...[0, MAX_REOPENS].flatMap((round) => [
+      ...OUTCOMES.map((outcome) => MessageIds.outcome(eventId, outcome, round)),
+      ...OUTCOMES.map((outcome) => MessageIds.resolved(eventId, outcome, round)),
+    ]),
   ];
 };
 
