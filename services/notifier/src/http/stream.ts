@@ -64,6 +64,8 @@ const lastEventIdOf = (header: string | string[] | undefined, query: unknown): s
  * `aggregateTypes`, `aggregateIds`, `outcomes`, `topics`; comma-separated or repeated). The
  * `Last-Event-ID` header (or `?lastEventId=`) resumes after that id; `0` replays the whole log;
  * without one the stream starts at the present. Heartbeat comments keep proxies from timing out.
+ * Streams are capped in all and per client address (`limits`); the slot is taken before the first
+ * await, so a burst of requests cannot overshoot the caps.
  */
 export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOptions): StreamRoute => {
   const limits: StreamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
