@@ -7,6 +7,7 @@
  *
  *   pnpm bench:e2e -- --broker rabbitmq|kafka|embedded [--rate 1000,6000] [--seconds 10] [--batch 10]
  *                     [--trace off|unreachable|<otlp url>] [--hops] [--overload [--capacity n]]
+ *                     [--admission on|off]
  *
  * `--hops` (brokers only) also reads `concord.events.applied` and reports each hop's p50/p90/p99 — accept
  * to applied (ingest and its relay), applied to projected (projector and its relay) — and the p99 of each
@@ -26,6 +27,7 @@
  * burst's start to the last projection), `ratio` = goodput / capacity, the events refused with 429,
  * `relayFenced` (every service's `concord_relay_fenced_total` over the burst) and the accepted events
  * not projected 60 s after the burst. Results go to bench-results/e2e-overload-<broker>.json.
+ * `--admission off` runs ingest without admission control (every bound 0), for comparison.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,6 +56,7 @@ const { values } = parseArgs({
     hops: { type: 'boolean', default: false },
     overload: { type: 'boolean', default: false },
     capacity: { type: 'string' },
+    admission: { type: 'string', default: 'on' },
   },
 });
 const broker = values.broker;
@@ -421,6 +424,7 @@ const overload = async (url: string, serviceUrls: readonly string[], watch: Proj
   const line = {
     bench: 'e2e-overload',
     broker,
+    admission: values.admission,
     offeredPerSec: offered,
     capacityPerSec: capacity,
     goodputPerSec,
@@ -441,7 +445,7 @@ const overload = async (url: string, serviceUrls: readonly string[], watch: Proj
   process.stdout.write(`${JSON.stringify(line)}\n`);
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(
-    `bench-results/e2e-overload-${broker}.json`,
+    `bench-results/e2e-overload-${broker}${values.admission === 'off' ? '-no-admission' : ''}.json`,
     `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`,
   );
 };
@@ -491,6 +495,9 @@ const main = async (): Promise<void> => {
         LOG_LEVEL: 'warn',
         REDIS_URL: env('REDIS_URL'),
         NOTIFIER_QUEUE_PREFIX: prefix.replace(/\.$/, ''),
+        ...(values.admission === 'off'
+          ? { INGEST_ADMISSION_MAX_OUTBOX_ROWS: '0', INGEST_ADMISSION_MAX_CONSUMER_LAG: '0' }
+          : {}),
         ...(broker === 'rabbitmq'
           ? { AMQP_URL: env('AMQP_URL'), AMQP_EXCHANGE: exchange }
           : { KAFKA_BROKERS: env('KAFKA_BROKERS') }),
