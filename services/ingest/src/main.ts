@@ -50,6 +50,7 @@ const main = async (): Promise<void> => {
         maxInFlight: config.INGEST_GROUP_COMMIT_CONCURRENCY,
       },
       submitConcurrency: config.INGEST_SUBMIT_CONCURRENCY,
+      maxClockSkewMs: config.INGEST_MAX_CLOCK_SKEW_MS,
       admission: {
         maxOutboxRows: config.INGEST_ADMISSION_MAX_OUTBOX_ROWS,
         maxOutboxLagMs: config.INGEST_ADMISSION_MAX_OUTBOX_LAG_MS,

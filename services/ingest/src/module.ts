@@ -1,6 +1,7 @@
 import type { ConsumerLagProbe, MessageBus, Subscription } from '@concord/bus';
-import { DEFAULT_ENVELOPE_LIMITS } from '@concord/core';
-import type { EnvelopeLimits, Logger } from '@concord/core';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_MAX_CLOCK_SKEW_MS, HlcClock, acceptEvent } from '@concord/core';
+import type { EnvelopeLimits, Logger, PhysicalClock } from '@concord/core';
 import { createEventStore, createInbox, createOutbox, createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
 import { registerErrorStatus } from '@concord/service-kit';
@@ -45,6 +46,13 @@ export interface IngestOptions {
    * 1,000 messages of consumer lag, sampled every 250 ms, `Retry-After: 1`.
    */
   readonly admission?: Partial<AdmissionLimits> | false;
+  /**
+   * How far (ms) an event's own `hlc` may be ahead of ingest's clock; further ahead it is rejected with
+   * `CONCORD_EVENT_CLOCK_AHEAD` (DESIGN §6). Default 5 minutes.
+   */
+  readonly maxClockSkewMs?: number;
+  /** Node id of this process's HLC (the last part of every `serverHlc`). Default `ingest-<random hex>`. */
+  readonly hlcNode?: string;
 }
 
 export const DEFAULT_ADMISSION: AdmissionLimits = {
@@ -57,6 +65,8 @@ export const DEFAULT_ADMISSION: AdmissionLimits = {
 
 export interface IngestDeps {
   readonly db: Database;
+  /** The physical clock ingest's HLC reads. Default `Date.now`. */
+  readonly clock?: PhysicalClock;
   /** The bus the submit consumer reads from (already namespaced, if a prefix is configured). */
   readonly bus: MessageBus;
   readonly logger: Logger;
@@ -91,7 +101,16 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
   const logger = deps.logger.child({ module: 'ingest' });
   const limits: Partial<EnvelopeLimits> = { ...DEFAULT_ENVELOPE_LIMITS, ...options.limits };
   const group = options.group ?? 'ingest';
-  const store = deps.store ?? createEventStore({ schema });
+  // One HLC per process stamps every accepted event (DESIGN §6); stamps of several instances order by
+  // wall time, then logical counter, then node id.
+  const hlc = new HlcClock({
+    node: options.hlcNode ?? `ingest-${randomBytes(4).toString('hex')}`,
+    clock: deps.clock ?? { now: () => Date.now() },
+  });
+  const maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+  const store =
+    deps.store ??
+    createEventStore({ schema, accept: (event) => acceptEvent(event, { clock: hlc, maxClockSkewMs }) });
   const metrics = createIngestMetrics(deps.registry);
   const commit = createGroupCommit({
     db: deps.db,

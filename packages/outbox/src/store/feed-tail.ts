@@ -1,7 +1,7 @@
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql } from '../db/types.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
-import { toEnvelope } from './rows.js';
+import { decodeCursor } from './cursor.js';
+import { toFeedEvent } from './rows.js';
 import type { EventRow } from './rows.js';
 import type { FeedPage } from './types.js';
 
@@ -25,19 +25,14 @@ export const readFeedTail = async (sql: Sql, options: FeedTailOptions): Promise<
   const limit = Math.max(1, Math.min(options.limit ?? 1000, 10_000));
   const { rows } = await sql.query<EventRow & { tx_id: string; position: string }>(
     `SELECT e.event_id, e.type, e.aggregate_type, e.aggregate_id, e.base_version::float8 AS base_version,
-       e.clock, e.hlc, e.origin, e.data, e.metadata, e.outcome, e.version::float8 AS version, e.conflict_id,
-       e.tx_id::text AS tx_id, e.position::text AS position
+       e.clock, e.hlc, e.server_hlc, e.origin, e.data, e.metadata, e.outcome, e.version::float8 AS version,
+       e.conflict_id, e.provenance, e.tx_id::text AS tx_id, e.position::text AS position
      FROM ${events} e
      WHERE e.applied AND (e.tx_id, e.position) > ($1::text::xid8, $2::bigint)
      ORDER BY e.tx_id, e.position
      LIMIT $3`,
     [after.txId, after.position, limit],
   );
-  const page = rows.map((row) => ({
-    event: toEnvelope(row),
-    outcome: row.outcome,
-    version: row.version ?? 0,
-    cursor: encodeCursor({ txId: row.tx_id, position: row.position }),
-  }));
+  const page = rows.map(toFeedEvent);
   return { events: page, next: page.at(-1)?.cursor ?? options.after };
 };

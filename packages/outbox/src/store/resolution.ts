@@ -1,5 +1,5 @@
-import { ConcordError, applyChanges } from '@concord/core';
-import type { AggregateState, FieldChangeSet, JsonObject, Outcome } from '@concord/core';
+import { ConcordError, applyChanges, writeOf } from '@concord/core';
+import type { AggregateState, FieldChangeSet, JsonObject, Outcome, WriteProvenance } from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Tx } from '../db/types.js';
 import { toState } from './rows.js';
@@ -99,10 +99,16 @@ export const createResolutionStore = (options: ResolutionStoreOptions = {}): Res
           { retryable: true },
         );
       }
+      // Every field the change sets is credited on the row, so a rebuild's fold credits it as `next` does.
+      const own = writeOf(apply.change);
+      const provenance: Record<string, WriteProvenance> = {};
+      for (const field of Object.keys(apply.change.fields))
+        provenance[field] = apply.change.provenance?.[field] ?? own;
       await tx.query(
         `INSERT INTO ${events} (event_id, type, aggregate_type, aggregate_id, base_version, clock, hlc,
-           origin, data, metadata, outcome, version, applied, conflict_id, details)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, $12, true, $13, $14::jsonb)`,
+           origin, data, metadata, outcome, version, applied, conflict_id, details, server_hlc, provenance)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, $12, true, $13, $14::jsonb,
+           $15, $16::jsonb)`,
         [
           apply.eventId,
           apply.type,
@@ -118,6 +124,8 @@ export const createResolutionStore = (options: ResolutionStoreOptions = {}): Res
           next.version,
           apply.conflictId,
           JSON.stringify(apply.details ?? {}),
+          apply.change.serverHlc ?? null,
+          JSON.stringify(provenance),
         ],
       );
       return { eventId: apply.eventId, version: next.version, state: next };

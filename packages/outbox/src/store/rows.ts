@@ -1,4 +1,13 @@
-import type { AggregateState, EventEnvelope, JsonObject, Outcome, VersionVector } from '@concord/core';
+import type {
+  AggregateState,
+  EventEnvelope,
+  JsonObject,
+  Outcome,
+  VersionVector,
+  WriteProvenance,
+} from '@concord/core';
+import { encodeCursor } from './cursor.js';
+import type { FeedEvent } from './types.js';
 
 /** Columns every event query selects (see sql.ts). */
 export interface EventRow {
@@ -9,12 +18,15 @@ export interface EventRow {
   readonly base_version: number | null;
   readonly clock: VersionVector | null;
   readonly hlc: string | null;
+  readonly server_hlc: string | null;
   readonly origin: string | null;
   readonly data: JsonObject;
   readonly metadata: Readonly<Record<string, string>> | null;
   readonly outcome: Outcome;
   readonly version: number | null;
   readonly conflict_id: string | null;
+  /** On a change the resolver applied: per field, the write whose value it is. */
+  readonly provenance: Readonly<Record<string, WriteProvenance>> | null;
 }
 
 export interface AggregateRow {
@@ -32,9 +44,19 @@ export const toEnvelope = (row: EventRow): EventEnvelope => ({
   ...(row.base_version === null ? {} : { baseVersion: row.base_version }),
   ...(row.clock === null ? {} : { clock: row.clock }),
   ...(row.hlc === null ? {} : { hlc: row.hlc }),
+  ...(row.server_hlc === null ? {} : { serverHlc: row.server_hlc }),
   ...(row.origin === null ? {} : { origin: row.origin }),
   data: row.data,
   ...(row.metadata === null ? {} : { metadata: row.metadata }),
+});
+
+/** A row of the pull feed: the event, its outcome and version, the provenance of a resolver's change. */
+export const toFeedEvent = (row: EventRow & { tx_id: string; position: string }): FeedEvent => ({
+  event: toEnvelope(row),
+  outcome: row.outcome,
+  version: row.version ?? 0,
+  ...(row.provenance === null ? {} : { provenance: row.provenance }),
+  cursor: encodeCursor({ txId: row.tx_id, position: row.position }),
 });
 
 /** The stored aggregate, or undefined when nothing was ever applied to it (version 0). */

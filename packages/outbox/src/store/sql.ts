@@ -4,14 +4,16 @@ import { outboxInsertSql } from '../outbox/writer.js';
 export const storeSql = (schema: string) => {
   const t = (name: string) => `${schema}.${name}`;
   const eventColumns = `e.event_id, e.type, e.aggregate_type, e.aggregate_id, e.base_version::float8 AS base_version,
-    e.clock, e.hlc, e.origin, e.data, e.metadata, e.outcome, e.version::float8 AS version, e.conflict_id`;
+    e.clock, e.hlc, e.server_hlc, e.origin, e.data, e.metadata, e.outcome, e.version::float8 AS version,
+    e.conflict_id, e.provenance`;
   // Rows come as one JSON array parameter each (see store.ts), so a batch's writes can share a statement.
   const insertEvents = (param: string) =>
     `INSERT INTO ${t('events')} (event_id, type, aggregate_type, aggregate_id, base_version, clock,
-        hlc, origin, data, metadata, outcome, version, applied, conflict_id, details)
+        hlc, server_hlc, origin, data, metadata, outcome, version, applied, conflict_id, details)
       SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS r(event_id text, type text, aggregate_type text,
-        aggregate_id text, base_version bigint, clock jsonb, hlc text, origin text, data jsonb, metadata jsonb,
-        outcome text, version bigint, applied boolean, conflict_id text, details jsonb)`;
+        aggregate_id text, base_version bigint, clock jsonb, hlc text, server_hlc text, origin text,
+        data jsonb, metadata jsonb, outcome text, version bigint, applied boolean, conflict_id text,
+        details jsonb)`;
   // An upsert rather than UPDATE … FROM: the conflict check always probes the primary key, whatever plan
   // a statement prepared while the table was small would otherwise keep (a hash join over a scan of every
   // aggregate). The rows exist already (prepareBatch creates them), so every row takes the update branch.

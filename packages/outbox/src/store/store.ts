@@ -6,14 +6,21 @@ import {
   applyPatch,
   classify,
 } from '@concord/core';
-import type { AggregateState, Classification, EventEnvelope, JsonObject, Outcome } from '@concord/core';
+import type {
+  Accepted,
+  AggregateState,
+  Classification,
+  EventEnvelope,
+  JsonObject,
+  Outcome,
+} from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql, Tx } from '../db/types.js';
 import { createOutbox, outboxRows } from '../outbox/writer.js';
 import type { Outbox, OutboxMessage } from '../outbox/writer.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { defaultMessages } from './messages.js';
-import { aggregateKey, splitKey, toEnvelope, toState } from './rows.js';
+import { aggregateKey, splitKey, toEnvelope, toFeedEvent, toState } from './rows.js';
 import type { AggregateRow, EventRow } from './rows.js';
 import { storeSql } from './sql.js';
 import type { AppendResult, FeedPage, MessageProducer, StoredEvent } from './types.js';
@@ -36,6 +43,12 @@ export interface EventStoreOptions {
   readonly maxPayloadBytes?: number;
 }
 
+  /**
+   * Ingest's time (core's `acceptEvent`): called for each new event under its aggregate's lock, just
+   * before it is classified, so stamps follow the order events are accepted in. It stamps the event's
+   * `serverHlc`, or refuses the event (recorded `rejected` with its code). Default: events as given.
+   */
+  readonly accept?: (event: EventEnvelope) => Accepted;
 export interface RecordOutcomeOptions {
   readonly eventId: string;
   readonly outcome: Outcome;
@@ -129,14 +142,18 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
    * The event's classification, state after it and messages; `CONCORD_AGGREGATE_TOO_LARGE` (state as
    * before) when a message would exceed `maxPayloadBytes`.
    */
-  const settle = (event: EventEnvelope, before: AggregateState | undefined, at: string) => {
-    const classification = classify(before, event);
+  const settle = (given: EventEnvelope, before: AggregateState | undefined, at: string) => {
+    const accepted = options.accept?.(given) ?? { ok: true, event: given };
+    const event = accepted.ok ? accepted.event : given;
+    const classification: Classification = accepted.ok
+      ? classify(before, event)
+      : { outcome: 'rejected', code: accepted.code, reason: accepted.reason };
     const moves = classification.outcome === 'applied' || classification.outcome === 'merged';
     const state = moves ? applyPatch(before, event) : (before ?? EMPTY_AGGREGATE);
     const result = resultOf(event, classification);
     const messages = produce({ event, classification, result, state, at });
     const largest = Math.max(0, ...messages.map((m) => m.payload.byteLength));
-    if (largest <= maxPayloadBytes) return { classification, state, result, messages, moves };
+    if (largest <= maxPayloadBytes) return { event, classification, state, result, messages, moves };
     const rejected: Classification = {
       outcome: 'rejected',
       code: ClassifyRejectionCode.AggregateTooLarge,
@@ -151,6 +168,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
       state: unchanged,
       result: rejection,
       messages: produce({ event, classification: rejected, result: rejection, state: unchanged, at }),
+      event,
       moves: false,
     };
   };
@@ -202,14 +220,14 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     const fresh: Pending[] = [];
     const changed = new Set<string>();
     const at = new Date(now()).toISOString();
-    for (const [index, event] of events.entries()) {
-      const original = seen.get(event.id);
+    for (const [index, given] of events.entries()) {
+      const original = seen.get(given.id);
       if (original !== undefined) {
         results.push(original);
         continue;
       }
-      const key = aggregateKey(event.aggregateType, event.aggregateId);
-      const { classification, state, result, messages, moves } = settle(event, states.get(key), at);
+      const key = aggregateKey(given.aggregateType, given.aggregateId);
+      const { event, classification, state, result, messages, moves } = settle(given, states.get(key), at);
       if (moves) {
         states.set(key, state);
         changed.add(key);
@@ -292,12 +310,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
         after.position,
         limit,
       ]);
-      const events = rows.map((row) => ({
-        event: toEnvelope(row),
-        outcome: row.outcome,
-        version: row.version ?? 0,
-        cursor: encodeCursor({ txId: row.tx_id, position: row.position }),
-      }));
+      const events = rows.map(toFeedEvent);
       return { events, next: events.at(-1)?.cursor ?? feedOptions.after ?? encodeCursor(after) };
     },
     async recordOutcome(tx, record) {
@@ -377,6 +390,7 @@ const eventRows = (fresh: readonly Pending[]) =>
     metadata: event.metadata,
     outcome: result.outcome,
     version: result.version,
+    server_hlc: event.serverHlc,
     applied: classification.outcome === 'applied' || classification.outcome === 'merged',
     conflict_id: result.conflictId,
     details: detailsOf(classification),

@@ -1,4 +1,11 @@
-import type { AggregateState, Classification, EventEnvelope, JsonObject, Outcome } from '@concord/core';
+import type {
+  AggregateState,
+  Classification,
+  EventEnvelope,
+  JsonObject,
+  Outcome,
+  WriteProvenance,
+} from '@concord/core';
 import type { OutboxMessage } from '../outbox/writer.js';
 
 /** The result of appending one event: its outcome (DESIGN §3), as the HTTP API reports it. */
@@ -49,6 +56,11 @@ export interface FeedEvent {
   readonly event: EventEnvelope;
   readonly outcome: Outcome;
   readonly version: number;
+  /**
+   * On a change the resolver applied: per field it sets, the write whose value it is (what the fold of
+   * a rebuild credits the field to, as the live aggregate does). Absent on submitted events.
+   */
+  readonly provenance?: Readonly<Record<string, WriteProvenance>>;
   /** Cursor just after this event. */
   readonly cursor: string;
 }

@@ -1,7 +1,7 @@
 import type { ConsumerLagProbe, IncomingMessage, MessageBus } from '@concord/bus';
 import { createMemoryBus, encodeJson } from '@concord/bus';
 import { silentLogger } from '@concord/core';
-import type { EventEnvelope } from '@concord/core';
+import type { EventEnvelope, PhysicalClock } from '@concord/core';
 import type { Database, EventStore, Relay } from '@concord/outbox';
 import { createRelay } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
@@ -56,6 +56,8 @@ export interface IngestHarnessOptions {
   readonly options?: IngestOptions;
   readonly store?: EventStore;
   readonly consumerLag?: ConsumerLagProbe;
+  /** The physical clock ingest's HLC reads. */
+  readonly clock?: PhysicalClock;
 }
 
 /** A migrated database of its own (closed by the caller) for one test file. */
@@ -73,6 +75,7 @@ export const startIngest = async (db: Database, harness: IngestHarnessOptions = 
     registry: metrics.registry,
     ...(harness.store === undefined ? {} : { store: harness.store }),
     ...(harness.consumerLag === undefined ? {} : { consumerLag: harness.consumerLag }),
+    ...(harness.clock === undefined ? {} : { clock: harness.clock }),
     options: { ...harness.options },
   });
   const http = createHttpServer({ logger: silentLogger, metrics, checks: [], bodyLimit: 64 * 1024 * 1024 });
