@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findMigrationSources, migrate, quoteSchema } from '../src/index.js';
 import type { MigrationSource } from '../src/index.js';
@@ -54,6 +55,17 @@ describe('the sets by owner against the chain they replace', () => {
 
   it('finds every owner of tables in the workspace', () => {
     expect(sets.map((set) => set.owner)).toEqual(['outbox', 'store', 'notifier', 'projector', 'resolver']);
+  });
+
+  it('ships every set with its package (pnpm deploy copies what package.json `files` lists)', async () => {
+    for (const set of sets) {
+      const pkg = join(set.dir, set.owner === 'outbox' || set.owner === 'store' ? '../..' : '..');
+      const { files } = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as { files: string[] };
+      expect({ owner: set.owner, files }).toEqual({
+        owner: set.owner,
+        files: expect.arrayContaining(['migrations']),
+      });
+    }
   });
 
   it('ends a schema migrated by the chain with the schema a fresh one gets, and adopts its baselines', async () => {
