@@ -1,4 +1,4 @@
-import type { Conflict, DecisionRecord, JsonValue } from '@concord/core';
+import type { Conflict, DecisionRecord, JsonValue, WriteProvenance } from '@concord/core';
 import type { Sql, Tx } from '@concord/outbox';
 
 /** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */
@@ -95,6 +95,12 @@ export interface PolicyDecisionPage {
 
 /** A position in the conflicts' recorded order: created_at as Postgres prints it, then the id. */
 export interface PolicyDecisionCursor {
+/** A field's value at an earlier version and the write it came from. */
+export interface FieldWrite {
+  readonly value: JsonValue;
+  readonly write: WriteProvenance;
+}
+
   readonly createdAt: string;
   readonly conflictId: string;
 }
@@ -106,8 +112,11 @@ export interface ConflictReads {
   ledgerOf(sql: Sql, conflictId: string): Promise<LedgerRow[]>;
   list(sql: Sql, options: ListOptions): Promise<{ rows: ConflictRow[]; next?: string }>;
   queueStats(sql: Sql): Promise<{ depth: number; oldestMs: number | undefined }>;
-  /** What `fields` held in the aggregate at `version`; a field none had set by then is absent. */
-  fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, JsonValue>>;
+  /**
+   * What `fields` held in the aggregate at `version`, each with the write it came from; a field none
+   * had set by then is absent.
+   */
+  fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, FieldWrite>>;
   /** Conflicts recorded at or after `sinceMs`, each with its policy's decision (the ledger's first). */
   policyDecisions(
     sql: Sql,

@@ -1,5 +1,21 @@
-import { canonicalJson, changeSetOf, classify, toConflict } from '@concord/core';
-import type { AggregateState, Conflict, FieldChangeSet, JsonValue, LocalFieldChange } from '@concord/core';
+import {
+  canonicalJson,
+  changeEventId,
+  changeSetOf,
+  classify,
+  creditedWrite,
+  toConflict,
+} from '@concord/core';
+import type {
+  AggregateState,
+  Conflict,
+  FieldChangeSet,
+  FieldSource,
+  JsonValue,
+  LocalFieldChange,
+  WriteProvenance,
+} from '@concord/core';
+import type { FieldWrite } from './conflict-records.js';
 
 /**
  * The conflict against the aggregate as it is now. Ingest detected it at `currentVersion`; when the
@@ -33,16 +49,19 @@ export interface SettleInput {
   readonly conflict: Conflict;
   /** Final value per overlapping field (`undefined`: leave the field as it is). */
   readonly values: Readonly<Record<string, JsonValue | undefined>>;
+  /** Where each overlapping field's final value comes from (core's `creditedWrite` credits it). */
+  readonly sources: Readonly<Record<string, FieldSource>>;
   /** The aggregate now, under its lock. */
   readonly state: AggregateState | undefined;
   /** A provisional value was applied when the review opened (the event's other fields with it). */
   readonly provisionalApplied: boolean;
   /**
    * Given when a rejection takes a provisional apply back: what the event's other (non-overlapping)
-   * fields held before it, to write back (a field missing here was not set then: it becomes `null`,
-   * since a change can set fields but not remove them).
+   * fields held before it and who wrote it, to write back (a field missing here was not set then: it
+   * becomes `null`, since a change can set fields but not remove them, credited to the resolution
+   * itself, with no clock, as no event wrote it).
    */
-  readonly restore?: Readonly<Record<string, JsonValue>>;
+  readonly restore?: Readonly<Record<string, FieldWrite>>;
 }
 
 export interface SettleOutput {
@@ -57,11 +76,14 @@ export interface SettleOutput {
  * overlapping field's final value where it differs from the current one, and the event's other fields —
  * if no provisional value applied them already, or, when a rejection takes the provisional apply back
  * (`restore`), their earlier values where they differ from the current ones. A field changed by a later
- * write since the review opened keeps that newer value.
+ * write since the review opened keeps that newer value. Each field written is credited to the write
+ * whose value it is: the event, the local side's writer, the later of both for a merged value
+ * (`creditedWrite`), or the write a restored value came from.
  */
 export const settleChanges = (input: SettleInput): SettleOutput => {
   const { conflict, state } = input;
   const fields: Record<string, JsonValue> = {};
+  const provenance: Record<string, WriteProvenance> = {};
   const kept: { field: string; eventId: string | undefined }[] = [];
   const newer = (field: string): boolean => {
     const fv = state?.fieldVersions[field];
@@ -69,7 +91,7 @@ export const settleChanges = (input: SettleInput): SettleOutput => {
     return fv.eventId !== conflict.event.id && fv.eventId !== conflict.local[field]?.eventId;
   };
   /** Writes `value` unless a later write holds the field or it holds `value` already. */
-  const settleTo = (field: string, value: JsonValue) => {
+  const settleTo = (field: string, value: JsonValue, write: WriteProvenance) => {
     if (newer(field)) {
       kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
       return;
@@ -77,7 +99,9 @@ export const settleChanges = (input: SettleInput): SettleOutput => {
     const current = state?.fields[field];
     if (current !== undefined && canonicalJson(current) === canonicalJson(value)) return;
     fields[field] = value;
+    if (write.eventId !== conflict.event.id) provenance[field] = write;
   };
+  const revert: WriteProvenance = { eventId: changeEventId(conflict.id, 'resolution') };
   const overlapping = new Set(conflict.overlappingFields);
   for (const field of Object.keys(conflict.event.data)) {
     if (overlapping.has(field)) continue;
@@ -85,15 +109,16 @@ export const settleChanges = (input: SettleInput): SettleOutput => {
       if (newer(field)) kept.push({ field, eventId: state?.fieldVersions[field]?.eventId });
       else fields[field] = conflict.event.data[field] ?? null;
     } else if (input.restore !== undefined) {
-      settleTo(field, input.restore[field] ?? null);
+      const restored = input.restore[field];
+      settleTo(field, restored?.value ?? null, restored?.write ?? revert);
     }
   }
   for (const field of conflict.overlappingFields) {
     const value = input.values[field];
-    if (value !== undefined) settleTo(field, value);
+    if (value !== undefined)
+      settleTo(field, value, creditedWrite(conflict, field, input.sources[field] ?? 'remote'));
   }
-  return {
-    change: Object.keys(fields).length === 0 ? undefined : changeSetOf(conflict.event, fields),
-    kept,
-  };
+  if (Object.keys(fields).length === 0) return { change: undefined, kept };
+  const change = changeSetOf(conflict.event, fields);
+  return { change: Object.keys(provenance).length === 0 ? change : { ...change, provenance }, kept };
 };

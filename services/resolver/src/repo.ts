@@ -1,5 +1,5 @@
-import { ConcordError } from '@concord/core';
-import type { Conflict, DecisionRecord, JsonValue } from '@concord/core';
+import { ConcordError, writeOf } from '@concord/core';
+import type { Conflict, DecisionRecord, JsonValue, VersionVector, WriteProvenance } from '@concord/core';
 import { quoteSchema } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type {
@@ -7,6 +7,7 @@ import type {
   ConflictStatus,
   DueReviews,
   FieldsAt,
+  FieldWrite,
   InsertConflict,
   LedgerDecidedBy,
   LedgerRow,
@@ -121,7 +122,7 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
            provisional, policy_name, policy_hash, rule, grp, strategy, decided_by, user_id, version, record,
            decided_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb,
-           to_timestamp($17::float8))
+           to_timestamp($17::float8), $18)
          RETURNING id::float8 AS id`,
         [
           r.conflictId,
@@ -302,18 +303,43 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
      * What `fields` held in the aggregate at `version`, read from its applied rows in the event store
      * (they replay to the aggregate, and none is ever deleted); a field none had set by then is absent.
      */
-    async fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, JsonValue>> {
+    async fieldsAt(sql: Sql, at: FieldsAt): Promise<Record<string, FieldWrite>> {
       if (at.fields.length === 0) return {};
-      const { rows } = await sql.query<{ field: string; value: JsonValue }>(
-        `SELECT f.field, w.value FROM unnest($4::text[]) AS f(field)
+      const { rows } = await sql.query<{
+        field: string;
+        value: JsonValue;
+        event_id: string;
+        hlc: string | null;
+        server_hlc: string | null;
+        origin: string | null;
+        source: JsonValue | null;
+        clock: VersionVector | null;
+        credited: WriteProvenance | null;
+      }>(
+        `SELECT f.field, w.* FROM unnest($4::text[]) AS f(field)
          CROSS JOIN LATERAL (
-           SELECT e.data -> f.field AS value FROM ${events} e
+           SELECT e.data -> f.field AS value, e.event_id, e.hlc, e.server_hlc, e.origin,
+             e.metadata -> 'source' AS source, e.clock, e.provenance -> f.field AS credited
+           FROM ${events} e
            WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 AND e.applied AND e.version <= $3
              AND e.data ? f.field
            ORDER BY e.version DESC LIMIT 1) w`,
         [at.aggregateType, at.aggregateId, at.version, [...at.fields]],
       );
-      return Object.fromEntries(rows.map((row) => [row.field, row.value]));
+      // The write is the one the aggregate credited the field to then: a resolver's change names it,
+      // a submitted event is its own.
+      const writeOfRow = (row: (typeof rows)[number]): WriteProvenance =>
+        row.credited ??
+        writeOf({
+          fields: {},
+          eventId: row.event_id,
+          ...(row.hlc === null ? {} : { hlc: row.hlc }),
+          ...(row.server_hlc === null ? {} : { serverHlc: row.server_hlc }),
+          ...(row.origin === null ? {} : { origin: row.origin }),
+          ...(typeof row.source === 'string' ? { source: row.source } : {}),
+          ...(row.clock === null ? {} : { clock: row.clock }),
+        });
+      return Object.fromEntries(rows.map((row) => [row.field, { value: row.value, write: writeOfRow(row) }]));
     },
 
     async policyDecisions(sql, page) {

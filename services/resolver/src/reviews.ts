@@ -1,6 +1,7 @@
 import { ConcordError, createDecisionRecord } from '@concord/core';
 import type {
   DecidedBy,
+  FieldSource,
   JsonValue,
   Logger,
   PhysicalClock,
@@ -57,12 +58,16 @@ export const createReviews = (options: ReviewsOptions) => {
     const provisionalApplied = row.provisionalEventId !== null;
     const rejected = args.result.decision === 'rejected';
     const values: Record<string, JsonValue | undefined> = {};
+    const sources: Record<string, FieldSource> = {};
     for (const field of conflict.overlappingFields) {
       values[field] = rejected
         ? provisionalApplied
           ? conflict.local[field]?.value
           : undefined
         : args.result.fields[field];
+      sources[field] = rejected
+        ? 'local'
+        : (args.result.choices.find((c) => c.field === field)?.source ?? 'remote');
     }
     // A rejection takes the provisional apply back: the event's other fields return to what they held
     // before it (the aggregate was at the conflict's version then), so nothing of the event remains.
@@ -78,6 +83,7 @@ export const createReviews = (options: ReviewsOptions) => {
     const settled = settleChanges({
       conflict,
       values,
+      sources,
       state,
       provisionalApplied,
       ...(restore === undefined ? {} : { restore }),

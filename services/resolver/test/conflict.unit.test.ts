@@ -1,5 +1,6 @@
 import {
   EventErrorCode,
+  applyChanges,
   applyPatch,
   classify,
   formatHlc,
@@ -79,9 +80,16 @@ describe('settling a reviewed conflict', () => {
   if (conflict === undefined) throw new Error('expected a conflict');
 
   it('writes the final values and the event’s other fields when nothing was applied provisionally', () => {
-    const out = settleChanges({ conflict, values: { amount: 30 }, state, provisionalApplied: false });
+    const out = settleChanges({
+      conflict,
+      values: { amount: 30 },
+      sources: { amount: 'remote' },
+      state,
+      provisionalApplied: false,
+    });
     expect(out.change?.fields).toEqual({ memo: 'y', amount: 30 });
     expect(out.change?.eventId).toBe('e3');
+    expect(out.change?.provenance).toBeUndefined();
     expect(out.kept).toEqual([]);
   });
 
@@ -90,13 +98,20 @@ describe('settling a reviewed conflict', () => {
     const back = settleChanges({
       conflict,
       values: { amount: 20 },
+      sources: { amount: 'local' },
       state: provisional,
       provisionalApplied: true,
     });
     expect(back.change?.fields).toEqual({ amount: 20 });
+    // The restored value is e2's, not the losing e3's (issue 18: exact provenance).
+    expect(applyChanges(provisional, back.change!).fieldVersions['amount']).toEqual({
+      version: 4,
+      eventId: 'e2',
+    });
     const same = settleChanges({
       conflict,
       values: { amount: 30 },
+      sources: { amount: 'remote' },
       state: provisional,
       provisionalApplied: true,
     });
@@ -111,21 +126,31 @@ describe('settling a reviewed conflict', () => {
     const back = settleChanges({
       conflict: rejected,
       values: { amount: 20 },
+      sources: { amount: 'local' },
       state: provisional,
       provisionalApplied: true,
-      restore: { memo: 'x' },
+      restore: { memo: { value: 'x', write: { eventId: 'e1' } } },
     });
-    // `tag` was not set before: null, as a change cannot remove a field.
+    // `tag` was not set before: null, as a change cannot remove a field; no event wrote it.
     expect(back.change?.fields).toEqual({ memo: 'x', tag: null, amount: 20 });
     expect(back.change?.eventId).toBe('e5');
+    expect(back.change?.provenance).toEqual({
+      memo: { eventId: 'e1' },
+      tag: { eventId: 'e5:resolution' },
+      amount: { eventId: 'e2' },
+    });
 
     const later = applyPatch(provisional, ev('e9', { memo: 'z' }, { baseVersion: 3 }));
     const kept = settleChanges({
       conflict: rejected,
       values: { amount: 20 },
+      sources: { amount: 'local' },
       state: later,
       provisionalApplied: true,
-      restore: { memo: 'x', tag: 'new' },
+      restore: {
+        memo: { value: 'x', write: { eventId: 'e1' } },
+        tag: { value: 'new', write: { eventId: 'e0' } },
+      },
     });
     expect(kept.change?.fields).toEqual({ amount: 20 });
     expect(kept.kept).toEqual([{ field: 'memo', eventId: 'e9' }]);
@@ -133,7 +158,13 @@ describe('settling a reviewed conflict', () => {
 
   it('keeps a later write by somebody else', () => {
     const later = applyPatch(state, ev('e9', { amount: 99 }, { baseVersion: 2 }));
-    const out = settleChanges({ conflict, values: { amount: 30 }, state: later, provisionalApplied: false });
+    const out = settleChanges({
+      conflict,
+      values: { amount: 30 },
+      sources: { amount: 'remote' },
+      state: later,
+      provisionalApplied: false,
+    });
     expect(out.change?.fields).toEqual({ memo: 'y' });
     expect(out.kept).toEqual([{ field: 'amount', eventId: 'e9' }]);
   });

@@ -1,4 +1,4 @@
-import { applyPatch } from '@concord/core';
+import { applyChanges, changeSetOf } from '@concord/core';
 import type { AggregateState, FieldVersion, JsonObject, VersionVector } from '@concord/core';
 import type { FeedEvent, Sql } from '@concord/outbox';
 import type { ProjectionTables } from '../tables.js';
@@ -25,8 +25,9 @@ interface StagingRow {
 const keyOf = (type: string, id: string) => `${type}\u0000${id}`;
 
 /**
- * Folds a batch of feed events into a rebuild's staging states: `applyPatch` of each event's data on
- * top of its aggregate's state. An event applies only on top of the version just before it; one that
+ * Folds a batch of feed events into a rebuild's staging states: each event's data applied on top of its
+ * aggregate's state (`applyChanges`, with the per-field provenance a resolver's change carries). An
+ * event applies only on top of the version just before it; one that
  * arrives ahead of its predecessor (transaction-id order can differ from version order) is held until
  * the predecessor comes, so the result does not depend on the order of the feed.
  */
@@ -64,7 +65,13 @@ export const foldEvents = async (
   let skipped = 0;
 
   const apply = (key: string, feedEvent: FeedEvent) => {
-    states.set(key, applyPatch(states.get(key), feedEvent.event));
+    // A resolver's change credits each field to the write whose value it is, as the live aggregate does.
+    const change = changeSetOf(feedEvent.event);
+    const { provenance } = feedEvent;
+    states.set(
+      key,
+      applyChanges(states.get(key), provenance === undefined ? change : { ...change, provenance }),
+    );
     lastEvent.set(key, feedEvent.event.id);
     dirty.add(key);
     applied += 1;
