@@ -39,5 +39,6 @@ export type {
 } from './store/resolution.js';
 export { createRejectionStore } from './store/rejections.js';
 export type { Rejection, RejectionStore, RejectionStoreOptions } from './store/rejections.js';
+export type { HistoryEvent, HistoryOptions, HistoryOutcome, HistoryPage } from './store/history.js';
 export { readFeedTail } from './store/feed-tail.js';
 export type { FeedTailOptions } from './store/feed-tail.js';

@@ -40,7 +40,7 @@ export interface ProjectorModuleDeps {
   /** Group commit of consumed messages (messages per transaction, transactions at once, linger). */
   readonly batch?: ProjectionBatchOptions;
   readonly retry?: RetryOptions;
-  /** The event store rebuilds replay. Default: the store in `schema`. */
+  /** The event store rebuilds replay and aggregate histories read. Default: the store in `schema`. */
   readonly store?: EventStore;
   readonly now?: () => number;
   /**
@@ -59,8 +59,9 @@ export interface ProjectorModule extends ServiceModule {
 
 /**
  * The projector: consumes applied changes and resolutions, keeps every backend's read model,
- * emits `concord.aggregates.projected` through the outbox, serves `GET /v1/aggregates/:type/:id`
- * and rebuilds from the event store on demand. Run a relay module beside it.
+ * emits `concord.aggregates.projected` through the outbox, serves `GET /v1/aggregates/:type/:id` (and
+ * its history, from the event store) and rebuilds from the event store on demand. Run a relay module
+ * beside it.
  */
 export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModule => {
   registerProjectionErrorStatuses();
@@ -78,9 +79,10 @@ export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModul
     ],
   });
   const checkpoints = createCheckpoints({ schema });
+  const store = deps.store ?? createEventStore({ schema });
   const rebuilder = createRebuilder({
     db: deps.db,
-    store: deps.store ?? createEventStore({ schema }),
+    store,
     orchestrator,
     tables,
     schema,
@@ -108,7 +110,7 @@ export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModul
     orchestrator,
     rebuilder,
     routes: (app) =>
-      registerProjectorRoutes(app, { db: deps.db, orchestrator, rebuilder, checkpoints, logger }),
+      registerProjectorRoutes(app, { db: deps.db, store, orchestrator, rebuilder, checkpoints, logger }),
     async start() {
       if (subscription !== undefined || closing !== undefined) return;
       subscription = await deps.bus.subscribe({

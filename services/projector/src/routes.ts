@@ -1,6 +1,6 @@
 import { ConcordError, isPlainObject, isUnstorableText } from '@concord/core';
 import type { Logger } from '@concord/core';
-import type { Database } from '@concord/outbox';
+import type { Database, EventStore, HistoryEvent } from '@concord/outbox';
 import { exemptFromIdleTimeout } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Checkpoints } from './checkpoints.js';
@@ -10,6 +10,8 @@ import type { Rebuilder } from './rebuild/rebuilder.js';
 
 export interface ProjectorRoutesOptions {
   readonly db: Database;
+  /** Where aggregate histories are read. */
+  readonly store: EventStore;
   readonly orchestrator: ProjectionOrchestrator;
   readonly rebuilder: Rebuilder;
   readonly checkpoints: Checkpoints;
@@ -33,9 +35,37 @@ const rebuildRequest = (body: unknown): { aggregateType?: string } => {
 
 const invalidRequest = (message: string) => new ConcordError('CONCORD_REQUEST_INVALID', message);
 
-/** `GET /v1/aggregates/:type/:id` and the projection administration endpoints. */
+const HISTORY_LIMIT = { fallback: 100, max: 500 } as const;
+
+/** `limit` of a history page: 1 to 500, default 100. */
+const historyLimit = (raw: unknown): number => {
+  if (raw === undefined) return HISTORY_LIMIT.fallback;
+  const value = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value >= 1 && value <= HISTORY_LIMIT.max)) {
+    throw invalidRequest(`limit must be an integer from 1 to ${HISTORY_LIMIT.max}`);
+  }
+  return value;
+};
+
+/** A history entry as served: the event, its outcomes and, for a conflict, the decisions made on it. */
+const historyEntry = (entry: HistoryEvent) => ({
+  id: entry.event.id,
+  type: entry.event.type,
+  outcome: entry.outcome,
+  version: entry.version ?? null,
+  conflictId: entry.conflictId ?? null,
+  recordedAt: entry.recordedAt,
+  event: entry.event,
+  outcomes: entry.outcomes,
+  decisions: entry.outcomes.flatMap((o) =>
+    isPlainObject(o.details['decision']) ? [o.details['decision']] : [],
+  ),
+  cursor: entry.cursor,
+});
+
+/** `GET /v1/aggregates/:type/:id` (and `…/history`) and the projection administration endpoints. */
 export const registerProjectorRoutes = (app: FastifyInstance, options: ProjectorRoutesOptions): void => {
-  const { db, orchestrator, rebuilder, checkpoints, logger } = options;
+  const { db, store, orchestrator, rebuilder, checkpoints, logger } = options;
 
   app.get<{ Params: { type: string; id: string } }>('/v1/aggregates/:type/:id', async (request) => {
     const { type, id } = request.params;
@@ -60,6 +90,28 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
       updatedAt: record.updatedAt,
     };
   });
+
+  // The aggregate's history, from the event store (every service shares its database): events of every
+  // outcome, the resolver's changes (resolution, provisional, reopen, review) among them, in commit order.
+  app.get<{ Params: { type: string; id: string }; Querystring: Record<string, unknown> }>(
+    '/v1/aggregates/:type/:id/history',
+    async (request) => {
+      const { type, id } = request.params;
+      if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
+      const limit = historyLimit(request.query['limit']);
+      const after = request.query['after'];
+      if (after !== undefined && typeof after !== 'string') throw invalidRequest('after must be a cursor');
+      const page = await store.history(db, {
+        aggregateType: type,
+        aggregateId: id,
+        limit,
+        ...(after === undefined || after === '' ? {} : { after }),
+      });
+      if (page.events.length === 0 && (after === undefined || after === ''))
+        throw aggregateNotFound(type, id);
+      return { type, id, events: page.events.map(historyEntry), next: page.next ?? null };
+    },
+  );
 
   app.post('/v1/projections/rebuild', async (request) => {
     const scope = rebuildRequest(request.body);

@@ -65,6 +65,16 @@ export const storeSql = (schema: string) => {
         AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
       ORDER BY e.tx_id, e.position
       LIMIT $3`,
+    // $1 type, $2 id, $3 tx id, $4 position, $5 limit: an aggregate's events of every outcome (the
+    // resolver's changes among them) in commit order after a position. Writers of an aggregate take its
+    // lock before their first write, so its rows commit in (tx id, position) order: none commits late
+    // behind a page already read, and no xmin bound is needed as for the feed.
+    history: `SELECT ${eventColumns}, e.details, e.outcome_history, e.recorded_at::text AS recorded_at,
+        to_json(e.updated_at)#>>'{}' AS updated_at, e.tx_id::text AS tx_id, e.position::text AS position
+      FROM ${t('events')} e
+      WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 AND (e.tx_id, e.position) > ($3::text::xid8, $4::bigint)
+      ORDER BY e.tx_id, e.position
+      LIMIT $5`,
   };
 };
 

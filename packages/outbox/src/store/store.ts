@@ -19,6 +19,8 @@ import type { Sql, Tx } from '../db/types.js';
 import { createOutbox, outboxRows } from '../outbox/writer.js';
 import type { Outbox, OutboxMessage } from '../outbox/writer.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { readHistory } from './history.js';
+import type { HistoryOptions, HistoryPage } from './history.js';
 import { defaultMessages } from './messages.js';
 import { aggregateKey, splitKey, toEnvelope, toFeedEvent, toState } from './rows.js';
 import type { AggregateRow, EventRow } from './rows.js';
@@ -96,6 +98,8 @@ export interface EventStore {
   feed(sql: Sql, options?: { readonly after?: string; readonly limit?: number }): Promise<FeedPage>;
   /** Moves an event to a later outcome (conflict → resolved, pending_review …), keeping its history. */
   recordOutcome(tx: Tx, options: RecordOutcomeOptions): Promise<boolean>;
+  /** One aggregate's events of every outcome with their outcomes, in commit order, a page at a time. */
+  history(sql: Sql, options: HistoryOptions): Promise<HistoryPage>;
 }
 
 /** The store's statements are fixed texts run for every batch: prepared once per connection. */
@@ -322,6 +326,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
       ]);
       return rowCount > 0;
     },
+    history: (db, historyOptions) => readHistory(db, sql.history, historyOptions),
   };
 };
 
