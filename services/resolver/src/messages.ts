@@ -64,13 +64,15 @@ export interface SettledMessages {
   /** Id of what caused the decision: the detected message, the HTTP decision, the timeout. */
   readonly causation: string;
   readonly committedAt: string;
+  /** The conflict's round (0 until reopened): a reopened conflict's messages get ids of their round. */
+  readonly round?: number;
 }
 
 /**
  * The messages a decision publishes through the outbox: `concord.conflicts.resolved` (outcome resolved,
  * pending_review or rejected), `concord.events.applied` for a change it applied, and the event's outcome
- * on `concord.events.outcome`. Ids derive from the conflict and the outcome, so a retried handler writes
- * the same ids.
+ * on `concord.events.outcome`. Ids derive from the conflict, the outcome and the round, so a retried
+ * handler writes the same ids, and a reopened conflict's later decisions are not taken for redeliveries.
  */
 export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
   const { conflict, record } = m;
@@ -91,7 +93,7 @@ export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
   messages.push({
     topic: Topics.conflictResolved,
     key: event.aggregateId,
-    id: MessageIds.resolved(conflict.id, record.outcome),
+    id: MessageIds.resolved(conflict.id, record.outcome, m.round),
     payload: encodeJson(resolved),
     headers,
   });
@@ -120,7 +122,7 @@ export const decisionMessages = (m: SettledMessages): OutboxMessage[] => {
   messages.push({
     topic: Topics.outcome,
     key: event.id,
-    id: MessageIds.outcome(event.id, outcome),
+    id: MessageIds.outcome(event.id, outcome, m.round),
     payload: encodeJson(outcomeMessage),
     headers,
   });

@@ -6,6 +6,7 @@ import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
 import { DecisionErrorCode } from './decision-input.js';
 import { createResolverMetrics } from './metrics.js';
+import { ReopenErrorCode } from './reopen-input.js';
 import type { PolicySource } from './policy/source.js';
 import { createResolver } from './resolver.js';
 import type { Resolver } from './types.js';
@@ -47,6 +48,9 @@ registerErrorStatus(DecisionErrorCode.unknownField, 400);
 registerErrorStatus(DecisionErrorCode.incomplete, 400);
 registerErrorStatus('CONCORD_QUERY_INVALID', 400);
 registerErrorStatus('CONCORD_INVALID_CURSOR', 400);
+registerErrorStatus(ReopenErrorCode.invalid, 400);
+registerErrorStatus(ReopenErrorCode.pendingReview, 409);
+registerErrorStatus(ReopenErrorCode.limit, 409);
 
 /**
  * The resolver (DESIGN §4–§7): consumes `concord.conflicts.detected`, decides with the policy, writes

@@ -10,8 +10,10 @@ import type {
   FieldWrite,
   InsertConflict,
   LedgerDecidedBy,
+  LedgerEntry,
   LedgerRow,
   ListOptions,
+  ReopenConflict,
   ResolverRepo,
   UpdateConflict,
 } from './conflict-records.js';
@@ -22,7 +24,7 @@ const CONFLICT_COLUMNS = `c.conflict_id, c.event_id, c.aggregate_type, c.aggrega
   c.provisional_event_id, to_json(c.due_at)#>>'{}' AS due_at, c.escalate_to,
   to_json(c.detected_at)#>>'{}' AS detected_at, to_json(c.created_at)#>>'{}' AS created_at,
   to_json(c.updated_at)#>>'{}' AS updated_at,
-  (extract(epoch FROM c.created_at) * 1000)::float8 AS created_ms`;
+  (extract(epoch FROM c.created_at) * 1000)::float8 AS created_ms, c.reopens`;
 
 interface RawConflict {
   conflict_id: string;
@@ -44,6 +46,7 @@ interface RawConflict {
   created_at: string;
   updated_at: string;
   created_ms: number;
+  reopens: number;
 }
 
 /** Postgres timestamps as ISO-8601 UTC (`…Z`). */
@@ -70,6 +73,7 @@ const toRow = (r: RawConflict): ConflictRow => ({
   createdAt: isoOf(r.created_at),
   updatedAt: isoOf(r.updated_at),
   createdMs: Math.round(r.created_ms),
+  reopens: r.reopens,
 });
 
 const ms = (value: number): number => value / 1000;
@@ -112,15 +116,12 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
   const ledger = `${quoted}.resolution_ledger`;
   const events = `${quoted}.events`;
   return {
-    async insertLedger(
-      tx: Tx,
-      entry: { record: DecisionRecord; version: number | undefined; decidedBy: LedgerDecidedBy },
-    ): Promise<number> {
+    async insertLedger(tx: Tx, entry: LedgerEntry): Promise<number> {
       const r = entry.record;
       const { rows } = await tx.query<{ id: number }>(
         `INSERT INTO ${ledger} (conflict_id, event_id, aggregate_type, aggregate_id, outcome, final,
            provisional, policy_name, policy_hash, rule, grp, strategy, decided_by, user_id, version, record,
-           decided_at)
+           decided_at, round)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb,
            to_timestamp($17::float8), $18)
          RETURNING id::float8 AS id`,
@@ -142,6 +143,7 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
           entry.version ?? null,
           JSON.stringify(r),
           ms(r.decidedAt),
+          entry.round ?? 0,
         ],
       );
       return rows[0]?.id ?? 0;
@@ -236,6 +238,34 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
       );
     },
 
+    /** The reopen's decision, round and (when it opens a review) due time, escalation and provisional change. */
+    async reopenConflict(tx: Tx, u: ReopenConflict): Promise<void> {
+      const r = u.record;
+      const pending = r.outcome === 'pending_review';
+      await tx.query(
+        `UPDATE ${conflicts} SET status = $2, decision = $3::jsonb, ledger_id = $4, rule = $5, grp = $6,
+           strategy = $7, version = COALESCE($8, version), provisional_event_id = $9,
+           due_at = to_timestamp($10::float8), escalate_to = $11, reopens = $12,
+           updated_at = to_timestamp($13::float8)
+         WHERE conflict_id = $1`,
+        [
+          u.conflictId,
+          r.outcome,
+          JSON.stringify(r),
+          u.ledgerId,
+          r.rule ?? null,
+          r.group ?? null,
+          r.strategy,
+          u.version ?? null,
+          pending ? (u.provisionalEventId ?? null) : null,
+          pending && r.review?.dueAt !== undefined ? ms(r.review.dueAt) : null,
+          pending ? (r.review?.escalateTo ?? null) : null,
+          u.round,
+          ms(u.nowMs),
+        ],
+      );
+    },
+
     /** Undefined for an id no conflict can have (text Postgres cannot store). */
     async get(sql: Sql, conflictId: string): Promise<ConflictRow | undefined> {
       if (!isStorableText(conflictId)) return undefined;
@@ -259,10 +289,12 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
         grp: string | null;
         version: number | null;
         decided_at: string;
+        round: number;
         record: DecisionRecord;
       }>(
         `SELECT l.id::float8 AS id, l.outcome, l.final, l.provisional, l.decided_by, l.user_id, l.strategy,
-           l.rule, l.grp, l.version::float8 AS version, to_json(l.decided_at)#>>'{}' AS decided_at, l.record
+           l.rule, l.grp, l.version::float8 AS version, to_json(l.decided_at)#>>'{}' AS decided_at, l.round,
+           l.record
          FROM ${ledger} l WHERE l.conflict_id = $1 ORDER BY l.id`,
         [conflictId],
       );
@@ -278,6 +310,7 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
         group: row.grp,
         version: row.version,
         decidedAt: isoOf(row.decided_at),
+        round: row.round,
         record: row.record,
       }));
     },

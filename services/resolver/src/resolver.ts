@@ -7,6 +7,7 @@ import type { Database, Tx } from '@concord/outbox';
 import { createBatchedHandler } from '@concord/service-kit';
 import { refreshConflict } from './conflict.js';
 import { createDecisionWrites } from './decision-writes.js';
+import { createReopen } from './reopen.js';
 import { createReviews } from './reviews.js';
 import { parseDetected } from './messages.js';
 import type { PolicySource } from './policy/source.js';
@@ -29,7 +30,7 @@ export interface ResolverOptions {
 /**
  * The resolver's decisions, each in one transaction: automatic ones from `concord.conflicts.detected`
  * (with the inbox); a person's through `decideByHuman` and a timeout's through `escalateDue`, which
- * settle reviews (reviews.ts).
+ * settle reviews (reviews.ts); a reopen through `reopen` (reopen.ts).
  */
 export const createResolver = (options: ResolverOptions): Resolver => {
   const { db, clock, logger } = options;
@@ -45,6 +46,17 @@ export const createResolver = (options: ResolverOptions): Resolver => {
     logger,
     policy: options.policy,
     ...(options.registry === undefined ? {} : { registry: options.registry }),
+    ...(options.observe === undefined ? {} : { observe: options.observe }),
+    store,
+    resolutions,
+    repo,
+    writes,
+  });
+  const reopens = createReopen({
+    db,
+    clock,
+    logger,
+    policy: options.policy,
     ...(options.observe === undefined ? {} : { observe: options.observe }),
     store,
     resolutions,
@@ -183,5 +195,8 @@ export const createResolver = (options: ResolverOptions): Resolver => {
 
     /** Escalates overdue reviews (see reviews.ts). */
     escalateDue: reviews.escalateDue,
+
+    /** `POST /v1/conflicts/:id/reopen` (see reopen.ts). */
+    reopen: reopens.reopen,
   };
 };

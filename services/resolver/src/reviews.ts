@@ -1,4 +1,4 @@
-import { ConcordError, createDecisionRecord } from '@concord/core';
+import { ConcordError, createDecisionRecord, roundChangeEventId } from '@concord/core';
 import type {
   DecidedBy,
   FieldSource,
@@ -109,18 +109,24 @@ export const createReviews = (options: ReviewsOptions) => {
       clock,
       decidedBy: args.decidedBy,
     });
+    // A reopened conflict's review settles in the reopen's round, with ids of that round.
+    const round = row.reopens;
     const applied = await applyChange(tx, {
       conflict,
       state,
       change: settled.change,
       record,
       suffix: 'resolution',
+      ...(round === 0
+        ? {}
+        : { roundChange: { eventId: roundChangeEventId(conflict.id, round, 'review'), reopen: false } }),
     });
     const version = applied?.version ?? state?.version ?? 0;
     const ledgerId = await repo.insertLedger(tx, {
       record,
       version: applied?.version,
       decidedBy: args.ledgerBy,
+      round,
     });
     await repo.updateConflict(tx, {
       conflictId: conflict.id,
@@ -130,7 +136,7 @@ export const createReviews = (options: ReviewsOptions) => {
       version: applied?.version,
       nowMs: clock.now(),
     });
-    await publish(tx, { conflict, record, ledgerId, applied, version, causation: args.causation });
+    await publish(tx, { conflict, record, ledgerId, applied, version, causation: args.causation, round });
     return { record, version };
   };
 

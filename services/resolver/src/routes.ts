@@ -4,6 +4,7 @@ import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { DecisionErrorCode } from './decision-input.js';
 import { registerDryRun } from './dry-run.js';
+import { parseReopen } from './reopen-input.js';
 import type { PolicySource } from './policy/source.js';
 import { CONFLICT_STATUSES } from './conflict-records.js';
 import type { ConflictRow, ConflictStatus, LedgerRow } from './conflict-records.js';
@@ -70,8 +71,10 @@ export const conflictView = (row: ConflictRow, ledger: readonly LedgerRow[]) => 
       strategy: l.strategy,
       version: l.version,
       decidedAt: l.decidedAt,
+      round: l.round,
       choices: l.record.choices,
       reasons: l.record.reasons,
+      ...('reopen' in l.record ? { reopen: l.record.reopen } : {}),
     })),
   };
 };
@@ -123,6 +126,20 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
   app.post('/v1/conflicts/:id/decision', async (request) => {
     const { id } = request.params as { id: string };
     await resolver.decideByHuman(id, request.body);
+    const row = await resolver.conflicts.get(db, id);
+    if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
+    return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
+  });
+
+  app.post('/v1/conflicts/:id/reopen', async (request) => {
+    const { id } = request.params as { id: string };
+    await resolver.reopen(
+      id,
+      parseReopen(request.body, {
+        ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+        ...(deps.specs === undefined ? {} : { specs: deps.specs }),
+      }),
+    );
     const row = await resolver.conflicts.get(db, id);
     if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));

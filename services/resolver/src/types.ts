@@ -1,6 +1,7 @@
 import type { IncomingMessage } from '@concord/bus';
 import type { DecisionRecord } from '@concord/core';
 import type { ConflictReads, LedgerDecidedBy } from './conflict-records.js';
+import type { ReopenInput } from './reopen-input.js';
 
 /** A decision that committed, for metrics. */
 export interface DecisionObservation {
@@ -12,7 +13,7 @@ export interface DecisionObservation {
   readonly redecided: boolean;
 }
 
-/** What settling a review answers (`POST /v1/conflicts/:id/decision`). */
+/** What settling a review answers (`POST /v1/conflicts/:id/decision`), or a reopen. */
 export interface DecisionView {
   readonly conflictId: string;
   readonly status: DecisionRecord['outcome'];
@@ -36,6 +37,11 @@ export interface Resolver {
   decideByHuman(conflictId: string, body: unknown): Promise<DecisionView>;
   /** Escalates up to `limit` overdue reviews; resolves with how many it settled. */
   escalateDue(limit?: number): Promise<number>;
+  /**
+   * `POST /v1/conflicts/:id/reopen`: a decided conflict back into review, or decided again by a policy,
+   * as a new aggregate version; 409 while it is in review.
+   */
+  reopen(conflictId: string, input: ReopenInput): Promise<DecisionView>;
   /** Commits the conflicts waiting for a transaction; later ones fail retryably. Idempotent. */
   close(): Promise<void>;
 }
