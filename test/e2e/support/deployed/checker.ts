@@ -56,6 +56,8 @@ export interface CheckReport {
   /** Not asserted: notifications delivered that nothing implies (for the reader of a failure). */
   readonly unexpectedNotifications: number;
   readonly webhookDeliveries: number;
+  /** How long each part of the check took (waiting for convergence included), in ms. */
+  readonly phasesMs: Readonly<Record<string, number>>;
   readonly examples: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -137,6 +139,12 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
   const { urls, accepted, deadline } = options;
   const examples: Record<string, string[]> = {};
   const example = (name: string) => (examples[name] ??= []);
+  const phasesMs: Record<string, number> = {};
+  let phaseBegan = Date.now();
+  const phase = (name: string) => {
+    phasesMs[name] = Date.now() - phaseBegan;
+    phaseBegan = Date.now();
+  };
 
   // 1. Every accepted event's outcome, until each is final (or the deadline).
   const views = new Map<string, StoredEventView | undefined>();
@@ -157,6 +165,8 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
   const notFinal = open.filter((id) => views.get(id) !== undefined);
   example('lost').push(...gone.map((id) => `${id}: 404`));
   example('withoutFinalOutcome').push(...notFinal.map((id) => `${id}: ${views.get(id)?.outcome}`));
+
+  phase('outcomes');
 
   // 2. The feed, until every applied or merged event is in it and every projection caught up.
   let feed: FeedRow[] = [];
@@ -216,6 +226,8 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
     example('feedReorders'),
   );
 
+  phase('feedAndProjections');
+
   // 3. Conflicts: exactly one final decision each.
   const conflictIds = [...new Set([...views.values()].flatMap((view) => view?.conflictId ?? []))];
   const conflicts = await pooled(conflictIds, 16, (id) =>
@@ -228,6 +240,8 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
       example('appliedTwice').push(`conflict ${conflictIds[i]}: ${finals} final decisions`);
     }
   });
+
+  phase('conflicts');
 
   // 4. Notifications: what the feed, outcomes and decisions imply, for the subscribed aggregates.
   const subscribed = options.subscribed ?? (() => false);
@@ -269,10 +283,13 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
   const deliveredTwice = [...deliveryIds].filter(([, ids]) => ids.size > 1);
   example('deliveredTwice').push(...deliveredTwice.map(([id, ids]) => `${id}: ${[...ids].join(', ')}`));
 
+  phase('webhooks');
+
   // 5. Per-key order in the notification log (commit order, as `GET /v1/stream` replays it).
   const notificationReorders =
     receiver === undefined ? 0 : await logReorders(urls, got.size, example('notificationReorders'));
 
+  phase('notificationLog');
   const report: CheckReport = {
     accepted: accepted.size,
     lost: gone.length + missingFromFeed.length + gaps,
@@ -284,6 +301,7 @@ export const check = async (options: CheckOptions): Promise<CheckReport> => {
     reorders: { feed: feedReorders, notifications: notificationReorders },
     unexpectedNotifications: unexpected.length,
     webhookDeliveries: receiver?.received.length ?? 0,
+    phasesMs,
     examples: Object.fromEntries(
       Object.entries(examples)
         .filter(([, list]) => list.length > 0)
