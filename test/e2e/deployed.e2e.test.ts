@@ -64,7 +64,7 @@ describe.each(['rabbitmq', 'kafka'] as const)('the deployed services over %s', (
       deployed: artifacts(),
       shape: SHAPE,
       seed: SEED,
-      settleMs: 60_000,
+      settleMs: 90_000,
     });
     console.info(`deployed-chaos ${JSON.stringify(report)}`);
     expect({
