@@ -196,6 +196,35 @@ describe('limits, exactly, through every hop of the embedded process', () => {
       await notified('pad-c:applied:projected');
     });
 
+    it('rejects a resolution whose messages would be too large, with CONCORD_AGGREGATE_TOO_LARGE', async () => {
+      // The policy merges task tags additively: two sides of 255 KB each resolve to 510 KB, which the
+      // applied message carries twice (changes and state) and the resolved message twice (fields, choices).
+      const tagged = { type: 'TaskTagged', aggregateType: 'task', aggregateId: 'big-tags' };
+      const tags = (side: string) => Array.from({ length: 2_500 }, (_, i) => `${side}-${i}`.padEnd(100, '.'));
+      expect(await submit({ ...tagged, id: 'tags-1', data: { tags: tags('l') } })).toMatchObject([
+        { outcome: 'applied', version: 1 },
+      ]);
+      expect(
+        await submit({ ...tagged, id: 'tags-2', baseVersion: 0, data: { tags: tags('r') } }),
+      ).toMatchObject([{ outcome: 'conflict' }]);
+      const settled = await eventually(
+        async () => {
+          const stored = await getJson<{ outcome: string; details: { error?: { code: string } } }>(
+            `${url}/v1/events/tags-2`,
+          );
+          return stored.outcome === 'conflict' ? undefined : stored;
+        },
+        { what: 'the resolution', timeoutMs: 60_000 },
+      );
+      expect(settled).toMatchObject({
+        outcome: 'rejected',
+        details: { error: { code: 'CONCORD_AGGREGATE_TOO_LARGE' } },
+      });
+      await notified('tags-2:outcome:rejected');
+      await notified('tags-2:rejected');
+      expect((await aggregate('task', 'big-tags'))?.version).toBe(1);
+    });
+
     it('keeps the aggregate writable: an event that shrinks the state applies', async () => {
       expect(await submit({ ...base, id: 'shrink', data: { a: '' } })).toMatchObject([
         { outcome: 'applied', version: 5 },
