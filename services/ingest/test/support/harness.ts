@@ -3,7 +3,7 @@ import { createMemoryBus, encodeJson } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { EventEnvelope, PhysicalClock } from '@concord/core';
 import type { Database, EventStore, Relay } from '@concord/outbox';
-import { createRelay } from '@concord/outbox';
+import { baseMigrations, createRelay } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { createHttpServer, createMetrics } from '@concord/service-kit';
@@ -60,9 +60,12 @@ export interface IngestHarnessOptions {
   readonly clock?: PhysicalClock;
 }
 
-/** A migrated database of its own (closed by the caller) for one test file. */
+/**
+ * A migrated database of its own (closed by the caller) for one test file, with the outbox's and the event
+ * store's tables only: ingest owns none, and applies those two sets at start.
+ */
 export const openDatabase = (adminUrl: string): Promise<TestDatabase> =>
-  createTestDatabase({ adminUrl, max: 20 });
+  createTestDatabase({ adminUrl, max: 20, sets: baseMigrations });
 
 /** The ingest module on `db`, a memory bus, and an HTTP server driven through `inject`. */
 export const startIngest = async (db: Database, harness: IngestHarnessOptions = {}): Promise<Ingest> => {
