@@ -210,12 +210,12 @@ export {
   LONGEST_DERIVED_SUFFIX,
   MAX_ID_LENGTH,
   MAX_MESSAGE_ID_LENGTH,
+  MAX_REOPENS,
   MessageIds,
+  ROUND_CHANGE_ID,
   changeEventId,
   derivedMessageIds,
+  roundChangeEventId,
 } from './messages/ids.js';
 export type { ChangeIdSuffix, RoundChange } from './messages/ids.js';
 export { MAX_MESSAGE_BYTES, MAX_PAYLOAD_BYTES, MESSAGE_RESERVE_BYTES } from './messages/limits.js';
-  MAX_REOPENS,
-  ROUND_CHANGE_ID,
-  roundChangeEventId,
