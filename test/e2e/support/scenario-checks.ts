@@ -80,7 +80,13 @@ export const expectOutcomes = (views: Views): void => {
     details: { error: { code: 'CONCORD_EVENT_WRONG_TYPE' } },
   });
   expect(views.get('op-2')).toMatchObject({ outcome: 'resolved', decision: { strategy: 'manual_review' } });
-  expect(views.get('op-2')?.history.map((h) => h.outcome)).toEqual(['conflict', 'pending_review']);
+  // Reviewed, decided, reopened into review and decided again (the reopen phase).
+  expect(views.get('op-2')?.history.map((h) => h.outcome)).toEqual([
+    'conflict',
+    'pending_review',
+    'resolved',
+    'pending_review',
+  ]);
 };
 
 /**
@@ -156,7 +162,7 @@ export const expectProjections = (folded: Folded): void => {
   expect(new Set(fields('note/note-1')['tags'] as JsonValue[])).toEqual(
     new Set(range(1, WRITERS).map((k) => `n${k}`)),
   );
-  expect(fields('order/order-pay')).toEqual({ status: 'pending', amount: 135, currency: 'EUR' });
+  expect(fields('order/order-pay')).toEqual({ status: 'pending', amount: 140, currency: 'EUR' });
   expect(fields('task/task-locked')).toEqual({ locked: true });
   expect(fields('doc/doc-vv')).toEqual({ title: 'a1', body: 'b1', summary: 'c1' });
   expect(fields('task/task-dup')).toEqual({ title: 'once' });
@@ -174,10 +180,19 @@ export const expectedNotifications = async (
     expected.add(`${row.event.id}:applied:projected`);
   }
   for (const [id, view] of views) {
-    for (const o of [...view.history.map((h) => h.outcome), view.outcome]) expected.add(`${id}:outcome:${o}`);
-    if (view.conflictId !== undefined) {
-      const conflict = await getJson<ConflictView>(`${urls.resolver}/v1/conflicts/${view.conflictId}`);
-      for (const d of conflict.decisions) expected.add(`${view.conflictId}:${d.outcome}`);
+    if (view.conflictId === undefined) {
+      for (const o of [...view.history.map((h) => h.outcome), view.outcome])
+        expected.add(`${id}:outcome:${o}`);
+      continue;
+    }
+    // A conflict: ingest's `conflict` outcome, then each decision's resolved and outcome messages, those
+    // of a reopened conflict's later rounds with `:<round>` after their ids.
+    expected.add(`${id}:outcome:conflict`);
+    const conflict = await getJson<ConflictView>(`${urls.resolver}/v1/conflicts/${view.conflictId}`);
+    for (const d of conflict.decisions) {
+      const round = d.round === 0 ? '' : `:${d.round}`;
+      expected.add(`${view.conflictId}:${d.outcome}${round}`);
+      expected.add(`${id}:outcome:${d.outcome}${round}`);
     }
   }
   return expected;

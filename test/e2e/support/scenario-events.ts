@@ -53,7 +53,25 @@ export interface ConflictView {
   readonly status: string;
   readonly rule: string | null;
   readonly strategy: string | null;
-  readonly decisions: readonly { readonly outcome: string; readonly final: boolean }[];
+  readonly version: number | null;
+  readonly review: { readonly dueAt: string | null; readonly provisional: boolean } | null;
+  /** Ledger entries; `round` counts the reopens before it, a reopen's entry says what it reversed. */
+  readonly decisions: readonly {
+    readonly outcome: string;
+    readonly final: boolean;
+    readonly decidedBy: string;
+    readonly round: number;
+    readonly reopen?: JsonObject;
+  }[];
+}
+
+/** An entry of `GET /v1/aggregates/:type/:id/history`. */
+export interface HistoryEntry {
+  readonly id: string;
+  readonly type: string;
+  readonly outcome: Outcome;
+  readonly version: number | null;
+  readonly decisions: readonly JsonObject[];
 }
 
 export interface NotificationBody {

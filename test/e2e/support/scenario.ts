@@ -1,9 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import { formatHlc, isFinalOutcome } from '@concord/core';
 import type { EventEnvelope } from '@concord/core';
 import { expect } from 'vitest';
 import { getJson, getOptional, postJson } from './http.js';
 import { eventually } from './processes.js';
 import { SseClient } from './sse-client.js';
+import { SCENARIO_POLICY } from './stack.js';
 import type { Stack } from './stack.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 import {
@@ -14,7 +16,9 @@ import {
 } from './scenario-checks.js';
 import { WALL, WAVES, WRITERS, envelope, range, writer } from './scenario-events.js';
 import type {
+  AggregateView,
   ConflictView,
+  HistoryEntry,
   NotificationBody,
   ScenarioReport,
   StoredEventView,
@@ -264,6 +268,85 @@ export class Scenario {
     expect(decided.status).toBe('resolved');
   }
 
+  /** Waits for the stream to carry a notification of the message `messageId`. */
+  #streamed(messageId: string): Promise<true> {
+    return eventually(
+      () =>
+        this.#sse.events.some((e) => (e.data as NotificationBody).messageId === messageId) ? true : undefined,
+      { timeoutMs: 30_000, what: `a stream notification of ${messageId}` },
+    );
+  }
+
+  /** The projection of `aggregate` once it reaches `version`. */
+  #projected(aggregate: string, version: number): Promise<AggregateView> {
+    return eventually(
+      async () => {
+        const view = await getOptional<AggregateView>(
+          `${this.#stack.urls.projector}/v1/aggregates/${aggregate}`,
+        );
+        return view !== undefined && view.version >= version ? view : undefined;
+      },
+      { timeoutMs: 30_000, what: `the projection of ${aggregate} at version ${version}` },
+    );
+  }
+
+  /**
+   * 4b. The review's decision is reopened: back into review as a new version (the decided value stands),
+   * recorded in the ledger with who, why, before and after, projected and notified; then decided again.
+   */
+  async reopenDecision(): Promise<void> {
+    const { resolver, projector } = this.#stack.urls;
+    const decided = await getJson<ConflictView>(`${resolver}/v1/conflicts/op-2`);
+    const version = decided.version ?? 0;
+    const reopened = await postJson<ConflictView>(`${resolver}/v1/conflicts/op-2/reopen`, {
+      reason: 'the amount needs a second look',
+      userId: 'e2e-auditor',
+    });
+    expect(reopened).toMatchObject({
+      status: 'pending_review',
+      rule: 'payment-needs-review',
+      version: version + 1,
+      review: { dueAt: expect.any(String), provisional: true },
+    });
+    expect(reopened.decisions.map((d) => [d.decidedBy, d.outcome, d.round])).toEqual([
+      ['policy', 'pending_review', 0],
+      ['human', 'resolved', 0],
+      ['reopen', 'pending_review', 1],
+    ]);
+    expect(reopened.decisions.at(-1)?.reopen).toMatchObject({
+      userId: 'e2e-auditor',
+      reason: 'the amount needs a second look',
+      before: { outcome: 'resolved', version, fields: { amount: 135 } },
+      after: { outcome: 'pending_review', version: version + 1, fields: { amount: 135 } },
+    });
+    expect(await this.#projected('order/order-pay', version + 1)).toMatchObject({
+      version: version + 1,
+      fields: { amount: 135 },
+    });
+    const history = await getJson<{ events: HistoryEntry[] }>(
+      `${projector}/v1/aggregates/order/order-pay/history?limit=500`,
+    );
+    expect(history.events.map((e) => e.id)).toEqual(
+      expect.arrayContaining(['op-2', 'op-2:resolution', 'op-2:reopen:1']),
+    );
+    expect(history.events.find((e) => e.id === 'op-2:reopen:1')).toMatchObject({
+      type: 'ConflictReopened',
+      outcome: 'pending_review',
+      version: version + 1,
+    });
+    expect(history.events.find((e) => e.id === 'op-2')?.decisions).toHaveLength(3);
+    await this.#streamed('op-2:pending_review:1');
+    await this.#streamed('op-2:reopen:1:applied');
+
+    const again = await postJson<ConflictView>(`${resolver}/v1/conflicts/op-2/decision`, {
+      fields: { amount: { value: 140 } },
+      userId: 'e2e-reviewer',
+    });
+    expect(again).toMatchObject({ status: 'resolved', version: version + 2 });
+    expect((await this.#projected('order/order-pay', version + 2)).fields).toMatchObject({ amount: 140 });
+    await this.#streamed('op-2:resolved:1');
+  }
+
   /** 5. Every event reaches exactly one final outcome. */
   async finalOutcomes(): Promise<void> {
     await Promise.all(
@@ -272,6 +355,62 @@ export class Scenario {
       }),
     );
     expectOutcomes(this.#views);
+  }
+
+  /**
+   * 5b. A dry run of a second policy over the scenario's conflicts: the scenario policy with first write
+   * wins for task tags re-decides every recorded conflict, changes exactly the tags conflicts, writes nothing.
+   */
+  async dryRunPolicy(): Promise<void> {
+    const { resolver } = this.#stack.urls;
+    const candidate = (await readFile(SCENARIO_POLICY, 'utf8'))
+      .replace('name: e2e-scenario', 'name: e2e-first-tags')
+      .replace('resolution: { strategy: additive_merge }', 'resolution: { strategy: first_write_wins }');
+    const ledger = async () =>
+      (await getJson<{ conflicts: ConflictView[] }>(`${resolver}/v1/conflicts?limit=500`)).conflicts;
+    const before = await ledger();
+    const response = await fetch(`${resolver}/v1/policy/dry-run?changes=100`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: candidate,
+    });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as {
+      policy: { name: string };
+      conflicts: number;
+      changed: number;
+      byRule: Record<string, number>;
+      changes: { conflictId: string; before: { strategy: string }; after: { strategy: string } }[];
+      truncated: boolean;
+    };
+    // Every writer of tt, tl, os and n but the first conflicted, and op-2 and lk-2 (expectOutcomes).
+    const conflicts = 4 * (WRITERS - 1) + 2;
+    expect(before).toHaveLength(conflicts);
+    expect(report).toMatchObject({
+      policy: { name: 'e2e-first-tags' },
+      conflicts,
+      changed: WRITERS - 1,
+      byRule: {
+        default_fallback: WRITERS - 1,
+        'locked-is-final': 1,
+        'notes-merge': WRITERS - 1,
+        'payment-needs-review': 1,
+        'status-forward-only': WRITERS - 1,
+        'task-tags-additive': WRITERS - 1,
+      },
+      truncated: false,
+    });
+    expect(report.changes.map((c) => c.conflictId).sort()).toEqual(
+      before
+        .filter((c) => c.id.startsWith('tt-'))
+        .map((c) => c.id)
+        .sort(),
+    );
+    for (const change of report.changes) {
+      expect([change.before.strategy, change.after.strategy]).toEqual(['additive_merge', 'first_write_wins']);
+    }
+    // Nothing was written: the conflicts are as they were.
+    expect(await ledger()).toEqual(before);
   }
 
   /** 6. Duplicates: resubmitted ids answer with the original outcome and change nothing. */
