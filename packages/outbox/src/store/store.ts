@@ -43,14 +43,14 @@ export interface EventStoreOptions {
    * `MAX_PAYLOAD_BYTES`.
    */
   readonly maxPayloadBytes?: number;
-}
-
   /**
    * Ingest's time (core's `acceptEvent`): called for each new event under its aggregate's lock, just
    * before it is classified, so stamps follow the order events are accepted in. It stamps the event's
    * `serverHlc`, or refuses the event (recorded `rejected` with its code). Default: events as given.
    */
   readonly accept?: (event: EventEnvelope) => Accepted;
+}
+
 export interface RecordOutcomeOptions {
   readonly eventId: string;
   readonly outcome: Outcome;
