@@ -238,4 +238,15 @@ describe('reopening a decided conflict on Postgres', () => {
     // Nothing was written by the refused requests.
     expect(await ledgerOf(h, conflictId)).toEqual([['policy', 'resolved', 0, 3]]);
   });
+
+  it('refuses a reopen past the last round whose ids fit the bus', async () => {
+    const { id, conflictId } = await decided();
+    await h.db.query(`UPDATE concord.conflicts SET reopens = 9999 WHERE conflict_id = $1`, [conflictId]);
+    const refused = await h.http('POST', `/v1/conflicts/${conflictId}/reopen`, { reason: 'x', userId: 'u' });
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { error: { code: 'CONCORD_CONFLICT_REOPEN_LIMIT', details: { reopens: 9999 } } },
+    });
+    expect(await h.store.getAggregate(h.db, 'task', id)).toMatchObject({ version: 3 });
+  });
 });
