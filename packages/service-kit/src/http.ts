@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '@concord/core';
-import { ConcordError } from '@concord/core';
+import { ConcordError, isConcordError } from '@concord/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServiceMetrics } from './metrics.js';
-import { toHttpError } from './errors.js';
+import { registerCompression, UNSUPPORTED_ENCODING } from './compression.js';
+import { registerErrorStatus, toHttpError } from './errors.js';
 
 /** A dependency `/readyz` asks about: a database pool, a broker connection. */
 export interface ReadinessCheck {
@@ -102,6 +103,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     frameworkErrors: send,
   });
   let accepting = true;
+  registerErrorStatus(UNSUPPORTED_ENCODING, 415);
+  registerCompression(app, options.bodyLimit);
 
   app.addHook('onResponse', (request, reply, done) => {
     options.metrics.httpDuration
@@ -149,6 +152,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
  */
 function fastifyError(error: unknown): ReturnType<typeof toHttpError> | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  // Ours, raised while the body was read (a body that does not decompress): its code stands.
+  if (isConcordError(error)) return undefined;
   const code = (error as { code?: unknown }).code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return toHttpError(new ConcordError('CONCORD_BODY_TOO_LARGE', 'request body exceeds the size limit'));

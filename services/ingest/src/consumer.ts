@@ -5,7 +5,8 @@ import type { EnvelopeLimits, Logger } from '@concord/core';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
-import { nothingUsable, parseSubmit, unusableMessageError } from './intake.js';
+import { parseSubmitMessage } from './cloudevents.js';
+import { nothingUsable, unusableMessageError } from './intake.js';
 import type { IngestMetrics } from './metrics.js';
 import { logResults } from './results.js';
 
@@ -33,7 +34,8 @@ export interface SubmitConsumerDeps {
  * no usable id) throws a non-retryable error: the bus dead-letters it at once.
  */
 export const handleSubmit = async (deps: SubmitConsumerDeps, message: IncomingMessage): Promise<void> => {
-  const items = parseSubmit(decodeJson(message.payload), deps.limits);
+  const payload = decodeJson(message.payload);
+  const items = parseSubmitMessage({ payload, headers: message.headers }, deps.limits);
   if (nothingUsable(items)) throw unusableMessageError(items);
   const result = await deps.batcher.submit({ items, inboxId: message.id, bytes: message.payload.byteLength });
   if (result.kind === 'failed') throw result.error;

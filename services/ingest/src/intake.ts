@@ -66,7 +66,8 @@ const invalidItem = (input: unknown, found: readonly IntakeProblem[]): IntakeIte
   };
 };
 
-const itemOf = (input: unknown, validation: EventValidation): IntakeItem =>
+/** One event's item: its envelope, or what could be read of it with its problems. */
+export const itemOf = (input: unknown, validation: EventValidation): IntakeItem =>
   validation.ok ? { valid: true, event: validation.event } : invalidItem(input, validation.problems);
 
 /**

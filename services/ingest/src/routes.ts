@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
-import { parseBatch } from './intake.js';
+import { CLOUDEVENT_BATCH_TYPE, CLOUDEVENT_TYPE, parseHttpSubmission } from './cloudevents.js';
 import type { IngestMetrics } from './metrics.js';
 import { logResults } from './results.js';
 
@@ -48,8 +48,14 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     void reply.header('retry-after', String(refusal.retryAfterSeconds));
     throw refusal.error;
   };
+  // CloudEvents structured and batched mode bodies parse as JSON bodies do (`__proto__` an own member).
+  app.addContentTypeParser(
+    [CLOUDEVENT_TYPE, CLOUDEVENT_BATCH_TYPE],
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('ignore', 'ignore'),
+  );
   app.post('/v1/events', { bodyLimit: deps.bodyLimit, onRequest }, async (request) => {
-    const items = parseBatch(request.body, deps.limits);
+    const items = parseHttpSubmission(request, deps.limits);
     // A chunked body has no length; it counts as the largest one.
     const length = Number(request.headers['content-length']);
     const bytes = Number.isSafeInteger(length) ? length : deps.bodyLimit;

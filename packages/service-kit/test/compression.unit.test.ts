@@ -1,0 +1,73 @@
+import { brotliDecompressSync, deflateSync, gunzipSync } from 'node:zlib';
+import { silentLogger } from '@concord/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { negotiateEncoding } from '../src/compression.js';
+import { createHttpServer, createMetrics } from '../src/index.js';
+import type { HttpServer } from '../src/index.js';
+
+const big = { items: Array.from({ length: 200 }, (_, i) => ({ i, text: 'the same words again' })) };
+
+describe('compressed request and response bodies', () => {
+  let server: HttpServer;
+  beforeAll(async () => {
+    server = createHttpServer({
+      logger: silentLogger,
+      metrics: createMetrics(`kit_${Date.now()}`),
+      checks: [],
+      bodyLimit: 1024,
+    });
+    server.app.get('/big', () => big);
+    server.app.get('/stream', (_request, reply) =>
+      reply.type('text/event-stream').send(`data: ${'x'.repeat(4096)}\n\n`),
+    );
+    server.app.post('/echo', (request) => ({ got: request.body }));
+    await server.app.ready();
+  });
+  afterAll(() => server.close());
+
+  const get = (url: string, acceptEncoding?: string) =>
+    server.app.inject({
+      method: 'GET',
+      url,
+      headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding },
+    });
+
+  it('sends br or gzip as Accept-Encoding prefers, and plain JSON without it', async () => {
+    const br = await get('/big', 'gzip;q=0.5, br');
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(JSON.parse(brotliDecompressSync(br.rawPayload).toString())).toEqual(big);
+    const gz = await get('/big', 'gzip, br;q=0');
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(gz.rawPayload).toString())).toEqual(big);
+    const plain = await get('/big');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.json()).toEqual(big);
+  });
+
+  it('never compresses an event stream or a small body', async () => {
+    expect((await get('/stream', 'gzip')).headers['content-encoding']).toBeUndefined();
+    expect((await get('/healthz', 'gzip')).headers['content-encoding']).toBeUndefined();
+  });
+
+  it('holds a deflate body to the limit after decompression', async () => {
+    const post = (payload: unknown) =>
+      server.app.inject({
+        method: 'POST',
+        url: '/echo',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'deflate' },
+        payload: deflateSync(JSON.stringify(payload)),
+      });
+    expect((await post({ a: 1 })).json()).toEqual({ got: { a: 1 } });
+    const large = await post({ a: 'x'.repeat(2000) });
+    expect(large.statusCode).toBe(413);
+    expect(large.json()).toMatchObject({ error: { code: 'CONCORD_BODY_TOO_LARGE' } });
+  });
+
+  it('reads q-values, wildcards and refusals', () => {
+    expect(negotiateEncoding(undefined)).toBeUndefined();
+    expect(negotiateEncoding('identity')).toBeUndefined();
+    expect(negotiateEncoding('*')).toBe('br');
+    expect(negotiateEncoding('*;q=0.1, gzip;q=0.8')).toBe('gzip');
+    expect(negotiateEncoding('br;q=0, gzip;q=0')).toBeUndefined();
+  });
+});
