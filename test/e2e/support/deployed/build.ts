@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,21 @@ const pnpm = async (args: readonly string[]): Promise<void> => {
 };
 
 /**
+ * `pnpm deploy --legacy` hard-links the workspace packages' files into the deploy directory, so a
+ * `tsc -b` in the checkout afterwards (another build, an editor) would change the deployed code under
+ * the running services. Each `@concord/*` package is copied over itself to make the deployment its own.
+ */
+const detachWorkspacePackages = (dir: string): void => {
+  const store = join(dir, 'node_modules/.pnpm');
+  for (const name of readdirSync(store).filter((entry) => entry.startsWith('@concord+'))) {
+    const path = join(store, name);
+    cpSync(path, `${path}.copy`, { recursive: true, verbatimSymlinks: true });
+    rmSync(path, { recursive: true, force: true });
+    renameSync(`${path}.copy`, path);
+  }
+};
+
+/**
  * Builds the services and what they depend on (`build`: `tsc -b`, and the resolver's bundled policy),
  * then `pnpm --filter @concord/<service> deploy --prod --legacy <dir>` for each, as README "Deploy the
  * services separately" and services/Dockerfile do. `deploy` copies each workspace package's `files`
@@ -63,6 +78,7 @@ export const deployServices = async (): Promise<Deployed> => {
         '--prefer-offline',
         dirs[service],
       ]);
+      detachWorkspacePackages(dirs[service]);
       if (!existsSync(join(dirs[service], 'dist/main.js'))) {
         throw new Error(`pnpm deploy of ${service} made no dist/main.js in ${dirs[service]}`);
       }
