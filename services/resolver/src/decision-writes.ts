@@ -100,7 +100,7 @@ export const createDecisionWrites = (options: DecisionWritesOptions) => {
       committedAt: iso(),
     });
     const largest = Math.max(0, ...messages.map((m) => m.payload.byteLength));
-    if (largest <= Infinity) return { record, change };
+    if (largest <= maxPayloadBytes) return { record, change };
     logger.warn({ conflictId: conflict.id, bytes: largest }, 'resolution too large for a message; rejected');
     return { record: tooLarge(record, largest, maxPayloadBytes), change: undefined };
   };
