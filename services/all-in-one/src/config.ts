@@ -62,6 +62,8 @@ export const allInOneEnvSchema = z
     CONCORD_EXTENSIONS: z.string().optional(),
     /** Largest `POST /v1/events` body (413 above); as ingest's, 4 MiB by default (see its README). */
     INGEST_MAX_BODY_BYTES: envInt(DEFAULT_MAX_BODY_BYTES, { min: 1024, max: 64 * 1024 * 1024 }),
+    /** How far an event's own `hlc` may be ahead of ingest's clock (DESIGN §6); further: rejected. */
+    INGEST_MAX_CLOCK_SKEW_MS: envInt(5 * 60_000, { min: 0, max: 7 * 24 * 3_600_000 }),
     NOTIFIER_ALLOW_PRIVATE_URLS: envBoolean(false),
     NOTIFIER_MAX_ATTEMPTS: envInt(8, { min: 1, max: 100 }),
     NOTIFIER_BACKOFF_INITIAL_MS: envInt(1_000, { min: 1, max: 3_600_000 }),

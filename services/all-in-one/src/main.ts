@@ -101,7 +101,7 @@ const main = async (): Promise<void> => {
       logger,
       registry: metrics.registry,
       schema,
-      options: { bodyLimit: config.INGEST_MAX_BODY_BYTES },
+      options: { bodyLimit: config.INGEST_MAX_BODY_BYTES, maxClockSkewMs: config.INGEST_MAX_CLOCK_SKEW_MS },
     }),
     createResolverModule({ db, bus, logger, metrics, policy, schema, registry: strategies, specs }),
     createProjectorModule({
