@@ -33,8 +33,8 @@ export {
 } from './validation.js';
 export { realTimers, settlesWithin, sleep } from './timers.js';
 export type { Timers } from './timers.js';
-export { backoffDelay, DEFAULT_RETRY, resolveRetry } from './consumer/backoff.js';
-export type { ResolvedRetry } from './consumer/backoff.js';
+export { createWakeableLoop } from './wakeable-loop.js';
+export type { Pause, WakeableLoop, WakeableLoopOptions } from './wakeable-loop.js';
 export { KeyedDispatcher } from './consumer/keyed-dispatcher.js';
 export type { KeyedTask } from './consumer/keyed-dispatcher.js';
 export { deadLetterMessage } from './consumer/dead-letter.js';

@@ -1,14 +1,8 @@
-import { ConcordError, silentLogger } from '@concord/core';
-import {
-  backoffDelay,
-  ConsumerPipeline,
-  DLQ_HEADERS,
-  deadLetterMessage,
-  KeyedDispatcher,
-  resolveRetry,
-} from '@concord/bus';
+import { backoffDelay, ConcordError, silentLogger } from '@concord/core';
+import { ConsumerPipeline, DLQ_HEADERS, deadLetterMessage, KeyedDispatcher } from '@concord/bus';
 import type { DeadLetterCause, IncomingMessage, Timers } from '@concord/bus';
 import { describe, expect, it } from 'vitest';
+import { resolveRetry, retryBackoff } from '../src/consumer/backoff.js';
 
 const incoming = (id: string, key: string): IncomingMessage => ({
   id,
@@ -31,12 +25,12 @@ const instantTimers = (delays: number[]): Timers => ({
 
 describe('backoff', () => {
   it('doubles the ceiling per attempt, caps it, and applies full jitter', () => {
-    const retry = resolveRetry({ initialDelayMs: 100, maxDelayMs: 1_000 });
-    expect([1, 2, 3, 4, 5].map((attempt) => backoffDelay(retry, attempt, () => 0.999))).toEqual([
+    const backoff = retryBackoff(resolveRetry({ initialDelayMs: 100, maxDelayMs: 1_000 }));
+    expect([1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, () => 0.999))).toEqual([
       99, 199, 399, 799, 999,
     ]);
-    expect(backoffDelay(retry, 3, () => 0)).toBe(0);
-    expect(backoffDelay(retry, 3, () => 0.5)).toBe(200);
+    expect(backoffDelay(3, backoff, () => 0)).toBe(0);
+    expect(backoffDelay(3, backoff, () => 0.5)).toBe(200);
   });
 
   it('rejects nonsense options', () => {

@@ -2,6 +2,8 @@ export { ConcordError, isConcordError, isRetryable, errorCode } from './errors.j
 export type { ConcordErrorOptions } from './errors.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export { backoffDelay } from './backoff.js';
+export type { Backoff, Jitter } from './backoff.js';
 export { canonicalJson, isPlainObject, utf8ByteLength } from './json.js';
 export type { JsonObject, JsonValue } from './json.js';
 

@@ -16,7 +16,6 @@ export { createRelay } from './relay/relay.js';
 export type { Relay, RelayOptions, RelayStats } from './relay/types.js';
 export type { RelayCounters } from './relay/stats.js';
 export type { BackoffOptions } from './relay/backoff.js';
-export { backoffDelay } from './relay/backoff.js';
 export { createInbox } from './inbox.js';
 export type { Inbox, InboxOptions, InboxPruneOptions, InboxResult } from './inbox.js';
 export { createEventStore } from './store/store.js';

@@ -1,3 +1,4 @@
+import { createWakeableLoop } from '@concord/bus';
 import type { Timers } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
@@ -5,7 +6,6 @@ import type { Database } from '@concord/outbox';
 import type { NotifierMetrics } from './metrics.js';
 import type { JobQueue } from './queue/port.js';
 import type { DeliveryRef, DeliveryStore } from './store/deliveries.js';
-import { createWakeableLoop } from './wakeable-loop.js';
 
 export interface DispatcherOptions {
   readonly db: Database;

@@ -1,3 +1,4 @@
+import type { Backoff } from '@concord/core';
 import type { RetryOptions } from '../port.js';
 import { invalidOptionsError } from '../errors.js';
 
@@ -18,11 +19,11 @@ export const resolveRetry = (options: RetryOptions = {}): ResolvedRetry => {
 };
 
 /**
- * Exponential backoff with full jitter: a uniformly random delay in
- * `[0, min(maxDelayMs, initialDelayMs * 2^(attempt - 1)))`, where `attempt` is the attempt that failed.
- * `random` returns a number in [0, 1) (inject a fixed one in tests).
+ * The bus backs off with full jitter: a uniformly random delay in
+ * `[0, min(maxDelayMs, initialDelayMs * 2^(attempt - 1)))`, where `attempt` is the attempt that failed
+ * (core's `backoffDelay`, with a `random` the caller injects).
  */
-export const backoffDelay = (retry: ResolvedRetry, attempt: number, random: () => number): number => {
-  const ceiling = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
-};
+export const retryBackoff = (retry: {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}): Backoff => ({ initialMs: retry.initialDelayMs, maxMs: retry.maxDelayMs, jitter: 'full' });

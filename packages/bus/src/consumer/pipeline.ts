@@ -1,9 +1,9 @@
-import { errorCode, isRetryable } from '@concord/core';
+import { backoffDelay, errorCode, isRetryable } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { IncomingMessage, MessageHandler, RetryOptions } from '../port.js';
 import { realTimers, settlesWithin, sleep } from '../timers.js';
 import type { Timers } from '../timers.js';
-import { backoffDelay, resolveRetry } from './backoff.js';
+import { resolveRetry, retryBackoff } from './backoff.js';
 import type { ResolvedRetry } from './backoff.js';
 import type { DeadLetterCause } from './dead-letter.js';
 import { KeyedDispatcher } from './keyed-dispatcher.js';
@@ -139,7 +139,7 @@ export class ConsumerPipeline {
           return this.#deadLetter(delivery, message, { error, attempts: attempt, group });
         }
         this.#observe({ kind: 'retry', group, topic: message.topic, attempt });
-        const delay = backoffDelay(this.#retry, attempt, this.#random);
+        const delay = backoffDelay(attempt, retryBackoff(this.#retry), this.#random);
         logger.debug(
           { group, topic: message.topic, id: message.id, attempt, delay, err: error },
           'handler failed; retrying after backoff',
@@ -167,7 +167,7 @@ export class ConsumerPipeline {
         await this.#options.deadLetter(message, cause);
         break;
       } catch (error) {
-        const delay = backoffDelay(this.#retry, failures, this.#random);
+        const delay = backoffDelay(failures, retryBackoff(this.#retry), this.#random);
         logger.error(
           { id: message.id, topic: message.topic, failures, delay, err: error },
           'dead-lettering failed; trying again while the key waits',

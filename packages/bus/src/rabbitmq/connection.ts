@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
+import { backoffDelay } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { connect } from 'amqplib';
 import type { ChannelModel } from 'amqplib';
-import { backoffDelay } from '../consumer/backoff.js';
+import { retryBackoff } from '../consumer/backoff.js';
 import { busUnavailableError } from '../errors.js';
 import { sleep } from '../timers.js';
 import type { Timers } from '../timers.js';
@@ -142,10 +143,10 @@ export class RabbitConnection {
   }
 
   #pause(attempt: number): Promise<void> {
-    const { initialDelayMs, maxDelayMs } = this.#options.reconnect;
+    const { reconnect } = this.#options;
     const delay = Math.max(
-      initialDelayMs,
-      backoffDelay({ maxAttempts: Infinity, initialDelayMs, maxDelayMs }, attempt, this.#options.random),
+      reconnect.initialDelayMs,
+      backoffDelay(attempt, retryBackoff(reconnect), this.#options.random),
     );
     return sleep(this.#options.timers, delay, this.#stop.signal);
   }

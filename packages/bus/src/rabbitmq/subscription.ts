@@ -1,7 +1,8 @@
+import { backoffDelay } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { AttemptLog } from '../consumer/attempt-log.js';
-import { backoffDelay } from '../consumer/backoff.js';
+import { retryBackoff } from '../consumer/backoff.js';
 import type { DeadLetterCause } from '../consumer/dead-letter.js';
 import type { ConsumerObserver } from '../consumer/observer.js';
 import { ConsumerPipeline, DEFAULT_CONCURRENCY } from '../consumer/pipeline.js';
@@ -179,14 +180,10 @@ export class RabbitSubscription implements Subscription {
   /** After a channel failure: wait with backoff, then re-attach on the live connection, if any. */
   #scheduleReattach(failed: ChannelModel | undefined, generation: number): void {
     this.#failures += 1;
-    const { initialDelayMs, maxDelayMs } = this.#options.reconnect;
+    const { reconnect } = this.#options;
     const delay = Math.max(
-      initialDelayMs,
-      backoffDelay(
-        { maxAttempts: Infinity, initialDelayMs, maxDelayMs },
-        this.#failures,
-        this.#options.random,
-      ),
+      reconnect.initialDelayMs,
+      backoffDelay(this.#failures, retryBackoff(reconnect), this.#options.random),
     );
     this.#options.timers.setTimeout(() => {
       const connection = this.#options.connection();

@@ -1,4 +1,6 @@
-/** Exponential backoff with full jitter. */
+import type { Backoff } from '@concord/core';
+
+/** Backoff of the relay: of a failing key, and of the whole relay while the broker is unreachable. */
 export interface BackoffOptions {
   /** First delay in ms. Default 200. */
   readonly initialDelayMs?: number;
@@ -6,14 +8,13 @@ export interface BackoffOptions {
   readonly maxDelayMs?: number;
 }
 
-/** Delay before retry number `attempt` (1-based): random in [base/2, base], base = initial·2^(attempt-1). */
-export const backoffDelay = (
-  attempt: number,
-  options: BackoffOptions = {},
-  random: () => number = Math.random,
-): number => {
-  const initial = options.initialDelayMs ?? 200;
-  const max = options.maxDelayMs ?? 30_000;
-  const base = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base / 2 + random() * (base / 2));
-};
+/**
+ * The relay backs off with equal jitter (core's `backoffDelay`): retry number `attempt` (1-based) waits a
+ * random delay in [step/2, step], step = min(maxDelayMs, initialDelayMs · 2^(attempt − 1)), so every
+ * retry waits at least half its step while many keys' retries still spread out.
+ */
+export const relayBackoff = (options: BackoffOptions = {}): Backoff => ({
+  initialMs: options.initialDelayMs ?? 200,
+  maxMs: options.maxDelayMs ?? 30_000,
+  jitter: 'equal',
+});

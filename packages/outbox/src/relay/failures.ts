@@ -1,10 +1,8 @@
 import { DLQ_HEADERS, dlqTopic } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
-import { errorCode, isRetryable } from '@concord/core';
-import type { Logger } from '@concord/core';
+import { backoffDelay, errorCode, isRetryable } from '@concord/core';
+import type { Backoff, Logger } from '@concord/core';
 import type { Database } from '../db/types.js';
-import { backoffDelay } from './backoff.js';
-import type { BackoffOptions } from './backoff.js';
 import type { Leases } from './leases.js';
 import type { OutboxRow } from './row.js';
 import type { RelaySql } from './sql.js';
@@ -19,7 +17,8 @@ export interface FailuresOptions {
   readonly stats: StatsRecorder;
   readonly logger: Logger;
   readonly maxAttempts: number;
-  readonly backoff: BackoffOptions;
+  /** The relay's backoff (`relayBackoff`). */
+  readonly backoff: Backoff;
   readonly publishDeadLetters: boolean;
   readonly random: () => number;
   readonly now: () => number;

@@ -1,3 +1,5 @@
+import { backoffDelay } from '@concord/core';
+
 /** One unit of work; `id` makes enqueueing idempotent (a job with a known id is not added twice). */
 export interface Job<T> {
   readonly id: string;
@@ -63,10 +65,12 @@ export const retryDelay = (
   failures: number,
   settings: RetrySettings,
   random: () => number = Math.random,
-): number => {
-  const step = Math.min(settings.maxDelayMs, settings.initialDelayMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(step / 2 + random() * (step / 2));
-};
+): number =>
+  backoffDelay(
+    failures,
+    { initialMs: settings.initialDelayMs, maxMs: settings.maxDelayMs, jitter: 'equal' },
+    random,
+  );
 
 /**
  * The port deliveries go through. Implementations: BullMQ on Redis (standalone services) and in

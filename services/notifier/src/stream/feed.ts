@@ -1,9 +1,9 @@
+import { createWakeableLoop } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database, Unlisten } from '@concord/outbox';
 import type { LogEntry, LogPosition, NotificationLog } from '../store/log.js';
 import { LOG_START } from '../store/log.js';
-import { createWakeableLoop } from '../wakeable-loop.js';
 
 export type FeedListener = (entries: readonly LogEntry[]) => void;
 
