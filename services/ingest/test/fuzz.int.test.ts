@@ -12,11 +12,17 @@ import { batchText, garbageBody, hostileBatch } from './support/hostile.js';
 /**
  * The standing fuzz (issue 16): hostile batches over HTTP and, the same batch under other ids, as a
  * submit message. Cases per property: `CONCORD_FUZZ_RUNS` (`pnpm fuzz` raises it), else a number that
- * keeps this file within seconds; `CONCORD_FUZZ_SEED` replays a failure.
+ * keeps this file within seconds; `CONCORD_FUZZ_SEED` and `CONCORD_FUZZ_PATH` (as fast-check reports
+ * them) replay a failure.
  */
 const RUNS = Number(process.env['CONCORD_FUZZ_RUNS'] ?? 25);
 const SEED = process.env['CONCORD_FUZZ_SEED'];
-const settings = { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: Number(SEED) }) };
+const PATH = process.env['CONCORD_FUZZ_PATH'];
+const settings = {
+  numRuns: RUNS,
+  ...(SEED === undefined ? {} : { seed: Number(SEED) }),
+  ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true }),
+};
 
 /** Each case takes some 150 ms (an HTTP batch, a submit message, reads by id); the long run needs longer. */
 const TIMEOUT_MS = Math.max(60_000, RUNS * 500);
