@@ -48,6 +48,18 @@ export default tseslint.config(
     },
   },
   {
+    // The client's main entry runs in browsers: Node built-ins only under src/node (`@concord/client/node`).
+    files: ['packages/client/src/**/*.ts'],
+    ignores: ['packages/client/src/node/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*'], message: 'browser entry: Node built-ins only in src/node.' }] },
+      ],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname'],
+    },
+  },
+  {
     files: ['**/test/**/*.ts', '**/bench/**/*.ts', '**/*.test.ts', '*.config.ts', 'infra/**/*.ts'],
     rules: {
       'no-console': 'off',

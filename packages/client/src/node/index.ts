@@ -1,0 +1,2 @@
+/** `@concord/client/node`: what only Node can run. */
+export { fileStore } from './file-store.js';
