@@ -1,6 +1,6 @@
 import type { IncomingMessage } from '@concord/bus';
-import { formatHlc } from '@concord/core';
-import type { OutcomeMessage } from '@concord/core';
+import { formatHlc } from '@concord/core/versions';
+import type { OutcomeMessage } from '@concord/core/messages';
 import { createEventStore } from '@concord/outbox';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -44,8 +44,8 @@ describe('ingest server time on Postgres', () => {
       events: [event({ id: `${id}-w1`, aggregateId: id, baseVersion: 1, hlc: own, data: { title: 'one' } })],
     });
     expect(late.body.results[0]?.outcome).toBe('conflict');
-    const w9 = (await ingest.get(`/v1/events/${id}-w9`)).body as { event: { serverHlc?: string } };
-    const w1 = (await ingest.get(`/v1/events/${id}-w1`)).body as {
+    const w9 = (await ingest.get(`/v1/events/${id}-w9`)).body as unknown as { event: { serverHlc?: string } };
+    const w1 = (await ingest.get(`/v1/events/${id}-w1`)).body as unknown as {
       event: { serverHlc?: string; hlc?: string };
     };
     expect(w9.event.serverHlc).toBe(formatHlc({ wall: physical.now - 5, logical: 0, node: 'ingest-t' }));
@@ -109,7 +109,7 @@ describe('ingest server time on Postgres', () => {
     await waitFor('two outcomes', () => outcomes.filter((m) => m.key.startsWith(id)).length >= 2);
     const evil = decode(outcomes.find((m) => m.key === `${id}-evil`) as IncomingMessage);
     expect(evil).toMatchObject({ outcome: 'rejected', error: { code: 'CONCORD_EVENT_CLOCK_AHEAD' } });
-    const ok = (await ingest.get(`/v1/events/${id}-ok`)).body as {
+    const ok = (await ingest.get(`/v1/events/${id}-ok`)).body as unknown as {
       outcome: string;
       event: { serverHlc?: string };
     };
