@@ -20,6 +20,8 @@ export const NotifierErrorCode = {
   urlUnresolvable: 'CONCORD_WEBHOOK_URL_UNRESOLVABLE',
   /** The receiver answered with a non-2xx status, or the request failed or timed out (retryable). */
   deliveryFailed: 'CONCORD_WEBHOOK_DELIVERY_FAILED',
+  /** A stream's `format` or a subscription's is neither `json` nor `cloudevents`. */
+  formatInvalid: 'CONCORD_NOTIFICATION_FORMAT_INVALID',
   /** The Last-Event-ID of a stream is not a non-negative integer. */
   cursorInvalid: 'CONCORD_STREAM_CURSOR_INVALID',
   /** The notifier serves as many streams as it is configured for (503, retryable). */
@@ -43,6 +45,7 @@ export const registerNotifierErrorStatuses = (): void => {
   registerErrorStatus(NotifierErrorCode.subscriptionInvalid, 400);
   registerErrorStatus(NotifierErrorCode.subscriptionNotFound, 404);
   registerErrorStatus(NotifierErrorCode.filterInvalid, 400);
+  registerErrorStatus(NotifierErrorCode.formatInvalid, 400);
   registerErrorStatus(NotifierErrorCode.urlInvalid, 400);
   registerErrorStatus(NotifierErrorCode.urlScheme, 400);
   registerErrorStatus(NotifierErrorCode.urlCredentials, 400);

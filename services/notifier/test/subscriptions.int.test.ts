@@ -56,6 +56,7 @@ describe('subscriptions API (private URLs refused)', () => {
       id: expect.any(String),
       url: 'https://hooks.example.com/concord',
       filter: { eventTypes: ['TaskUpdated'], aggregateIds: ['task-*'], outcomes: ['applied', 'merged'] },
+      format: 'json',
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     expect(created.headers.location).toBe(`/v1/subscriptions/${body.id}`);

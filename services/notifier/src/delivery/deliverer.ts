@@ -4,6 +4,7 @@ import { ConcordError, errorCode, isConcordError, silentLogger } from '@concord/
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import { runInSpan } from '@concord/bus';
+import { CLOUDEVENT_CONTENT_TYPE, formatNotification } from '../cloudevent.js';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import type { NotifierMetrics } from '../metrics.js';
 import { DelayJobError } from '../queue/port.js';
@@ -110,9 +111,10 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
       'concord.notification.kind': notification.kind,
       'server.address': hostOf(target.url),
     });
-    const body = JSON.stringify(notification);
+    // A `cloudevents` subscription gets a structured-mode CloudEvent, signed as any body is.
+    const body = formatNotification(notification, target.format);
     const headers = {
-      'content-type': 'application/json',
+      'content-type': target.format === 'cloudevents' ? CLOUDEVENT_CONTENT_TYPE : 'application/json',
       'user-agent': 'concord-notifier',
       [WebhookHeaders.signature]: signBody(body, target.secret),
       [WebhookHeaders.deliveryId]: ref.deliveryId,

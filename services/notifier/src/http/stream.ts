@@ -3,6 +3,7 @@ import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import { exemptFromIdleTimeout } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
+import { parseFormat } from '../cloudevent.js';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import { compileFilter, filterFromQuery } from '../filter.js';
 import type { NotifierMetrics } from '../metrics.js';
@@ -63,7 +64,8 @@ const lastEventIdOf = (header: string | string[] | undefined, query: unknown): s
  * `GET /v1/stream`: Server-Sent Events of notifications matching the query filter (`eventTypes`,
  * `aggregateTypes`, `aggregateIds`, `outcomes`, `topics`; comma-separated or repeated). The
  * `Last-Event-ID` header (or `?lastEventId=`) resumes after that id; `0` replays the whole log;
- * without one the stream starts at the present. Heartbeat comments keep proxies from timing out.
+ * without one the stream starts at the present. `?format=cloudevents` sends each notification as a
+ * structured-mode CloudEvent (`data:` the event; `id:` and `event:` as always). Heartbeat comments keep proxies from timing out.
  * Streams are capped in all and per client address (`limits`); the slot is taken before the first
  * await, so a burst of requests cannot overshoot the caps.
  */
@@ -109,6 +111,7 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
       throw new ConcordError('CONCORD_NOT_READY', 'the notifier is shutting down', { retryable: true });
     const matches = compileFilter(filterFromQuery(request.query));
     const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.lastEventId);
+    const format = parseFormat(request.query.format);
     const release = take(request.ip);
     let from: LogPosition;
     try {
@@ -130,6 +133,7 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
       feed: options.feed,
       matches,
       from,
+      format,
       heartbeatMs: options.heartbeatMs,
       stallMs: limits.stallMs,
       pageSize: limits.pageSize,

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { findUnstorableText, isUnstorableText } from '@concord/core';
+import { findUnstorableText, isUnstorableText } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { NOTIFICATION_FORMATS } from '../cloudevent.js';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import { parseFilter } from '../filter.js';
 import type { DeliveryStore } from '../store/deliveries.js';
@@ -15,6 +16,7 @@ const bodySchema = z.object({
   url: z.string().min(1).max(2048),
   filter: z.unknown().optional(),
   secret: z.string().min(8, 'must be at least 8 characters').max(1024),
+  format: z.enum(NOTIFICATION_FORMATS).optional(),
 });
 
 export interface SubscriptionRoutesOptions {
@@ -28,7 +30,8 @@ export interface SubscriptionRoutesOptions {
 }
 
 /**
- * `POST /v1/subscriptions` `{ url, filter?, secret }` → 201 (the secret is never returned),
+ * `POST /v1/subscriptions` `{ url, filter?, secret, format? }` (`format`: `json`, the default, or
+ * `cloudevents`: webhooks carry structured-mode CloudEvents) → 201 (the secret is never returned),
  * `GET /v1/subscriptions`, `GET /v1/subscriptions/:id`, `DELETE /v1/subscriptions/:id` (204),
  * `GET /v1/subscriptions/:id/dead-letters`.
  */
@@ -62,7 +65,7 @@ export const registerSubscriptionRoutes = (
     if (!parsed.success) {
       throw notifierError(
         NotifierErrorCode.subscriptionInvalid,
-        'subscription must be { url, filter?, secret }',
+        'subscription must be { url, filter?, secret, format? }',
         {
           details: parsed.error.issues.map((issue) => ({
             path: issue.path.join('.'),
@@ -80,6 +83,7 @@ export const registerSubscriptionRoutes = (
       id: newId(),
       url: url.href,
       filter,
+      format: parsed.data.format ?? 'json',
       secret: parsed.data.secret,
     });
     return reply.status(201).header('location', `/v1/subscriptions/${created.id}`).send(created);

@@ -1,4 +1,5 @@
 import type { Database, Sql, Tx } from '@concord/outbox';
+import type { NotificationFormat } from '../cloudevent.js';
 import type { Tables } from './tables.js';
 
 /** Stable per notification and subscription: the `X-Concord-Delivery-Id` header and the job id. */
@@ -31,6 +32,7 @@ export interface DeliveryTarget {
   readonly status: DeliveryStatus;
   readonly url: string;
   readonly secret: string;
+  readonly format: NotificationFormat;
 }
 
 export interface DeadLetter {
@@ -176,7 +178,7 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
 
   async target(sql, id) {
     const { rows } = await sql.query<DeliveryTarget>(
-      `SELECT d.status, s.url, s.secret FROM ${tables.deliveries} d
+      `SELECT d.status, s.url, s.secret, s.format FROM ${tables.deliveries} d
        JOIN ${tables.subscriptions} s ON s.id = d.subscription_id
        WHERE d.id = $1`,
       [id],

@@ -1,4 +1,5 @@
 import type { Sql } from '@concord/outbox';
+import type { NotificationFormat } from '../cloudevent.js';
 import type { NotificationFilter } from '../filter.js';
 import type { Tables } from './tables.js';
 
@@ -7,6 +8,8 @@ export interface Subscription {
   readonly id: string;
   readonly url: string;
   readonly filter: NotificationFilter;
+  /** How webhooks deliver: the notification as JSON, or as a structured-mode CloudEvent. */
+  readonly format: NotificationFormat;
   readonly createdAt: string;
 }
 
@@ -19,33 +22,42 @@ interface Row {
   id: string;
   url: string;
   filter: NotificationFilter | string;
+  format: NotificationFormat;
   secret: string;
   created_at: string;
 }
 
-const COLUMNS = `id, url, filter, secret,
+const COLUMNS = `id, url, filter, format, secret,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 const toSubscription = (row: Row): SubscriptionWithSecret => ({
   id: row.id,
   url: row.url,
   filter: typeof row.filter === 'string' ? (JSON.parse(row.filter) as NotificationFilter) : row.filter,
+  format: row.format,
   secret: row.secret,
   createdAt: row.created_at,
 });
 
 /** Strips the secret. */
-export const publicView = ({ id, url, filter, createdAt }: Subscription): Subscription => ({
+export const publicView = ({ id, url, filter, format, createdAt }: Subscription): Subscription => ({
   id,
   url,
   filter,
+  format,
   createdAt,
 });
 
 export interface SubscriptionStore {
   create(
     sql: Sql,
-    subscription: { id: string; url: string; filter: NotificationFilter; secret: string },
+    subscription: {
+      id: string;
+      url: string;
+      filter: NotificationFilter;
+      format: NotificationFormat;
+      secret: string;
+    },
   ): Promise<Subscription>;
   list(sql: Sql): Promise<SubscriptionWithSecret[]>;
   get(sql: Sql, id: string): Promise<SubscriptionWithSecret | undefined>;
@@ -56,9 +68,15 @@ export interface SubscriptionStore {
 export const createSubscriptionStore = (tables: Tables): SubscriptionStore => ({
   async create(sql, subscription) {
     const { rows } = await sql.query<Row>(
-      `INSERT INTO ${tables.subscriptions} (id, url, filter, secret) VALUES ($1, $2, $3::jsonb, $4)
-       RETURNING ${COLUMNS}`,
-      [subscription.id, subscription.url, JSON.stringify(subscription.filter), subscription.secret],
+      `INSERT INTO ${tables.subscriptions} (id, url, filter, secret, format)
+       VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING ${COLUMNS}`,
+      [
+        subscription.id,
+        subscription.url,
+        JSON.stringify(subscription.filter),
+        subscription.secret,
+        subscription.format,
+      ],
     );
     const row = rows[0];
     if (row === undefined) throw new Error('subscription insert returned no row');

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
+import { formatNotification } from '../cloudevent.js';
+import type { NotificationFormat } from '../cloudevent.js';
 import type { FilterMatcher } from '../filter.js';
 import type { Notification } from '../notification.js';
 import { comparePositions } from '../store/log.js';
@@ -22,6 +24,8 @@ export interface StreamSessionOptions {
    * Last-Event-ID.
    */
   readonly stallMs: number;
+  /** What each event's `data:` holds: the notification (default), or it as a CloudEvent. */
+  readonly format?: NotificationFormat;
   /** Log entries read at once while the stream catches up. Default 100. */
   readonly pageSize?: number;
   readonly logger: Logger;
@@ -33,9 +37,12 @@ export interface StreamSession {
   close(): void;
 }
 
-/** One SSE event: `id:` the log id, `event:` the kind, `data:` the notification as JSON. */
-export const formatEvent = (notification: Notification): string =>
-  `id: ${notification.id}\nevent: ${notification.kind}\ndata: ${JSON.stringify(notification)}\n\n`;
+/**
+ * One SSE event: `id:` the log id, `event:` the kind, `data:` the notification as JSON, or as a
+ * structured-mode CloudEvent.
+ */
+export const formatEvent = (notification: Notification, format: NotificationFormat = 'json'): string =>
+  `id: ${notification.id}\nevent: ${notification.kind}\ndata: ${formatNotification(notification, format)}\n\n`;
 
 /** The code of the `resync` event: notifications after the client's position were pruned. */
 export const STREAM_RESYNC_CODE = 'CONCORD_STREAM_RESYNC_REQUIRED';
@@ -69,6 +76,7 @@ export const formatResync = (prunedThrough: LogPosition): string => {
 export const createStreamSession = (options: StreamSessionOptions): StreamSession => {
   const { response } = options;
   const pageSize = options.pageSize ?? 100;
+  const format = options.format ?? 'json';
   let position = options.from;
   let sent = 0;
   let closed = false;
@@ -119,7 +127,7 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
       position = entry.position;
       if (!options.matches(entry.notification)) continue;
       sent += 1;
-      await put(formatEvent(entry.notification));
+      await put(formatEvent(entry.notification, format));
     }
   };
 
@@ -172,7 +180,7 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
       position = entry.position;
       if (!options.matches(entry.notification)) continue;
       sent += 1;
-      if (!response.write(formatEvent(entry.notification))) {
+      if (!response.write(formatEvent(entry.notification, format))) {
         behind = true;
         backOff();
         return;
