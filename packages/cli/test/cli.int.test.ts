@@ -224,7 +224,8 @@ describe('events, aggregates, conflicts', () => {
     await expect
       .poll(
         async () =>
-          jsonLines((await concord(['events', 'get', 'e3', '--json'], { env: env() })).stdout)[0]?.outcome,
+          jsonLines((await concord(['events', 'get', 'e3', '--json'], { env: env() })).stdout)[0]
+            ?.outcome as unknown,
         { timeout: 20_000 },
       )
       .toBe('resolved');
@@ -241,7 +242,7 @@ describe('events, aggregates, conflicts', () => {
     expect(run.code).toBe(0);
     const pages = jsonLines(run.stdout);
     expect(pages.length).toBeGreaterThan(2);
-    const ids = pages.flatMap((page) => page.events.map((e: { event: { id: string } }) => e.event.id));
+    const ids = pages.flatMap((page) => (page.events as { event: { id: string } }[]).map((e) => e.event.id));
     expect(ids).toEqual(expect.arrayContaining(['e1', 'e2', 'e4', 'o1', 'r1']));
     const text = await concord(['events', 'feed', '--limit', '1'], { env: env() });
     expect(text.stdout).toMatch(/^\S+ e1 TaskCreated task\/task-1 v1 applied$/m);
@@ -254,7 +255,7 @@ describe('events, aggregates, conflicts', () => {
         async () =>
           jsonLines(
             (await concord(['aggregates', 'get', 'task', 'task-1', '--json'], { env: env() })).stdout,
-          )[0]?.version,
+          )[0]?.version as unknown,
         { timeout: 20_000 },
       )
       .toBe(4);
@@ -287,7 +288,7 @@ describe('events, aggregates, conflicts', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('CONCORD_CONFLICT_ALREADY_DECIDED');
     const resolved = await concord(['conflicts', 'list', '--status', 'resolved', '--json'], { env: env() });
-    expect(jsonLines(resolved.stdout)[0].conflicts.map((c: { id: string }) => c.id)).toEqual(
+    expect((jsonLines(resolved.stdout)[0].conflicts as { id: string }[]).map((c) => c.id)).toEqual(
       expect.arrayContaining(['e3', 'o3']),
     );
   });
@@ -296,14 +297,29 @@ describe('events, aggregates, conflicts', () => {
 describe('tail', () => {
   it('replays the filtered stream from the start as JSON lines', async () => {
     const run = await concord(
-      ['tail', '--from', '0', '--aggregate-id', 'task-1', '--outcome', 'applied', '--count', '2', '--json'],
+      [
+        'tail',
+        '--from',
+        '0',
+        '--aggregate-id',
+        'task-1',
+        '--outcome',
+        'applied',
+        '--topic',
+        'concord.events.applied',
+        '--count',
+        '2',
+        '--json',
+      ],
       { env: env() },
     );
     expect(run.code).toBe(0);
     const lines = jsonLines(run.stdout);
     expect(lines).toHaveLength(2);
-    for (const line of lines) expect(line.data).toMatchObject({ aggregateId: 'task-1', outcome: 'applied' });
-    expect(lines.map((l) => l.data.eventId)).toEqual(['e1', 'e2']);
+    for (const line of lines) {
+      expect(line).toMatchObject({ event: 'applied', data: { aggregateId: 'task-1', outcome: 'applied' } });
+    }
+    expect(lines.map((l): unknown => l.data.eventId)).toEqual(['e1', 'e2']);
   });
 
   it('resumes after a dropped connection with Last-Event-ID, missing nothing', async () => {
@@ -342,7 +358,7 @@ describe('tail', () => {
           .trim()
           .split('\n')
           .map((line) => line.split(' ')[0]),
-      ).toEqual(full.map((l) => l.id));
+      ).toEqual(full.map((l): unknown => l.id));
     } finally {
       await proxy.close();
     }
@@ -428,7 +444,7 @@ describe('policy', () => {
     expect(run.code).toBe(0);
     const report = jsonLines(run.stdout)[0];
     expect(report.conflicts).toBeGreaterThanOrEqual(1);
-    expect(report.changes.map((c: { conflictId: string }) => c.conflictId)).toContain('e3');
+    expect((report.changes as { conflictId: string }[]).map((c) => c.conflictId)).toContain('e3');
     const text = await concord(['policy', 'dry-run', candidate, '--limit', '10'], { env: env() });
     expect(text.stdout).toMatch(
       /^policy candidate 2\.0: \d+ conflict\(s\), \d+ would be decided differently/,

@@ -47,12 +47,13 @@ export const concord = (args: readonly string[], options: RunOptions = {}): Prom
     child.stdin.end(options.input ?? '');
   });
 
-/** Every line of a `--json` output, parsed. */
+/** Every line of a `--json` output, parsed (tests read their fields in assertions). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const jsonLines = (stdout: string): any[] =>
   stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line));
+    .map((line): unknown => JSON.parse(line));
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -121,7 +122,9 @@ export const startProxy = async (target: string, rule: ProxyRule) => {
               res.write(block);
               if (/^id:/m.test(block)) events += 1;
               if (events >= drop) {
-                res.destroy();
+                // Closes the connection once what was written is flushed: the client sees the stream
+                // cut short after the last whole event, as when a proxy or network drops it.
+                res.socket?.end();
                 return;
               }
             }

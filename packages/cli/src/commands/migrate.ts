@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
-import { DEFAULT_SCHEMA, findMigrationSources, migrate, pgDatabase } from '@concord/outbox';
-import pg from 'pg';
 import type { Command } from '../command.js';
 import { listOption, stringOption } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { writeJson, writeLine } from '../io.js';
+
+/** The schema of Concord's tables when neither --schema nor DATABASE_SCHEMA names one (as the services'). */
+const DEFAULT_SCHEMA = 'concord';
 
 /** Connection failures that mean the database is not there (exit 3), not that migrating failed. */
 const UNREACHABLE = new Set([
@@ -46,6 +47,11 @@ export const migrateCommand: Command = {
   },
   positionals: { min: 0, max: 0 },
   async run({ io, global, values }) {
+    // Postgres and the migration runner load only for this command.
+    const [{ findMigrationSources, migrate, pgDatabase }, { default: pg }] = await Promise.all([
+      import('@concord/outbox'),
+      import('pg'),
+    ]);
     const url = stringOption(values, 'database-url') ?? io.env.DATABASE_URL;
     if (url === undefined || url === '') throw usageError('migrate needs --database-url or DATABASE_URL');
     const schema = stringOption(values, 'schema') ?? (io.env.DATABASE_SCHEMA || DEFAULT_SCHEMA);

@@ -1,5 +1,5 @@
-import { loadPolicy } from '@concord/core';
-import type { PolicyProblem } from '@concord/core';
+import { loadPolicy } from '@concord/core/policy';
+import type { PolicyProblem } from '@concord/core/policy';
 import type { Command } from '../command.js';
 import { stringOption } from '../command.js';
 import { ExitCode } from '../errors.js';

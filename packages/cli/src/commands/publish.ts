@@ -5,7 +5,7 @@ import { readInput } from '../input.js';
 import type { CliIo } from '../io.js';
 import { writeJson, writeLine } from '../io.js';
 import { intOption } from '../options.js';
-import { brokerTarget, publishToBroker } from '../publish/broker.js';
+import { brokerTarget } from '../publish/target.js';
 import { postBatch } from '../publish/http.js';
 import { batchesOf, idOf, parseEvents } from '../publish/parse.js';
 import { newTally, progressLine } from '../publish/progress.js';
@@ -134,6 +134,8 @@ export const publishCommand: Command = {
           offset += batch.length;
         }
       } else {
+        // The broker clients load only when asked for: an HTTP publish starts without them.
+        const { publishToBroker } = await import('../publish/broker.js');
         await publishToBroker({ target, events, batchSize, tally, progress });
         if (booleanOption(values, 'wait')) {
           await waitForOutcomes({
