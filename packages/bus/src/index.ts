@@ -57,6 +57,8 @@ export type { BusFactory } from './registry.js';
 export { BROKER_NAMES, busRegistry, createBus, parseBrokerName } from './brokers.js';
 export type { BrokerName, BusConfig } from './brokers.js';
 export { namespacedBus } from './namespace.js';
+export { cloudEventsBus } from './cloudevents.js';
+export type { CloudEventsBinding, CloudEventsBusOptions } from './cloudevents.js';
 export { decodeJson, encodeJson } from './json-codec.js';
 export { createConsumerLagProbe, kafkaLagProbe, rabbitMqLagProbe } from './lag/index.js';
 export type {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt, envPort, logFormat, logLevel } from './config.js';
+import { envBoolean, envInt, envPort, logFormat, logLevel } from './config.js';
 
 /**
  * The environment every standalone service reads (DESIGN §9). Services extend it with their own
@@ -39,6 +39,11 @@ export const serviceEnvShape = {
     .optional()
     .transform((value) => value ?? ''),
   SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
+  /**
+   * `concord.events.outcome` messages a service publishes go out as binary-mode CloudEvents (attributes
+   * in the broker binding's headers, the payload unchanged as `data`; DESIGN §4). Default false.
+   */
+  CONCORD_CLOUDEVENTS_OUTCOMES: envBoolean(false),
 } as const;
 
 type BrokerEnv = { BROKER: string; AMQP_URL?: string | undefined; KAFKA_BROKERS?: string | undefined };

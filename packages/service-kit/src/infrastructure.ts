@@ -1,6 +1,7 @@
-import { createBus, namespacedBus, realTimers, sleep } from '@concord/bus';
+import { cloudEventsBus, createBus, namespacedBus, realTimers, sleep } from '@concord/bus';
 import type { BusConfig, MessageBus, TopicDeclaration } from '@concord/bus';
 import { isRetryable } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import type { Logger } from '@concord/core';
 import { baseMigrations, migrate, pgDatabase } from '@concord/outbox';
 import type { Database, MigrationSource } from '@concord/outbox';
@@ -19,6 +20,8 @@ export interface InfrastructureEnv {
   readonly AMQP_EXCHANGE: string;
   readonly KAFKA_BROKERS?: string | undefined;
   readonly CONCORD_TOPIC_PREFIX: string;
+  /** Outcome messages as binary-mode CloudEvents (absent: false). */
+  readonly CONCORD_CLOUDEVENTS_OUTCOMES?: boolean;
 }
 
 /** The adapter configuration `BROKER` and its address select (validated by `withBrokerUrls`). */
@@ -159,10 +162,18 @@ export const connectInfrastructure = async (
       logger: options.logger,
     });
     const config = busConfigFromEnv(env, options.service, options.logger);
-    const bus = namespacedBus(
+    const namespaced = namespacedBus(
       await createBus(options.metrics === undefined ? config : withBusMetrics(config, options.metrics)),
       env.CONCORD_TOPIC_PREFIX,
     );
+    const bus =
+      env.CONCORD_CLOUDEVENTS_OUTCOMES === true
+        ? cloudEventsBus(namespaced, {
+            source: `/concord/${options.service}`,
+            topics: [Topics.outcome],
+            binding: env.BROKER === 'rabbitmq' ? 'amqp' : 'kafka',
+          })
+        : namespaced;
     try {
       await declareWithin(bus, {
         topology: options.topology,

@@ -26,7 +26,8 @@ export const publishOptions = (message: OutgoingMessage): Options.Publish => ({
   // The id always travels in the `message-id` header, which decoding falls back to; the `message_id`
   // property is an AMQP shortstr (≤ 255 bytes), too short for some ids the bus accepts (230 characters).
   ...(Buffer.byteLength(message.id) <= MAX_SHORTSTR_BYTES ? { messageId: message.id } : {}),
-  contentType: OUR_CONTENT_TYPE,
+  // A binary-mode CloudEvent's `datacontenttype` is the content-type property (CloudEvents AMQP binding).
+  contentType: message.headers?.['content-type'] ?? OUR_CONTENT_TYPE,
   headers: { ...message.headers, [MESSAGE_ID_HEADER]: message.id, [KEY_HEADER]: message.key },
 });
 
