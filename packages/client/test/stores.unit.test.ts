@@ -1,5 +1,5 @@
-import { IDBFactory } from 'fake-indexeddb';
-import { memoryStore, indexedDbStore } from '../src/index.js';
+import 'fake-indexeddb/auto';
+import { indexedDbStore, memoryStore } from '../src/index.js';
 import { storeContract } from './support/store-contract.js';
 
 storeContract('memory', () => {
@@ -7,12 +7,9 @@ storeContract('memory', () => {
   return { store, reopen: () => store };
 });
 
+// fake-indexeddb installs `indexedDB` as the global a browser has; the store finds it there.
 let databases = 0;
 storeContract('IndexedDB', () => {
-  const factory = new IDBFactory();
-  const name = `concord-${++databases}`;
-  return {
-    store: indexedDbStore(name, { indexedDB: factory }),
-    reopen: () => indexedDbStore(name, { indexedDB: factory }),
-  };
+  const name = `concord-client-${++databases}`;
+  return { store: indexedDbStore(name), reopen: () => indexedDbStore(name) };
 });

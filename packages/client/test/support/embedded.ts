@@ -101,14 +101,17 @@ export class EmbeddedConcord {
     child.stderr?.pipe(log);
     this.#child = child;
     this.#exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    let exited = false;
     await eventually(
       async () => {
-        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}; see ${this.logFile}`);
+        if (exited) return true;
+        if (child.exitCode !== null) return (exited = true);
         const response = await fetch(`${this.url}/readyz`);
         return response.ok ? true : undefined;
       },
       { timeoutMs: 60_000, what: `the embedded Concord (${this.label}) to be ready` },
     );
+    if (exited) throw new Error(`the embedded Concord exited with ${child.exitCode}; see ${this.logFile}`);
   }
 
   /** SIGTERM, and the exit code. */

@@ -43,7 +43,10 @@ export class FakeConcord {
   pushBack: { status: number; retryAfter?: string; times: number } | undefined;
   offline = false;
 
-  readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+    new Promise((resolve) => resolve(this.#handle(input, init)));
+
+  #handle(input: string | URL | Request, init?: RequestInit): Response {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const method = init?.method ?? 'GET';
     this.requests.push({ method, path: url.pathname + url.search });
@@ -57,7 +60,7 @@ export class FakeConcord {
       );
     }
     if (method === 'POST' && url.pathname === '/v1/events') {
-      const body = JSON.parse(String(init?.body)) as { events: Submitted[] };
+      const body = JSON.parse(init?.body as string) as { events: Submitted[] };
       const results = body.events.map((event) => this.#submit(event));
       if (this.loseNextResponse) {
         this.loseNextResponse = false;
@@ -81,7 +84,7 @@ export class FakeConcord {
         : json(200, { event: { id }, ...recorded });
     }
     return json(404, { error: { code: 'CONCORD_NOT_FOUND', message: 'no route' } });
-  };
+  }
 
   /** The server's state of an aggregate: every applied row folded. */
   state(aggregateType: string, aggregateId: string): { version: number; fields: JsonObject } {
