@@ -126,7 +126,10 @@ export interface ChaosReport extends CheckReport {
   readonly rejectedAtSubmit: number;
   readonly unanswered: number;
   readonly submitRetries: number;
-  /** Exits other than 0 on SIGTERM at the end (the SIGKILLed processes not counted). */
+  /**
+   * Processes that ended other than with 0 on the SIGTERM at the end: crashes during the run (e.g. on
+   * the Postgres restart) included, the processes the run SIGKILLed not counted.
+   */
   readonly uncleanExits: readonly string[];
   readonly startOrder: readonly string[];
   readonly timeline: readonly string[];
@@ -238,7 +241,7 @@ export const runChaos = async (options: {
       codes
         .slice(killed.get(name) ?? 0)
         .filter((code) => code !== 0)
-        .map((code) => `${name} exited ${code}`),
+        .map((code) => `${name} exited ${code} (log: ${deployment.instance(name).logFile})`),
     );
     return {
       broker,
