@@ -1,8 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyPatch, formatHlc, isFinalOutcome } from '@concord/core';
-import type { AggregateState, EventEnvelope, JsonObject, Outcome } from '@concord/core';
+import { applyPatch } from '@concord/core/conflict';
+import { isFinalOutcome } from '@concord/core/messages';
+import { formatHlc } from '@concord/core/versions';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, getOptional, postJson } from './support/http.js';
 import { ServiceProcess, eventually, freePort } from './support/processes.js';

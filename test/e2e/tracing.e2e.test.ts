@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { EventEnvelope } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { getOptional, postJson } from './support/http.js';
 import { OtlpReceiver } from './support/otlp-receiver.js';

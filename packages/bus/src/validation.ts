@@ -1,4 +1,5 @@
-import { ConcordError, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_LENGTH } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_LENGTH } from '@concord/core/messages';
 import { BUS_ERROR_CODES } from './errors.js';
 import type { OutgoingMessage } from './port.js';
 

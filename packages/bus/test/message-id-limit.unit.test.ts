@@ -8,7 +8,7 @@ import {
   MAX_ID_LENGTH,
   MAX_MESSAGE_ID_LENGTH,
   derivedMessageIds,
-} from '@concord/core';
+} from '@concord/core/messages';
 import { describe, expect, it } from 'vitest';
 import { incomingMessage, publishOptions } from '../src/rabbitmq/codec.js';
 import { assertPublishable } from '../src/validation.js';

@@ -1,5 +1,6 @@
 import { Engine } from 'json-rules-engine';
-import { loadPolicyOrThrow, type Conflict } from '@concord/core';
+import type { Conflict } from '@concord/core/conflict';
+import { loadPolicyOrThrow } from '@concord/core/policy';
 
 export const RULES = 20;
 export const MATCH_AT = 11;

@@ -1,5 +1,7 @@
-import { createDecisionRecord, createDryRun } from '@concord/core';
-import type { CompiledPolicy, RecordedConflict } from '@concord/core';
+import { createDecisionRecord } from '@concord/core/decision';
+import { createDryRun } from '@concord/core/policy';
+import type { CompiledPolicy } from '@concord/core/policy';
+import type { RecordedConflict } from '../src/policy/dry-run.js';
 import { RULES, benchConflict, concordPolicy } from './policy-decide.js';
 
 const clock = { now: () => 1_760_000_000_000 };

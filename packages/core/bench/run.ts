@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { applyPatch, classify, validateEvent, type EventEnvelope } from '@concord/core';
+import { applyPatch, classify } from '@concord/core/conflict';
+import { validateEvent, type EventEnvelope } from '@concord/core/envelope';
 import { measure, measureAsync, type MeasureOptions } from './measure.js';
 import { MATCH_AT, RULES, benchConflict, concordPolicy, peerEngine, peerFacts } from './policy-decide.js';
 import { decisionPercentiles, dryRunPages, recordedPages } from './policy-dry-run.js';

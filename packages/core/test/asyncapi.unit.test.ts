@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { TOPOLOGY, Topics } from '@concord/core';
+import { TOPOLOGY, Topics } from '@concord/core/messages';
+import type { DecisionRecord } from '@concord/core/decision';
 import type {
   AppliedMessage,
   ConflictDetectedMessage,
   ConflictResolvedMessage,
-  DecisionRecord,
   OutcomeMessage,
   ProjectedMessage,
-} from '@concord/core';
+} from '@concord/core/messages';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { makeConflict } from './support.js';

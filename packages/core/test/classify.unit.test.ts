@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyPatch, classify, toConflict, type AggregateState, type EventEnvelope } from '@concord/core';
+import { applyPatch, classify, toConflict, type AggregateState } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
 
 const event = (over: Partial<EventEnvelope>): EventEnvelope => ({
   id: 'e',

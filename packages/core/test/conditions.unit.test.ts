@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { loadPolicy, loadPolicyOrThrow, scalarText } from '@concord/core';
+import { loadPolicy, loadPolicyOrThrow } from '@concord/core/policy';
+import { scalarText } from '../src/spec/side.js';
 import { describe, expect, it } from 'vitest';
 import { hlc, makeConflict } from './support.js';
 

@@ -1,5 +1,8 @@
-import { createDecisionRecord, createDryRun, loadPolicyOrThrow } from '@concord/core';
-import type { CompiledPolicy, Conflict, RecordedConflict } from '@concord/core';
+import { createDecisionRecord } from '@concord/core/decision';
+import { createDryRun, loadPolicyOrThrow } from '@concord/core/policy';
+import type { Conflict } from '@concord/core/conflict';
+import type { CompiledPolicy } from '@concord/core/policy';
+import type { RecordedConflict } from '../src/policy/dry-run.js';
 import { describe, expect, it } from 'vitest';
 import { hlc, makeConflict } from './support.js';
 

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ENVELOPE_LIMITS,
   EventErrorCode,
-  parseEvent,
-  toCloudEvent,
-  utf8ByteLength,
   validateBatch,
   validateEvent,
   type EventEnvelope,
-} from '@concord/core';
+} from '@concord/core/envelope';
+import { toCloudEvent } from '../src/envelope/cloudevents.js';
+import { parseEvent } from '../src/envelope/index.js';
+import { utf8ByteLength } from '../src/json.js';
 
 const valid = {
   id: '0193-a',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadPolicy } from '@concord/core';
-import type { CompiledPolicy, Conflict, SpecRegistry } from '@concord/core';
+import { loadPolicy } from '@concord/core/policy';
+import type { Conflict } from '@concord/core/conflict';
+import type { CompiledPolicy, SpecRegistry } from '@concord/core/policy';
 import { describe, expect, it } from 'vitest';
 import { makeConflict } from './support.js';
 

@@ -1,4 +1,4 @@
-import { Topics, isFinalOutcome } from '@concord/core';
+import { Topics, isFinalOutcome } from '@concord/core/messages';
 import { describe, expect, it } from 'vitest';
 
 describe('messages', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileGlob, compileIdPatterns, loadPolicy, PATTERN_LIMITS } from '../src/index.js';
+import { loadPolicy } from '@concord/core/policy';
+import { compileIdPatterns, PATTERN_LIMITS } from '@concord/core/spec';
+import { compileGlob } from '../src/spec/pattern.js';
 
 /** Milliseconds `run` takes. */
 const elapsed = (run: () => void): number => {

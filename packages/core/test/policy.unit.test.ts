@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { createDecisionRecord, resolutionChanges } from '@concord/core/decision';
 import {
-  createDecisionRecord,
   formatPolicyProblems,
   loadPolicy,
   loadPolicyOrThrow,
-  NoRuleMatchedError,
-  requireRuleMatch,
-  resolutionChanges,
   type CompiledPolicy,
-} from '@concord/core';
+} from '@concord/core/policy';
+import { NoRuleMatchedError, requireRuleMatch } from '../src/policy/compile.js';
 import { manualClock } from '@concord/core/testing';
 import { hlc, makeConflict } from './support.js';
 

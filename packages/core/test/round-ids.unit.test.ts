@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { validateEvent } from '@concord/core/envelope';
 import {
   MAX_ID_LENGTH,
   MAX_MESSAGE_ID_LENGTH,
@@ -7,8 +8,7 @@ import {
   OUTCOMES,
   derivedMessageIds,
   roundChangeEventId,
-  validateEvent,
-} from '../src/index.js';
+} from '@concord/core/messages';
 
 const envelope = (id: string) => ({
   id,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { loadPolicy, validateEnvelope } from '@concord/core';
+import { loadPolicy } from '@concord/core/policy';
+import { validateEnvelope } from '../src/envelope/validate.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  HlcClock,
-  acceptEvent,
-  applyChanges,
-  changeSetOf,
-  creditedWrite,
-  orderWrites,
-  resolutionChanges,
-} from '@concord/core';
-import type { EventEnvelope, StrategyResult } from '@concord/core';
+import { applyChanges, changeSetOf } from '@concord/core/conflict';
+import { creditedWrite, resolutionChanges } from '@concord/core/decision';
+import { orderWrites } from '@concord/core/strategy';
+import { HlcClock, acceptEvent } from '@concord/core/versions';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { StrategyResult } from '@concord/core/strategy';
 import { hlc, makeConflict } from './support.js';
 
 const event = (over: Partial<EventEnvelope> = {}): EventEnvelope => ({

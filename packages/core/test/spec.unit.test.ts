@@ -12,7 +12,7 @@ import {
   or,
   origin,
   versionRelation,
-} from '@concord/core';
+} from '../src/spec/spec.js';
 import { makeConflict } from './support.js';
 
 const c = makeConflict({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createStrategyRegistry, type Conflict, type Strategy, type StrategyProblem } from '@concord/core';
+import type { Conflict } from '@concord/core/conflict';
+import { createStrategyRegistry, type Strategy, type StrategyProblem } from '@concord/core/strategy';
 import { hlc, makeConflict } from './support.js';
 
 const registry = createStrategyRegistry();

@@ -1,4 +1,6 @@
-import type { Conflict, EventEnvelope, JsonObject, LocalFieldChange } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { Conflict, LocalFieldChange } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
 
 /** Options for `makeConflict`. */
 export interface MakeConflictOptions {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ConsumerGroups, TOPOLOGY, Topics, consumedTopics, fullTopology, topologyOf } from '@concord/core';
+import { TOPOLOGY, Topics, consumedTopics, fullTopology, topologyOf } from '@concord/core/messages';
+import { ConsumerGroups } from '../src/messages/topics.js';
 import { describe, expect, it } from 'vitest';
 
 /** The rows of DESIGN §4's topic table: topic, producers, consumers, key. */

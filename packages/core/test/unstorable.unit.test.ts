@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventErrorCode, validateBatch, validateEvent } from '@concord/core';
+import { EventErrorCode, validateBatch, validateEvent } from '@concord/core/envelope';
 
 const valid = {
   id: 'e-1',

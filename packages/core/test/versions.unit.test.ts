@@ -1,20 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { HlcClock, formatHlc, type VersionVector } from '@concord/core/versions';
+import { compareHlc, compareHlcStrings, parseHlc, type Hlc } from '../src/versions/hlc.js';
 import {
-  HlcClock,
-  compareHlc,
-  compareHlcStrings,
   compareVectors,
-  formatHlc,
   formatVector,
   incrementVector,
   mergeVectors,
-  parseHlc,
   parseVector,
   pruneVector,
-  type Hlc,
-  type VersionVector,
-} from '@concord/core';
+} from '../src/versions/vector.js';
 import { manualClock } from '@concord/core/testing';
 
 const node = fc.constantFrom('a', 'b', 'c', 'd', 'phone-1', 'ü,:x');

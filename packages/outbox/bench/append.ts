@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
 import { createEventStore } from '../src/index.js';
 import type { Database } from '../src/index.js';
 import { median } from './setup.js';

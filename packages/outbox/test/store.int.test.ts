@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEventStore, createOutbox, createResolutionStore } from '../src/index.js';
 import type { Database, Tx } from '../src/index.js';

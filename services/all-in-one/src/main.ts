@@ -1,5 +1,5 @@
 import { createBus, namespacedBus } from '@concord/bus';
-import { fullTopology } from '@concord/core';
+import { fullTopology } from '@concord/core/messages';
 import { createIngestModule } from '@concord/ingest';
 import { createNotifierModule, createMemoryJobQueue, notifierMigrations } from '@concord/notifier';
 import type { DeliveryRef } from '@concord/notifier';

@@ -1,5 +1,5 @@
 import type { GroupTopic } from '@concord/bus';
-import { TOPOLOGY, Topics } from '@concord/core';
+import { TOPOLOGY, Topics } from '@concord/core/messages';
 import { quoteSchema } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
 import type { BacklogSample } from './admission.js';

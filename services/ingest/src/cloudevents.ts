@@ -1,5 +1,6 @@
-import { ConcordError, isCloudEvent, validateCloudEvent, validateEvent } from '@concord/core';
-import type { EnvelopeLimits } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { isCloudEvent, validateCloudEvent, validateEvent } from '@concord/core/envelope';
+import type { EnvelopeLimits } from '@concord/core/envelope';
 import { itemOf, parseBatch, parseSubmit } from './intake.js';
 import type { IntakeItem } from './intake.js';
 

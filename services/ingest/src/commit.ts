@@ -1,7 +1,9 @@
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
-import type { JsonObject, OutcomeMessage } from '@concord/core';
-import { ConcordError, MessageIds, Topics } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { OutcomeMessage } from '@concord/core/messages';
+import { ConcordError } from '@concord/core';
+import { MessageIds, Topics } from '@concord/core/messages';
 import { createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore, Inbox, Outbox, OutboxMessage, RejectionStore, Tx } from '@concord/outbox';
 import type { IntakeItem, InvalidItem } from './intake.js';

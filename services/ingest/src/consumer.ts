@@ -1,7 +1,9 @@
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
 import { decodeJson } from '@concord/bus';
-import { Topics, errorCode, isRetryable } from '@concord/core';
-import type { EnvelopeLimits, Logger } from '@concord/core';
+import { errorCode, isRetryable } from '@concord/core';
+import { Topics } from '@concord/core/messages';
+import type { Logger } from '@concord/core';
+import type { EnvelopeLimits } from '@concord/core/envelope';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';

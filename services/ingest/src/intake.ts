@@ -1,5 +1,6 @@
-import { ConcordError, escapeUnstorable, isPlainObject, validateBatch, validateEvent } from '@concord/core';
-import type { EnvelopeLimits, EventEnvelope, EventProblem, EventValidation } from '@concord/core';
+import { ConcordError, isPlainObject } from '@concord/core';
+import { escapeUnstorable, validateBatch, validateEvent } from '@concord/core/envelope';
+import type { EnvelopeLimits, EventEnvelope, EventProblem, EventValidation } from '@concord/core/envelope';
 
 /** A per-event error as results report it: a stable code, a message, and every problem found. */
 export interface EventError {

@@ -1,5 +1,5 @@
 import { createConsumerLagProbe } from '@concord/bus';
-import { topologyOf } from '@concord/core';
+import { topologyOf } from '@concord/core/messages';
 import {
   busConfigFromEnv,
   connectInfrastructure,

@@ -1,4 +1,4 @@
-import type { Outcome } from '@concord/core';
+import type { Outcome } from '@concord/core/messages';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Admission, BacklogSample } from './admission.js';

@@ -1,7 +1,10 @@
 import type { ConsumerLagProbe, MessageBus, Subscription } from '@concord/bus';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_ENVELOPE_LIMITS, DEFAULT_MAX_CLOCK_SKEW_MS, HlcClock, acceptEvent } from '@concord/core';
-import type { EnvelopeLimits, Logger, PhysicalClock } from '@concord/core';
+import { DEFAULT_ENVELOPE_LIMITS } from '@concord/core/envelope';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, HlcClock, acceptEvent } from '@concord/core/versions';
+import type { Logger } from '@concord/core';
+import type { EnvelopeLimits } from '@concord/core/envelope';
+import type { PhysicalClock } from '@concord/core/versions';
 import { createEventStore, createInbox, createOutbox, createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
 import { registerErrorStatus } from '@concord/service-kit';

@@ -1,4 +1,5 @@
-import type { Logger, Outcome } from '@concord/core';
+import type { Logger } from '@concord/core';
+import type { Outcome } from '@concord/core/messages';
 import type { AppendResult } from '@concord/outbox';
 import type { EventError, InvalidItem } from './intake.js';
 

@@ -1,5 +1,7 @@
-import { ConcordError, isUnstorableText } from '@concord/core';
-import type { EnvelopeLimits, Logger } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { isUnstorableText } from '@concord/core/envelope';
+import type { Logger } from '@concord/core';
+import type { EnvelopeLimits } from '@concord/core/envelope';
 import type { Database, EventStore } from '@concord/outbox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admission } from './admission.js';

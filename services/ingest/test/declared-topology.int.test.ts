@@ -1,7 +1,8 @@
 import { createRabbitMqBus, decodeJson, encodeJson, groupQueue, namespacedBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
-import { consumedTopics, fullTopology, silentLogger, Topics, topologyOf } from '@concord/core';
-import type { ConflictDetectedMessage, ServiceName } from '@concord/core';
+import { silentLogger } from '@concord/core';
+import { consumedTopics, fullTopology, Topics, topologyOf } from '@concord/core/messages';
+import type { ConflictDetectedMessage, ServiceName } from '@concord/core/messages';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { connectInfrastructure, createMetrics, createRelayModule } from '@concord/service-kit';
 import type { Infrastructure, ServiceModule } from '@concord/service-kit';

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from '@concord/bus';
 import { DLQ_HEADERS } from '@concord/bus';
-import { findUnstorableText, isFinalOutcome, OUTCOMES } from '@concord/core';
-import type { Outcome, OutcomeMessage } from '@concord/core';
+import { findUnstorableText } from '@concord/core/envelope';
+import { isFinalOutcome, OUTCOMES } from '@concord/core/messages';
+import type { Outcome, OutcomeMessage } from '@concord/core/messages';
 import type { TestDatabase } from '@concord/outbox/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

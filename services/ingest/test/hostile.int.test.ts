@@ -1,6 +1,6 @@
 import type { IncomingMessage } from '@concord/bus';
-import { findUnstorableText } from '@concord/core';
-import type { OutcomeMessage } from '@concord/core';
+import { findUnstorableText } from '@concord/core/envelope';
+import type { OutcomeMessage } from '@concord/core/messages';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Ingest } from './support/harness.js';

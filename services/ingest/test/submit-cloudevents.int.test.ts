@@ -1,7 +1,7 @@
 import { createKafkaBus, createRabbitMqBus, groupQueue, namespacedBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { silentLogger } from '@concord/core';
-import type { OutcomeMessage } from '@concord/core';
+import type { OutcomeMessage } from '@concord/core/messages';
 import { createRelay } from '@concord/outbox';
 import type { Relay } from '@concord/outbox';
 import type { TestDatabase } from '@concord/outbox/testing';

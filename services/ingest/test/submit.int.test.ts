@@ -1,6 +1,6 @@
 import { DLQ_HEADERS } from '@concord/bus';
 import type { IncomingMessage } from '@concord/bus';
-import type { OutcomeMessage } from '@concord/core';
+import type { OutcomeMessage } from '@concord/core/messages';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Ingest } from './support/harness.js';

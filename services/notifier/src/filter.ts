@@ -1,4 +1,6 @@
-import { compileIdPatterns, ConcordError, OUTCOMES, PATTERN_LIMITS, Topics } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { OUTCOMES, Topics } from '@concord/core/messages';
+import { compileIdPatterns, PATTERN_LIMITS } from '@concord/core/spec';
 import { z } from 'zod';
 import { NotifierErrorCode, notifierError } from './errors.js';
 

@@ -1,4 +1,5 @@
-import { ConcordError, isPlainObject, Topics } from '@concord/core';
+import { ConcordError, isPlainObject } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import type { JsonObject } from '@concord/core';
 import type { NotifierTopic } from './filter.js';
 

@@ -1,4 +1,5 @@
-import { isConcordError, Topics } from '@concord/core';
+import { isConcordError } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import { describe, expect, it } from 'vitest';
 import { compileFilter, filterFromQuery, parseFilter } from '../src/filter.js';
 import type { FilterSubject } from '../src/filter.js';

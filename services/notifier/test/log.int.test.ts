@@ -1,4 +1,4 @@
-import { Topics } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';

@@ -1,4 +1,5 @@
-import { isConcordError, Topics } from '@concord/core';
+import { isConcordError } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import { describe, expect, it } from 'vitest';
 import { compileFilter, parseFilter } from '../src/filter.js';
 import { toNotification } from '../src/notification.js';

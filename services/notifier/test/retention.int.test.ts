@@ -1,4 +1,4 @@
-import { Topics } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import type { Database } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';

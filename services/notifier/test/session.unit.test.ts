@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { silentLogger, Topics } from '@concord/core';
+import { silentLogger } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import type { Database } from '@concord/outbox';
 import { describe, expect, it } from 'vitest';
 import { comparePositions, LOG_START } from '../src/store/log.js';

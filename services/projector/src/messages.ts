@@ -1,6 +1,6 @@
 import { decodeJson } from '@concord/bus';
 import { isPlainObject } from '@concord/core';
-import type { AppliedMessage, ConflictResolvedMessage, ProjectedMessage } from '@concord/core';
+import type { AppliedMessage, ConflictResolvedMessage, ProjectedMessage } from '@concord/core/messages';
 import { malformed } from './errors.js';
 import type { ProjectionRecord } from './model.js';
 

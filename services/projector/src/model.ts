@@ -1,4 +1,5 @@
-import type { FieldVersion, JsonObject } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { FieldVersion } from '@concord/core/conflict';
 import type { Sql, Tx } from '@concord/outbox';
 
 /** One aggregate as a read model holds it: what `GET /v1/aggregates/:type/:id` returns. */

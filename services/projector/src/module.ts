@@ -1,5 +1,5 @@
 import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
-import { Topics } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import type { Logger } from '@concord/core';
 import { DEFAULT_SCHEMA, createEventStore, createOutbox } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';

@@ -1,4 +1,5 @@
-import { ConcordError, isPlainObject, isUnstorableText } from '@concord/core';
+import { ConcordError, isPlainObject } from '@concord/core';
+import { isUnstorableText } from '@concord/core/envelope';
 import type { Logger } from '@concord/core';
 import type { Database, EventStore, HistoryEvent } from '@concord/outbox';
 import { exemptFromIdleTimeout } from '@concord/service-kit';

@@ -1,6 +1,7 @@
 import { encodeJson } from '@concord/bus';
 import type { IncomingMessage } from '@concord/bus';
-import { Topics, silentLogger } from '@concord/core';
+import { silentLogger } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import { createOutbox } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';

@@ -1,4 +1,4 @@
-import { changeSetOf } from '@concord/core';
+import { changeSetOf } from '@concord/core/conflict';
 import { createResolutionStore } from '@concord/outbox';
 import { describe, expect, it } from 'vitest';
 import { unique, useHarness } from './support/harness.js';

@@ -1,6 +1,6 @@
 import { dlqTopic, encodeJson } from '@concord/bus';
-import { Topics } from '@concord/core';
-import type { ConflictResolvedMessage } from '@concord/core';
+import { Topics } from '@concord/core/messages';
+import type { ConflictResolvedMessage } from '@concord/core/messages';
 import { describe, expect, it } from 'vitest';
 import { unique, useHarness, waitFor } from './support/harness.js';
 import { applied, counter, ev, get, inboxHas, pgRow, redisRecord } from './support/projection.js';

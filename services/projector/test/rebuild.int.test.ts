@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
 import type { EventStore, FeedEvent } from '@concord/outbox';
 import { describe, expect, it } from 'vitest';
 import type { ProjectionBackend } from '../src/backend.js';

@@ -1,4 +1,6 @@
-import type { Conflict, DecisionRecord, JsonValue, WriteProvenance } from '@concord/core';
+import type { JsonValue } from '@concord/core';
+import type { Conflict, WriteProvenance } from '@concord/core/conflict';
+import type { DecisionRecord } from '@concord/core/decision';
 import type { Sql, Tx } from '@concord/outbox';
 
 /** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */

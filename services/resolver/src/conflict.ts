@@ -1,20 +1,16 @@
-import {
-  canonicalJson,
-  changeEventId,
-  changeSetOf,
-  classify,
-  creditedWrite,
-  toConflict,
-} from '@concord/core';
+import { canonicalJson } from '@concord/core';
+import { changeSetOf, classify, toConflict } from '@concord/core/conflict';
+import { creditedWrite } from '@concord/core/decision';
+import { changeEventId } from '@concord/core/messages';
+import type { JsonValue } from '@concord/core';
 import type {
   AggregateState,
   Conflict,
   FieldChangeSet,
-  FieldSource,
-  JsonValue,
   LocalFieldChange,
   WriteProvenance,
-} from '@concord/core';
+} from '@concord/core/conflict';
+import type { FieldSource } from '@concord/core/strategy';
 import type { FieldWrite } from './conflict-records.js';
 
 /**

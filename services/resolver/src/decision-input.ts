@@ -1,5 +1,7 @@
 import { ConcordError, isPlainObject } from '@concord/core';
-import type { Conflict, FieldChoice, JsonValue, StrategyResult } from '@concord/core';
+import type { JsonValue } from '@concord/core';
+import type { Conflict } from '@concord/core/conflict';
+import type { FieldChoice, StrategyResult } from '@concord/core/strategy';
 import { storageProblem } from './storable.js';
 
 /** Stable codes of `POST /v1/conflicts/:id/decision` (all 400, except the two service-kit maps). */

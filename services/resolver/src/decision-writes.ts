@@ -1,14 +1,10 @@
-import { ClassifyRejectionCode, MAX_PAYLOAD_BYTES, applyChanges, changeEventId } from '@concord/core';
-import type {
-  AggregateState,
-  ChangeIdSuffix,
-  Conflict,
-  DecisionRecord,
-  JsonObject,
-  Logger,
-  PhysicalClock,
-  resolutionChanges,
-} from '@concord/core';
+import { ClassifyRejectionCode, applyChanges } from '@concord/core/conflict';
+import { MAX_PAYLOAD_BYTES, changeEventId } from '@concord/core/messages';
+import type { JsonObject, Logger } from '@concord/core';
+import type { AggregateState, Conflict } from '@concord/core/conflict';
+import type { DecisionRecord, resolutionChanges } from '@concord/core/decision';
+import type { ChangeIdSuffix } from '@concord/core/messages';
+import type { PhysicalClock } from '@concord/core/versions';
 import { createOutbox } from '@concord/outbox';
 import type { AppliedResolution, EventStore, ResolutionStore, Tx } from '@concord/outbox';
 import { decisionMessages } from './messages.js';
@@ -21,7 +17,7 @@ export type Applied = AppliedResolution & { readonly changes: JsonObject };
  * `changeEventId`). Core's event-id rule refuses submitted ids with these endings, so no client's event
  * can take one of them.
  */
-export { CHANGE_ID_SUFFIXES, changeEventId } from '@concord/core';
+export { CHANGE_ID_SUFFIXES, changeEventId } from '@concord/core/messages';
 export type { ChangeIdSuffix };
 
 const json = (value: unknown): JsonObject => JSON.parse(JSON.stringify(value)) as JsonObject;

@@ -1,5 +1,7 @@
-import { ConcordError, compilePolicy, createDryRun, formatPolicyProblems, loadPolicy } from '@concord/core';
-import type { CompiledPolicy, DryRunReport, SpecRegistry, StrategyRegistry } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { compilePolicy, createDryRun, formatPolicyProblems, loadPolicy } from '@concord/core/policy';
+import type { CompiledPolicy, DryRunReport, SpecRegistry } from '@concord/core/policy';
+import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Sql } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import type { ConflictReads, PolicyDecisionCursor } from './conflict-records.js';

@@ -1,14 +1,8 @@
-import { createStrategyRegistry, isPlainObject } from '@concord/core';
-import type {
-  CompiledPolicy,
-  DecisionRecord,
-  GroupDoc,
-  PolicyDocument,
-  ResolutionDoc,
-  Strategy,
-  StrategyProblem,
-  StrategyRegistry,
-} from '@concord/core';
+import { isPlainObject } from '@concord/core';
+import { createStrategyRegistry } from '@concord/core/strategy';
+import type { DecisionRecord } from '@concord/core/decision';
+import type { CompiledPolicy, GroupDoc, PolicyDocument, ResolutionDoc } from '@concord/core/policy';
+import type { Strategy, StrategyProblem, StrategyRegistry } from '@concord/core/strategy';
 
 export interface EscalationOptions {
   /** The policy in force now. */

@@ -1,7 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConcordError, createStrategyRegistry } from '@concord/core';
-import type { SpecFactory, SpecRegistry, StrategyDefinition, StrategyRegistry } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { createStrategyRegistry } from '@concord/core/strategy';
+import type { SpecFactory, SpecRegistry } from '@concord/core/policy';
+import type { StrategyDefinition, StrategyRegistry } from '@concord/core/strategy';
 
 /**
  * What an extension module gives Concord (its default export, or a function returning it): custom

@@ -1,4 +1,4 @@
-import { topologyOf } from '@concord/core';
+import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
   createLogger,

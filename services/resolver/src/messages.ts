@@ -1,16 +1,16 @@
 import { decodeJson, encodeJson } from '@concord/bus';
-import { ConcordError, MessageIds, Topics, isFinalOutcome, isPlainObject } from '@concord/core';
+import { ConcordError, isPlainObject } from '@concord/core';
+import { MessageIds, Topics, isFinalOutcome } from '@concord/core/messages';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState, Conflict } from '@concord/core/conflict';
+import type { DecisionRecord } from '@concord/core/decision';
 import type {
-  AggregateState,
   AppliedMessage,
-  Conflict,
   ConflictDetectedMessage,
   ConflictResolvedMessage,
-  DecisionRecord,
-  JsonObject,
   Outcome,
   OutcomeMessage,
-} from '@concord/core';
+} from '@concord/core/messages';
 import type { AppliedResolution, OutboxMessage } from '@concord/outbox';
 
 const malformed = (message: string): ConcordError =>

@@ -1,6 +1,9 @@
 import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
-import { Topics } from '@concord/core';
-import type { Logger, PhysicalClock, SpecRegistry, StrategyRegistry } from '@concord/core';
+import { Topics } from '@concord/core/messages';
+import type { Logger } from '@concord/core';
+import type { SpecRegistry } from '@concord/core/policy';
+import type { StrategyRegistry } from '@concord/core/strategy';
+import type { PhysicalClock } from '@concord/core/versions';
 import type { Database } from '@concord/outbox';
 import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';

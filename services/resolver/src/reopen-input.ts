@@ -1,5 +1,7 @@
-import { ConcordError, compilePolicy, isPlainObject } from '@concord/core';
-import type { CompiledPolicy, SpecRegistry, StrategyRegistry } from '@concord/core';
+import { ConcordError, isPlainObject } from '@concord/core';
+import { compilePolicy } from '@concord/core/policy';
+import type { CompiledPolicy, SpecRegistry } from '@concord/core/policy';
+import type { StrategyRegistry } from '@concord/core/strategy';
 import { storageProblem } from './storable.js';
 
 /** Stable codes of `POST /v1/conflicts/:id/reopen` (besides `CONCORD_CONFLICT_NOT_FOUND`, 404). */

@@ -1,14 +1,13 @@
-import { ConcordError, MAX_REOPENS, createDecisionRecord, decide, roundChangeEventId } from '@concord/core';
-import type {
-  AggregateState,
-  CompiledPolicy,
-  DecisionRecord,
-  FieldSource,
-  JsonValue,
-  Logger,
-  PhysicalClock,
-  PolicyDecision,
-} from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { createDecisionRecord } from '@concord/core/decision';
+import { MAX_REOPENS, roundChangeEventId } from '@concord/core/messages';
+import { decide } from '@concord/core/policy';
+import type { JsonValue, Logger } from '@concord/core';
+import type { AggregateState } from '@concord/core/conflict';
+import type { DecisionRecord } from '@concord/core/decision';
+import type { CompiledPolicy, PolicyDecision } from '@concord/core/policy';
+import type { FieldSource } from '@concord/core/strategy';
+import type { PhysicalClock } from '@concord/core/versions';
 import type { Database, EventStore, ResolutionStore, Tx } from '@concord/outbox';
 import { settleChanges } from './conflict.js';
 import type { ConflictRow, ResolverRepo } from './conflict-records.js';

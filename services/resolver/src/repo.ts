@@ -1,5 +1,9 @@
-import { ConcordError, writeOf } from '@concord/core';
-import type { Conflict, DecisionRecord, JsonValue, VersionVector, WriteProvenance } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { writeOf } from '@concord/core/conflict';
+import type { JsonValue } from '@concord/core';
+import type { Conflict, WriteProvenance } from '@concord/core/conflict';
+import type { DecisionRecord } from '@concord/core/decision';
+import type { VersionVector } from '@concord/core/versions';
 import { quoteSchema } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type {

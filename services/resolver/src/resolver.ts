@@ -1,7 +1,11 @@
 import { context, trace } from '@opentelemetry/api';
 import type { IncomingMessage } from '@concord/bus';
-import { createDecisionRecord, decide, resolutionChanges } from '@concord/core';
-import type { ConflictDetectedMessage, Logger, PhysicalClock, StrategyRegistry } from '@concord/core';
+import { createDecisionRecord, resolutionChanges } from '@concord/core/decision';
+import { decide } from '@concord/core/policy';
+import type { Logger } from '@concord/core';
+import type { ConflictDetectedMessage } from '@concord/core/messages';
+import type { StrategyRegistry } from '@concord/core/strategy';
+import type { PhysicalClock } from '@concord/core/versions';
 import { createEventStore, createInbox, createResolutionStore } from '@concord/outbox';
 import type { Database, Tx } from '@concord/outbox';
 import { createBatchedHandler } from '@concord/service-kit';

@@ -1,14 +1,11 @@
-import { ConcordError, createDecisionRecord, roundChangeEventId } from '@concord/core';
-import type {
-  DecidedBy,
-  FieldSource,
-  JsonValue,
-  Logger,
-  PhysicalClock,
-  PolicyDecision,
-  StrategyRegistry,
-  StrategyResult,
-} from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { createDecisionRecord } from '@concord/core/decision';
+import { roundChangeEventId } from '@concord/core/messages';
+import type { JsonValue, Logger } from '@concord/core';
+import type { DecidedBy } from '@concord/core/decision';
+import type { PolicyDecision } from '@concord/core/policy';
+import type { FieldSource, StrategyRegistry, StrategyResult } from '@concord/core/strategy';
+import type { PhysicalClock } from '@concord/core/versions';
 import type { Database, EventStore, ResolutionStore, Tx } from '@concord/outbox';
 import { settleChanges } from './conflict.js';
 import type { createDecisionWrites } from './decision-writes.js';

@@ -1,5 +1,6 @@
 import { ConcordError } from '@concord/core';
-import type { SpecRegistry, StrategyRegistry } from '@concord/core';
+import type { SpecRegistry } from '@concord/core/policy';
+import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { DecisionErrorCode } from './decision-input.js';

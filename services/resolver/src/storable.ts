@@ -4,7 +4,7 @@ import {
   findReservedMember,
   findUnstorableText,
   isUnstorableText,
-} from '@concord/core';
+} from '@concord/core/envelope';
 
 /** Where a request's JSON cannot go into Postgres, and why. */
 export interface StorageProblem {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from '@concord/bus';
-import type { DecisionRecord } from '@concord/core';
+import type { DecisionRecord } from '@concord/core/decision';
 import type { ConflictReads, LedgerDecidedBy } from './conflict-records.js';
 import type { ReopenInput } from './reopen-input.js';
 

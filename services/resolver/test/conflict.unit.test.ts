@@ -1,14 +1,9 @@
-import {
-  EventErrorCode,
-  applyChanges,
-  applyPatch,
-  classify,
-  formatHlc,
-  loadPolicyOrThrow,
-  toConflict,
-  validateEvent,
-} from '@concord/core';
-import type { AggregateState, Conflict, EventEnvelope } from '@concord/core';
+import { applyChanges, applyPatch, classify, toConflict } from '@concord/core/conflict';
+import { EventErrorCode, validateEvent } from '@concord/core/envelope';
+import { loadPolicyOrThrow } from '@concord/core/policy';
+import { formatHlc } from '@concord/core/versions';
+import type { AggregateState, Conflict } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,7 +14,8 @@ import {
   refreshConflict,
   settleChanges,
 } from '../src/index.js';
-import { createDecisionRecord, decide } from '@concord/core';
+import { createDecisionRecord } from '@concord/core/decision';
+import { decide } from '@concord/core/policy';
 
 const hlc = (wall: number, node = 'n') => formatHlc({ wall, logical: 0, node });
 const ev = (id: string, data: EventEnvelope['data'], extra: Partial<EventEnvelope> = {}): EventEnvelope => ({

@@ -1,4 +1,4 @@
-import type { Conflict } from '@concord/core';
+import type { Conflict } from '@concord/core/conflict';
 import { describe, expect, it } from 'vitest';
 import { humanResult, parseHumanDecision } from '../src/index.js';
 

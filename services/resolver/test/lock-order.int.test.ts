@@ -1,6 +1,6 @@
 import { decodeJson } from '@concord/bus';
 import { silentLogger } from '@concord/core';
-import type { EventEnvelope } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
 import type { Database, QueryResult, Tx } from '@concord/outbox';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createResolver } from '../src/resolver.js';

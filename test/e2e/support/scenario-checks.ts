@@ -1,5 +1,6 @@
-import { applyPatch } from '@concord/core';
-import type { AggregateState, JsonValue } from '@concord/core';
+import { applyPatch } from '@concord/core/conflict';
+import type { JsonValue } from '@concord/core';
+import type { AggregateState } from '@concord/core/conflict';
 import { expect } from 'vitest';
 import { getJson, getOptional } from './http.js';
 import { eventually } from './processes.js';

@@ -1,5 +1,7 @@
-import { formatHlc } from '@concord/core';
-import type { EventEnvelope, JsonObject, Outcome } from '@concord/core';
+import { formatHlc } from '@concord/core/versions';
+import type { JsonObject } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
 
 /** The end-to-end scenario's events and what it reads back through the public API (DESIGN §5). */
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { formatHlc, isFinalOutcome } from '@concord/core';
-import type { EventEnvelope } from '@concord/core';
+import { isFinalOutcome } from '@concord/core/messages';
+import { formatHlc } from '@concord/core/versions';
+import type { EventEnvelope } from '@concord/core/envelope';
 import { expect } from 'vitest';
 import { getJson, getOptional, postJson } from './http.js';
 import { eventually } from './processes.js';

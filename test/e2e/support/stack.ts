@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBus, encodeJson, namespacedBus } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
-import { Topics } from '@concord/core';
+import { Topics } from '@concord/core/messages';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { ServiceProcess, freePort } from './processes.js';

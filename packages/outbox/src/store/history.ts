@@ -1,4 +1,6 @@
-import type { EventEnvelope, JsonObject, Outcome } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
 import type { Sql } from '../db/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { toEnvelope } from './rows.js';

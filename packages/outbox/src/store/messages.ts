@@ -1,5 +1,6 @@
-import { MessageIds, Topics, isFinalOutcome, toConflict } from '@concord/core';
-import type { AppliedMessage, ConflictDetectedMessage, OutcomeMessage } from '@concord/core';
+import { toConflict } from '@concord/core/conflict';
+import { MessageIds, Topics, isFinalOutcome } from '@concord/core/messages';
+import type { AppliedMessage, ConflictDetectedMessage, OutcomeMessage } from '@concord/core/messages';
 import type { OutboxMessage } from '../outbox/writer.js';
 import type { AppendedEvent } from './types.js';
 

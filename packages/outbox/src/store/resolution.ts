@@ -1,5 +1,8 @@
-import { ConcordError, applyChanges, writeOf } from '@concord/core';
-import type { AggregateState, FieldChangeSet, JsonObject, Outcome, WriteProvenance } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { applyChanges, writeOf } from '@concord/core/conflict';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState, FieldChangeSet, WriteProvenance } from '@concord/core/conflict';
+import type { Outcome } from '@concord/core/messages';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Tx } from '../db/types.js';
 import { toState } from './rows.js';

@@ -1,11 +1,8 @@
-import type {
-  AggregateState,
-  EventEnvelope,
-  JsonObject,
-  Outcome,
-  VersionVector,
-  WriteProvenance,
-} from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState, WriteProvenance } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
+import type { VersionVector } from '@concord/core/versions';
 import { encodeCursor } from './cursor.js';
 import type { FeedEvent } from './types.js';
 

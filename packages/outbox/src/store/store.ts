@@ -1,19 +1,11 @@
 import type { Context } from '@opentelemetry/api';
-import {
-  ClassifyRejectionCode,
-  EMPTY_AGGREGATE,
-  MAX_PAYLOAD_BYTES,
-  applyPatch,
-  classify,
-} from '@concord/core';
-import type {
-  Accepted,
-  AggregateState,
-  Classification,
-  EventEnvelope,
-  JsonObject,
-  Outcome,
-} from '@concord/core';
+import { ClassifyRejectionCode, EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core/conflict';
+import { MAX_PAYLOAD_BYTES } from '@concord/core/messages';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState, Classification } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
+import type { Accepted } from '@concord/core/versions';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql, Tx } from '../db/types.js';
 import { createOutbox, outboxRows } from '../outbox/writer.js';

@@ -1,11 +1,7 @@
-import type {
-  AggregateState,
-  Classification,
-  EventEnvelope,
-  JsonObject,
-  Outcome,
-  WriteProvenance,
-} from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState, Classification, WriteProvenance } from '@concord/core/conflict';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
 import type { OutboxMessage } from '../outbox/writer.js';
 
 /** The result of appending one event: its outcome (DESIGN §3), as the HTTP API reports it. */

@@ -1,7 +1,8 @@
 import type { ConsumerLagProbe, IncomingMessage, MessageBus } from '@concord/bus';
 import { createMemoryBus, encodeJson } from '@concord/bus';
 import { silentLogger } from '@concord/core';
-import type { EventEnvelope, PhysicalClock } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { PhysicalClock } from '@concord/core/versions';
 import type { Database, EventStore, Relay } from '@concord/outbox';
 import { baseMigrations, createRelay } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';

@@ -6,16 +6,32 @@ import { z } from 'zod';
 import { NOTIFICATION_FORMATS } from '../cloudevent.js';
 import { NotifierErrorCode, notifierError } from '../errors.js';
 import { parseFilter } from '../filter.js';
+import { maskUrl } from '../mask-url.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import { publicView } from '../store/subscriptions.js';
 import type { SubscriptionStore } from '../store/subscriptions.js';
 import { validateWebhookUrl } from '../url-guard.js';
 import type { ResolveHost } from '../url-guard.js';
+import { webhookSigningKey } from '../verify.js';
+
+/** A `whsec_` secret is a base64 key (Standard Webhooks); any other is used as its UTF-8 bytes. */
+const isSigningSecret = (secret: string): boolean => {
+  try {
+    webhookSigningKey(secret);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const bodySchema = z.object({
   url: z.string().min(1).max(2048),
   filter: z.unknown().optional(),
-  secret: z.string().min(8, 'must be at least 8 characters').max(1024),
+  secret: z
+    .string()
+    .min(8, 'must be at least 8 characters')
+    .max(1024)
+    .refine(isSigningSecret, 'a whsec_ secret must be followed by base64 of at least 8 bytes'),
   format: z.enum(NOTIFICATION_FORMATS).optional(),
 });
 
@@ -31,7 +47,8 @@ export interface SubscriptionRoutesOptions {
 
 /**
  * `POST /v1/subscriptions` `{ url, filter?, secret, format? }` (`format`: `json`, the default, or
- * `cloudevents`: webhooks carry structured-mode CloudEvents) → 201 (the secret is never returned),
+ * `cloudevents`: webhooks carry structured-mode CloudEvents) → 201 (the secret is never returned; every
+ * view masks the URL's query values and credentials),
  * `GET /v1/subscriptions`, `GET /v1/subscriptions/:id`, `DELETE /v1/subscriptions/:id` (204),
  * `GET /v1/subscriptions/:id/dead-letters`.
  */
@@ -99,7 +116,8 @@ export const registerSubscriptionRoutes = (
 
   app.get<{ Params: { id: string } }>('/v1/subscriptions/:id/dead-letters', async (request) => {
     await found(request.params.id);
-    return { deadLetters: await options.deliveries.deadLetters(db, request.params.id) };
+    const letters = await options.deliveries.deadLetters(db, request.params.id);
+    return { deadLetters: letters.map((letter) => ({ ...letter, url: maskUrl(letter.url) })) };
   });
 
   app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request, reply) => {

@@ -1,7 +1,8 @@
 import { createMemoryBus, encodeJson } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
-import { silentLogger, Topics } from '@concord/core';
-import type { AppliedMessage, OutcomeMessage } from '@concord/core';
+import { silentLogger } from '@concord/core';
+import { Topics } from '@concord/core/messages';
+import type { AppliedMessage, OutcomeMessage } from '@concord/core/messages';
 import type { Database } from '@concord/outbox';
 import { createMetrics, runService } from '@concord/service-kit';
 import type { RunningService, ServiceMetrics } from '@concord/service-kit';

@@ -1,4 +1,5 @@
-import type { FieldVersion, JsonObject } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { FieldVersion } from '@concord/core/conflict';
 import { DEFAULT_SCHEMA } from '@concord/outbox';
 import type { Sql } from '@concord/outbox';
 import type { ProjectionBackend, RebuildWriter } from '../backend.js';

@@ -1,5 +1,7 @@
-import { applyChanges, changeSetOf } from '@concord/core';
-import type { AggregateState, FieldVersion, JsonObject, VersionVector } from '@concord/core';
+import { applyChanges, changeSetOf } from '@concord/core/conflict';
+import type { JsonObject } from '@concord/core';
+import type { AggregateState, FieldVersion } from '@concord/core/conflict';
+import type { VersionVector } from '@concord/core/versions';
 import type { FeedEvent, Sql } from '@concord/outbox';
 import type { ProjectionTables } from '../tables.js';
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FieldVersion, JsonObject, Logger } from '@concord/core';
+import type { JsonObject, Logger } from '@concord/core';
+import type { FieldVersion } from '@concord/core/conflict';
 import { readFeedTail } from '@concord/outbox';
 import type { Database, EventStore, FeedEvent, Sql } from '@concord/outbox';
 import type { RebuildWriter } from '../backend.js';

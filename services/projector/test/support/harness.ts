@@ -1,7 +1,9 @@
 import { createMemoryBus, decodeJson, encodeJson } from '@concord/bus';
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
-import { Topics, silentLogger } from '@concord/core';
-import type { AppliedMessage, EventEnvelope, ProjectedMessage } from '@concord/core';
+import { silentLogger } from '@concord/core';
+import { Topics } from '@concord/core/messages';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { AppliedMessage, ProjectedMessage } from '@concord/core/messages';
 import { baseMigrations, createEventStore, createRelay } from '@concord/outbox';
 import type { EventStore, Relay } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';

@@ -1,4 +1,5 @@
-import type { AppliedMessage, EventEnvelope } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { AppliedMessage } from '@concord/core/messages';
 import type { ProjectionRecord } from '../../src/model.js';
 import { unique } from './harness.js';
 import type { Harness } from './harness.js';

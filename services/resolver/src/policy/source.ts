@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
-import { ConcordError, formatPolicyProblems, loadPolicy } from '@concord/core';
-import type { CompiledPolicy, Logger, PolicyProblem, SpecRegistry, StrategyRegistry } from '@concord/core';
+import { ConcordError } from '@concord/core';
+import { formatPolicyProblems, loadPolicy } from '@concord/core/policy';
+import type { Logger } from '@concord/core';
+import type { CompiledPolicy, PolicyProblem, SpecRegistry } from '@concord/core/policy';
+import type { StrategyRegistry } from '@concord/core/strategy';
 
 /** What a reload did. */
 export type ReloadResult =

@@ -1,4 +1,5 @@
-import type { JsonObject, Outcome } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { Outcome } from '@concord/core/messages';
 import { getJson, getOptional } from '../http.js';
 import type {
   AggregateView,

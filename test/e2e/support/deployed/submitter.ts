@@ -1,4 +1,5 @@
-import type { EventEnvelope, Outcome } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
+import type { Outcome } from '@concord/core/messages';
 import type { SubmitResult } from '../scenario-events.js';
 
 /** An event ingest answered for with 200: its id, aggregate and the outcome it got then. */

@@ -1,4 +1,5 @@
-import type { EventEnvelope, JsonObject } from '@concord/core';
+import type { JsonObject } from '@concord/core';
+import type { EventEnvelope } from '@concord/core/envelope';
 import type { Submitter } from './submitter.js';
 
 /*
