@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { pathSegments, policyLocator } from '../src/policy-locations.js';
 import { submitMessages } from '../src/publish/broker.js';
@@ -5,9 +6,8 @@ import { retryAfterMs } from '../src/publish/http.js';
 import { batchesOf, parseEvents } from '../src/publish/parse.js';
 import { parseSse } from '../src/sse.js';
 
-const chunks = async function* (...texts: string[]) {
-  for (const text of texts) yield new TextEncoder().encode(text);
-};
+const chunks = (...texts: string[]): AsyncIterable<Uint8Array> =>
+  Readable.from(texts.map((text) => new TextEncoder().encode(text)));
 
 describe('publish input', () => {
   it('reads one envelope, an array, { events } and NDJSON', () => {
