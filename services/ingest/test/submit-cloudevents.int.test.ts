@@ -1,4 +1,4 @@
-import { createKafkaBus, createRabbitMqBus, groupQueue, namespacedBus } from '@concord/bus';
+import { cloudEventsBus, createKafkaBus, createRabbitMqBus, groupQueue, namespacedBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { OutcomeMessage } from '@concord/core/messages';
@@ -55,7 +55,11 @@ const startIngest = async (t: TestDatabase, bus: MessageBus, group: string) => {
     outcomes
       .map((m) => JSON.parse(Buffer.from(m.payload).toString('utf8')) as OutcomeMessage)
       .find((o) => o.eventId === eventId && o.final);
-  return { module, relay, finalOf };
+  const outcomeMessage = (eventId: string) =>
+    outcomes.find(
+      (m) => (JSON.parse(Buffer.from(m.payload).toString('utf8')) as OutcomeMessage).eventId === eventId,
+    );
+  return { module, relay, finalOf, outcomeMessage };
 };
 
 describe('binary-mode CloudEvents on the Kafka submit topic', () => {
@@ -136,7 +140,12 @@ describe('binary-mode CloudEvents on the RabbitMQ submit topic', () => {
 
   beforeAll(async () => {
     t = await openDatabase(inject('DATABASE_URL'));
-    bus = await createRabbitMqBus({ url, exchange, drainTimeoutMs: 2_000 });
+    // Outcomes as binary-mode CloudEvents too (CONCORD_CLOUDEVENTS_OUTCOMES), through the real broker.
+    bus = cloudEventsBus(await createRabbitMqBus({ url, exchange, drainTimeoutMs: 2_000 }), {
+      source: '/concord/ingest',
+      topics: [OUTCOME],
+      binding: 'amqp',
+    });
     ingest = await startIngest(t, bus, group);
   });
 
@@ -191,6 +200,16 @@ describe('binary-mode CloudEvents on the RabbitMQ submit topic', () => {
     await waitFor('two outcomes', () => events.every((ce) => ingest.finalOf(ce.id) !== undefined));
     expect(events.map((ce) => ingest.finalOf(ce.id)?.outcome)).toEqual(['applied', 'applied']);
     expect(ingest.finalOf(events[1]?.id ?? '')).toMatchObject({ aggregateId, version: 2 });
+    // The outcome came back through RabbitMQ as a binary-mode CloudEvent of the AMQP binding.
+    expect(ingest.outcomeMessage(events[0]?.id ?? '')?.headers).toMatchObject({
+      cloudEvents_specversion: '1.0',
+      cloudEvents_source: '/concord/ingest',
+      cloudEvents_type: 'dev.concord.outcome',
+      cloudEvents_subject: aggregateId,
+      cloudEvents_eventid: events[0]?.id,
+      cloudEvents_outcome: 'applied',
+      'content-type': 'application/json',
+    });
   });
 
   it('tells apart id-less messages whose data is the same: the event id is in the properties', async () => {
