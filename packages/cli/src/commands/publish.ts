@@ -15,7 +15,18 @@ import { waitForOutcomes } from '../publish/wait.js';
 /** Below the server's 4 MiB body limit, with room for the batch's own JSON. */
 const MAX_REQUEST_BYTES = 3 * 1024 * 1024;
 
-const summaryOf = (tally: Tally, elapsedMs: number, via: string) => ({
+/** What `publish` prints at the end (with `--json`, as is). */
+interface PublishSummary {
+  /** `http`, `rabbitmq` or `kafka`. */
+  readonly via: string;
+  readonly total: number;
+  readonly sent: number;
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly rejected: Tally['rejected'];
+  readonly elapsedMs: number;
+}
+
+const summaryOf = (tally: Tally, elapsedMs: number, via: string): PublishSummary => ({
   via,
   total: tally.total,
   sent: tally.sent,
@@ -24,7 +35,7 @@ const summaryOf = (tally: Tally, elapsedMs: number, via: string) => ({
   elapsedMs,
 });
 
-const printSummary = (io: CliIo, json: boolean, summary: ReturnType<typeof summaryOf>): void => {
+const printSummary = (io: CliIo, json: boolean, summary: PublishSummary): void => {
   if (json) {
     writeJson(io.stdout, summary);
     return;
@@ -122,7 +133,7 @@ export const publishCommand: Command = {
     const tally = newTally(events.length);
     const progress = progressLine(io, tally);
     const started = io.now();
-    const finish = (): ReturnType<typeof summaryOf> => {
+    const finish = (): PublishSummary => {
       progress.done();
       return summaryOf(tally, io.now() - started, target?.broker ?? 'http');
     };
