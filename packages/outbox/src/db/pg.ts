@@ -59,6 +59,11 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
   const logger = options.logger ?? silentLogger;
   const onPoolError = (error: Error) => logger.warn({ err: error }, 'idle postgres client failed');
   pool.on('error', onPoolError);
+  // pg emits 'error' on a client whose connection dies while no query of it is running (57P01 when
+  // Postgres restarts); the pool listens only while the client is idle, so a client checked out at that
+  // moment, outside a transaction's own listener, would take the process down with an unhandled 'error'.
+  // Every client keeps this listener for its whole life; whatever needed the connection fails on its own.
+  pool.on('connect', (client) => client.on('error', ignoreError));
   let closed = false;
   const base = clientSql(pool);
 
