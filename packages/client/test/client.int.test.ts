@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, memoryStore } from '../src/index.js';
-import type { ConcordClient, ConcordClientError, LocalAggregate, OutcomeNotice } from '../src/index.js';
+import type {
+  ConcordClient,
+  ConcordClientError,
+  LocalAggregate,
+  OutcomeNotice,
+  PendingChange,
+} from '../src/index.js';
 import { fileStore } from '../src/node/index.js';
 import { EmbeddedConcord, eventually } from './support/embedded.js';
 
@@ -193,7 +199,7 @@ describe('@concord/client against an embedded Concord', () => {
       origin: 'tablet',
       fetch: losing,
     });
-    const made = [];
+    const made: PendingChange[] = [];
     for (const [aggregateId, title] of [
       [a, 'a1'],
       [b, 'b1'],
