@@ -1,7 +1,7 @@
 /**
- * `concord publish --broker rabbitmq`: events go to the submit topic of an all-in-one running on RabbitMQ
- * and Postgres (names in the e2e stacks' pattern, so the suite's broker cleanup removes them), and
- * `--wait` reads their outcomes back over HTTP.
+ * `concord publish --broker rabbitmq|kafka`: events go to the submit topic of an all-in-one running on
+ * that broker and Postgres (names in the e2e stacks' pattern, so the suite's broker cleanup removes
+ * them), and `--wait` reads their outcomes back over HTTP.
  */
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '@concord/outbox/testing';
@@ -11,45 +11,44 @@ import { ServiceProcess, freePort } from '../../../test/e2e/support/processes.js
 import { SCENARIO_POLICY } from '../../../test/e2e/support/stack.js';
 import { concord, jsonLines } from './support.js';
 
-const run = randomUUID().replaceAll('-', '').slice(0, 8);
-const prefix = `e2e-${run}.`;
-const exchange = `concord-e2e-${run}`;
-let database: TestDatabase;
-let service: ServiceProcess;
+describe.each(['rabbitmq', 'kafka'] as const)('publish --broker %s', (broker) => {
+  const run = randomUUID().replaceAll('-', '').slice(0, 8);
+  const prefix = `e2e-${run}.`;
+  const exchange = `concord-e2e-${run}`;
+  let database: TestDatabase;
+  let service: ServiceProcess;
 
-const brokerEnv = () => ({
-  CONCORD_URL: service.url,
-  AMQP_URL: inject('AMQP_URL'),
-  AMQP_EXCHANGE: exchange,
-  CONCORD_TOPIC_PREFIX: prefix,
-});
+  /** The broker's address as the services and the CLI read it. */
+  const address = (): Record<string, string> =>
+    broker === 'rabbitmq'
+      ? { AMQP_URL: inject('AMQP_URL'), AMQP_EXCHANGE: exchange }
+      : { KAFKA_BROKERS: inject('KAFKA_BROKERS') };
+  const brokerEnv = () => ({ CONCORD_URL: service.url, CONCORD_TOPIC_PREFIX: prefix, ...address() });
 
-beforeAll(async () => {
-  database = await createTestDatabase({ adminUrl: inject('DATABASE_URL'), migrate: false, max: 1 });
-  service = new ServiceProcess({
-    service: 'all-in-one',
-    label: `cli-rabbitmq-${run}`,
-    port: await freePort(),
-    env: {
-      DATABASE_URL: database.url ?? '',
-      DATABASE_POOL_SIZE: '5',
-      BROKER: 'rabbitmq',
-      AMQP_URL: inject('AMQP_URL'),
-      AMQP_EXCHANGE: exchange,
-      CONCORD_TOPIC_PREFIX: prefix,
-      CONCORD_POLICY: SCENARIO_POLICY,
-      SHUTDOWN_GRACE_MS: '5000',
-    },
+  beforeAll(async () => {
+    database = await createTestDatabase({ adminUrl: inject('DATABASE_URL'), migrate: false, max: 1 });
+    service = new ServiceProcess({
+      service: 'all-in-one',
+      label: `cli-${broker}-${run}`,
+      port: await freePort(),
+      env: {
+        DATABASE_URL: database.url ?? '',
+        DATABASE_POOL_SIZE: '5',
+        BROKER: broker,
+        ...address(),
+        CONCORD_TOPIC_PREFIX: prefix,
+        CONCORD_POLICY: SCENARIO_POLICY,
+        SHUTDOWN_GRACE_MS: '5000',
+      },
+    });
+    await service.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await database?.close();
   });
-  await service.start();
-}, 120_000);
 
-afterAll(async () => {
-  await service?.stop();
-  await database?.close();
-});
-
-describe('publish --broker rabbitmq', () => {
   it('publishes to the submit topic and, with --wait, reports every outcome (exit 1 for a rejection)', async () => {
     const events = [
       {
@@ -76,13 +75,13 @@ describe('publish --broker rabbitmq', () => {
       },
       { id: `b4-${run}`, type: 'TaskCreated', aggregateType: 'task', data: { title: 'no aggregate id' } },
     ];
-    const result = await concord(['publish', '--broker', 'rabbitmq', '--wait', '--json'], {
+    const result = await concord(['publish', '--broker', broker, '--wait', '--json'], {
       env: brokerEnv(),
       input: events.map((event) => JSON.stringify(event)).join('\n'),
     });
     expect(result.code).toBe(1);
     const [summary] = jsonLines(result.stdout);
-    expect(summary).toMatchObject({ via: 'rabbitmq', total: 4, sent: 4 });
+    expect(summary).toMatchObject({ via: broker, total: 4, sent: 4 });
     expect(summary.outcomes).toEqual({ applied: 3, rejected: 1 });
     expect(summary.rejected).toEqual([expect.objectContaining({ id: `b4-${run}` })]);
     const stored = await concord(['events', 'get', `b2-${run}`, '--json'], { env: brokerEnv() });
@@ -97,20 +96,22 @@ describe('publish --broker rabbitmq', () => {
       aggregateId: `bt-${run}`,
       data: { title: 'a' },
     };
-    const published = await concord(['publish', '--broker', 'rabbitmq'], {
+    const published = await concord(['publish', '--broker', broker], {
       env: brokerEnv(),
       input: JSON.stringify(event),
     });
     expect(published.code).toBe(0);
-    expect(published.stdout).toMatch(/^1\/1 events published to rabbitmq in /);
-    const again = await concord(['publish', '--broker', 'rabbitmq', '--wait', '--json'], {
+    expect(published.stdout).toMatch(new RegExp(`^1/1 events published to ${broker} in `));
+    const again = await concord(['publish', '--broker', broker, '--wait', '--json'], {
       env: brokerEnv(),
       input: JSON.stringify(event),
     });
     expect(again.code).toBe(0);
     expect(jsonLines(again.stdout)[0].outcomes).toEqual({ applied: 1 });
   });
+});
 
+describe('publish --broker: addresses', () => {
   it('a broker nobody listens on is exit 3; a missing address is a usage error', async () => {
     const port = await freePort();
     const down = await concord(

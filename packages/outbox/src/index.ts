@@ -14,7 +14,7 @@ export { createOutbox } from './outbox/writer.js';
 export type { Outbox, OutboxMessage, OutboxOptions } from './outbox/writer.js';
 export { createRelay } from './relay/relay.js';
 export type { Relay, RelayOptions, RelayStats } from './relay/types.js';
-export type { RelayCounters } from './relay/stats.js';
+export type { RelayCounters, RelayEvent, RelayObserver } from './relay/stats.js';
 export type { BackoffOptions } from './relay/backoff.js';
 export { createInbox } from './inbox.js';
 export type { Inbox, InboxOptions, InboxPruneOptions, InboxResult } from './inbox.js';

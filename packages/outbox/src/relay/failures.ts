@@ -64,7 +64,7 @@ export class Failures {
           ...lease,
           JSON.stringify(entry),
         ]);
-        if (moved.rowCount > 0) this.#o.stats.deadLettered += 1;
+        if (moved.rowCount > 0) this.#o.stats.recordDeadLettered();
         this.#o.logger.warn(
           { messageId: row.message_id, topic: row.topic, ...entry },
           'outbox row dead-lettered',
@@ -79,7 +79,7 @@ export class Failures {
     }
     const delay = backoffDelay(attempt, this.#o.backoff, this.#o.random);
     await this.#o.db.query(this.#o.sql.markFailed, [row.id, ...lease, JSON.stringify(entry), delay]);
-    this.#o.stats.failedAttempts += 1;
+    this.#o.stats.recordFailedAttempt();
     this.#o.logger.info(
       { messageId: row.message_id, topic: row.topic, retryInMs: delay, ...entry },
       'publish failed',

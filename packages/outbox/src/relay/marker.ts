@@ -61,7 +61,7 @@ export class Marker {
   #fenced(published: readonly OutboxRow[], kept: readonly OutboxRow[]): void {
     const partitions = new Set(published.map((row) => row.key_partition));
     for (const row of kept) partitions.delete(row.key_partition);
-    this.#options.stats.fenced += published.length - kept.length;
+    this.#options.stats.recordFenced(published.length - kept.length);
     this.#options.leases.drop(partitions);
     this.#options.onFenced();
     this.#options.logger.warn(

@@ -11,6 +11,7 @@ import {
 import type { Context, Link, Span, Tracer } from '@opentelemetry/api';
 import { groupBy } from './row.js';
 import type { OutboxRow } from './row.js';
+import type { StatsRecorder } from './stats.js';
 
 /** What happened to a batch: rows confirmed by the broker, and each key's first failing row. */
 export interface PublishOutcome {
@@ -41,10 +42,13 @@ const KEY_CONCURRENCY = 32;
 export class Publisher {
   readonly #bus: MessageBus;
   readonly #tracer: Tracer;
+  readonly #stats: StatsRecorder | undefined;
 
-  constructor(bus: MessageBus, tracer: Tracer) {
+  /** `stats` is told how long each batch took (the relay's `concord_relay_publish_batch_seconds`). */
+  constructor(bus: MessageBus, tracer: Tracer, stats?: StatsRecorder) {
     this.#bus = bus;
     this.#tracer = tracer;
+    this.#stats = stats;
   }
 
   async publish(rows: readonly OutboxRow[]): Promise<PublishOutcome> {
@@ -57,6 +61,7 @@ export class Publisher {
       'outbox.relay.batch',
       { kind: SpanKind.INTERNAL, links, attributes: { 'messaging.batch.message_count': rows.length } },
       async (batchSpan) => {
+        const started = performance.now();
         try {
           const outcomes = await Promise.all(
             [...groupBy(prepared, (p) => p.row.topic)].map(([topic, group]) =>
@@ -74,6 +79,7 @@ export class Publisher {
           if (result.failures.length > 0) batchSpan.setStatus({ code: SpanStatusCode.ERROR });
           return result;
         } finally {
+          this.#stats?.recordBatch(rows.length, (performance.now() - started) / 1000);
           batchSpan.end();
         }
       },

@@ -78,6 +78,7 @@ class OutboxRelay implements Relay {
       tracer: options.tracer ?? trace.getTracer('@concord/outbox'),
       random: options.random ?? Math.random,
       now: options.now ?? Date.now,
+      observer: options.observer ?? (() => undefined),
     };
     this.#log = this.#o.logger.child({ component: 'outbox-relay', owner: this.owner });
     const pg = this.#o.db.kind === 'pg';
@@ -98,7 +99,7 @@ class OutboxRelay implements Relay {
       now: this.#o.now,
       logger: this.#log,
     });
-    this.#stats = new StatsRecorder(this.#o.now);
+    this.#stats = new StatsRecorder(this.#o.observer);
     const marker = new Marker({
       db: this.#o.db,
       sql: this.#sql,
@@ -123,7 +124,7 @@ class OutboxRelay implements Relay {
       ...this.#o,
       sql: this.#sql,
       leases: this.#leases,
-      publisher: new Publisher(this.#o.bus, this.#o.tracer),
+      publisher: new Publisher(this.#o.bus, this.#o.tracer, this.#stats),
       renewal: this.#renewal,
       marker,
       failures,

@@ -3,7 +3,7 @@ import type { Logger } from '@concord/core';
 import type { Tracer } from '@opentelemetry/api';
 import type { Database } from '../db/types.js';
 import type { BackoffOptions } from './backoff.js';
-import type { RelayCounters } from './stats.js';
+import type { RelayCounters, RelayObserver } from './stats.js';
 
 export interface RelayOptions {
   readonly db: Database;
@@ -51,6 +51,8 @@ export interface RelayOptions {
   readonly tracer?: Tracer;
   readonly random?: () => number;
   readonly now?: () => number;
+  /** Told of every publish, batch, failed attempt, dead letter and fence (service-kit's metrics). */
+  readonly observer?: RelayObserver;
 }
 
 /** What /metrics reads: counters of this instance plus the outbox backlog. */
