@@ -28,6 +28,15 @@ const decompressor = (encoding: Decoding): Transform =>
       ? zlib.createGunzip()
       : zlib.createInflate();
 
+/** The decompressed size of each request whose body arrived compressed (read whole). */
+const decodedSizes = new WeakMap<FastifyRequest, number>();
+
+/**
+ * How many bytes a compressed request body decompressed to, once read; undefined for a body sent as is
+ * (its `Content-Length` says). What a request costs in memory is its decompressed size.
+ */
+export const decodedBodyBytes = (request: FastifyRequest): number | undefined => decodedSizes.get(request);
+
 /** Fastify's own error for a too large body, so the zip bomb is answered as any large body is (413). */
 const tooLarge = (): Error =>
   Object.assign(new Error('request body exceeds the size limit'), {
@@ -40,7 +49,11 @@ const tooLarge = (): Error =>
  * spent on a bomb), the rest of the request is drained unread, and the stream fails with 413.
  * `receivedEncodedLength` counts the bytes as sent, which Fastify holds to `Content-Length`.
  */
-const decodedBody = (raw: Readable, encoding: Decoding, limit: number): Readable => {
+const decodedBody = (
+  raw: Readable,
+  options: { readonly encoding: Decoding; readonly limit: number; readonly done: (bytes: number) => void },
+): Readable => {
+  const { encoding, limit } = options;
   const inflate = decompressor(encoding);
   let decoded = 0;
   const counter = Object.assign(
@@ -55,6 +68,10 @@ const decodedBody = (raw: Readable, encoding: Decoding, limit: number): Readable
           return;
         }
         callback(null, chunk);
+      },
+      flush(callback: TransformCallback) {
+        options.done(decoded);
+        callback();
       },
     }),
     { receivedEncodedLength: 0 },
@@ -132,7 +149,11 @@ export const registerCompression = (app: FastifyInstance, bodyLimit: number): vo
         details: { supported: ['gzip', 'br', 'deflate', 'identity'] },
       });
     }
-    return decodedBody(payload, encoding, bodyLimitOf(request, bodyLimit));
+    return decodedBody(payload, {
+      encoding,
+      limit: bodyLimitOf(request, bodyLimit),
+      done: (bytes) => decodedSizes.set(request, bytes),
+    });
   });
   app.addHook('onSend', async (request, reply, payload) => {
     if (!compressible(reply, payload)) return payload;

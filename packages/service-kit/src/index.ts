@@ -4,6 +4,7 @@ export type { LoggerOptions } from './logger.js';
 export { createMetrics } from './metrics.js';
 export type { ServiceMetrics } from './metrics.js';
 export { createHttpServer, DEFAULT_HTTP_TIMEOUTS, exemptFromIdleTimeout } from './http.js';
+export { decodedBodyBytes } from './compression.js';
 export type { HttpServer, HttpServerOptions, HttpTimeouts, ReadinessCheck } from './http.js';
 export { toHttpError, registerErrorStatus } from './errors.js';
 export type { ErrorBody } from './errors.js';

@@ -1,7 +1,7 @@
 import { brotliDecompressSync, deflateSync, gunzipSync } from 'node:zlib';
 import { silentLogger } from '@concord/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { negotiateEncoding } from '../src/compression.js';
+import { decodedBodyBytes, negotiateEncoding } from '../src/compression.js';
 import { createHttpServer, createMetrics } from '../src/index.js';
 import type { HttpServer } from '../src/index.js';
 
@@ -20,7 +20,10 @@ describe('compressed request and response bodies', () => {
     server.app.get('/stream', (_request, reply) =>
       reply.type('text/event-stream').send(`data: ${'x'.repeat(4096)}\n\n`),
     );
-    server.app.post('/echo', (request) => ({ got: request.body }));
+    server.app.post('/echo', (request) => ({
+      got: request.body,
+      decoded: decodedBodyBytes(request) ?? null,
+    }));
     await server.app.ready();
   });
   afterAll(() => server.close());
@@ -57,7 +60,10 @@ describe('compressed request and response bodies', () => {
         headers: { 'content-type': 'application/json', 'content-encoding': 'deflate' },
         payload: deflateSync(JSON.stringify(payload)),
       });
-    expect((await post({ a: 1 })).json()).toEqual({ got: { a: 1 } });
+    // The decompressed size is known to the route (what the body holds in memory).
+    expect((await post({ a: 1 })).json()).toEqual({ got: { a: 1 }, decoded: 7 });
+    const plain = await server.app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
+    expect(plain.json()).toEqual({ got: { a: 1 }, decoded: null });
     const large = await post({ a: 'x'.repeat(2000) });
     expect(large.statusCode).toBe(413);
     expect(large.json()).toMatchObject({ error: { code: 'CONCORD_BODY_TOO_LARGE' } });

@@ -92,7 +92,12 @@ export const parseHttpSubmission = (
     if (!Array.isArray(body)) {
       throw new ConcordError('CONCORD_BATCH_INVALID', `a ${CLOUDEVENT_BATCH_TYPE} body must be a JSON array`);
     }
-    return parseBatch(body, limits);
+    // Every member is judged as a CloudEvent: one without `specversion` is rejected as one, never read
+    // as a Concord envelope.
+    const events: unknown[] = body;
+    return parseBatch(events, limits).map((item, i) =>
+      isCloudEvent(events[i]) ? item : itemOf(events[i], validateCloudEvent(events[i], limits)),
+    );
   }
   const binary = binaryCloudEvent(headers, body, HTTP_BINDING);
   if (binary !== undefined) return [itemOf(binary, validateCloudEvent(binary, limits))];

@@ -3,6 +3,7 @@ import { isUnstorableText } from '@concord/core/envelope';
 import type { Logger } from '@concord/core';
 import type { EnvelopeLimits } from '@concord/core/envelope';
 import type { Database, EventStore } from '@concord/outbox';
+import { decodedBodyBytes } from '@concord/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
@@ -60,7 +61,8 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     const items = parseHttpSubmission(request, deps.limits);
     // A chunked body has no length; it counts as the largest one.
     const length = Number(request.headers['content-length']);
-    const bytes = Number.isSafeInteger(length) ? length : deps.bodyLimit;
+    // A compressed body counts as what it decompressed to: that is what it holds in memory.
+    const bytes = decodedBodyBytes(request) ?? (Number.isSafeInteger(length) ? length : deps.bodyLimit);
     const result = await deps.batcher.submit({ items, bytes });
     if (result.kind === 'failed') throw result.error;
     if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');

@@ -92,14 +92,17 @@ describe('POST /v1/events with CloudEvents (the cloudevents SDK as the client)',
     const aggregateId = `task-${unique()}`;
     const good = cloudEvent(aggregateId);
     const bad = { ...cloudEvent(aggregateId).toJSON(), specversion: '0.3', id: `ce-${unique()}` };
+    // A Concord envelope is valid in a Concord batch, not in a CloudEvents batch.
+    const envelope = { id: `env-${unique()}`, type: 'T', aggregateType: 'task', aggregateId, data: { a: 1 } };
     const response = await send({
       headers: { 'content-type': 'application/cloudevents-batch+json' },
-      body: JSON.stringify([good, bad]),
+      body: JSON.stringify([good, bad, envelope]),
     });
     expect(response.status).toBe(200);
     expect(response.body.results).toMatchObject([
       { id: good.id, outcome: 'applied' },
       { id: bad.id, outcome: 'rejected', error: { code: 'CONCORD_EVENT_BAD_SPECVERSION' } },
+      { id: envelope.id, outcome: 'rejected', error: { code: 'CONCORD_EVENT_BAD_SPECVERSION' } },
     ]);
   });
 
