@@ -11,7 +11,8 @@ import type {
   PendingChange,
 } from '../src/index.js';
 import { fileStore } from '../src/node/index.js';
-import { EmbeddedConcord, eventually } from './support/embedded.js';
+import { EmbeddedConcord } from './support/embedded.js';
+import { eventually } from './support/eventually.js';
 
 let concord: EmbeddedConcord;
 const dir = mkdtempSync(join(tmpdir(), 'concord-client-int-'));

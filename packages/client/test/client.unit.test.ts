@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createClient, memoryStore } from '../src/index.js';
 import type { ClientStatus, ClientStore, OutcomeNotice } from '../src/index.js';
+import { eventually } from './support/eventually.js';
 import { FakeConcord } from './support/fake-concord.js';
 
 const URL_ = 'http://concord.test';
@@ -310,5 +311,62 @@ describe('client (against a fake Concord)', () => {
     const b = await second.change({ aggregateType: 't', aggregateId: '1', type: 'T', data: {} });
     expect(a.hlc).toBe('000000000005000-000000-o');
     expect(b.hlc).toBe('000000000005000-000001-o');
+  });
+
+  it('sends the bearer token on every request, a function asked each time', async () => {
+    const server = new FakeConcord();
+    let n = 0;
+    const client = createClient({
+      url: URL_,
+      store: memoryStore(),
+      origin: 'o',
+      fetch: server.fetch,
+      token: () => `t${++n}`,
+    });
+    await client.change({ aggregateType: 'task', aggregateId: 't1', type: 'TaskCreated', data: {} });
+    await client.sync();
+    expect(server.requests.map((r) => r.authorization)).toEqual(['Bearer t1', 'Bearer t2']);
+  });
+
+  it('autosync polls when there is no stream, and backs off while offline', async () => {
+    const server = new FakeConcord();
+    const client = createClient({
+      url: URL_,
+      store: memoryStore(),
+      origin: 'o',
+      fetch: server.fetch,
+      autosync: { pollIntervalMs: 10, backoffInitialMs: 400, backoffMaxMs: 400, random: () => 0.99 },
+    });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    client.start();
+    await client.change({
+      aggregateType: 'task',
+      aggregateId: 't1',
+      type: 'TaskCreated',
+      data: { title: 'a' },
+    });
+    await eventually(async () => ((await client.get('task', 't1'))?.version === 1 ? true : undefined));
+    // The fake has no stream (404): polling took over.
+    expect(client.status().streaming).toBe(false);
+    server.offline = true;
+    await eventually(() => (errors.includes('CONCORD_CLIENT_OFFLINE') ? true : undefined));
+    const syncRequests = () => server.requests.filter((r) => !r.path.startsWith('/v1/stream')).length;
+    const failedAt = syncRequests();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Backing off (~396 ms): no sync request in the meantime, though polling would have made several.
+    expect(syncRequests()).toBe(failedAt);
+    server.offline = false;
+    await client.change({
+      aggregateType: 'task',
+      aggregateId: 't1',
+      type: 'TaskUpdated',
+      data: { title: 'b' },
+    });
+    await eventually(async () => ((await client.get('task', 't1'))?.version === 2 ? true : undefined));
+    await client.stop();
+    const stopped = server.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.requests.length).toBe(stopped);
   });
 });

@@ -33,7 +33,7 @@ export class FakeConcord {
   readonly rows: Row[] = [];
   readonly events = new Map<string, Recorded>();
   readonly received: string[] = [];
-  readonly requests: { method: string; path: string }[] = [];
+  readonly requests: { method: string; path: string; authorization?: string }[] = [];
   #versions = new Map<string, number>();
   #fields = new Map<string, string[][]>();
   #clock = 0;
@@ -49,7 +49,12 @@ export class FakeConcord {
   #handle(input: string | URL | Request, init?: RequestInit): Response {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const method = init?.method ?? 'GET';
-    this.requests.push({ method, path: url.pathname + url.search });
+    const authorization = new Headers(init?.headers).get('authorization') ?? undefined;
+    this.requests.push({
+      method,
+      path: url.pathname + url.search,
+      ...(authorization === undefined ? {} : { authorization }),
+    });
     if (this.offline) throw new TypeError('fetch failed');
     if (this.pushBack !== undefined && this.pushBack.times > 0) {
       this.pushBack.times -= 1;
