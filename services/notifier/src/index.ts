@@ -19,7 +19,8 @@ export type { Notification, NotificationKind } from './notification.js';
 export type { NotificationFilter } from './filter.js';
 export { NOTIFIER_TOPICS } from './filter.js';
 export { NotifierErrorCode } from './errors.js';
-export { WebhookHeaders, signBody, verifySignature } from './signature.js';
+// Receivers verify deliveries with the `@concord/notifier/verify` entry (verifyWebhook).
+export { WebhookHeaders } from './signature.js';
 export type { WebhookSender, WebhookRequest } from './delivery/http-sender.js';
 export type { ResolveHost } from './url-guard.js';
 export { loadNotifierConfig, notifierEnvSchema } from './config.js';

@@ -1,27 +1,43 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { NotifierErrorCode, notifierError } from './errors.js';
+import { StandardWebhookHeaders, WebhookVerificationError, signWebhook } from './verify.js';
 
-/** Webhook request headers (DESIGN §7). */
+/**
+ * Webhook request headers (DESIGN §7): the Standard Webhooks three, which are signed, and Concord's own,
+ * which are informative only (`x-concord-delivery-id` repeats `webhook-id`).
+ */
 export const WebhookHeaders = {
-  signature: 'x-concord-signature',
+  ...StandardWebhookHeaders,
   deliveryId: 'x-concord-delivery-id',
   event: 'x-concord-event',
-  timestamp: 'x-concord-timestamp',
   subscriptionId: 'x-concord-subscription-id',
   attempt: 'x-concord-attempt',
 } as const;
 
-/** `sha256=<hex>`: HMAC-SHA256 of the raw request body with the subscription's secret. */
-export const signBody = (body: string | Uint8Array, secret: string): string =>
-  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+export interface SignedDelivery {
+  readonly secret: string;
+  /** The delivery id: stable across retries, so receivers de-duplicate on `webhook-id`. */
+  readonly deliveryId: string;
+  /** The attempt's send time, Unix seconds. */
+  readonly timestamp: number;
+  readonly body: string;
+}
 
-/** Receiver side: checks an `X-Concord-Signature` header in constant time. */
-export const verifySignature = (
-  body: string | Uint8Array,
-  secret: string,
-  header: string | undefined,
-): boolean => {
-  if (header === undefined) return false;
-  const expected = Buffer.from(signBody(body, secret));
-  const actual = Buffer.from(header);
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+const sign = (delivery: SignedDelivery): string => {
+  try {
+    return signWebhook({ ...delivery, id: delivery.deliveryId });
+  } catch (error) {
+    // The API refuses a malformed `whsec_` secret; one written to the table some other way cannot sign.
+    if (!(error instanceof WebhookVerificationError)) throw error;
+    throw notifierError(NotifierErrorCode.subscriptionInvalid, `cannot sign: ${error.message}`, {
+      retryable: false,
+      cause: error,
+    });
+  }
 };
+
+/** The signature headers of one attempt. */
+export const signatureHeaders = (delivery: SignedDelivery): Record<string, string> => ({
+  [WebhookHeaders.id]: delivery.deliveryId,
+  [WebhookHeaders.timestamp]: String(delivery.timestamp),
+  [WebhookHeaders.signature]: sign(delivery),
+});

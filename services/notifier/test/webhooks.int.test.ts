@@ -4,11 +4,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createBullMqJobQueue } from '../src/queue/bullmq.js';
 import type { JobQueue } from '../src/queue/port.js';
-import { verifySignature } from '../src/signature.js';
 import type { DeliveryRef } from '../src/store/deliveries.js';
 import { delay, metricValue, startNotifier, unique, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
-import { startReceiver } from './support/receiver.js';
+import { startReceiver, verifyReceived } from './support/receiver.js';
 import type { Receiver } from './support/receiver.js';
 
 describe('notifier webhooks on Postgres and BullMQ', () => {
@@ -32,7 +31,7 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
   beforeAll(async () => {
     database = await createTestDatabase({ adminUrl: inject('DATABASE_URL') });
     receiver = await startReceiver();
-    receiver.respond = (path) => (path === '/fail' || down.has(path) ? 500 : 200);
+    receiver.respond = (path) => (path.startsWith('/fail?') || down.has(path) ? 500 : 200);
     queueRedis = new Redis(inject('REDIS_URL'), { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     workerRedis = new Redis(inject('REDIS_URL'), { maxRetriesPerRequest: null });
     await waitFor('redis', () => queueRedis.status === 'ready');
@@ -106,12 +105,13 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
 
     const request = receiver.on('/ok')[0];
     if (request === undefined) throw new Error('no request');
-    expect(verifySignature(request.body, secret, request.headers['x-concord-signature'] as string)).toBe(
-      true,
-    );
-    expect(
-      verifySignature(request.body, 'wrong-secret', request.headers['x-concord-signature'] as string),
-    ).toBe(false);
+    // Standard Webhooks: webhook-id (the delivery id), webhook-timestamp, v1 signature of id.timestamp.body.
+    expect(verifyReceived(request, secret)).toBe('verified');
+    expect(verifyReceived(request, 'wrong-secret-0123')).toBe('CONCORD_WEBHOOK_SIGNATURE_INVALID');
+    // A captured delivery replayed after the tolerance is refused.
+    expect(verifyReceived(request, secret, 301_000)).toBe('CONCORD_WEBHOOK_TIMESTAMP_TOO_OLD');
+    expect(request.headers).not.toHaveProperty('x-concord-signature');
+    expect(request.headers).not.toHaveProperty('x-concord-timestamp');
     const body = JSON.parse(request.body);
     expect(body).toMatchObject({
       kind: 'applied',
@@ -126,9 +126,12 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
     });
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.headers['x-concord-event']).toBe('applied');
-    expect(request.headers['x-concord-delivery-id']).toBe(`d${body.id}-${subscriptionId}`);
+    expect(request.headers['webhook-id']).toBe(`d${body.id}-${subscriptionId}`);
+    expect(request.headers['x-concord-delivery-id']).toBe(request.headers['webhook-id']);
     expect(request.headers['x-concord-subscription-id']).toBe(subscriptionId);
-    expect(Number(request.headers['x-concord-timestamp'])).toBeGreaterThan(1_700_000_000);
+    expect(Math.abs(Number(request.headers['webhook-timestamp']) * 1000 - request.receivedAt)).toBeLessThan(
+      2_000,
+    );
 
     await waitFor(
       'delivery marked delivered',
@@ -196,9 +199,11 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
   });
 
   it('retries a failing receiver with the same delivery id, then dead-letters it with the last error', async () => {
+    const path = '/fail?token=fail-token-value';
+    const secret = 'whsec_c2VjcmV0LWZhaWwtMDEyMw==';
     const created = await harness.subscribe({
-      url: `${receiver.url}/fail`,
-      secret: 'secret-fail-0123',
+      url: `${receiver.url}${path}`,
+      secret,
       filter: { aggregateIds: ['fail-*'] },
     });
     const subscriptionId = String(created.json.id);
@@ -211,17 +216,26 @@ describe('notifier webhooks on Postgres and BullMQ', () => {
     };
     await waitFor('dead letter', async () => (await letters()).length === 1);
     const [letter] = await letters();
+    // The dead-letter view masks the token the URL carries; the attempts went to the whole URL.
+    expect(JSON.stringify(letter)).not.toContain('fail-token-value');
     expect(letter).toMatchObject({
       subscriptionId,
-      url: `${receiver.url}/fail`,
+      url: `${receiver.url}/fail?token=***`,
       attempts: 3,
       errorCode: 'CONCORD_WEBHOOK_DELIVERY_FAILED',
       lastError: 'webhook answered 500',
       lastStatus: 500,
     });
-    const attempts = receiver.on('/fail');
+    const attempts = receiver.on(path);
     expect(attempts).toHaveLength(3);
+    // One webhook-id across retries, each attempt signed afresh (a whsec_ secret) and verifiable.
+    expect(new Set(attempts.map((request) => request.headers['webhook-id'])).size).toBe(1);
     expect(new Set(attempts.map((request) => request.headers['x-concord-delivery-id'])).size).toBe(1);
+    expect(attempts.map((request) => verifyReceived(request, secret))).toEqual([
+      'verified',
+      'verified',
+      'verified',
+    ]);
     expect(attempts.map((request) => request.headers['x-concord-attempt'])).toEqual(['1', '2', '3']);
     expect((await deliveryRows(subscriptionId))[0]).toMatchObject({ status: 'dead', attempts: 3 });
     expect(await metricValue(harness.metrics, 'concord_notifier_dead_letters_total')).toBe(before + 1);

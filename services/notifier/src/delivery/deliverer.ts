@@ -6,10 +6,11 @@ import type { Database } from '@concord/outbox';
 import { runInSpan } from '@concord/bus';
 import { CLOUDEVENT_CONTENT_TYPE, formatNotification } from '../cloudevent.js';
 import { NotifierErrorCode, notifierError } from '../errors.js';
+import { maskUrl } from '../mask-url.js';
 import type { NotifierMetrics } from '../metrics.js';
 import { DelayJobError } from '../queue/port.js';
 import type { Job, JobWorkerOptions } from '../queue/port.js';
-import { WebhookHeaders, signBody } from '../signature.js';
+import { WebhookHeaders, signatureHeaders } from '../signature.js';
 import type { DeliveryRef, DeliveryStore } from '../store/deliveries.js';
 import type { NotificationLog } from '../store/log.js';
 import { CircuitOpenError } from './breakers.js';
@@ -116,10 +117,15 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
     const headers = {
       'content-type': target.format === 'cloudevents' ? CLOUDEVENT_CONTENT_TYPE : 'application/json',
       'user-agent': 'concord-notifier',
-      [WebhookHeaders.signature]: signBody(body, target.secret),
+      // Signed afresh on every attempt: the same webhook-id, this attempt's timestamp.
+      ...signatureHeaders({
+        secret: target.secret,
+        deliveryId: ref.deliveryId,
+        timestamp: Math.floor(now() / 1000),
+        body,
+      }),
       [WebhookHeaders.deliveryId]: ref.deliveryId,
       [WebhookHeaders.event]: notification.kind,
-      [WebhookHeaders.timestamp]: String(Math.floor(now() / 1000)),
       [WebhookHeaders.subscriptionId]: ref.subscriptionId,
       [WebhookHeaders.attempt]: String(attempt),
     };
@@ -193,7 +199,7 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
       metrics.deadLetters.inc();
       metrics.deliveries.inc({ result: 'dead_lettered' });
       logger.warn(
-        { deliveryId: ref.deliveryId, url: target.url, attempts, err: error },
+        { deliveryId: ref.deliveryId, url: maskUrl(target.url), attempts, err: error },
         'webhook delivery dead-lettered',
       );
     },

@@ -1,6 +1,7 @@
 import type { Sql } from '@concord/outbox';
 import type { NotificationFormat } from '../cloudevent.js';
 import type { NotificationFilter } from '../filter.js';
+import { maskUrl } from '../mask-url.js';
 import type { Tables } from './tables.js';
 
 /** A webhook subscription as the API shows it: the secret is never echoed back. */
@@ -39,10 +40,10 @@ const toSubscription = (row: Row): SubscriptionWithSecret => ({
   createdAt: row.created_at,
 });
 
-/** Strips the secret. */
+/** Strips the secret and masks the URL's query values and credentials (only deliveries use it whole). */
 export const publicView = ({ id, url, filter, format, createdAt }: Subscription): Subscription => ({
   id,
-  url,
+  url: maskUrl(url),
   filter,
   format,
   createdAt,
