@@ -179,7 +179,7 @@ describe('publish', () => {
     expect(run.stderr).toMatch(/^rejected bad-1: CONCORD_\w+/m);
   });
 
-  it('waits out a 429 per Retry-After and retries the batch', async () => {
+  it('waits out a 429 per Retry-After and retries the batch, with the bearer token of CONCORD_TOKEN', async () => {
     const proxy = await startProxy(url, (request, index) =>
       request.method === 'POST' && index === 0
         ? {
@@ -202,9 +202,14 @@ describe('publish', () => {
             data: { title: 'retry' },
           },
         ]),
+        env: { CONCORD_TOKEN: 'secret-token' },
       });
       expect(run.code).toBe(0);
       expect(jsonLines(run.stdout)[0].outcomes).toEqual({ applied: 1 });
+      expect(proxy.requests.map((r) => r.headers.authorization)).toEqual([
+        'Bearer secret-token',
+        'Bearer secret-token',
+      ]);
       expect(proxy.requests.filter((r) => r.method === 'POST')).toHaveLength(2);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     } finally {
