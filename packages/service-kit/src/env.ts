@@ -32,6 +32,13 @@ export const serviceEnvShape = {
     .string()
     .optional()
     .transform((value) => value ?? 'concord'),
+  /**
+   * RabbitMQ group queues with one active consumer, the group's other instances standing by: per-key
+   * order holds across instances (default). `false` lets instances compete for a queue's messages and
+   * share the work, with per-key order only within each instance. Every service of a deployment must use
+   * the same value (a queue's arguments are fixed when it is first declared).
+   */
+  AMQP_SINGLE_ACTIVE_CONSUMER: envBoolean(true),
   /** Prefix of every topic and consumer group on a shared broker (tests use it). Default empty. */
   CONCORD_TOPIC_PREFIX: z
     .string()

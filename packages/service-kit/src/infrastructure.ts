@@ -18,6 +18,8 @@ export interface InfrastructureEnv {
   readonly BROKER: 'rabbitmq' | 'kafka' | 'memory';
   readonly AMQP_URL?: string | undefined;
   readonly AMQP_EXCHANGE: string;
+  /** One active consumer per group queue, the others standing by (absent: true). */
+  readonly AMQP_SINGLE_ACTIVE_CONSUMER?: boolean;
   readonly KAFKA_BROKERS?: string | undefined;
   readonly CONCORD_TOPIC_PREFIX: string;
   /** Outcome messages as binary-mode CloudEvents (absent: false). */
@@ -32,6 +34,9 @@ export const busConfigFromEnv = (env: InfrastructureEnv, service: string, logger
         broker: 'rabbitmq',
         url: env.AMQP_URL ?? '',
         exchange: env.AMQP_EXCHANGE,
+        // Order per key across a group's instances: competing consumers on one queue take a key's
+        // messages in parallel, and a later one can finish first (DESIGN §4).
+        singleActiveConsumer: env.AMQP_SINGLE_ACTIVE_CONSUMER ?? true,
         connectionName: service,
         logger,
       };

@@ -52,6 +52,7 @@ export const allInOneEnvSchema = z
       .optional()
       .transform((value) => value ?? 'concord'),
     KAFKA_BROKERS: z.string().optional(),
+    AMQP_SINGLE_ACTIVE_CONSUMER: envBoolean(true),
     CONCORD_TOPIC_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')
