@@ -84,12 +84,10 @@ describe('outcome messages as binary-mode CloudEvents (CONCORD_CLOUDEVENTS_OUTCO
       const message = outcomeOf(source.id);
       if (message === undefined) throw new Error('no outcome');
       const payload = JSON.parse(Buffer.from(message.payload).toString()) as Record<string, unknown>;
-      const ce = Kafka.toEvent({
-        headers: { ...message.headers },
-        key: message.key,
-        value: message.payload,
-        body: message.payload,
-      });
+      // The SDK's Kafka message: headers, key, and the value as the record's bytes.
+      const value = Buffer.from(message.payload);
+      const record = { headers: { ...message.headers }, key: message.key, value, body: value };
+      const ce = Kafka.toEvent(record);
       if (Array.isArray(ce)) throw new Error('expected one event');
       expect(ce).toMatchObject({
         specversion: '1.0',
@@ -102,6 +100,7 @@ describe('outcome messages as binary-mode CloudEvents (CONCORD_CLOUDEVENTS_OUTCO
         eventid: source.id,
         outcome,
       });
+      expect(ce.data).toEqual(payload);
       expect(payload).toMatchObject({ kind: 'outcome', eventId: source.id, outcome });
     }
     // Only the listed topics: an applied message carries no CloudEvents headers.

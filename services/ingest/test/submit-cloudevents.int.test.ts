@@ -18,8 +18,10 @@ const SUBMIT = 'concord.events.submit';
 const OUTCOME = 'concord.events.outcome';
 
 /** A task event as a writer's CloudEvents SDK builds it. */
-const cloudEvent = (aggregateId: string, extra: Record<string, unknown> = {}) =>
-  new CloudEvent({
+type TaskEvent = CloudEvent<Record<string, unknown>>;
+
+const cloudEvent = (aggregateId: string, extra: Record<string, unknown> = {}): TaskEvent =>
+  new CloudEvent<Record<string, unknown>>({
     id: `ce-${unique()}`,
     source: '/apps/fleet',
     type: 'TaskUpdated',
@@ -97,7 +99,13 @@ describe('binary-mode CloudEvents on the Kafka submit topic', () => {
       cloudEvent(aggregateId, { partitionkey: aggregateId, origin: 'truck-7' }),
       cloudEvent(aggregateId, { partitionkey: aggregateId, baseversion: '1', data: { done: true } }),
       // Invalid on its own: no aggregatetype. Rejected with its outcome, nothing else held up.
-      new CloudEvent({ id: `ce-${unique()}`, source: '/x', type: 'T', subject: aggregateId, data: { a: 1 } }),
+      new CloudEvent<Record<string, unknown>>({
+        id: `ce-${unique()}`,
+        source: '/x',
+        type: 'T',
+        subject: aggregateId,
+        data: { a: 1 },
+      }),
     ];
     const producer = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
@@ -170,7 +178,7 @@ describe('binary-mode CloudEvents on the RabbitMQ submit topic', () => {
    * application property named with the prefix (numbers as AMQP numbers), data as the body,
    * `datacontenttype` as the content-type property.
    */
-  const publishBinary = async (events: readonly CloudEvent[], prefixOf: (i: number) => string) => {
+  const publishBinary = async (events: readonly TaskEvent[], prefixOf: (i: number) => string) => {
     const connection = await connect(url);
     try {
       const channel = await connection.createConfirmChannel();
