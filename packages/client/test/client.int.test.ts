@@ -181,6 +181,69 @@ describe('@concord/client against an embedded Concord', () => {
     expect(projected.fields).toEqual(onLaptop?.fields);
   });
 
+  it('a change sent to review shows the server’s provisional state, then the person’s decision', async () => {
+    const orderId = newId('order');
+    const shop = createClient({ url: concord.url, store: memoryStore(), origin: 'shop' });
+    const till = createClient({ url: concord.url, store: memoryStore(), origin: 'till' });
+    await shop.change({
+      aggregateType: 'order',
+      aggregateId: orderId,
+      type: 'OrderCreated',
+      data: { amount: 100, currency: 'EUR', status: 'pending' },
+    });
+    await shop.sync();
+    await till.sync();
+    await shop.change({
+      aggregateType: 'order',
+      aggregateId: orderId,
+      type: 'OrderUpdated',
+      data: { amount: 120 },
+    });
+    const mine = await till.change({
+      aggregateType: 'order',
+      aggregateId: orderId,
+      type: 'OrderUpdated',
+      data: { amount: 90 },
+    });
+    await shop.sync();
+    const outcomes: OutcomeNotice[] = [];
+    for (const outcome of ['conflict', 'pending_review', 'resolved'] as const)
+      till.on(outcome, (n) => outcomes.push(n));
+    expect((await till.sync()).pushed).toEqual([
+      expect.objectContaining({ id: mine.id, outcome: 'conflict' }),
+    ]);
+
+    // The example policy's orders group sends a payment conflict to a person (provisionally first write wins).
+    await eventually(
+      async () => {
+        await till.sync();
+        const [held] = await till.pending();
+        return held?.status === 'pending_review' ? held : undefined;
+      },
+      { what: 'the conflict to go to review' },
+    );
+    expect(await till.get('order', orderId)).toMatchObject({ fields: { amount: 120 }, pending: 0 });
+
+    const decided = await fetch(`${concord.url}/v1/conflicts/${encodeURIComponent(mine.id)}/decision`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ fields: { amount: { value: 95 } }, userId: 'reviewer' }),
+    });
+    expect(decided.status).toBe(200);
+    const state = await eventually(
+      async () => {
+        await till.sync();
+        const local = await till.get('order', orderId);
+        return (await till.pending()).length === 0 && local?.fields['amount'] === 95 ? local : undefined;
+      },
+      { what: 'the till to follow the decision' },
+    );
+    expect(state).toMatchObject({ fields: { amount: 95, currency: 'EUR', status: 'pending' }, pending: 0 });
+    expect(outcomes.map((n) => n.outcome)).toEqual(['conflict', 'pending_review', 'resolved']);
+    await shop.sync();
+    expect(await shop.get('order', orderId)).toEqual(state);
+  });
+
   it('a client restarted mid-queue (file store) loses nothing and sends nothing twice', async () => {
     const path = join(dir, 'restart.json');
     const [a, b] = [newId('task'), newId('task')];
