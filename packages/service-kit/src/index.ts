@@ -21,6 +21,8 @@ export {
   withBusMetrics,
 } from './infrastructure.js';
 export type { Infrastructure, InfrastructureEnv, ProbedDatabase } from './infrastructure.js';
+export { consumerLagProbeFor, consumersIn, createConsumerLagModule } from './consumer-lag.js';
+export type { ConsumerLagModule, ConsumerLagModuleDeps } from './consumer-lag.js';
 export { createRelayModule } from './relay-module.js';
 export type { RelayModule, RelayModuleDeps } from './relay-module.js';
 export { BATCHER_CLOSED, createBatcher } from './batcher.js';

@@ -1,4 +1,4 @@
-import { createBus, namespacedBus } from '@concord/bus';
+import { createBus, createConsumerLagProbe, namespacedBus } from '@concord/bus';
 import { fullTopology } from '@concord/core/messages';
 import { createIngestModule } from '@concord/ingest';
 import { createNotifierModule, createMemoryJobQueue, notifierMigrations } from '@concord/notifier';
@@ -15,6 +15,8 @@ import {
 } from '@concord/resolver';
 import {
   busConfigFromEnv,
+  consumersIn,
+  createConsumerLagModule,
   createInboxRetentionModule,
   createLogger,
   createMetrics,
@@ -89,6 +91,15 @@ const main = async (): Promise<void> => {
     schema,
     ...(config.BROKER === 'memory' ? { relay: IN_PROCESS_RELAY } : {}),
   });
+  // concord_consumer_lag{group,topic} of every group (DESIGN §8); none on the in-memory bus.
+  const lagMetrics = createConsumerLagModule({
+    probe: createConsumerLagProbe(busConfig, {
+      prefix: config.CONCORD_TOPIC_PREFIX,
+      consumers: consumersIn(fullTopology()),
+    }),
+    metrics,
+    logger,
+  });
   const modules = [
     // The relay closes first and starts last. Started after every subscription exists, so no topic
     // lacks its consumer groups; closed while the consumers still run, so its batch in flight (which
@@ -130,6 +141,7 @@ const main = async (): Promise<void> => {
       env: config,
     }),
     { name: `${relay.name}-start`, start: () => relay.start(), close: () => relay.close() },
+    lagMetrics,
   ];
 
   const running = await runService({

@@ -3,6 +3,8 @@ import { topologyOf } from '@concord/core/messages';
 import {
   busConfigFromEnv,
   connectInfrastructure,
+  consumerLagProbeFor,
+  createConsumerLagModule,
   createLogger,
   createMetrics,
   createInboxRetentionModule,
@@ -61,6 +63,12 @@ const main = async (): Promise<void> => {
     },
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  // concord_consumer_lag{group,topic} of the groups ingest consumes, sampled from the broker (DESIGN §8).
+  const lagMetrics = createConsumerLagModule({
+    probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
+    metrics,
+    logger,
+  });
   const retention = createInboxRetentionModule({
     db,
     metrics,
@@ -76,7 +84,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Intake stops first, then the relay publishes what it wrote, then the bus and the pool close.
-    modules: [ingest, relay, retention],
+    modules: [ingest, relay, retention, lagMetrics],
     checks,
     clients,
     bodyLimit: config.INGEST_MAX_BODY_BYTES,

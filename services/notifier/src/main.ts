@@ -1,6 +1,8 @@
 import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
+  consumerLagProbeFor,
+  createConsumerLagModule,
   createLogger,
   createMetrics,
   exitOnStartupFailure,
@@ -84,12 +86,19 @@ const main = async (): Promise<void> => {
     },
   });
 
+  // concord_consumer_lag{group,topic} of the groups notifier consumes, sampled from the broker (DESIGN §8).
+  const lagMetrics = createConsumerLagModule({
+    probe: consumerLagProbeFor(config, { service: 'notifier', topology: topologyOf('notifier'), logger }),
+    metrics,
+    logger,
+  });
+
   await runService({
     service: 'notifier',
     port: config.PORT,
     logger,
     metrics,
-    modules: [notifier],
+    modules: [notifier, lagMetrics],
     graceMs: config.SHUTDOWN_GRACE_MS,
     checks: infra.checks,
     // Redis first, then the bus, the database pool last.

@@ -1,6 +1,8 @@
 import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
+  consumerLagProbeFor,
+  createConsumerLagModule,
   createLogger,
   createMetrics,
   createInboxRetentionModule,
@@ -61,6 +63,12 @@ const main = async (): Promise<void> => {
     metricTypes: config.PROJECTOR_METRIC_TYPES,
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  // concord_consumer_lag{group,topic} of the groups projector consumes, sampled from the broker (DESIGN §8).
+  const lagMetrics = createConsumerLagModule({
+    probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
+    metrics,
+    logger,
+  });
   const retention = createInboxRetentionModule({
     db,
     metrics,
@@ -75,7 +83,7 @@ const main = async (): Promise<void> => {
     port: config.PORT,
     logger,
     metrics,
-    modules: [projector, relay, retention],
+    modules: [projector, relay, retention, lagMetrics],
     checks: [
       ...infra.checks,
       ...(redis === undefined ? [] : [{ name: 'redis', isReady: () => redis.status === 'ready' }]),

@@ -1,6 +1,8 @@
 import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
+  consumerLagProbeFor,
+  createConsumerLagModule,
   createLogger,
   createMetrics,
   createRelayModule,
@@ -54,6 +56,12 @@ const main = async (): Promise<void> => {
     sweepIntervalMs: config.REVIEW_SWEEP_MS,
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  // concord_consumer_lag{group,topic} of the groups resolver consumes, sampled from the broker (DESIGN §8).
+  const lagMetrics = createConsumerLagModule({
+    probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
+    metrics,
+    logger,
+  });
   const retention = createInboxRetentionModule({
     db,
     metrics,
@@ -69,7 +77,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Consumers stop first, then the relay publishes what they wrote, then clients close (pool last).
-    modules: [resolver, relay, retention],
+    modules: [resolver, relay, retention, lagMetrics],
     checks,
     clients,
     graceMs: config.SHUTDOWN_GRACE_MS,
