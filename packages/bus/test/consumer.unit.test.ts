@@ -1,6 +1,10 @@
 import { backoffDelay, ConcordError, silentLogger } from '@concord/core';
-import { ConsumerPipeline, DLQ_HEADERS, deadLetterMessage, KeyedDispatcher } from '@concord/bus';
-import type { DeadLetterCause, IncomingMessage, Timers } from '@concord/bus';
+import { DLQ_HEADERS } from '@concord/bus';
+import { deadLetterMessage } from '../src/consumer/dead-letter.js';
+import { KeyedDispatcher } from '../src/consumer/keyed-dispatcher.js';
+import { ConsumerPipeline } from '../src/consumer/pipeline.js';
+import type { IncomingMessage, Timers } from '@concord/bus';
+import type { DeadLetterCause } from '../src/consumer/dead-letter.js';
 import { describe, expect, it } from 'vitest';
 import { resolveRetry, retryBackoff } from '../src/consumer/backoff.js';
 

@@ -2,7 +2,8 @@
  * Consumer lag probes (ingest's admission control): messages published to a topic that a consumer group
  * has not consumed yet, read from RabbitMQ (queue depth) and Kafka (log end minus committed offset).
  */
-import { createKafkaBus, createRabbitMqBus, groupQueue, kafkaLagProbe, rabbitMqLagProbe } from '@concord/bus';
+import { createKafkaBus, createRabbitMqBus, groupQueue } from '@concord/bus';
+import { kafkaLagProbe, rabbitMqLagProbe } from '../src/lag/index.js';
 import type { ConsumerLagProbe, MessageBus } from '@concord/bus';
 import { message, uniqueSuffix, waitFor } from '@concord/bus/testing';
 import { connect } from 'amqplib';

@@ -1,4 +1,6 @@
-import { createMemoryBus, MEMORY_FEATURES, MemoryBroker } from '@concord/bus';
+import { createMemoryBus } from '@concord/bus';
+import { MemoryBroker } from '../src/memory/broker.js';
+import { MEMORY_FEATURES } from '../src/memory/bus.js';
 import { describeBusContract } from '@concord/bus/testing';
 
 const brokers = new Map<string, MemoryBroker>();

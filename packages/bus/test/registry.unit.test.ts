@@ -1,11 +1,7 @@
-import {
-  BROKER_NAMES,
-  BusRegistry,
-  createBus,
-  createMemoryBus,
-  parseBrokerName,
-  TOPIC_PATTERN,
-} from '@concord/bus';
+import { createBus, createMemoryBus } from '@concord/bus';
+import { BROKER_NAMES, parseBrokerName } from '../src/brokers.js';
+import { BusRegistry } from '../src/registry.js';
+import { TOPIC_PATTERN } from '../src/validation.js';
 import { describe, expect, it } from 'vitest';
 
 describe('bus registry', () => {

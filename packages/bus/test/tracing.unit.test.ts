@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConcordError } from '@concord/core';
 import { createMemoryBus } from '../src/index.js';
-import type { ConsumerEvent } from '../src/index.js';
+import type { ConsumerEvent } from '../src/consumer/observer.js';
 import { createMemoryTracing, traceparentOf } from '../src/testing/index.js';
 
 const tracing = createMemoryTracing();

@@ -1,7 +1,8 @@
 import { ROOT_CONTEXT, defaultTextMapSetter, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { expect, it } from 'vitest';
-import { KeepExistingContextPropagator, tracingEnabled } from '../src/index.js';
+import { KeepExistingContextPropagator } from '../src/propagator.js';
+import { tracingEnabled } from '../src/settings.js';
 
 it('turns tracing on only with an endpoint or an explicitly named exporter', () => {
   expect(tracingEnabled({})).toBe(false);

@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { connect as connectSocket } from 'node:net';
 import { promisify } from 'node:util';
 import { connect } from 'amqplib';
-import { createRabbitMqBus, dlqTopic, groupQueue, RABBITMQ_FEATURES } from '@concord/bus';
+import { createRabbitMqBus, dlqTopic, groupQueue } from '@concord/bus';
+import { RABBITMQ_FEATURES } from '../../src/rabbitmq/bus.js';
 import type { BusContractOptions } from '@concord/bus/testing';
 
 const run = promisify(execFile);
