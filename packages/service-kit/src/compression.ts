@@ -84,9 +84,16 @@ const decodedBody = (
       new ConcordError(BODY_ENCODING_INVALID, `request body is not valid ${encoding} data`, { cause }),
     );
   });
+  // Fastify listens for errors only while it reads the body; one after that (a request it never read, or
+  // stopped reading) must not go unhandled and take the process down.
+  counter.on('error', () => undefined);
   raw.pipe(inflate).pipe(counter);
   return counter;
 };
+
+/** A request sends a body when it says how long it is (non-zero) or sends it chunked. */
+const hasBody = (request: FastifyRequest): boolean =>
+  request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
 
 const bodyLimitOf = (request: FastifyRequest, fallback: number): number => {
   const limit = (request.routeOptions as { bodyLimit?: number }).bodyLimit;
@@ -142,7 +149,7 @@ export const registerCompression = (app: FastifyInstance, bodyLimit: number): vo
     const header = request.headers['content-encoding'];
     if (header === undefined) return payload;
     const name = header.trim().toLowerCase();
-    if (name === '' || name === 'identity') return payload;
+    if (name === '' || name === 'identity' || !hasBody(request)) return payload;
     const encoding = DECODINGS[name];
     if (encoding === undefined) {
       throw new ConcordError(UNSUPPORTED_ENCODING, `unsupported Content-Encoding ${JSON.stringify(header)}`, {

@@ -69,6 +69,25 @@ describe('compressed request and response bodies', () => {
     expect(large.json()).toMatchObject({ error: { code: 'CONCORD_BODY_TOO_LARGE' } });
   });
 
+  it('ignores Content-Encoding on a request without a body, and survives a corrupt one', async () => {
+    const get = await server.app.inject({
+      method: 'GET',
+      url: '/big',
+      headers: { 'content-encoding': 'gzip' },
+    });
+    expect(get.statusCode).toBe(200);
+    const corrupt = await server.app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'br' },
+      payload: 'not brotli at all',
+    });
+    expect(corrupt.statusCode).toBe(400);
+    expect(corrupt.json()).toMatchObject({ error: { code: 'CONCORD_BODY_ENCODING_INVALID' } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await server.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+
   it('reads q-values, wildcards and refusals', () => {
     expect(negotiateEncoding(undefined)).toBeUndefined();
     expect(negotiateEncoding('identity')).toBeUndefined();
