@@ -1,17 +1,20 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { WebhookVerificationError, verifyWebhook } from '@concord/notifier/verify';
 
 export interface ReceivedWebhook {
   readonly deliveryId: string;
   readonly eventType: string;
   readonly body: unknown;
+  /** Verified with the exported Standard Webhooks verifier on arrival (signature and timestamp). */
   readonly signatureValid: boolean;
+  /** Why verification failed (a CONCORD_WEBHOOK_* code), '' when it passed. */
+  readonly signatureError: string;
   /** The W3C `traceparent` header the delivery carried ('' when none). */
   readonly traceparent: string;
 }
 
-/** A local webhook endpoint that records every delivery and checks its HMAC-SHA256 signature. */
+/** A local webhook endpoint that records every delivery and verifies it as a receiver would. */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   #server: Server | undefined;
@@ -25,15 +28,19 @@ export class WebhookReceiver {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const raw = Buffer.concat(chunks);
-        const expected = `sha256=${createHmac('sha256', this.secret).update(raw).digest('hex')}`;
-        const given = String(request.headers['x-concord-signature'] ?? '');
-        const signatureValid =
-          given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+        let signatureError = '';
+        try {
+          verifyWebhook({ secret: this.secret, headers: request.headers, body: raw });
+        } catch (error) {
+          if (!(error instanceof WebhookVerificationError)) throw error;
+          signatureError = error.code;
+        }
         this.received.push({
-          deliveryId: String(request.headers['x-concord-delivery-id'] ?? ''),
+          deliveryId: String(request.headers['webhook-id'] ?? ''),
           eventType: String(request.headers['x-concord-event'] ?? ''),
           body: JSON.parse(raw.toString('utf8')) as unknown,
-          signatureValid,
+          signatureValid: signatureError === '',
+          signatureError,
           traceparent: String(request.headers.traceparent ?? ''),
         });
         response.writeHead(204).end();
