@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { signatureHeaders } from '../src/signature.js';
-import { WebhookVerificationError, signWebhook, verifyWebhook } from '../src/verify.js';
+import {
+  WebhookVerificationCode,
+  WebhookVerificationError,
+  signWebhook,
+  verifyWebhook,
+} from '../src/verify.js';
 
 // The signing vector of the Standard Webhooks reference library (libraries/javascript/src/webhook.test.ts).
 const vector = {
@@ -160,5 +166,10 @@ describe('Standard Webhooks signatures', () => {
         }),
       ),
     ).toBe('verified');
+  });
+
+  it('the README lists every code the verifier throws', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(Object.values(WebhookVerificationCode).filter((code) => !readme.includes(code))).toEqual([]);
   });
 });
