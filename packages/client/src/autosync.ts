@@ -145,7 +145,12 @@ export class Autosync {
           if (event.id !== undefined) this.#lastEventId = event.id;
           this.kick(true);
         }
-        wait = 0;
+        // The server ended the stream (a restart, a slow-reader cut): reconnect soon, never in a tight loop.
+        wait = backoffDelay(0, {
+          initialMs: options.backoffInitialMs,
+          maxMs: options.backoffMaxMs,
+          ...(options.random === undefined ? {} : { random: options.random }),
+        });
       } catch (thrown) {
         if (signal.aborted) return;
         const error = asClientError(thrown, 'CONCORD_CLIENT_OFFLINE');

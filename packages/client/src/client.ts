@@ -119,7 +119,13 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     fetch: fetchImpl,
     ...(options.token === undefined ? {} : { token: options.token }),
   });
-  const emitter = new Emitter<ClientEvents>();
+  // A listener that throws is reported as browsers report one of an EventTarget: uncaught, later, and
+  // without keeping the other listeners or the client's work from running.
+  const emitter = new Emitter<ClientEvents>((error) =>
+    queueMicrotask(() => {
+      throw error;
+    }),
+  );
 
   const pending = new Map<string, PendingChange>();
   const aggregates = new Map<string, ConfirmedAggregate>();
@@ -141,7 +147,7 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     for (const change of state.pending) pending.set(change.id, change);
     for (const a of state.aggregates) aggregates.set(aggregateKey(a.aggregateType, a.aggregateId), a);
     cursor = state.cursor;
-    seq = Math.max(0, ...state.pending.map((c) => c.seq));
+    seq = state.pending.reduce((max, c) => Math.max(max, c.seq), 0);
     clock = new ClientClock(origin, now, state.hlc);
     setStatus({});
   })().catch((error: unknown) => {
