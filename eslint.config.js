@@ -60,6 +60,17 @@ export default tseslint.config(
     },
   },
   {
+    // Receivers import `@concord/notifier/verify` alone: node:crypto and nothing of the notifier's server.
+    files: ['services/notifier/src/verify.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!node:crypto$)', message: 'the verify entry imports node:crypto only.' }] },
+      ],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'require'],
+    },
+  },
+  {
     files: ['**/test/**/*.ts', '**/bench/**/*.ts', '**/*.test.ts', '*.config.ts', 'infra/**/*.ts'],
     rules: {
       'no-console': 'off',
