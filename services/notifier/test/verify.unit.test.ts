@@ -69,6 +69,14 @@ describe('Standard Webhooks signatures', () => {
     'webhook-signature': vector.signature,
   };
 
+  it('a stored whsec_ secret that is not base64 fails the delivery for good (dead letter), not a retry', () => {
+    const sign = () =>
+      signatureHeaders({ secret: 'whsec_%%%%', deliveryId: vector.id, timestamp: 1, body: vector.body });
+    expect(sign).toThrow(
+      expect.objectContaining({ code: 'CONCORD_SUBSCRIPTION_INVALID', retryable: false }) as Error,
+    );
+  });
+
   it('verifies the vector from a header record (any case) or fetch Headers', () => {
     expect(verifyWebhook({ ...vector, headers, now: at(vector.timestamp) })).toEqual({
       id: vector.id,

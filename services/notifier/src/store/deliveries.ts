@@ -2,7 +2,7 @@ import type { Database, Sql, Tx } from '@concord/outbox';
 import type { NotificationFormat } from '../cloudevent.js';
 import type { Tables } from './tables.js';
 
-/** Stable per notification and subscription: the `X-Concord-Delivery-Id` header and the job id. */
+/** Stable per notification and subscription: `webhook-id` (and `X-Concord-Delivery-Id`) and the job id. */
 export const deliveryId = (notificationId: string, subscriptionId: string): string =>
   `d${notificationId}-${subscriptionId}`;
 
