@@ -195,6 +195,13 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
         deliveries,
         allowPrivateUrls: settings.allowPrivateUrls,
         ...(deps.resolveHost === undefined ? {} : { resolveHost: deps.resolveHost }),
+        // The endpoint's circuit stops counting in concord_notifier_circuits once no subscription uses it
+        // (on this instance; another keeps its breaker until it is the least recently used one too many).
+        async onDeleted(deleted) {
+          const remaining = await subscriptions.list(deps.db);
+          if (!remaining.some((subscription) => subscription.url === deleted.url))
+            breakers.forget(deleted.url);
+        },
       });
       stream = registerStreamRoute(app, {
         db: deps.db,

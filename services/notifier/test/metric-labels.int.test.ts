@@ -1,7 +1,7 @@
 /**
  * No label of the notifier's metrics holds a URL, a secret or a subscription: endpoints are chosen by
  * subscribers (and their URLs often carry tokens), so they are counted per circuit state, never
- * labelled, and deleting a subscription leaves no series of its own behind.
+ * labelled; deleting a subscription leaves no series of its own behind, and its endpoint stops counting.
  */
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
@@ -87,8 +87,11 @@ describe('notifier metric labels', () => {
     await check();
     for (const id of subscriptions) {
       const response = await fetch(`${harness.url}/v1/subscriptions/${id}`, { method: 'DELETE' });
-      expect(response.status).toBeLessThan(300);
+      expect(response.status).toBe(204);
     }
     await check();
+    // The endpoints no subscription uses any more no longer count, whatever their circuit's state.
+    for (const state of ['closed', 'open', 'half_open', 'isolated'])
+      expect(await metricValue(harness.metrics, 'concord_notifier_circuits', { state }), state).toBe(0);
   });
 });

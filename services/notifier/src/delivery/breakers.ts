@@ -26,6 +26,8 @@ export interface CircuitBreakers {
   state(endpoint: string): CircuitStateName;
   /** How many endpoints' circuits are in each state (the breakers this process keeps). */
   counts(): Record<CircuitStateName, number>;
+  /** Drops the endpoint's breaker (no subscription delivers to it any more): it no longer counts. */
+  forget(endpoint: string): void;
 }
 
 /** The circuit of an endpoint is open: nothing was sent. */
@@ -106,6 +108,9 @@ export const createCircuitBreakers = (options: CircuitBreakersOptions): CircuitB
       const counts: Record<CircuitStateName, number> = { closed: 0, open: 0, half_open: 0, isolated: 0 };
       for (const { policy } of entries.values()) counts[stateNames[policy.state]] += 1;
       return counts;
+    },
+    forget(endpoint) {
+      entries.delete(endpoint);
     },
   };
 };

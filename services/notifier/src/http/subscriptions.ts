@@ -9,7 +9,7 @@ import { parseFilter } from '../filter.js';
 import { maskUrl } from '../mask-url.js';
 import type { DeliveryStore } from '../store/deliveries.js';
 import { publicView } from '../store/subscriptions.js';
-import type { SubscriptionStore } from '../store/subscriptions.js';
+import type { Subscription, SubscriptionStore } from '../store/subscriptions.js';
 import { validateWebhookUrl } from '../url-guard.js';
 import type { ResolveHost } from '../url-guard.js';
 import { webhookSigningKey } from '../verify.js';
@@ -41,6 +41,8 @@ export interface SubscriptionRoutesOptions {
   readonly deliveries: DeliveryStore;
   readonly allowPrivateUrls: boolean;
   readonly resolveHost?: ResolveHost;
+  /** Told of a subscription once it is deleted (the module forgets its endpoint's circuit). */
+  readonly onDeleted?: (subscription: Subscription) => Promise<void>;
   /** New subscription ids; default random UUIDs. */
   readonly newId?: () => string;
 }
@@ -121,8 +123,9 @@ export const registerSubscriptionRoutes = (
   });
 
   app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request, reply) => {
-    const { id } = request.params;
-    if (isUnstorableText(id) || !(await subscriptions.remove(db, id))) throw notFound(id);
+    const subscription = await found(request.params.id);
+    if (!(await subscriptions.remove(db, subscription.id))) throw notFound(subscription.id);
+    await options.onDeleted?.(subscription);
     return reply.status(204).send();
   });
 };
