@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EventErrorCode, validateBatch, validateEvent } from '@concord/core/envelope';
 
+const RESERVED = ['__proto__', 'constructor', 'prototype'];
+
 const valid = {
   id: 'e-1',
   type: 'TaskUpdated',
@@ -77,11 +79,15 @@ describe('text Postgres cannot store (U+0000, unpaired surrogates)', () => {
 
   it('property: a string in data is rejected exactly when it is not storable (UTF-8 round-trip oracle)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 12 }), (text) => {
-        const found = problems({ ...valid, data: { s: text, [text]: 1 } });
-        expect(found.length === 0).toBe(storable(text));
-        if (!storable(text)) expect(found[0]).toBe(`data.s:${U}`);
-      }),
+      // Member names __proto__, constructor and prototype are refused for another reason (reserved).
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 12 }).filter((text) => !RESERVED.includes(text)),
+        (text) => {
+          const found = problems({ ...valid, data: { s: text, [text]: 1 } });
+          expect(found.length === 0).toBe(storable(text));
+          if (!storable(text)) expect(found[0]).toBe(`data.s:${U}`);
+        },
+      ),
       { numRuns: 500 },
     );
   });
