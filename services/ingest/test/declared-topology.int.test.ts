@@ -89,7 +89,9 @@ describe('ingest started before its consumers, on RabbitMQ', () => {
     });
 
     // Now the other services start, each subscribing its group as it does.
-    later = namespacedBus(await createRabbitMqBus({ url, exchange }), prefix);
+    // As the services configure RabbitMQ by default (AMQP_SINGLE_ACTIVE_CONSUMER): a queue's arguments are
+    // fixed by whoever declares it first, here ingest.
+    later = namespacedBus(await createRabbitMqBus({ url, exchange, singleActiveConsumer: true }), prefix);
     const received = new Map<ServiceName, IncomingMessage[]>();
     for (const service of ['resolver', 'projector', 'notifier'] as const) {
       const into: IncomingMessage[] = [];
