@@ -1,6 +1,48 @@
 import { z } from 'zod';
 import { envBoolean, envInt, envPort, logFormat, logLevel } from './config.js';
 
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+/**
+ * Authentication, CORS and the rate limit (DESIGN §5 "Authentication"), read by every standalone service
+ * and the all-in-one process. No credential set: authentication is off.
+ */
+export const authEnvShape = {
+  /** HS256 secret of the JWTs accepted (at least 32 characters). */
+  CONCORD_AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** URL of a JWKS: JWTs signed with its keys are accepted. */
+  CONCORD_AUTH_JWKS_URL: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'must be an http(s):// URL')
+    .optional(),
+  /** `iss` a JWT must carry (checked when set). */
+  CONCORD_AUTH_JWT_ISSUER: optionalText,
+  /** `aud` a JWT must carry (checked when set). */
+  CONCORD_AUTH_JWT_AUDIENCE: optionalText,
+  /** JSON or YAML list of `{ key | sha256, subject, scopes, tenant? }`. */
+  CONCORD_AUTH_API_KEYS_FILE: z.string().min(1).optional(),
+  /** Origins browsers may call from, comma-separated (`*`: any). Default none. */
+  CONCORD_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .pipe(
+      z.array(
+        z.string().regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'each origin must be scheme://host[:port] or *'),
+      ),
+    ),
+  /** Requests a minute per API key or token subject; 0 (default): no limit. */
+  CONCORD_RATE_LIMIT_PER_MIN: envInt(0, { min: 0, max: 1_000_000 }),
+} as const;
+
 /**
  * The environment every standalone service reads (DESIGN §9). Services extend it with their own
  * variables; `withBrokerUrls` checks that the chosen broker's address is present.
@@ -51,6 +93,7 @@ export const serviceEnvShape = {
    * in the broker binding's headers, the payload unchanged as `data`; DESIGN §4). Default false.
    */
   CONCORD_CLOUDEVENTS_OUTCOMES: envBoolean(false),
+  ...authEnvShape,
 } as const;
 
 type BrokerEnv = { BROKER: string; AMQP_URL?: string | undefined; KAFKA_BROKERS?: string | undefined };

@@ -3,6 +3,9 @@ import type { Logger } from '@concord/core';
 import { ConcordError, isConcordError } from '@concord/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServiceMetrics } from './metrics.js';
+import { OPEN_ACCESS, registerAccessControl } from './access.js';
+import type { HttpAccess } from './access.js';
+import type { RouteScope } from './auth.js';
 import { registerCompression, UNSUPPORTED_ENCODING } from './compression.js';
 import { registerErrorStatus, toHttpError } from './errors.js';
 
@@ -20,6 +23,15 @@ export interface HttpServerOptions {
   readonly bodyLimit: number;
   /** Request and connection timeouts; defaults in {@link DEFAULT_HTTP_TIMEOUTS}. */
   readonly timeouts?: Partial<HttpTimeouts>;
+  /** Authentication, CORS and the rate limit; default {@link OPEN_ACCESS} (authentication off). */
+  readonly access?: HttpAccess;
+}
+
+/** A registered route and the scope it declares (undefined: none, refused). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly scope: RouteScope | undefined;
 }
 
 /**
@@ -57,6 +69,8 @@ export const exemptFromIdleTimeout = (request: FastifyRequest): void => {
 
 export interface HttpServer {
   readonly app: FastifyInstance;
+  /** Every route registered so far, HEAD routes aside. */
+  routes(): readonly RouteInfo[];
   /** Makes `/readyz` answer 503 from now on (first step of shutdown). */
   markNotReady(): void;
   listen(port: number, host?: string): Promise<string>;
@@ -105,6 +119,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   let accepting = true;
   registerErrorStatus(UNSUPPORTED_ENCODING, 415);
   registerCompression(app, options.bodyLimit);
+  registerAccessControl(app, options.access ?? OPEN_ACCESS);
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, scope: route.config?.scope });
+    }
+  });
 
   app.addHook('onResponse', (request, reply, done) => {
     options.metrics.httpDuration
@@ -120,8 +141,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       .send({ error: { code: 'CONCORD_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
   });
 
-  app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  // For orchestrators' probes: open whatever the authentication settings.
+  app.get('/healthz', { config: { scope: 'public' } }, () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { scope: 'public' } }, async (_request, reply) => {
     const results = await Promise.all(
       options.checks.map(async (check) => [check.name, accepting && (await check.isReady())] as const),
     );
@@ -131,13 +153,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       checks: Object.fromEntries(results),
     });
   });
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', { config: { scope: 'admin' } }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
   );
 
   let closed: Promise<void> | undefined;
   return {
     app,
+    routes: () => [...routes],
     markNotReady: () => {
       accepting = false;
     },

@@ -5,14 +5,14 @@ export { createMetrics } from './metrics.js';
 export type { ServiceMetrics } from './metrics.js';
 export { createHttpServer, DEFAULT_HTTP_TIMEOUTS, exemptFromIdleTimeout } from './http.js';
 export { decodedBodyBytes } from './compression.js';
-export type { HttpServer, HttpServerOptions, HttpTimeouts, ReadinessCheck } from './http.js';
+export type { HttpServer, HttpServerOptions, HttpTimeouts, ReadinessCheck, RouteInfo } from './http.js';
 export { toHttpError, registerErrorStatus } from './errors.js';
 export type { ErrorBody } from './errors.js';
 export { onShutdown } from './lifecycle.js';
 export type { Closeable, LifecycleOptions } from './lifecycle.js';
 export { runService } from './service.js';
 export type { RunServiceOptions, RunningService, ServiceModule } from './service.js';
-export { serviceEnvShape, withBrokerUrls } from './env.js';
+export { authEnvShape, serviceEnvShape, withBrokerUrls } from './env.js';
 export {
   busConfigFromEnv,
   connectInfrastructure,
@@ -38,3 +38,8 @@ export {
   retentionEnvShape,
 } from './retention.js';
 export type { RetentionModule, RetentionModuleDeps, RetentionTask } from './retention.js';
+export { authConfigured, httpAccessFromEnv, subjectOf } from './access.js';
+export type { AccessEnv, HttpAccess } from './access.js';
+export { createAuthenticator, FORBIDDEN, SCOPES, sha256Hex, UNAUTHENTICATED } from './auth.js';
+export type { ApiKey, Authenticator, Identity, RouteScope, Scope } from './auth.js';
+export { parseApiKeys } from './api-keys.js';

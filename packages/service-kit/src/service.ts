@@ -1,6 +1,7 @@
 import type { Logger } from '@concord/core';
 import type { FastifyInstance } from 'fastify';
-import type { HttpTimeouts, ReadinessCheck } from './http.js';
+import type { HttpAccess } from './access.js';
+import type { HttpTimeouts, ReadinessCheck, RouteInfo } from './http.js';
 import { createHttpServer } from './http.js';
 import type { Closeable } from './lifecycle.js';
 import { onShutdown } from './lifecycle.js';
@@ -38,6 +39,8 @@ export interface RunServiceOptions {
   readonly bodyLimit?: number;
   /** Request and connection timeouts of the HTTP server (defaults: `DEFAULT_HTTP_TIMEOUTS`). */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
+  /** Authentication, CORS and the rate limit (default: authentication off, a warning at start). */
+  readonly access?: HttpAccess;
   readonly graceMs?: number;
   /** Wire SIGTERM/SIGINT to shutdown (default true; tests turn it off). */
   readonly handleSignals?: boolean;
@@ -47,6 +50,8 @@ export interface RunServiceOptions {
 export interface RunningService {
   readonly url: string;
   readonly app: FastifyInstance;
+  /** Every route and the scope it declares. */
+  readonly routes: readonly RouteInfo[];
   /** The SIGTERM path: not ready → modules drain → HTTP closes → clients close → exit. */
   shutdown(): Promise<void>;
 }
@@ -68,9 +73,12 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     checks,
     bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
     ...(options.httpTimeouts === undefined ? {} : { timeouts: options.httpTimeouts }),
+    ...(options.access === undefined ? {} : { access: options.access }),
   });
   for (const module of options.modules) await module.routes?.(http.app);
-  const url = await http.listen(options.port, options.host);
+  const host = options.host ?? '0.0.0.0';
+  const url = await http.listen(options.port, host);
+  logAccess(options.logger, options.access, host);
   for (const module of options.modules) await module.start();
   started = true;
   options.logger.info({ url, modules: options.modules.map((m) => m.name) }, 'service started');
@@ -90,5 +98,28 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
   };
   const { shutdown } =
     options.handleSignals === false ? onShutdown({ ...lifecycle, signals: [] }) : onShutdown(lifecycle);
-  return { url, app: http.app, shutdown: () => shutdown('shutdown') };
+  return { url, app: http.app, routes: http.routes(), shutdown: () => shutdown('shutdown') };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Says at start who may call: authentication off is a warning unless only this machine can reach the port. */
+function logAccess(logger: Logger, access: HttpAccess | undefined, host: string): void {
+  const methods = access?.authenticator?.methods;
+  if (methods !== undefined) {
+    logger.info(
+      { auth: methods, host },
+      'authentication on: every route but /healthz and /readyz needs a bearer token',
+    );
+  } else if (LOOPBACK.has(host)) {
+    logger.info(
+      { auth: 'off', host },
+      `authentication off: listening on ${host} only, so only this machine can call (set CONCORD_AUTH_* to listen beyond it)`,
+    );
+  } else {
+    logger.warn(
+      { auth: 'off', host },
+      `authentication off and listening on ${host}: every route is open to anyone who reaches the port (set CONCORD_AUTH_JWT_SECRET, CONCORD_AUTH_JWKS_URL or CONCORD_AUTH_API_KEYS_FILE)`,
+    );
+  }
 }

@@ -5,6 +5,9 @@ import { decodedBodyBytes, negotiateEncoding } from '../src/compression.js';
 import { createHttpServer, createMetrics } from '../src/index.js';
 import type { HttpServer } from '../src/index.js';
 
+/** Test routes declare a scope, as every route must (authentication is off here). */
+const OPEN = { config: { scope: 'events:read' } } as const;
+
 const big = { items: Array.from({ length: 200 }, (_, i) => ({ i, text: 'the same words again' })) };
 
 describe('compressed request and response bodies', () => {
@@ -16,11 +19,11 @@ describe('compressed request and response bodies', () => {
       checks: [],
       bodyLimit: 1024,
     });
-    server.app.get('/big', () => big);
-    server.app.get('/stream', (_request, reply) =>
+    server.app.get('/big', OPEN, () => big);
+    server.app.get('/stream', OPEN, (_request, reply) =>
       reply.type('text/event-stream').send(`data: ${'x'.repeat(4096)}\n\n`),
     );
-    server.app.post('/echo', (request) => ({
+    server.app.post('/echo', OPEN, (request) => ({
       got: request.body,
       decoded: decodedBodyBytes(request) ?? null,
     }));

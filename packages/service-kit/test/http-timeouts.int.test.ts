@@ -10,6 +10,9 @@ import {
 } from '@concord/service-kit';
 import type { HttpServer, HttpTimeouts } from '@concord/service-kit';
 
+/** Test routes declare a scope, as every route must (authentication is off here). */
+const OPEN = { config: { scope: 'events:read' } } as const;
+
 const servers: HttpServer[] = [];
 const sockets: Socket[] = [];
 
@@ -26,14 +29,14 @@ const start = async (timeouts: Partial<HttpTimeouts>) => {
     bodyLimit: 1024 * 1024,
     timeouts,
   });
-  server.app.post('/echo', (request) => ({ received: request.body }));
+  server.app.post('/echo', OPEN, (request) => ({ received: request.body }));
   const slow = () => new Promise((resolve) => setTimeout(() => resolve({ done: true }), 800));
-  server.app.get('/slow', async () => slow());
-  server.app.get('/slow-exempt', async (request) => {
+  server.app.get('/slow', OPEN, async () => slow());
+  server.app.get('/slow-exempt', OPEN, async (request) => {
     exemptFromIdleTimeout(request);
     return slow();
   });
-  server.app.get('/stream', (request, reply) => {
+  server.app.get('/stream', OPEN, (request, reply) => {
     exemptFromIdleTimeout(request);
     reply.hijack();
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });

@@ -12,6 +12,9 @@ import {
   withBrokerUrls,
 } from '@concord/service-kit';
 
+/** Test routes declare a scope, as every route must (authentication is off here). */
+const OPEN = { config: { scope: 'events:read' } } as const;
+
 describe('loadConfig', () => {
   const schema = z.object({
     PORT: envPort(8080),
@@ -69,10 +72,10 @@ describe('createHttpServer', () => {
 
   it('maps errors to the error contract', async () => {
     const server = build(true);
-    server.app.get('/boom', () => {
+    server.app.get('/boom', OPEN, () => {
       throw new ConcordError('CONCORD_CONFLICT_NOT_FOUND', 'no such conflict');
     });
-    server.app.post('/echo', (request) => request.body);
+    server.app.post('/echo', OPEN, (request) => request.body);
     const notFound = await server.app.inject({ url: '/boom' });
     expect(notFound.statusCode).toBe(404);
     expect(notFound.json()).toEqual({
@@ -97,7 +100,7 @@ describe('createHttpServer', () => {
 
   it('answers the router’s own errors (a path that does not decode, a too long parameter) in the error contract', async () => {
     const server = build(true);
-    server.app.get('/things/:id', (request) => request.params);
+    server.app.get('/things/:id', OPEN, (request) => request.params);
     // %ED%A0%80 is a UTF-16 surrogate encoded as UTF-8: not a valid URL component.
     const badUrl = await server.app.inject({ url: '/things/%ED%A0%80' });
     expect(badUrl.statusCode).toBe(400);

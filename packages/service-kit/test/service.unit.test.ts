@@ -22,7 +22,7 @@ describe('runService', () => {
           name: 'ingest',
           routes: (routes) => {
             app = routes;
-            routes.get('/v1/ping', () => ({ pong: true }));
+            routes.get('/v1/ping', { config: { scope: 'events:read' } }, () => ({ pong: true }));
           },
           checks: [{ name: 'relay', isReady: () => true }],
           start: async () => {

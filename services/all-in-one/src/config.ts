@@ -1,5 +1,7 @@
 import { DEFAULT_MAX_BODY_BYTES } from '@concord/ingest';
 import {
+  authConfigured,
+  authEnvShape,
   envBoolean,
   envInt,
   inboxRetentionEnvShape,
@@ -18,10 +20,11 @@ import { z } from 'zod';
 export const allInOneEnvSchema = z
   .object({
     PORT: envPort(8080),
-    HOST: z
-      .string()
-      .optional()
-      .transform((value) => value ?? '0.0.0.0'),
+    /**
+     * Address to listen on. Default: every interface (0.0.0.0) with authentication configured, only this
+     * machine (127.0.0.1) without: no open API beyond loopback unless asked for (then a warning at start).
+     */
+    HOST: z.string().min(1).optional(),
     LOG_LEVEL: logLevel,
     LOG_FORMAT: logFormat,
     DATABASE_URL: z
@@ -72,6 +75,7 @@ export const allInOneEnvSchema = z
     /** How long ingest, resolver and projector remember handled message ids, and how often they prune. */
     ...inboxRetentionEnvShape,
     SHUTDOWN_GRACE_MS: envInt(10_000, { min: 0, max: 600_000 }),
+    ...authEnvShape,
   })
   .superRefine((env, ctx) => {
     if (env.BROKER === 'rabbitmq' && env.AMQP_URL === undefined) {
@@ -87,7 +91,8 @@ export const allInOneEnvSchema = z
         message: 'is required with a real broker (embedded PGlite goes with BROKER=memory)',
       });
     }
-  });
+  })
+  .transform((env) => ({ ...env, HOST: env.HOST ?? (authConfigured(env) ? '0.0.0.0' : '127.0.0.1') }));
 
 export type AllInOneConfig = Readonly<z.output<typeof allInOneEnvSchema>>;
 

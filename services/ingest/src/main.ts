@@ -10,6 +10,7 @@ import {
   createInboxRetentionModule,
   createRelayModule,
   exitOnStartupFailure,
+  httpAccessFromEnv,
   runService,
 } from '@concord/service-kit';
 import { downstreamConsumers } from './backlog.js';
@@ -81,6 +82,7 @@ const main = async (): Promise<void> => {
   await runService({
     service: SERVICE,
     port: config.PORT,
+    access: await httpAccessFromEnv(config),
     logger,
     metrics,
     // Intake stops first, then the relay publishes what it wrote, then the bus and the pool close.

@@ -57,21 +57,25 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     { parseAs: 'string' },
     app.getDefaultJsonParser('ignore', 'ignore'),
   );
-  app.post('/v1/events', { bodyLimit: deps.bodyLimit, onRequest }, async (request) => {
-    const items = parseHttpSubmission(request, deps.limits);
-    // A chunked body has no length; it counts as the largest one.
-    const length = Number(request.headers['content-length']);
-    // A compressed body counts as what it decompressed to: that is what it holds in memory.
-    const bytes = decodedBodyBytes(request) ?? (Number.isSafeInteger(length) ? length : deps.bodyLimit);
-    const result = await deps.batcher.submit({ items, bytes });
-    if (result.kind === 'failed') throw result.error;
-    if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');
-    for (const r of result.results) deps.metrics.countOutcome('http', r.outcome);
-    logResults(deps.logger, result.results, { via: 'http' });
-    return { results: result.results };
-  });
+  app.post(
+    '/v1/events',
+    { bodyLimit: deps.bodyLimit, onRequest, config: { scope: 'events:write' } },
+    async (request) => {
+      const items = parseHttpSubmission(request, deps.limits);
+      // A chunked body has no length; it counts as the largest one.
+      const length = Number(request.headers['content-length']);
+      // A compressed body counts as what it decompressed to: that is what it holds in memory.
+      const bytes = decodedBodyBytes(request) ?? (Number.isSafeInteger(length) ? length : deps.bodyLimit);
+      const result = await deps.batcher.submit({ items, bytes });
+      if (result.kind === 'failed') throw result.error;
+      if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');
+      for (const r of result.results) deps.metrics.countOutcome('http', r.outcome);
+      logResults(deps.logger, result.results, { via: 'http' });
+      return { results: result.results };
+    },
+  );
 
-  app.get('/v1/events/:id', async (request) => {
+  app.get('/v1/events/:id', { config: { scope: 'events:read' } }, async (request) => {
     const { id } = request.params as { id: string };
     // Postgres text refuses U+0000 (and validation refuses it in ids), so no event has such an id:
     // answer without asking the database, which would fail the query.
@@ -83,7 +87,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     return { ...stored, ...(decision === undefined ? {} : { decision }) };
   });
 
-  app.get('/v1/events', async (request) => {
+  app.get('/v1/events', { config: { scope: 'events:read' } }, async (request) => {
     const query = request.query as Record<string, unknown>;
     const limit = parseLimit(single(query['limit']));
     const after = single(query['after']);

@@ -6,6 +6,7 @@ import {
   createLogger,
   createMetrics,
   exitOnStartupFailure,
+  httpAccessFromEnv,
   runService,
 } from '@concord/service-kit';
 import { Redis } from 'ioredis';
@@ -96,6 +97,7 @@ const main = async (): Promise<void> => {
   await runService({
     service: 'notifier',
     port: config.PORT,
+    access: await httpAccessFromEnv(config),
     logger,
     metrics,
     modules: [notifier, lagMetrics],

@@ -8,6 +8,7 @@ import {
   createInboxRetentionModule,
   createRelayModule,
   exitOnStartupFailure,
+  httpAccessFromEnv,
   runService,
 } from '@concord/service-kit';
 import { Redis } from 'ioredis';
@@ -81,6 +82,7 @@ const main = async (): Promise<void> => {
   await runService({
     service: SERVICE,
     port: config.PORT,
+    access: await httpAccessFromEnv(config),
     logger,
     metrics,
     modules: [projector, relay, retention, lagMetrics],

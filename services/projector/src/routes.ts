@@ -68,34 +68,39 @@ const historyEntry = (entry: HistoryEvent) => ({
 export const registerProjectorRoutes = (app: FastifyInstance, options: ProjectorRoutesOptions): void => {
   const { db, store, orchestrator, rebuilder, checkpoints, logger } = options;
 
-  app.get<{ Params: { type: string; id: string } }>('/v1/aggregates/:type/:id', async (request) => {
-    const { type, id } = request.params;
-    // No aggregate has text Postgres cannot store in its type or id: not found, without a failed query.
-    if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
-    const hit = await orchestrator.read({ sql: db }, type, id);
-    if (hit === undefined) throw aggregateNotFound(type, id);
-    const { record } = hit;
-    if (hit.missed.length > 0) {
-      // Read-through: fill the caches that missed, from a read that no rebuild's swap can overtake
-      // (version-guarded as well, so a race with a live update is safe).
-      await db
-        .withTransaction((tx) => orchestrator.fill({ tx }, hit))
-        .catch((error: unknown) => logger.warn({ err: error, type, id }, 'projection cache fill failed'));
-    }
-    return {
-      type: record.type,
-      id: record.id,
-      version: record.version,
-      fields: record.fields,
-      fieldVersions: record.fieldVersions,
-      updatedAt: record.updatedAt,
-    };
-  });
+  app.get<{ Params: { type: string; id: string } }>(
+    '/v1/aggregates/:type/:id',
+    { config: { scope: 'events:read' } },
+    async (request) => {
+      const { type, id } = request.params;
+      // No aggregate has text Postgres cannot store in its type or id: not found, without a failed query.
+      if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
+      const hit = await orchestrator.read({ sql: db }, type, id);
+      if (hit === undefined) throw aggregateNotFound(type, id);
+      const { record } = hit;
+      if (hit.missed.length > 0) {
+        // Read-through: fill the caches that missed, from a read that no rebuild's swap can overtake
+        // (version-guarded as well, so a race with a live update is safe).
+        await db
+          .withTransaction((tx) => orchestrator.fill({ tx }, hit))
+          .catch((error: unknown) => logger.warn({ err: error, type, id }, 'projection cache fill failed'));
+      }
+      return {
+        type: record.type,
+        id: record.id,
+        version: record.version,
+        fields: record.fields,
+        fieldVersions: record.fieldVersions,
+        updatedAt: record.updatedAt,
+      };
+    },
+  );
 
   // The aggregate's history, from the event store (every service shares its database): events of every
   // outcome, the resolver's changes (resolution, provisional, reopen, review) among them, in commit order.
   app.get<{ Params: { type: string; id: string }; Querystring: Record<string, unknown> }>(
     '/v1/aggregates/:type/:id/history',
+    { config: { scope: 'events:read' } },
     async (request) => {
       const { type, id } = request.params;
       if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
@@ -114,14 +119,18 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
     },
   );
 
-  app.post('/v1/projections/rebuild', async (request) => {
+  app.post('/v1/projections/rebuild', { config: { scope: 'admin' } }, async (request) => {
     const scope = rebuildRequest(request.body);
     // The answer comes when the rebuild is done, which may be longer than the idle timeout.
     exemptFromIdleTimeout(request);
     return rebuilder.rebuild(scope);
   });
 
-  app.get('/v1/projections/rebuild', async () => ({ rebuild: (await rebuilder.status()) ?? null }));
+  app.get('/v1/projections/rebuild', { config: { scope: 'admin' } }, async () => ({
+    rebuild: (await rebuilder.status()) ?? null,
+  }));
 
-  app.get('/v1/projections/checkpoints', async () => ({ checkpoints: await checkpoints.list(db) }));
+  app.get('/v1/projections/checkpoints', { config: { scope: 'admin' } }, async () => ({
+    checkpoints: await checkpoints.list(db),
+  }));
 };

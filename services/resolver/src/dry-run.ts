@@ -107,20 +107,24 @@ export const registerDryRun = (app: FastifyInstance, deps: DryRunDeps): void => 
       { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES },
       (_request, body, parsed) => parsed(null, body),
     );
-    scope.post('/v1/policy/dry-run', { bodyLimit: MAX_POLICY_BYTES }, async (request) => {
-      const query = request.query as Record<string, unknown>;
-      const limit = integer(query['limit'], 'limit', { min: 1, max: MAX_CONFLICTS, fallback: 100_000 });
-      const maxChanges = integer(query['changes'], 'changes', { min: 0, max: MAX_CHANGES, fallback: 100 });
-      const since = sinceMs(query['since']);
-      const candidate = parseCandidate(request.body, deps);
-      const report = await dryRun(deps, {
-        candidate,
-        limit,
-        maxChanges,
-        ...(since === undefined ? {} : { sinceMs: since }),
-      });
-      return { ...report, warnings: candidate.warnings };
-    });
+    scope.post(
+      '/v1/policy/dry-run',
+      { bodyLimit: MAX_POLICY_BYTES, config: { scope: 'admin' } },
+      async (request) => {
+        const query = request.query as Record<string, unknown>;
+        const limit = integer(query['limit'], 'limit', { min: 1, max: MAX_CONFLICTS, fallback: 100_000 });
+        const maxChanges = integer(query['changes'], 'changes', { min: 0, max: MAX_CHANGES, fallback: 100 });
+        const since = sinceMs(query['since']);
+        const candidate = parseCandidate(request.body, deps);
+        const report = await dryRun(deps, {
+          candidate,
+          limit,
+          maxChanges,
+          ...(since === undefined ? {} : { sinceMs: since }),
+        });
+        return { ...report, warnings: candidate.warnings };
+      },
+    );
     done();
   });
 };

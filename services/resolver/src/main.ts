@@ -8,6 +8,7 @@ import {
   createRelayModule,
   createInboxRetentionModule,
   exitOnStartupFailure,
+  httpAccessFromEnv,
   runService,
 } from '@concord/service-kit';
 import { loadResolverConfig } from './config.js';
@@ -74,6 +75,7 @@ const main = async (): Promise<void> => {
   await runService({
     service: SERVICE,
     port: config.PORT,
+    access: await httpAccessFromEnv(config),
     logger,
     metrics,
     // Consumers stop first, then the relay publishes what they wrote, then clients close (pool last).

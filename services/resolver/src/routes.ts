@@ -1,8 +1,9 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, isPlainObject } from '@concord/core';
 import type { SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Database } from '@concord/outbox';
-import type { FastifyInstance } from 'fastify';
+import { FORBIDDEN, subjectOf } from '@concord/service-kit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DecisionErrorCode } from './decision-input.js';
 import { registerDryRun } from './dry-run.js';
 import { parseReopen } from './reopen-input.js';
@@ -80,11 +81,33 @@ export const conflictView = (row: ConflictRow, ledger: readonly LedgerRow[]) => 
   };
 };
 
+/**
+ * The body of a decision or reopen with its `userId` set to the authenticated subject (DESIGN §5): with
+ * authentication on, the caller may leave `userId` out, and one that names someone else is refused (403
+ * `CONCORD_FORBIDDEN`) rather than recorded. With authentication off the body's `userId` stands.
+ */
+const asSubject = (request: FastifyRequest): unknown => {
+  const subject = subjectOf(request);
+  const body = request.body;
+  if (subject === undefined || !isPlainObject(body)) return body;
+  const claimed = body['userId'];
+  if (claimed !== undefined && claimed !== subject) {
+    throw new ConcordError(
+      FORBIDDEN,
+      `userId must be the authenticated subject (${JSON.stringify(subject)})`,
+      {
+        details: { userId: claimed, subject },
+      },
+    );
+  }
+  return { ...body, userId: subject };
+};
+
 /** DESIGN §5: the resolver's HTTP API. */
 export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
   const { resolver, db, policy } = deps;
 
-  app.get('/v1/policy', () => ({ policy: policy.info() }));
+  app.get('/v1/policy', { config: { scope: 'events:read' } }, () => ({ policy: policy.info() }));
   registerDryRun(app, {
     db,
     conflicts: resolver.conflicts,
@@ -92,7 +115,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     ...(deps.specs === undefined ? {} : { specs: deps.specs }),
   });
 
-  app.get('/v1/conflicts', async (request) => {
+  app.get('/v1/conflicts', { config: { scope: 'events:read' } }, async (request) => {
     const query = request.query as Record<string, unknown>;
     const status = query['status'];
     if (status !== undefined && !CONFLICT_STATUSES.includes(status as ConflictStatus)) {
@@ -113,7 +136,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     return { conflicts: page.rows.map(summary), next: page.next ?? null };
   });
 
-  app.get('/v1/conflicts/:id', async (request) => {
+  app.get('/v1/conflicts/:id', { config: { scope: 'events:read' } }, async (request) => {
     const { id } = request.params as { id: string };
     const row = await resolver.conflicts.get(db, id);
     if (row === undefined) {
@@ -124,19 +147,19 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 
-  app.post('/v1/conflicts/:id/decision', async (request) => {
+  app.post('/v1/conflicts/:id/decision', { config: { scope: 'conflicts:decide' } }, async (request) => {
     const { id } = request.params as { id: string };
-    await resolver.decideByHuman(id, request.body);
+    await resolver.decideByHuman(id, asSubject(request));
     const row = await resolver.conflicts.get(db, id);
     if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 
-  app.post('/v1/conflicts/:id/reopen', async (request) => {
+  app.post('/v1/conflicts/:id/reopen', { config: { scope: 'conflicts:decide' } }, async (request) => {
     const { id } = request.params as { id: string };
     await resolver.reopen(
       id,
-      parseReopen(request.body, {
+      parseReopen(asSubject(request), {
         ...(deps.registry === undefined ? {} : { registry: deps.registry }),
         ...(deps.specs === undefined ? {} : { specs: deps.specs }),
       }),

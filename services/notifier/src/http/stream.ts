@@ -106,48 +106,52 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
     };
   };
 
-  app.get<{ Querystring: Record<string, unknown> }>('/v1/stream', async (request, reply) => {
-    if (closing)
-      throw new ConcordError('CONCORD_NOT_READY', 'the notifier is shutting down', { retryable: true });
-    const matches = compileFilter(filterFromQuery(request.query));
-    const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.lastEventId);
-    const format = parseFormat(request.query.format);
-    const release = take(request.ip);
-    let from: LogPosition;
-    try {
-      from =
-        lastEventId === undefined
-          ? await options.log.head(options.db)
-          : await options.log.positionOf(options.db, lastEventId);
-    } catch (error) {
-      release();
-      throw error;
-    }
-    // The session has its heartbeat and stall deadline; the server's idle timeout is for requests.
-    exemptFromIdleTimeout(request);
-    reply.hijack();
-    const session = createStreamSession({
-      response: reply.raw,
-      db: options.db,
-      log: options.log,
-      feed: options.feed,
-      matches,
-      from,
-      format,
-      heartbeatMs: options.heartbeatMs,
-      stallMs: limits.stallMs,
-      pageSize: limits.pageSize,
-      logger: options.logger.child({ component: 'stream', client: request.id }),
-      onClose: () => {
-        sessions.delete(session);
+  app.get<{ Querystring: Record<string, unknown> }>(
+    '/v1/stream',
+    { config: { scope: 'events:read' } },
+    async (request, reply) => {
+      if (closing)
+        throw new ConcordError('CONCORD_NOT_READY', 'the notifier is shutting down', { retryable: true });
+      const matches = compileFilter(filterFromQuery(request.query));
+      const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.lastEventId);
+      const format = parseFormat(request.query.format);
+      const release = take(request.ip);
+      let from: LogPosition;
+      try {
+        from =
+          lastEventId === undefined
+            ? await options.log.head(options.db)
+            : await options.log.positionOf(options.db, lastEventId);
+      } catch (error) {
         release();
-        options.metrics.sseClients.dec();
-      },
-    });
-    sessions.add(session);
-    options.metrics.sseClients.inc();
-    await session.run();
-  });
+        throw error;
+      }
+      // The session has its heartbeat and stall deadline; the server's idle timeout is for requests.
+      exemptFromIdleTimeout(request);
+      reply.hijack();
+      const session = createStreamSession({
+        response: reply.raw,
+        db: options.db,
+        log: options.log,
+        feed: options.feed,
+        matches,
+        from,
+        format,
+        heartbeatMs: options.heartbeatMs,
+        stallMs: limits.stallMs,
+        pageSize: limits.pageSize,
+        logger: options.logger.child({ component: 'stream', client: request.id }),
+        onClose: () => {
+          sessions.delete(session);
+          release();
+          options.metrics.sseClients.dec();
+        },
+      });
+      sessions.add(session);
+      options.metrics.sseClients.inc();
+      await session.run();
+    },
+  );
 
   return {
     closeAll() {

@@ -47,6 +47,9 @@ export interface SubscriptionRoutesOptions {
   readonly newId?: () => string;
 }
 
+/** Every subscription route needs the `subscriptions:manage` scope (DESIGN §5). */
+const manage = { config: { scope: 'subscriptions:manage' } } as const;
+
 /**
  * `POST /v1/subscriptions` `{ url, filter?, secret, format? }` (`format`: `json`, the default, or
  * `cloudevents`: webhooks carry structured-mode CloudEvents) → 201 (the secret is never returned; every
@@ -71,7 +74,7 @@ export const registerSubscriptionRoutes = (
     return subscription;
   };
 
-  app.post('/v1/subscriptions', async (request, reply) => {
+  app.post('/v1/subscriptions', manage, async (request, reply) => {
     // Filter, secret and URL are stored: text Postgres cannot store anywhere in the body is refused.
     const unstorable = findUnstorableText(request.body, '');
     if (unstorable !== undefined) {
@@ -108,21 +111,21 @@ export const registerSubscriptionRoutes = (
     return reply.status(201).header('location', `/v1/subscriptions/${created.id}`).send(created);
   });
 
-  app.get('/v1/subscriptions', async () => ({
+  app.get('/v1/subscriptions', manage, async () => ({
     subscriptions: (await subscriptions.list(db)).map(publicView),
   }));
 
-  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request) =>
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', manage, async (request) =>
     publicView(await found(request.params.id)),
   );
 
-  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id/dead-letters', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id/dead-letters', manage, async (request) => {
     await found(request.params.id);
     const letters = await options.deliveries.deadLetters(db, request.params.id);
     return { deadLetters: letters.map((letter) => ({ ...letter, url: maskUrl(letter.url) })) };
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', manage, async (request, reply) => {
     const subscription = await found(request.params.id);
     if (!(await subscriptions.remove(db, subscription.id))) throw notFound(subscription.id);
     await options.onDeleted?.(subscription);
