@@ -33,7 +33,9 @@ describe('error codes (docs/errors.md)', () => {
   it('documents every code the code uses, and no code the code does not', () => {
     const source = codesInSource();
     const docs = codesInDocs();
-    expect([...source].filter((code) => !docs.has(code)).sort(), 'codes missing from docs/errors.md').toEqual([]);
+    expect([...source].filter((code) => !docs.has(code)).sort(), 'codes missing from docs/errors.md').toEqual(
+      [],
+    );
     expect([...docs].filter((code) => !source.has(code)).sort(), 'documented codes nothing uses').toEqual([]);
   });
 });

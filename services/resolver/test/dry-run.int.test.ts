@@ -87,7 +87,8 @@ describe('policy dry run over recorded conflicts', () => {
     const invalid = await dryRun('rules:\n  - name: x\n    resolution: { strategy: no_such }\n  - name: y\n');
     expect(invalid.status).toBe(400);
     expect(invalid.body).toMatchObject({ error: { code: 'CONCORD_POLICY_INVALID' } });
-    const problems = (invalid.body['error'] as { details: { problems: { path: string }[] } }).details.problems;
+    const problems = (invalid.body['error'] as { details: { problems: { path: string }[] } }).details
+      .problems;
     expect(problems.length).toBeGreaterThanOrEqual(2);
     expect(problems.map((p) => p.path)).toEqual(
       expect.arrayContaining([expect.stringContaining('rules[0]'), expect.stringContaining('rules[1]')]),
