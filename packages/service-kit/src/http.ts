@@ -106,7 +106,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     // Event and conflict ids go in the path and may be 200 characters (DESIGN §2), each up to 12 when
     // percent-encoded; Fastify's default allows 100.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Bodies parse as JSON.parse does on the broker: a member named `__proto__` (or `constructor`) is an
     // own member, refused by the route's validation (per event: CONCORD_EVENT_RESERVED_KEY; a decision:
     // CONCORD_DECISION_INVALID) instead of failing a whole batch as "not valid JSON" (DESIGN §2).

@@ -119,6 +119,23 @@ describe('createHttpServer', () => {
     expect((await server.app.inject({ url: '/things/ok' })).json()).toEqual({ id: 'ok' });
     await server.close();
   });
+
+  it('starts without a deprecation warning (a fresh pnpm start prints none from Concord)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => warnings.push(warning.code ?? warning.message);
+    process.on('warning', onWarning);
+    try {
+      const server = build(true);
+      server.app.get('/things/:id', OPEN, (request) => request.params);
+      await server.app.ready();
+      await server.close();
+      // Node emits process warnings on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
 });
 
 describe('onShutdown', () => {
