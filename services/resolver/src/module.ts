@@ -14,6 +14,7 @@ import type { PolicySource } from './policy/source.js';
 import { createResolver } from './resolver.js';
 import type { Resolver } from './types.js';
 import { registerRoutes } from './routes.js';
+import { ClassifyRejectionCode } from '@concord/core/conflict';
 
 export interface ResolverModuleDeps {
   readonly db: Database;
@@ -54,6 +55,8 @@ registerErrorStatus('CONCORD_INVALID_CURSOR', 400);
 registerErrorStatus(ReopenErrorCode.invalid, 400);
 registerErrorStatus(ReopenErrorCode.pendingReview, 409);
 registerErrorStatus(ReopenErrorCode.limit, 409);
+// A person's decision whose result would not fit a message: nothing written, the review still open.
+registerErrorStatus(ClassifyRejectionCode.AggregateTooLarge, 413);
 
 /**
  * The resolver (DESIGN §4–§7): consumes `concord.conflicts.detected`, decides with the policy, writes

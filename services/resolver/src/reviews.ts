@@ -6,6 +6,7 @@ import type { DecidedBy } from '@concord/core/decision';
 import type { PolicyDecision } from '@concord/core/policy';
 import type { FieldSource, StrategyRegistry, StrategyResult } from '@concord/core/strategy';
 import type { PhysicalClock } from '@concord/core/versions';
+import { ClassifyRejectionCode } from '@concord/core/conflict';
 import type { Database, EventStore, ResolutionStore, Tx } from '@concord/outbox';
 import { settleChanges } from './conflict.js';
 import type { createDecisionWrites } from './decision-writes.js';
@@ -106,13 +107,32 @@ export const createReviews = (options: ReviewsOptions) => {
       clock,
       decidedBy: args.decidedBy,
     });
+    // A settlement whose messages would not fit the bus (the applied one carries the whole state): a
+    // person is told, nothing is written and the review stays open to be decided otherwise; a timeout's
+    // becomes a rejection applying nothing, as the policy's would, unless a provisional value is in place
+    // (taking it back needs its own change): then the review stays open and the sweep says why.
+    const fitted = options.writes.fit({
+      conflict,
+      state,
+      change: settled.change,
+      record,
+      suffix: 'resolution',
+    });
+    if (fitted.record !== record && (args.ledgerBy === 'human' || provisionalApplied)) {
+      throw new ConcordError(
+        ClassifyRejectionCode.AggregateTooLarge,
+        fitted.record.rejection?.reason ?? 'the settlement is too large for a message',
+        { details: { conflictId: conflict.id } },
+      );
+    }
+    const change = fitted.change;
     // A reopened conflict's review settles in the reopen's round, with ids of that round.
     const round = row.reopens;
     const applied = await applyChange(tx, {
       conflict,
       state,
-      change: settled.change,
-      record,
+      change,
+      record: fitted.record,
       suffix: 'resolution',
       ...(round === 0
         ? {}
@@ -120,21 +140,29 @@ export const createReviews = (options: ReviewsOptions) => {
     });
     const version = applied?.version ?? state?.version ?? 0;
     const ledgerId = await repo.insertLedger(tx, {
-      record,
+      record: fitted.record,
       version: applied?.version,
       decidedBy: args.ledgerBy,
       round,
     });
     await repo.updateConflict(tx, {
       conflictId: conflict.id,
-      status: record.outcome,
-      record,
+      status: fitted.record.outcome,
+      record: fitted.record,
       ledgerId,
       version: applied?.version,
       nowMs: clock.now(),
     });
-    await publish(tx, { conflict, record, ledgerId, applied, version, causation: args.causation, round });
-    return { record, version };
+    await publish(tx, {
+      conflict,
+      record: fitted.record,
+      ledgerId,
+      applied,
+      version,
+      causation: args.causation,
+      round,
+    });
+    return { record: fitted.record, version };
   };
 
   /**
