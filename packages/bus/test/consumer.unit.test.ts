@@ -126,6 +126,33 @@ describe('ConsumerPipeline', () => {
     });
   });
 
+  it('uses up no attempt while the database is unreachable (a restart): the message is handled afterwards', async () => {
+    const dead: { message: IncomingMessage; cause: DeadLetterCause }[] = [];
+    const attempts: number[] = [];
+    let failures = 10;
+    const outage = Object.assign(new Error('the database system is starting up'), { code: '57P03' });
+    const consumer = pipeline(
+      (m) => {
+        attempts.push(m.attempt);
+        if (failures === 0) return Promise.resolve();
+        failures -= 1;
+        return Promise.reject(outage);
+      },
+      dead,
+      [],
+    );
+    const outcome = await new Promise<string>((resolve) =>
+      consumer.submit(
+        { message: incoming('m', 'k'), settle: () => undefined, release: () => undefined },
+        resolve,
+      ),
+    );
+    expect(outcome).toBe('handled');
+    expect(dead).toEqual([]);
+    expect(attempts).toHaveLength(11);
+    expect(new Set(attempts)).toEqual(new Set([1]));
+  });
+
   it('dead-letters a non-retryable error at once', async () => {
     const dead: { message: IncomingMessage; cause: DeadLetterCause }[] = [];
     const consumer = pipeline(() => Promise.reject(new ConcordError('X_BAD', 'bad')), dead, []);

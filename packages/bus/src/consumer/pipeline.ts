@@ -9,6 +9,7 @@ import type { DeadLetterCause } from './dead-letter.js';
 import { KeyedDispatcher } from './keyed-dispatcher.js';
 import type { ConsumerEvent, ConsumerObserver } from './observer.js';
 import { consumeSpan } from './tracing.js';
+import { isOutage } from './outage.js';
 
 /** One message handed to a {@link ConsumerPipeline} by an adapter, with the adapter's callbacks. */
 export interface Delivery {
@@ -134,6 +135,21 @@ export class ConsumerPipeline {
         if (settling !== undefined) await settling;
         return 'handled';
       } catch (error) {
+        if (isOutage(error)) {
+          // The database (or another dependency) is unreachable: wait at the longest backoff and try the
+          // same attempt again, the key held; the message is not to blame.
+          this.#observe({ kind: 'retry', group, topic: message.topic, attempt });
+          logger.warn(
+            { group, topic: message.topic, id: message.id, err: error },
+            'handler cannot reach a dependency; retrying',
+          );
+          await sleep(
+            this.#timers,
+            backoffDelay(this.#retry.maxAttempts, retryBackoff(this.#retry), this.#random),
+            this.#stop.signal,
+          );
+          continue;
+        }
         delivery.failed?.(attempt);
         if (!isRetryable(error) || attempt >= this.#retry.maxAttempts) {
           return this.#deadLetter(delivery, message, { error, attempts: attempt, group });
