@@ -14,7 +14,8 @@ export const WebhookHeaders = {
 } as const;
 
 export interface SignedDelivery {
-  readonly secret: string;
+  /** The subscription's secret; two while a rotation's grace period lasts. */
+  readonly secret: string | readonly string[];
   /** The delivery id: stable across retries, so receivers de-duplicate on `webhook-id`. */
   readonly deliveryId: string;
   /** The attempt's send time, Unix seconds. */

@@ -119,7 +119,8 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
       'user-agent': 'concord-notifier',
       // Signed afresh on every attempt: the same webhook-id, this attempt's timestamp.
       ...signatureHeaders({
-        secret: target.secret,
+        // While a rotation's grace period lasts, both secrets sign (one `v1,` signature each).
+        secret: target.previousSecret === null ? target.secret : [target.secret, target.previousSecret],
         deliveryId: ref.deliveryId,
         timestamp: Math.floor(now() / 1000),
         body,

@@ -24,16 +24,47 @@ const isSigningSecret = (secret: string): boolean => {
   }
 };
 
+const secretSchema = z
+  .string()
+  .min(8, 'must be at least 8 characters')
+  .max(1024)
+  .refine(isSigningSecret, 'a whsec_ secret must be followed by base64 of at least 8 bytes');
+
 const bodySchema = z.object({
   url: z.string().min(1).max(2048),
   filter: z.unknown().optional(),
-  secret: z
-    .string()
-    .min(8, 'must be at least 8 characters')
-    .max(1024)
-    .refine(isSigningSecret, 'a whsec_ secret must be followed by base64 of at least 8 bytes'),
+  secret: secretSchema,
   format: z.enum(NOTIFICATION_FORMATS).optional(),
 });
+
+/** How long a rotated-out secret keeps signing: default a day, at most a week, 0 for not at all. */
+export const DEFAULT_PREVIOUS_SECRET_TTL_SECONDS = 86_400;
+const MAX_PREVIOUS_SECRET_TTL_SECONDS = 7 * 86_400;
+
+const rotationSchema = z.object({
+  secret: secretSchema,
+  previousSecretTtlSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_PREVIOUS_SECRET_TTL_SECONDS)
+    .default(DEFAULT_PREVIOUS_SECRET_TTL_SECONDS),
+});
+
+const invalidBody = (message: string, issues: readonly z.core.$ZodIssue[]) =>
+  notifierError(NotifierErrorCode.subscriptionInvalid, message, {
+    details: issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+  });
+
+/** Refuses a body with text Postgres cannot store anywhere in it (it is stored). */
+const refuseUnstorable = (body: unknown): void => {
+  const unstorable = findUnstorableText(body, '');
+  if (unstorable === undefined) return;
+  const where = unstorable.path === '' ? 'the body' : unstorable.path;
+  throw notifierError(NotifierErrorCode.subscriptionInvalid, `${where} ${unstorable.why}`, {
+    details: [{ path: unstorable.path, message: unstorable.why }],
+  });
+};
 
 export interface SubscriptionRoutesOptions {
   readonly db: Database;
@@ -55,7 +86,8 @@ const manage = { config: { scope: 'subscriptions:manage' } } as const;
  * `cloudevents`: webhooks carry structured-mode CloudEvents) → 201 (the secret is never returned; every
  * view masks the URL's query values and credentials),
  * `GET /v1/subscriptions`, `GET /v1/subscriptions/:id`, `DELETE /v1/subscriptions/:id` (204),
- * `GET /v1/subscriptions/:id/dead-letters`.
+ * `GET /v1/subscriptions/:id/dead-letters`, `POST /v1/subscriptions/:id/secret`
+ * `{ secret, previousSecretTtlSeconds? }` (rotation).
  */
 export const registerSubscriptionRoutes = (
   app: FastifyInstance,
@@ -75,26 +107,10 @@ export const registerSubscriptionRoutes = (
   };
 
   app.post('/v1/subscriptions', manage, async (request, reply) => {
-    // Filter, secret and URL are stored: text Postgres cannot store anywhere in the body is refused.
-    const unstorable = findUnstorableText(request.body, '');
-    if (unstorable !== undefined) {
-      const where = unstorable.path === '' ? 'the body' : unstorable.path;
-      throw notifierError(NotifierErrorCode.subscriptionInvalid, `${where} ${unstorable.why}`, {
-        details: [{ path: unstorable.path, message: unstorable.why }],
-      });
-    }
+    refuseUnstorable(request.body);
     const parsed = bodySchema.safeParse(request.body);
     if (!parsed.success) {
-      throw notifierError(
-        NotifierErrorCode.subscriptionInvalid,
-        'subscription must be { url, filter?, secret, format? }',
-        {
-          details: parsed.error.issues.map((issue) => ({
-            path: issue.path.join('.'),
-            message: issue.message,
-          })),
-        },
-      );
+      throw invalidBody('subscription must be { url, filter?, secret, format? }', parsed.error.issues);
     }
     const filter = parseFilter(parsed.data.filter);
     const url = await validateWebhookUrl(parsed.data.url, {
@@ -123,6 +139,23 @@ export const registerSubscriptionRoutes = (
     await found(request.params.id);
     const letters = await options.deliveries.deadLetters(db, request.params.id);
     return { deadLetters: letters.map((letter) => ({ ...letter, url: maskUrl(letter.url) })) };
+  });
+
+  // Sender-side rotation: the new secret signs from now on; the replaced one keeps signing beside it for
+  // `previousSecretTtlSeconds`, so a receiver can switch to the new secret without refusing a delivery.
+  app.post<{ Params: { id: string } }>('/v1/subscriptions/:id/secret', manage, async (request) => {
+    refuseUnstorable(request.body);
+    const parsed = rotationSchema.safeParse(request.body);
+    if (!parsed.success) {
+      throw invalidBody('rotation must be { secret, previousSecretTtlSeconds? }', parsed.error.issues);
+    }
+    const subscription = await found(request.params.id);
+    const ttlMs = parsed.data.previousSecretTtlSeconds * 1000;
+    const expiresAt = new Date(Date.now() + ttlMs);
+    if (!(await subscriptions.rotateSecret(db, subscription.id, parsed.data.secret, expiresAt))) {
+      throw notFound(subscription.id);
+    }
+    return { id: subscription.id, previousSecretExpiresAt: ttlMs === 0 ? null : expiresAt.toISOString() };
   });
 
   app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', manage, async (request, reply) => {

@@ -32,6 +32,8 @@ export interface DeliveryTarget {
   readonly status: DeliveryStatus;
   readonly url: string;
   readonly secret: string;
+  /** The secret a rotation replaced, while it still signs beside `secret`; null otherwise. */
+  readonly previousSecret: string | null;
   readonly format: NotificationFormat;
 }
 
@@ -178,7 +180,9 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
 
   async target(sql, id) {
     const { rows } = await sql.query<DeliveryTarget>(
-      `SELECT d.status, s.url, s.secret, s.format FROM ${tables.deliveries} d
+      `SELECT d.status, s.url, s.secret, s.format,
+         CASE WHEN s.previous_secret_expires_at > clock_timestamp() THEN s.previous_secret END AS "previousSecret"
+       FROM ${tables.deliveries} d
        JOIN ${tables.subscriptions} s ON s.id = d.subscription_id
        WHERE d.id = $1`,
       [id],

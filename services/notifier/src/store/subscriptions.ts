@@ -62,6 +62,11 @@ export interface SubscriptionStore {
   ): Promise<Subscription>;
   list(sql: Sql): Promise<SubscriptionWithSecret[]>;
   get(sql: Sql, id: string): Promise<SubscriptionWithSecret | undefined>;
+  /**
+   * Replaces the secret; the one it replaces keeps signing beside it until `previousExpiresAt` (none when
+   * that is not later than now). False when there is no such subscription.
+   */
+  rotateSecret(sql: Sql, id: string, secret: string, previousExpiresAt: Date): Promise<boolean>;
   /** Deletes the subscription and its undelivered deliveries; false when there was none. */
   remove(sql: Sql, id: string): Promise<boolean>;
 }
@@ -95,6 +100,17 @@ export const createSubscriptionStore = (tables: Tables): SubscriptionStore => ({
     ]);
     const row = rows[0];
     return row === undefined ? undefined : toSubscription(row);
+  },
+  async rotateSecret(sql, id, secret, previousExpiresAt) {
+    const { rowCount } = await sql.query(
+      `UPDATE ${tables.subscriptions}
+       SET previous_secret = CASE WHEN $3::timestamptz > clock_timestamp() THEN secret END,
+           previous_secret_expires_at = CASE WHEN $3::timestamptz > clock_timestamp() THEN $3::timestamptz END,
+           secret = $2
+       WHERE id = $1`,
+      [id, secret, previousExpiresAt.toISOString()],
+    );
+    return rowCount > 0;
   },
   async remove(sql, id) {
     const { rowCount } = await sql.query(`DELETE FROM ${tables.subscriptions} WHERE id = $1`, [id]);
