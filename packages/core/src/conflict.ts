@@ -1,6 +1,6 @@
 /** The conflict model (DESIGN §3): classification, aggregate state, applying changes. */
-export { ClassifyRejectionCode } from './conflict/types.js';
 export type {
+  ClassifyRejectionCode,
   AggregateState,
   Classification,
   Conflict,

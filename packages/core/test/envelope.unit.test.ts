@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { coreErrors } from '@concord/core';
 import {
   DEFAULT_ENVELOPE_LIMITS,
-  EventErrorCode,
   validateBatch,
   validateEvent,
   type EventEnvelope,
@@ -44,19 +44,19 @@ describe('validateEvent', () => {
     expect(
       codes({ id: '', type: 7, aggregateId: 'x'.repeat(201), aggregateType: ' t', data: [], extra: 1 }),
     ).toEqual([
-      `id:${EventErrorCode.EmptyField}`,
-      `type:${EventErrorCode.WrongType}`,
-      `aggregateType:${EventErrorCode.BadId}`,
-      `aggregateId:${EventErrorCode.IdTooLong}`,
-      `data:${EventErrorCode.WrongType}`,
-      `extra:${EventErrorCode.UnknownField}`,
+      `id:${coreErrors.EVENT_EMPTY_FIELD.code}`,
+      `type:${coreErrors.EVENT_WRONG_TYPE.code}`,
+      `aggregateType:${coreErrors.EVENT_BAD_ID.code}`,
+      `aggregateId:${coreErrors.EVENT_ID_TOO_LONG.code}`,
+      `data:${coreErrors.EVENT_WRONG_TYPE.code}`,
+      `extra:${coreErrors.EVENT_UNKNOWN_FIELD.code}`,
     ]);
   });
 
   it('refuses event ids that would collide with ids derived from other events', () => {
     // `a:outcome`'s applied message would be `a:outcome:applied`, the id of `a`'s outcome message.
     for (const id of ['a:outcome', 'a:resolution', 'a:provisional']) {
-      expect(codes({ ...valid, id })).toEqual([`id:${EventErrorCode.BadId}`]);
+      expect(codes({ ...valid, id })).toEqual([`id:${coreErrors.EVENT_BAD_ID.code}`]);
     }
     for (const id of ['a:outcome:applied', 'a:outcomes', 'outcome', 'a:Outcome']) {
       expect(codes({ ...valid, id })).toEqual([]);
@@ -64,31 +64,39 @@ describe('validateEvent', () => {
   });
 
   it('has a code for every way an event can be invalid', () => {
-    expect(codes('nope')).toEqual([`:${EventErrorCode.NotObject}`]);
-    expect(codes([])).toEqual([`:${EventErrorCode.NotObject}`]);
-    expect(codes({ ...valid, id: undefined })).toEqual([`id:${EventErrorCode.MissingField}`]);
-    expect(codes({ ...valid, data: null })).toEqual([`data:${EventErrorCode.MissingField}`]);
-    expect(codes({ ...valid, id: 'a\nb' })).toEqual([`id:${EventErrorCode.BadId}`]);
-    expect(codes({ ...valid, baseVersion: -1 })).toEqual([`baseVersion:${EventErrorCode.BadBaseVersion}`]);
-    expect(codes({ ...valid, baseVersion: 1.5 })).toEqual([`baseVersion:${EventErrorCode.BadBaseVersion}`]);
-    expect(codes({ ...valid, baseVersion: '3' })).toEqual([`baseVersion:${EventErrorCode.WrongType}`]);
-    expect(codes({ ...valid, clock: { a: -1 } })).toEqual([`clock:${EventErrorCode.BadClock}`]);
-    expect(codes({ ...valid, clock: { '': 1 } })).toEqual([`clock:${EventErrorCode.BadClock}`]);
-    expect(codes({ ...valid, clock: [1] })).toEqual([`clock:${EventErrorCode.WrongType}`]);
-    expect(codes({ ...valid, clock: { a: 1, b: 2, c: 3 } }, { maxClockEntries: 2 })).toEqual([
-      `clock:${EventErrorCode.BadClock}`,
+    expect(codes('nope')).toEqual([`:${coreErrors.EVENT_NOT_OBJECT.code}`]);
+    expect(codes([])).toEqual([`:${coreErrors.EVENT_NOT_OBJECT.code}`]);
+    expect(codes({ ...valid, id: undefined })).toEqual([`id:${coreErrors.EVENT_MISSING_FIELD.code}`]);
+    expect(codes({ ...valid, data: null })).toEqual([`data:${coreErrors.EVENT_MISSING_FIELD.code}`]);
+    expect(codes({ ...valid, id: 'a\nb' })).toEqual([`id:${coreErrors.EVENT_BAD_ID.code}`]);
+    expect(codes({ ...valid, baseVersion: -1 })).toEqual([
+      `baseVersion:${coreErrors.EVENT_BAD_BASE_VERSION.code}`,
     ]);
-    expect(codes({ ...valid, hlc: '2024-01-01' })).toEqual([`hlc:${EventErrorCode.BadHlc}`]);
-    expect(codes({ ...valid, data: { n: Number.NaN } })).toEqual([`data.n:${EventErrorCode.NotJson}`]);
+    expect(codes({ ...valid, baseVersion: 1.5 })).toEqual([
+      `baseVersion:${coreErrors.EVENT_BAD_BASE_VERSION.code}`,
+    ]);
+    expect(codes({ ...valid, baseVersion: '3' })).toEqual([
+      `baseVersion:${coreErrors.EVENT_WRONG_TYPE.code}`,
+    ]);
+    expect(codes({ ...valid, clock: { a: -1 } })).toEqual([`clock:${coreErrors.EVENT_BAD_CLOCK.code}`]);
+    expect(codes({ ...valid, clock: { '': 1 } })).toEqual([`clock:${coreErrors.EVENT_BAD_CLOCK.code}`]);
+    expect(codes({ ...valid, clock: [1] })).toEqual([`clock:${coreErrors.EVENT_WRONG_TYPE.code}`]);
+    expect(codes({ ...valid, clock: { a: 1, b: 2, c: 3 } }, { maxClockEntries: 2 })).toEqual([
+      `clock:${coreErrors.EVENT_BAD_CLOCK.code}`,
+    ]);
+    expect(codes({ ...valid, hlc: '2024-01-01' })).toEqual([`hlc:${coreErrors.EVENT_BAD_HLC.code}`]);
+    expect(codes({ ...valid, data: { n: Number.NaN } })).toEqual([
+      `data.n:${coreErrors.EVENT_NOT_JSON.code}`,
+    ]);
     expect(codes({ ...valid, data: { 'a b': [undefined] } })).toEqual([
-      `data["a b"][0]:${EventErrorCode.NotJson}`,
+      `data["a b"][0]:${coreErrors.EVENT_NOT_JSON.code}`,
     ]);
     expect(codes({ ...valid, metadata: { when: new Date(0) } })).toEqual([
-      `metadata.when:${EventErrorCode.NotJson}`,
+      `metadata.when:${coreErrors.EVENT_NOT_JSON.code}`,
     ]);
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
-    expect(codes({ ...valid, data: cyclic })).toEqual([`data.self:${EventErrorCode.NotJson}`]);
+    expect(codes({ ...valid, data: cyclic })).toEqual([`data.self:${coreErrors.EVENT_NOT_JSON.code}`]);
   });
 
   it('measures size as UTF-8 JSON bytes against the limit', () => {
@@ -99,9 +107,11 @@ describe('validateEvent', () => {
     expect(json({ t: title })).toBe(base + 200);
     expect(codes({ ...valid, data: { t: title } }, { maxEventBytes: base + 200 })).toEqual([]);
     expect(codes({ ...valid, data: { t: title } }, { maxEventBytes: base + 199 })).toEqual([
-      `:${EventErrorCode.TooLarge}`,
+      `:${coreErrors.EVENT_TOO_LARGE.code}`,
     ]);
-    expect(codes({ ...valid, data: { t: 'x'.repeat(256 * 1024) } })).toEqual([`:${EventErrorCode.TooLarge}`]);
+    expect(codes({ ...valid, data: { t: 'x'.repeat(256 * 1024) } })).toEqual([
+      `:${coreErrors.EVENT_TOO_LARGE.code}`,
+    ]);
   });
 
   it('counts UTF-8 bytes exactly, surrogate pairs included', () => {
@@ -113,7 +123,7 @@ describe('validateEvent', () => {
   it('parseEvent throws a ConcordError carrying all problems', () => {
     expect(() => parseEvent({ ...valid, id: 1, data: 2 })).toThrowError(
       expect.objectContaining({
-        code: EventErrorCode.WrongType,
+        code: coreErrors.EVENT_WRONG_TYPE.code,
         details: { problems: expect.arrayContaining([expect.objectContaining({ path: 'data' })]) as unknown },
       }) as Error,
     );
@@ -134,13 +144,15 @@ describe('nesting depth of data and metadata', () => {
     expect(codes({ ...valid, data: nested(64), metadata: nested(64) })).toEqual([]);
     // data is level 1, data.a level 2, data.a[0] level 3 …: level 65 is data.a and 63 × [0].
     const past = `a${'[0]'.repeat(63)}`;
-    expect(codes({ ...valid, data: nested(65) })).toEqual([`data.${past}:${EventErrorCode.TooLarge}`]);
+    expect(codes({ ...valid, data: nested(65) })).toEqual([
+      `data.${past}:${coreErrors.EVENT_TOO_LARGE.code}`,
+    ]);
     expect(codes({ ...valid, metadata: nested(65) })).toEqual([
-      `metadata.${past}:${EventErrorCode.TooLarge}`,
+      `metadata.${past}:${coreErrors.EVENT_TOO_LARGE.code}`,
     ]);
     expect(codes({ ...valid, data: { a: { b: 1 } } }, { maxDepth: 2 })).toEqual([]);
     expect(codes({ ...valid, data: { a: { b: {} } } }, { maxDepth: 2 })).toEqual([
-      `data.a.b:${EventErrorCode.TooLarge}`,
+      `data.a.b:${coreErrors.EVENT_TOO_LARGE.code}`,
     ]);
     const result = validateEvent({ ...valid, data: nested(65) });
     expect(!result.ok && result.problems[0]?.message).toBe(`data.${past} nests deeper than 64 levels`);
@@ -156,10 +168,10 @@ describe('nesting depth of data and metadata', () => {
       aggregatetype: 'product',
     };
     expect(codes({ ...ce, data: nested(65) })[0]).toMatch(
-      new RegExp(`^data\\.a.*:${EventErrorCode.TooLarge}$`),
+      new RegExp(`^data\\.a.*:${coreErrors.EVENT_TOO_LARGE.code}$`),
     );
     expect(codes({ ...ce, data: {}, metadata: JSON.stringify(nested(65)) })[0]).toMatch(
-      new RegExp(`^metadata\\.a.*:${EventErrorCode.TooLarge}$`),
+      new RegExp(`^metadata\\.a.*:${coreErrors.EVENT_TOO_LARGE.code}$`),
     );
   });
 
@@ -168,25 +180,27 @@ describe('nesting depth of data and metadata', () => {
     const deep = JSON.parse(`{"v":${'['.repeat(200_000)}${']'.repeat(200_000)}}`) as Record<string, unknown>;
     const batch = validateBatch({ events: [{ ...valid, id: 'deep', data: deep }, valid] });
     expect(batch.ok && batch.results.map((r) => (r.ok ? 'ok' : r.problems.map((p) => p.code)))).toEqual([
-      [EventErrorCode.TooLarge],
+      [coreErrors.EVENT_TOO_LARGE.code],
       'ok',
     ]);
     // Without a depth limit the walks still finish (iteratively); JSON.stringify itself then gives up,
     // and the event is not JSON that can be serialised.
     expect(codes({ ...valid, data: deep }, { maxDepth: Number.POSITIVE_INFINITY })).toEqual([
-      `:${EventErrorCode.NotJson}`,
+      `:${coreErrors.EVENT_NOT_JSON.code}`,
     ]);
   });
 
   it('still finds cycles and unstorable text at depth, with their paths', () => {
     const cyclic: unknown[] = [];
     cyclic.push([cyclic]);
-    expect(codes({ ...valid, data: { c: cyclic } })).toEqual([`data.c[0][0]:${EventErrorCode.NotJson}`]);
+    expect(codes({ ...valid, data: { c: cyclic } })).toEqual([
+      `data.c[0][0]:${coreErrors.EVENT_NOT_JSON.code}`,
+    ]);
     const shared = { s: 1 };
     expect(codes({ ...valid, data: { x: shared, y: [shared, shared] } })).toEqual([]);
     const unstorable: Record<string, unknown> = { a: [[{ 'k\u0000': 1 }]] };
     expect(codes({ ...valid, data: unstorable })).toEqual([
-      `data.a[0][0]["k\\u0000"]:${EventErrorCode.Unstorable}`,
+      `data.a[0][0]["k\\u0000"]:${coreErrors.EVENT_UNSTORABLE.code}`,
     ]);
   });
 });
@@ -233,15 +247,17 @@ describe('CloudEvents 1.0 structured mode', () => {
         data_base64: 'AA',
       }),
     ).toEqual([
-      `specversion:${EventErrorCode.BadSpecVersion}`,
-      `datacontenttype:${EventErrorCode.UnsupportedContentType}`,
-      `data_base64:${EventErrorCode.UnsupportedContentType}`,
-      `source:${EventErrorCode.MissingField}`,
-      `subject:${EventErrorCode.MissingField}`,
-      `aggregatetype:${EventErrorCode.MissingField}`,
+      `specversion:${coreErrors.EVENT_BAD_SPECVERSION.code}`,
+      `datacontenttype:${coreErrors.EVENT_UNSUPPORTED_CONTENT_TYPE.code}`,
+      `data_base64:${coreErrors.EVENT_UNSUPPORTED_CONTENT_TYPE.code}`,
+      `source:${coreErrors.EVENT_MISSING_FIELD.code}`,
+      `subject:${coreErrors.EVENT_MISSING_FIELD.code}`,
+      `aggregatetype:${coreErrors.EVENT_MISSING_FIELD.code}`,
     ]);
-    expect(codes({ ...ce, baseversion: 'x' })).toEqual([`baseversion:${EventErrorCode.BadBaseVersion}`]);
-    expect(codes({ ...ce, clock: 'a:x' })).toEqual([`clock:${EventErrorCode.BadClock}`]);
+    expect(codes({ ...ce, baseversion: 'x' })).toEqual([
+      `baseversion:${coreErrors.EVENT_BAD_BASE_VERSION.code}`,
+    ]);
+    expect(codes({ ...ce, clock: 'a:x' })).toEqual([`clock:${coreErrors.EVENT_BAD_CLOCK.code}`]);
   });
 
   it('round-trips an envelope through toCloudEvent', () => {

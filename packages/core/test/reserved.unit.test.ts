@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeUnstorable, EventErrorCode, isUnstorableText, validateEvent } from '@concord/core/envelope';
+import { coreErrors } from '@concord/core';
+import { escapeUnstorable, isUnstorableText, validateEvent } from '@concord/core/envelope';
 
 const valid = {
   id: 'e-1',
@@ -18,7 +19,7 @@ const problems = (input: unknown) => {
   return result.ok ? [] : result.problems.map((p) => `${p.path}:${p.code}`);
 };
 
-const R = EventErrorCode.ReservedKey;
+const R = coreErrors.EVENT_RESERVED_KEY.code;
 const base = JSON.stringify(valid)
   .slice(1, -1)
   .replace(/,"data":\{[^}]*\}/, '');

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventErrorCode, validateBatch, validateEvent } from '@concord/core/envelope';
+import { coreErrors } from '@concord/core';
+import { validateBatch, validateEvent } from '@concord/core/envelope';
 
 const RESERVED = ['__proto__', 'constructor', 'prototype'];
 
@@ -21,7 +22,7 @@ const problems = (input: unknown) => {
   return result.ok ? [] : result.problems.map((p) => `${p.path}:${p.code}`);
 };
 
-const U = EventErrorCode.Unstorable;
+const U = coreErrors.EVENT_UNSTORABLE.code;
 
 /** Independent oracle: text survives a UTF-8 round trip (no lone surrogate) and has no U+0000. */
 const storable = (text: string): boolean =>
@@ -42,7 +43,7 @@ describe('text Postgres cannot store (U+0000, unpaired surrogates)', () => {
     expect(problems({ ...valid, hlc: '001700000000000-000000-n\u0000' })).toEqual([`hlc:${U}`]);
     expect(problems({ ...valid, clock: { 'p\ud800': 1 } })).toEqual([`clock["p\\ud800"]:${U}`]);
     // U+0000 in an id is a control character, as before.
-    expect(problems({ ...valid, id: 'a\u0000' })).toEqual([`id:${EventErrorCode.BadId}`]);
+    expect(problems({ ...valid, id: 'a\u0000' })).toEqual([`id:${coreErrors.EVENT_BAD_ID.code}`]);
   });
 
   it('accepts surrogate pairs, astral text and escaped look-alikes', () => {

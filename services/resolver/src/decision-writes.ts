@@ -1,5 +1,6 @@
-import { ClassifyRejectionCode, applyChanges } from '@concord/core/conflict';
+import { applyChanges } from '@concord/core/conflict';
 import { MAX_PAYLOAD_BYTES, changeEventId } from '@concord/core/messages';
+import { coreErrors } from '@concord/core';
 import type { JsonObject, Logger } from '@concord/core';
 import type { AggregateState, Conflict } from '@concord/core/conflict';
 import type { DecisionRecord, resolutionChanges } from '@concord/core/decision';
@@ -51,7 +52,7 @@ const tooLarge = (record: DecisionRecord, largest: number, limit: number): Decis
     fields: {},
     choices: [],
     reasons: [...record.reasons, reason],
-    rejection: { code: ClassifyRejectionCode.AggregateTooLarge, reason },
+    rejection: { code: coreErrors.AGGREGATE_TOO_LARGE.code, reason },
   };
 };
 

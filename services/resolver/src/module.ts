@@ -1,5 +1,6 @@
 import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
 import { Topics } from '@concord/core/messages';
+import { coreErrors } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
@@ -14,7 +15,8 @@ import type { PolicySource } from './policy/source.js';
 import { createResolver } from './resolver.js';
 import type { Resolver } from './types.js';
 import { registerRoutes } from './routes.js';
-import { ClassifyRejectionCode } from '@concord/core/conflict';
+import { registerConsole } from './console.js';
+import type { ConsoleOptions } from './console.js';
 
 export interface ResolverModuleDeps {
   readonly db: Database;
@@ -39,6 +41,8 @@ export interface ResolverModuleDeps {
   readonly sweepIntervalMs?: number;
   /** Reviews escalated per sweep at most. Default 100. */
   readonly sweepBatch?: number;
+  /** The review console at `/console/`: where it takes live updates from. Default: it polls. */
+  readonly console?: ConsoleOptions;
 }
 
 export interface ResolverModule extends ServiceModule {
@@ -56,7 +60,7 @@ registerErrorStatus(ReopenErrorCode.invalid, 400);
 registerErrorStatus(ReopenErrorCode.pendingReview, 409);
 registerErrorStatus(ReopenErrorCode.limit, 409);
 // A person's decision whose result would not fit a message: nothing written, the review still open.
-registerErrorStatus(ClassifyRejectionCode.AggregateTooLarge, 413);
+registerErrorStatus(coreErrors.AGGREGATE_TOO_LARGE.code, 413);
 
 /**
  * The resolver (DESIGN §4–§7): consumes `concord.conflicts.detected`, decides with the policy, writes
@@ -119,14 +123,16 @@ export const createResolverModule = (deps: ResolverModuleDeps): ResolverModule =
     name: 'resolver',
     resolver: active,
     sweep,
-    routes: (app) =>
+    routes: (app) => {
       registerRoutes(app, {
         resolver: active,
         db: deps.db,
         policy: deps.policy,
         ...(deps.registry === undefined ? {} : { registry: deps.registry }),
         ...(deps.specs === undefined ? {} : { specs: deps.specs }),
-      }),
+      });
+      registerConsole(app, deps.console ?? {});
+    },
     checks: [
       { name: 'resolver-consumer', isReady: () => subscription !== undefined && closing === undefined },
     ],

@@ -1,4 +1,4 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import { createDecisionRecord } from '@concord/core/decision';
 import { roundChangeEventId } from '@concord/core/messages';
 import type { JsonValue, Logger } from '@concord/core';
@@ -6,7 +6,6 @@ import type { DecidedBy } from '@concord/core/decision';
 import type { PolicyDecision } from '@concord/core/policy';
 import type { FieldSource, StrategyRegistry, StrategyResult } from '@concord/core/strategy';
 import type { PhysicalClock } from '@concord/core/versions';
-import { ClassifyRejectionCode } from '@concord/core/conflict';
 import type { Database, EventStore, ResolutionStore, Tx } from '@concord/outbox';
 import { settleChanges } from './conflict.js';
 import type { createDecisionWrites } from './decision-writes.js';
@@ -120,7 +119,7 @@ export const createReviews = (options: ReviewsOptions) => {
     });
     if (fitted.record !== record && (args.ledgerBy === 'human' || provisionalApplied)) {
       throw new ConcordError(
-        ClassifyRejectionCode.AggregateTooLarge,
+        coreErrors.AGGREGATE_TOO_LARGE,
         fitted.record.rejection?.reason ?? 'the settlement is too large for a message',
         { details: { conflictId: conflict.id } },
       );

@@ -1,5 +1,6 @@
 import { applyChanges, applyPatch, classify, toConflict } from '@concord/core/conflict';
-import { EventErrorCode, validateEvent } from '@concord/core/envelope';
+import { coreErrors } from '@concord/core';
+import { validateEvent } from '@concord/core/envelope';
 import { loadPolicyOrThrow } from '@concord/core/policy';
 import { formatHlc } from '@concord/core/versions';
 import type { AggregateState, Conflict } from '@concord/core/conflict';
@@ -245,7 +246,7 @@ describe('ids of the resolver’s own changes', () => {
         expect(validation.ok).toBe(false);
         if (!validation.ok) {
           expect(validation.problems).toEqual([
-            expect.objectContaining({ code: EventErrorCode.BadId, path: 'id' }),
+            expect.objectContaining({ code: coreErrors.EVENT_BAD_ID.code, path: 'id' }),
           ]);
         }
       }

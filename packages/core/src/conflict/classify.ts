@@ -1,3 +1,4 @@
+import { coreErrors } from '../errors.js';
 import type { EventEnvelope } from '../envelope/types.js';
 import { compareVectors } from '../versions/vector.js';
 import {
@@ -5,7 +6,6 @@ import {
   type Classification,
   type Conflict,
   type ConflictDetails,
-  ClassifyRejectionCode,
   type FieldVersion,
   type LocalFieldChange,
   type VersionRelation,
@@ -53,7 +53,7 @@ export const classify = (state: AggregateState | undefined, event: EventEnvelope
 
 const baseAhead = (base: number, version: number): Classification => ({
   outcome: 'rejected',
-  code: ClassifyRejectionCode.BaseVersionAhead,
+  code: coreErrors.CONFLICT_BASE_VERSION_AHEAD.code,
   reason: `baseVersion ${base} is ahead of the aggregate's version ${version}`,
 });
 

@@ -1,3 +1,4 @@
+import type { coreErrors } from '../errors.js';
 import type { EventEnvelope } from '../envelope/types.js';
 import type { JsonObject, JsonValue } from '../json.js';
 import type { VersionVector } from '../versions/vector.js';
@@ -116,22 +117,8 @@ export type Classification =
       readonly reason: string;
     };
 
-/** Stable codes for events `classify` rejects. */
-export const ClassifyRejectionCode = {
-  /** `baseVersion` is ahead of the aggregate's version. */
-  BaseVersionAhead: 'CONCORD_CONFLICT_BASE_VERSION_AHEAD',
-  /**
-   * The event's own `hlc` is further ahead of ingest's clock than the configured maximum offset
-   * (`INGEST_MAX_CLOCK_SKEW_MS`): set by ingest when it stamps the event, so no broken or hostile clock
-   * wins every later last-write-wins comparison.
-   */
-  ClockAhead: 'CONCORD_EVENT_CLOCK_AHEAD',
-  /**
-   * A message Concord derives from the event would exceed the bus's payload limit (`MAX_PAYLOAD_BYTES`):
-   * its applied message, which carries the aggregate's whole state, or its conflict message. Set by the
-   * event store and the resolver, which see the state; the aggregate keeps the state it had.
-   */
-  AggregateTooLarge: 'CONCORD_AGGREGATE_TOO_LARGE',
-} as const;
-
-export type ClassifyRejectionCode = (typeof ClassifyRejectionCode)[keyof typeof ClassifyRejectionCode];
+/** The codes of events `classify` rejects, and of those whose derived messages would not fit. */
+export type ClassifyRejectionCode =
+  | typeof coreErrors.CONFLICT_BASE_VERSION_AHEAD.code
+  | typeof coreErrors.EVENT_CLOCK_AHEAD.code
+  | typeof coreErrors.AGGREGATE_TOO_LARGE.code;

@@ -1,6 +1,7 @@
+import { coreErrors } from '../errors.js';
 import { isPlainObject } from '../json.js';
 import { formatVector, parseVector, type VersionVector } from '../versions/vector.js';
-import { EventErrorCode, type EventProblem } from './codes.js';
+import type { EventProblem } from './codes.js';
 import type { EventEnvelope, EnvelopeLimits, EventMetadata } from './types.js';
 import { buildEnvelope, type EventValidation, MemberChecker, resolveLimits } from './validate.js';
 
@@ -40,24 +41,30 @@ export const validateCloudEvent = (input: unknown, limits: Partial<EnvelopeLimit
   if (!isPlainObject(input)) {
     return {
       ok: false,
-      problems: [{ code: EventErrorCode.NotObject, path: '', message: 'event must be a JSON object' }],
+      problems: [
+        { code: coreErrors.EVENT_NOT_OBJECT.code, path: '', message: 'event must be a JSON object' },
+      ],
     };
   }
   const problems: EventProblem[] = [];
   const c = new MemberChecker(input, problems, lim);
   if (input['specversion'] !== '1.0') {
     c.add(
-      EventErrorCode.BadSpecVersion,
+      coreErrors.EVENT_BAD_SPECVERSION.code,
       'specversion',
       `specversion must be "1.0", got ${JSON.stringify(input['specversion'])}`,
     );
   }
   const contentType = input['datacontenttype'];
   if (contentType !== undefined && (typeof contentType !== 'string' || !JSON_CONTENT.test(contentType))) {
-    c.add(EventErrorCode.UnsupportedContentType, 'datacontenttype', 'only JSON data is supported');
+    c.add(coreErrors.EVENT_UNSUPPORTED_CONTENT_TYPE.code, 'datacontenttype', 'only JSON data is supported');
   }
   if ('data_base64' in input) {
-    c.add(EventErrorCode.UnsupportedContentType, 'data_base64', 'binary data (data_base64) is not supported');
+    c.add(
+      coreErrors.EVENT_UNSUPPORTED_CONTENT_TYPE.code,
+      'data_base64',
+      'binary data (data_base64) is not supported',
+    );
   }
   const id = c.id('id', true);
   const source = c.id('source', true);
@@ -95,7 +102,11 @@ const readBaseVersion = (value: unknown, c: MemberChecker): number | undefined =
   if (value === undefined || value === null) return undefined;
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    c.add(EventErrorCode.BadBaseVersion, 'baseversion', 'baseversion must be a non-negative integer');
+    c.add(
+      coreErrors.EVENT_BAD_BASE_VERSION.code,
+      'baseversion',
+      'baseversion must be a non-negative integer',
+    );
     return undefined;
   }
   return n;
@@ -107,7 +118,11 @@ const readClock = (value: unknown, c: MemberChecker): VersionVector | undefined 
     try {
       return c.clock('clock', parseVector(value));
     } catch {
-      c.add(EventErrorCode.BadClock, 'clock', 'clock is not a version vector string ("node:counter,…")');
+      c.add(
+        coreErrors.EVENT_BAD_CLOCK.code,
+        'clock',
+        'clock is not a version vector string ("node:counter,…")',
+      );
       return undefined;
     }
   }
@@ -121,7 +136,11 @@ const readMetadata = (value: unknown, c: MemberChecker): EventMetadata | undefin
     try {
       parsed = JSON.parse(value) as unknown;
     } catch {
-      c.add(EventErrorCode.WrongType, 'metadata', 'metadata must be an object or a JSON object string');
+      c.add(
+        coreErrors.EVENT_WRONG_TYPE.code,
+        'metadata',
+        'metadata must be an object or a JSON object string',
+      );
       return undefined;
     }
   }

@@ -1,5 +1,4 @@
-import { ConcordError } from '../errors.js';
-import { BatchErrorCode } from './codes.js';
+import { ConcordError, coreErrors } from '../errors.js';
 import { isCloudEvent, validateCloudEvent } from './cloudevents.js';
 import type { EnvelopeLimits, EventEnvelope } from './types.js';
 import { eventValidationError, type EventValidation, resolveLimits, validateEnvelope } from './validate.js';
@@ -38,7 +37,7 @@ export const validateBatch = (input: unknown, limits: Partial<EnvelopeLimits> = 
     return {
       ok: false,
       error: new ConcordError(
-        BatchErrorCode.NotBatch,
+        coreErrors.BATCH_INVALID,
         'body must be { "events": [ … ] } or an array of events',
       ),
     };
@@ -47,7 +46,7 @@ export const validateBatch = (input: unknown, limits: Partial<EnvelopeLimits> = 
     return {
       ok: false,
       error: new ConcordError(
-        BatchErrorCode.TooLarge,
+        coreErrors.BATCH_TOO_LARGE,
         `batch has ${events.length} events, max ${lim.maxBatchSize}`,
         { details: { size: events.length, max: lim.maxBatchSize } },
       ),

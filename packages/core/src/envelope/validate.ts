@@ -1,9 +1,9 @@
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 import { isPlainObject, type JsonObject, utf8ByteLength } from '../json.js';
 import { ROUND_CHANGE_ID } from '../messages/ids.js';
 import { isHlcString } from '../versions/hlc.js';
 import { vectorProblem, type VersionVector } from '../versions/vector.js';
-import { EventErrorCode, type EventProblem } from './codes.js';
+import type { EventErrorCode, EventProblem } from './codes.js';
 import {
   findNonJson,
   findReservedMember,
@@ -67,7 +67,9 @@ export const resolveLimits = (limits: Partial<EnvelopeLimits> = {}): EnvelopeLim
 export const validateEnvelope = (input: unknown, limits: Partial<EnvelopeLimits> = {}): EventValidation => {
   const lim = resolveLimits(limits);
   if (!isPlainObject(input)) {
-    return fail([{ code: EventErrorCode.NotObject, path: '', message: 'event must be a JSON object' }]);
+    return fail([
+      { code: coreErrors.EVENT_NOT_OBJECT.code, path: '', message: 'event must be a JSON object' },
+    ]);
   }
   const problems: EventProblem[] = [];
   const checker = new MemberChecker(input, problems, lim);
@@ -85,7 +87,7 @@ export const validateEnvelope = (input: unknown, limits: Partial<EnvelopeLimits>
     for (const key of Object.keys(input)) {
       if (!KNOWN_MEMBERS.has(key)) {
         problems.push({
-          code: EventErrorCode.UnknownField,
+          code: coreErrors.EVENT_UNKNOWN_FIELD.code,
           path: memberPath('', key),
           message: `unknown member "${key}"`,
         });
@@ -156,7 +158,7 @@ export class MemberChecker {
   private present(key: string, required: boolean): unknown {
     const value = this.input[key];
     if (value === undefined || value === null) {
-      if (required) this.add(EventErrorCode.MissingField, key, `"${key}" is required`);
+      if (required) this.add(coreErrors.EVENT_MISSING_FIELD.code, key, `"${key}" is required`);
       return undefined;
     }
     return value;
@@ -175,12 +177,12 @@ export class MemberChecker {
     if (value === undefined) return undefined;
     if (typeof value !== 'string') return this.wrong(key, 'a string', value);
     if (value.trim().length === 0) {
-      this.add(EventErrorCode.EmptyField, key, `"${key}" must not be empty`);
+      this.add(coreErrors.EVENT_EMPTY_FIELD.code, key, `"${key}" must not be empty`);
       return undefined;
     }
     if (value.length > this.limits.maxIdLength) {
       this.add(
-        EventErrorCode.IdTooLong,
+        coreErrors.EVENT_ID_TOO_LONG.code,
         key,
         `"${key}" is ${value.length} characters, max ${this.limits.maxIdLength}`,
       );
@@ -188,7 +190,7 @@ export class MemberChecker {
     }
     if (hasControl(value) || value.trim() !== value) {
       this.add(
-        EventErrorCode.BadId,
+        coreErrors.EVENT_BAD_ID.code,
         key,
         `"${key}" must not contain control characters or surrounding whitespace`,
       );
@@ -201,7 +203,7 @@ export class MemberChecker {
         : (RESERVED_EVENT_ID_SUFFIXES.find((end) => value.endsWith(end)) ?? ROUND_CHANGE_ID.exec(value)?.[0]);
     if (reserved !== undefined) {
       this.add(
-        EventErrorCode.BadId,
+        coreErrors.EVENT_BAD_ID.code,
         key,
         `"${key}" must not end in "${reserved}": such ids would collide with ids Concord derives from others`,
       );
@@ -215,7 +217,11 @@ export class MemberChecker {
     if (value === undefined) return undefined;
     if (typeof value !== 'number') return this.wrong(key, 'a number', value);
     if (!Number.isSafeInteger(value) || value < 0) {
-      this.add(EventErrorCode.BadBaseVersion, key, `"${key}" must be a non-negative integer, got ${value}`);
+      this.add(
+        coreErrors.EVENT_BAD_BASE_VERSION.code,
+        key,
+        `"${key}" must be a non-negative integer, got ${value}`,
+      );
       return undefined;
     }
     return value;
@@ -226,7 +232,7 @@ export class MemberChecker {
     if (!isPlainObject(value)) return this.wrong(key, 'an object', value);
     const why = vectorProblem(value, this.limits.maxClockEntries);
     if (why !== undefined) {
-      this.add(EventErrorCode.BadClock, key, `"${key}" ${why}`);
+      this.add(coreErrors.EVENT_BAD_CLOCK.code, key, `"${key}" ${why}`);
       return undefined;
     }
     const node = Object.keys(value).find(isUnstorableText);
@@ -234,7 +240,7 @@ export class MemberChecker {
     const reserved = Object.keys(value).find((name) => RESERVED_MEMBER_NAMES.has(name));
     if (reserved !== undefined) {
       const path = memberPath(key, reserved);
-      this.add(EventErrorCode.ReservedKey, path, `${path}: node id "${reserved}" is reserved`);
+      this.add(coreErrors.EVENT_RESERVED_KEY.code, path, `${path}: node id "${reserved}" is reserved`);
       return undefined;
     }
     return value as VersionVector;
@@ -246,7 +252,11 @@ export class MemberChecker {
     if (typeof value !== 'string') return this.wrong(key, 'a string', value);
     if (isUnstorableText(value)) return this.unstorable(key, `"${key}"`);
     if (!isHlcString(value)) {
-      this.add(EventErrorCode.BadHlc, key, `"${key}" is not an HLC stamp (<wall:15>-<logical:6>-<node>)`);
+      this.add(
+        coreErrors.EVENT_BAD_HLC.code,
+        key,
+        `"${key}" is not an HLC stamp (<wall:15>-<logical:6>-<node>)`,
+      );
       return undefined;
     }
     return value;
@@ -261,18 +271,18 @@ export class MemberChecker {
     if (!isPlainObject(value)) return this.wrong(key, 'an object', value);
     const nonJson = findNonJson(value, key, this.limits.maxDepth);
     if (nonJson) {
-      const code = nonJson.tooDeep ? EventErrorCode.TooLarge : EventErrorCode.NotJson;
+      const code = nonJson.tooDeep ? coreErrors.EVENT_TOO_LARGE.code : coreErrors.EVENT_NOT_JSON.code;
       this.add(code, nonJson.path, `${nonJson.path} ${nonJson.why}`);
       return undefined;
     }
     const unstorable = findUnstorableText(value, key);
     if (unstorable) {
-      this.add(EventErrorCode.Unstorable, unstorable.path, `${unstorable.path} ${unstorable.why}`);
+      this.add(coreErrors.EVENT_UNSTORABLE.code, unstorable.path, `${unstorable.path} ${unstorable.why}`);
       return undefined;
     }
     const reserved = findReservedMember(value, key);
     if (reserved) {
-      this.add(EventErrorCode.ReservedKey, reserved.path, `${reserved.path} ${reserved.why}`);
+      this.add(coreErrors.EVENT_RESERVED_KEY.code, reserved.path, `${reserved.path} ${reserved.why}`);
       return undefined;
     }
     return value as JsonObject;
@@ -284,17 +294,21 @@ export class MemberChecker {
     try {
       bytes = utf8ByteLength(JSON.stringify(this.input));
     } catch (cause) {
-      this.add(EventErrorCode.NotJson, path, `event cannot be serialised as JSON: ${String(cause)}`);
+      this.add(coreErrors.EVENT_NOT_JSON.code, path, `event cannot be serialised as JSON: ${String(cause)}`);
       return;
     }
     if (bytes > this.limits.maxEventBytes) {
-      this.add(EventErrorCode.TooLarge, path, `event is ${bytes} bytes, max ${this.limits.maxEventBytes}`);
+      this.add(
+        coreErrors.EVENT_TOO_LARGE.code,
+        path,
+        `event is ${bytes} bytes, max ${this.limits.maxEventBytes}`,
+      );
     }
   }
 
   private unstorable(path: string, what: string): undefined {
     this.add(
-      EventErrorCode.Unstorable,
+      coreErrors.EVENT_UNSTORABLE.code,
       path,
       `${what} holds U+0000 or an unpaired surrogate, which cannot be stored`,
     );
@@ -303,7 +317,7 @@ export class MemberChecker {
 
   private wrong(key: string, expected: string, value: unknown): undefined {
     const actual = Array.isArray(value) ? 'array' : typeof value;
-    this.add(EventErrorCode.WrongType, key, `"${key}" must be ${expected}, got ${actual}`);
+    this.add(coreErrors.EVENT_WRONG_TYPE.code, key, `"${key}" must be ${expected}, got ${actual}`);
     return undefined;
   }
 }
@@ -312,7 +326,7 @@ export class MemberChecker {
 export const eventValidationError = (problems: readonly EventProblem[]): ConcordError => {
   const first = problems[0];
   const summary = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
-  return new ConcordError(first?.code ?? EventErrorCode.NotObject, `invalid event: ${summary}`, {
+  return new ConcordError(first?.code ?? coreErrors.EVENT_NOT_OBJECT.code, `invalid event: ${summary}`, {
     details: { problems },
   });
 };

@@ -1,5 +1,5 @@
 import type { Conflict } from '../conflict/types.js';
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 import { canonicalJson } from '../json.js';
 import { manualStrategy } from '../strategy/manual.js';
 import { createStrategyRegistry, type StrategyRegistry } from '../strategy/registry.js';
@@ -214,7 +214,7 @@ export class NoRuleMatchedError extends ConcordError {
     readonly policyName: string,
   ) {
     super(
-      'CONCORD_POLICY_NO_RULE_MATCHED',
+      coreErrors.POLICY_NO_RULE_MATCHED,
       `policy "${policyName}" has no rule or fallback for conflict ${conflictId}`,
     );
   }

@@ -1,4 +1,4 @@
-import { ConcordError, isConcordError } from '../errors.js';
+import { ConcordError, coreErrors, isConcordError } from '../errors.js';
 import { metadataOnSide, originOnSide, STORED_METADATA_KEY, typedList } from '../spec/side.js';
 import {
   aggregateId,
@@ -73,7 +73,7 @@ export const compileConditions = (options: CompileConditionsOptions): CompiledCo
     add(`metadata.${key}`, `${onSide}metadata.${key} in ${typedList(values)}`, () => {
       if (side !== 'incoming' && key !== STORED_METADATA_KEY) {
         throw new ConcordError(
-          'CONCORD_POLICY_INVALID',
+          coreErrors.POLICY_INVALID,
           `the stored side keeps only metadata.${STORED_METADATA_KEY} (and origin): test metadata.${key} with side: incoming`,
         );
       }

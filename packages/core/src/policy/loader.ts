@@ -1,5 +1,5 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 import {
   compileDocument,
   type CompilePolicyOptions,
@@ -53,7 +53,7 @@ export const loadPolicyOrThrow = (text: string, options: LoadPolicyOptions = {})
   const result = loadPolicy(text, options);
   if (result.ok) return result.policy;
   throw new ConcordError(
-    'CONCORD_POLICY_INVALID',
+    coreErrors.POLICY_INVALID,
     `invalid policy:\n${formatPolicyProblems(result.problems)}`,
     {
       details: { problems: result.problems },

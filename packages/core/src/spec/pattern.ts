@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js';
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 
 /** A compiled id matcher: exact ids in a set, globs and `re:` regexes compiled once. */
 export type IdMatcher = (id: string) => boolean;
@@ -67,7 +67,7 @@ export const compileGlob = (glob: string): IdMatcher => {
 };
 
 const invalid = (message: string, cause?: unknown): ConcordError =>
-  new ConcordError('CONCORD_SPEC_INVALID', message, cause === undefined ? {} : { cause });
+  new ConcordError(coreErrors.SPEC_INVALID, message, cause === undefined ? {} : { cause });
 
 /**
  * Compile a `re:` regex with RE2 (linear-time matching, `.` matches newlines): RE2 syntax, so no

@@ -1,3 +1,4 @@
+import { coreErrors } from '../errors.js';
 import {
   additiveField,
   FIELD_RULE_NAMES,
@@ -93,13 +94,13 @@ export const reject: StrategyDefinition = {
   compile: (options, ctx) => {
     const opts = readOptions(options, ctx, ['reason', 'code']);
     const reason = typeof opts['reason'] === 'string' ? opts['reason'] : 'the policy rejects this change';
-    const code = opts['code'] ?? 'CONCORD_POLICY_REJECTED';
+    const code = opts['code'] ?? coreErrors.POLICY_REJECTED.code;
     if (typeof code !== 'string' || !/^CONCORD_[A-Z0-9_]+$/.test(code)) {
       ctx.problem('.code', 'must look like CONCORD_SOMETHING');
     }
     if (opts['reason'] !== undefined && typeof opts['reason'] !== 'string')
       ctx.problem('.reason', 'must be a string');
-    const rejection = { code: typeof code === 'string' ? code : 'CONCORD_POLICY_REJECTED', reason };
+    const rejection = { code: typeof code === 'string' ? code : coreErrors.POLICY_REJECTED.code, reason };
     const reasons = [reason];
     return {
       name: 'reject',

@@ -1,4 +1,4 @@
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 import { isPlainObject } from '../json.js';
 import {
   additiveMergeStrategy,
@@ -62,7 +62,7 @@ export class StrategyRegistry {
     for (const key of keys) {
       if (key.length === 0 || this.byName.has(key)) {
         throw new ConcordError(
-          'CONCORD_STRATEGY_DUPLICATE',
+          coreErrors.STRATEGY_DUPLICATE,
           `strategy name "${key}" is empty or already registered`,
         );
       }

@@ -1,4 +1,4 @@
-import { ClassifyRejectionCode } from '../conflict/types.js';
+import { coreErrors } from '../errors.js';
 import type { EventEnvelope } from '../envelope/types.js';
 import { formatHlc, tryParseHlc, type HlcClock } from './hlc.js';
 
@@ -18,7 +18,7 @@ export type Accepted =
   | { readonly ok: true; readonly event: EventEnvelope }
   | {
       readonly ok: false;
-      readonly code: typeof ClassifyRejectionCode.ClockAhead;
+      readonly code: typeof coreErrors.EVENT_CLOCK_AHEAD.code;
       readonly reason: string;
     };
 
@@ -35,7 +35,7 @@ export const acceptEvent = (event: EventEnvelope, options: AcceptEventOptions): 
   if (own !== undefined && own.wall - stamp.wall > options.maxClockSkewMs) {
     return {
       ok: false,
-      code: ClassifyRejectionCode.ClockAhead,
+      code: coreErrors.EVENT_CLOCK_AHEAD.code,
       reason:
         `the event's hlc is ${own.wall - stamp.wall} ms ahead of the server's clock ` +
         `(${formatHlc(stamp)}); at most ${options.maxClockSkewMs} ms is accepted`,

@@ -1,4 +1,4 @@
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 
 /**
  * A hybrid logical clock timestamp: physical milliseconds, a logical counter for events within the same
@@ -40,7 +40,7 @@ export const tryParseHlc = (text: string): Hlc | undefined => {
 /** Parse a stamp made by `formatHlc`; throws `CONCORD_HLC_INVALID`. */
 export const parseHlc = (text: string): Hlc => {
   const parsed = tryParseHlc(text);
-  if (!parsed) throw new ConcordError('CONCORD_HLC_INVALID', `not an HLC stamp: "${text.slice(0, 64)}"`);
+  if (!parsed) throw new ConcordError(coreErrors.HLC_INVALID, `not an HLC stamp: "${text.slice(0, 64)}"`);
   return parsed;
 };
 
@@ -83,7 +83,7 @@ export class HlcClock {
 
   constructor(options: HlcClockOptions) {
     if (options.node.length === 0)
-      throw new ConcordError('CONCORD_HLC_INVALID', 'HLC node id must not be empty');
+      throw new ConcordError(coreErrors.HLC_INVALID, 'HLC node id must not be empty');
     this.node = options.node;
     this.clock = options.clock;
     this.maxDriftMs = options.maxDriftMs ?? 60_000;
@@ -117,7 +117,7 @@ export class HlcClock {
     const physical = this.readPhysical();
     if (remote.wall - physical > this.maxDriftMs) {
       throw new ConcordError(
-        'CONCORD_HLC_DRIFT',
+        coreErrors.HLC_DRIFT,
         `remote HLC from "${remote.node}" is ${remote.wall - physical} ms ahead (max ${this.maxDriftMs} ms)`,
         { details: { remote, physical } },
       );
@@ -134,14 +134,14 @@ export class HlcClock {
   private readPhysical(): number {
     const physical = Math.floor(this.clock.now());
     if (!Number.isSafeInteger(physical) || physical < 0 || physical > MAX_WALL) {
-      throw new ConcordError('CONCORD_HLC_INVALID', `physical clock returned ${physical}`);
+      throw new ConcordError(coreErrors.HLC_INVALID, `physical clock returned ${physical}`);
     }
     return physical;
   }
 
   private bumpLogical(from: number): void {
     if (from >= MAX_HLC_LOGICAL) {
-      throw new ConcordError('CONCORD_HLC_OVERFLOW', `HLC logical counter exhausted at wall ${this.wall}`, {
+      throw new ConcordError(coreErrors.HLC_OVERFLOW, `HLC logical counter exhausted at wall ${this.wall}`, {
         retryable: true,
       });
     }

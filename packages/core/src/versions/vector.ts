@@ -1,4 +1,4 @@
-import { ConcordError } from '../errors.js';
+import { ConcordError, coreErrors } from '../errors.js';
 
 /**
  * A version vector: for each writer (node id) the number of its events the holder has seen.
@@ -61,7 +61,7 @@ export const incrementVector = (
   node: string,
   options: IncrementOptions = {},
 ): VersionVector => {
-  if (node.length === 0) throw new ConcordError('CONCORD_VECTOR_INVALID', 'node id must not be empty');
+  if (node.length === 0) throw new ConcordError(coreErrors.VECTOR_INVALID, 'node id must not be empty');
   const out = { ...v, [node]: (v[node] ?? 0) + 1 };
   return options.maxEntries === undefined
     ? out
@@ -112,7 +112,7 @@ export const parseVector = (text: string): VersionVector => {
     const colon = part.lastIndexOf(':');
     const counter = Number(part.slice(colon + 1));
     if (colon <= 0 || !Number.isSafeInteger(counter) || counter < 0) {
-      throw new ConcordError('CONCORD_VECTOR_INVALID', `bad version vector entry "${part}"`);
+      throw new ConcordError(coreErrors.VECTOR_INVALID, `bad version vector entry "${part}"`);
     }
     out[decodeURIComponent(part.slice(0, colon))] = counter;
   }

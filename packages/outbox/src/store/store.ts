@@ -1,6 +1,7 @@
 import type { Context } from '@opentelemetry/api';
-import { ClassifyRejectionCode, EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core/conflict';
+import { EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core/conflict';
 import { MAX_PAYLOAD_BYTES } from '@concord/core/messages';
+import { coreErrors } from '@concord/core';
 import type { JsonObject } from '@concord/core';
 import type { AggregateState, Classification } from '@concord/core/conflict';
 import type { EventEnvelope } from '@concord/core/envelope';
@@ -152,7 +153,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     if (largest <= maxPayloadBytes) return { event, classification, state, result, messages, moves };
     const rejected: Classification = {
       outcome: 'rejected',
-      code: ClassifyRejectionCode.AggregateTooLarge,
+      code: coreErrors.AGGREGATE_TOO_LARGE.code,
       reason:
         `a ${classification.outcome} message of this event would be ${largest} bytes, over the ` +
         `${maxPayloadBytes} a message may carry: the aggregate's state is too large`,
