@@ -1,4 +1,5 @@
 import { ConcordError } from '@concord/core';
+import { busErrors } from './errors.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -11,6 +12,6 @@ export const decodeJson = (payload: Uint8Array): unknown => {
   try {
     return JSON.parse(decoder.decode(payload)) as unknown;
   } catch (cause) {
-    throw new ConcordError('CONCORD_MESSAGE_MALFORMED', 'message payload is not UTF-8 JSON', { cause });
+    throw new ConcordError(busErrors.MESSAGE_MALFORMED, 'message payload is not UTF-8 JSON', { cause });
   }
 };

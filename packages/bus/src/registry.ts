@@ -1,5 +1,5 @@
 import { ConcordError } from '@concord/core';
-import { BUS_ERROR_CODES } from './errors.js';
+import { busErrors } from './errors.js';
 import type { MessageBus } from './port.js';
 
 /** Builds a bus from adapter-specific options. */
@@ -48,7 +48,7 @@ export class BusRegistry<Factories extends object = Record<never, never>> {
 
 export const unknownBroker = (name: unknown, known: readonly string[]): ConcordError =>
   new ConcordError(
-    BUS_ERROR_CODES.unknownBroker,
+    busErrors.BUS_UNKNOWN_BROKER,
     `Unknown broker ${JSON.stringify(name)}: expected one of ${known.join(', ')}`,
     { details: { name, known } },
   );

@@ -1,6 +1,6 @@
 import { ConcordError } from '@concord/core';
 import { MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_LENGTH } from '@concord/core/messages';
-import { BUS_ERROR_CODES } from './errors.js';
+import { busErrors } from './errors.js';
 import type { OutgoingMessage } from './port.js';
 
 /**
@@ -28,7 +28,7 @@ const MAX_ID_LENGTH = MAX_MESSAGE_ID_LENGTH;
 export const assertTopic = (topic: unknown): void => {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
     throw new ConcordError(
-      BUS_ERROR_CODES.invalidTopic,
+      busErrors.BUS_INVALID_TOPIC,
       `Invalid topic name ${JSON.stringify(topic)}: expected ${TOPIC_PATTERN.source}`,
       { details: { topic } },
     );
@@ -38,7 +38,7 @@ export const assertTopic = (topic: unknown): void => {
 export const assertGroup = (group: unknown): void => {
   if (typeof group !== 'string' || !GROUP_PATTERN.test(group)) {
     throw new ConcordError(
-      BUS_ERROR_CODES.invalidGroup,
+      busErrors.BUS_INVALID_GROUP,
       `Invalid consumer group name ${JSON.stringify(group)}: expected ${GROUP_PATTERN.source}`,
       { details: { group } },
     );
@@ -55,7 +55,7 @@ export const messageSize = (message: OutgoingMessage): number => {
 };
 
 const invalidMessage = (message: string, details: unknown): ConcordError =>
-  new ConcordError(BUS_ERROR_CODES.invalidMessage, message, { details });
+  new ConcordError(busErrors.BUS_INVALID_MESSAGE, message, { details });
 
 const assertMessage = (message: OutgoingMessage, maxMessageBytes: number): void => {
   if (typeof message.id !== 'string' || message.id === '' || message.id.length > MAX_ID_LENGTH) {
@@ -79,7 +79,7 @@ const assertMessage = (message: OutgoingMessage, maxMessageBytes: number): void 
   const size = messageSize(message);
   if (size > maxMessageBytes) {
     throw new ConcordError(
-      BUS_ERROR_CODES.messageTooLarge,
+      busErrors.BUS_MESSAGE_TOO_LARGE,
       `Message ${message.id} is ${size} bytes, over the limit of ${maxMessageBytes}`,
       { details: { id: message.id, size, maxMessageBytes } },
     );
