@@ -1,4 +1,4 @@
-import { createMemoryBus, namespacedBus } from '@concord/bus';
+import { DLQ_HEADERS, createMemoryBus, namespacedBus } from '@concord/bus';
 import type { IncomingMessage } from '@concord/bus';
 import { describe, expect, it } from 'vitest';
 
@@ -35,6 +35,25 @@ describe('namespacedBus', () => {
       handler: (m) => Promise.resolve(void seen.push(m)),
     });
     await expect.poll(() => seen.map((m) => m.id)).toEqual(['m1']);
+    await bus.close();
+  });
+
+  it("shows a dead letter's original topic and group without the prefix", async () => {
+    const bus = createMemoryBus({ retry: { maxAttempts: 1 } });
+    const a = namespacedBus(bus, 'a.');
+    await a.declare([{ topic: 't.x', groups: ['g'] }]);
+    await a.subscribe({ group: 'g', topics: ['t.x'], handler: () => Promise.reject(new Error('no')) });
+    const dead: IncomingMessage[] = [];
+    await a.subscribe({
+      group: 'g',
+      topics: ['t.x.dlq'],
+      handler: (m) => Promise.resolve(void dead.push(m)),
+    });
+    await a.publish('t.x', [{ id: 'm1', key: 'k', payload }]);
+    await expect.poll(() => dead.length).toBe(1);
+    expect(dead[0]?.topic).toBe('t.x.dlq');
+    expect(dead[0]?.headers[DLQ_HEADERS.originalTopic]).toBe('t.x');
+    expect(dead[0]?.headers[DLQ_HEADERS.group]).toBe('g');
     await bus.close();
   });
 });

@@ -41,3 +41,14 @@ export type { Rejection, RejectionStore, RejectionStoreOptions } from './store/r
 export type { HistoryEvent, HistoryOptions, HistoryOutcome, HistoryPage } from './store/history.js';
 export { readFeedTail } from './store/feed-tail.js';
 export type { FeedTailOptions } from './store/feed-tail.js';
+export { createOutboxDeadLetterStore } from './dead-letters/outbox.js';
+export type { OutboxDeadLetter, OutboxDeadLetterStore } from './dead-letters/outbox.js';
+export { createBusDeadLetterStore } from './dead-letters/bus.js';
+export type { BusDeadLetter, BusDeadLetterStore, NewBusDeadLetter } from './dead-letters/bus.js';
+export type {
+  DeadLetterFilter,
+  DeadLetterListOptions,
+  DeadLetterPage,
+  ReplayByIdResult,
+  ReplayMatchingResult,
+} from './dead-letters/common.js';
