@@ -1,4 +1,5 @@
 import { ConcordError } from '@concord/core';
+import { outboxErrors } from '../errors.js';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -6,7 +7,7 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 export const quoteSchema = (schema: string): string => {
   if (!IDENT.test(schema)) {
     throw new ConcordError(
-      'CONCORD_OUTBOX_INVALID_SCHEMA',
+      outboxErrors.OUTBOX_INVALID_SCHEMA,
       `Schema name ${JSON.stringify(schema)} must match ${IDENT.source}`,
     );
   }

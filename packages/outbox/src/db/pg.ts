@@ -3,6 +3,7 @@ import { ConcordError, silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Pool, PoolClient } from 'pg';
 import type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlisten } from './types.js';
+import { outboxErrors } from '../errors.js';
 
 export interface PgDatabaseOptions {
   readonly pool: Pool;
@@ -126,7 +127,7 @@ export const pgDatabase = (options: PgDatabaseOptions): Database => {
       await client.query(`LISTEN "${listenOptions.channel.replaceAll('"', '""')}"`);
     } catch (error) {
       release(error instanceof Error ? error : new Error(String(error)));
-      throw new ConcordError('CONCORD_OUTBOX_LISTEN_FAILED', 'LISTEN failed', {
+      throw new ConcordError(outboxErrors.OUTBOX_LISTEN_FAILED, 'LISTEN failed', {
         retryable: true,
         cause: error,
       });

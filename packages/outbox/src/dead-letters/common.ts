@@ -1,4 +1,5 @@
-import { outboxError } from '../errors.js';
+import { ConcordError } from '@concord/core';
+import { outboxErrors } from '../errors.js';
 
 /** What a listing or a bulk replay of outbox or bus dead letters is narrowed to; every part optional. */
 export interface DeadLetterFilter {
@@ -49,9 +50,13 @@ export const cursorId = (cursor: string | undefined): string => {
   if (cursor === undefined || cursor === '') return '0';
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!isRowId(id)) {
-    throw outboxError('CONCORD_INVALID_CURSOR', 'The dead-letter cursor is not one this server issued', {
-      details: { cursor },
-    });
+    throw new ConcordError(
+      outboxErrors.INVALID_CURSOR,
+      'The dead-letter cursor is not one this server issued',
+      {
+        details: { cursor },
+      },
+    );
   }
   return id;
 };

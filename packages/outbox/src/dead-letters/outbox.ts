@@ -1,3 +1,4 @@
+import { coreErrors } from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Database, Sql } from '../db/types.js';
 import { cursorId, missingOf, nextCursor, rowIds } from './common.js';
@@ -108,7 +109,7 @@ export const createOutboxDeadLetterStore = (options: { schema?: string } = {}): 
           headers: row.headers,
           payloadBytes: row.payload_bytes,
           attempts: row.attempts,
-          errorCode: row.error_code ?? 'CONCORD_INTERNAL',
+          errorCode: row.error_code ?? coreErrors.INTERNAL.code,
           error: row.error ?? '',
           createdAt: row.created_at,
           deadLetteredAt: row.dead_lettered_at,

@@ -1,8 +1,9 @@
+import { ConcordError } from '@concord/core';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { outboxError } from '../errors.js';
+import { outboxErrors } from '../errors.js';
 
 /**
  * Where one owner of tables keeps its SQL: `<dir>/NNNN_name.sql` migrations, applied once each in version
@@ -66,7 +67,7 @@ const sqlFiles = async (dir: string): Promise<string[]> => {
 };
 
 const filesError = (source: MigrationSource, message: string) =>
-  outboxError('CONCORD_MIGRATION_FILES', `${source.owner} (${source.dir}): ${message}`);
+  new ConcordError(outboxErrors.MIGRATION_FILES, `${source.owner} (${source.dir}): ${message}`);
 
 /** Reads and orders an owner's migrations and functions. A `.sql` file named otherwise is an error. */
 export const loadMigrationSet = async (source: MigrationSource): Promise<MigrationSet> => {

@@ -1,5 +1,6 @@
+import { ConcordError } from '@concord/core';
 import type { Tx } from '../db/types.js';
-import { outboxError } from '../errors.js';
+import { outboxErrors } from '../errors.js';
 
 /**
  * Schemas migrated before the tables were split by owner hold one chain, `<schema>.schema_migrations`
@@ -58,8 +59,8 @@ export const readLegacyChain = async (tx: Tx, schema: string, quoted: string): P
 export const adoptsFromLegacy = (legacy: LegacyChain, owner: string, version: string): boolean => {
   if (legacy === 'none' || version !== '0001' || !OWNERS.has(owner)) return false;
   if (legacy === 'complete') return true;
-  throw outboxError(
-    'CONCORD_MIGRATION_FAILED',
+  throw new ConcordError(
+    outboxErrors.MIGRATION_FAILED,
     `The schema holds the migrations of before the split by owner up to some point only (missing ${legacy.missing.join(', ')}); ` +
       `finish them with a Concord of that time, or recreate the schema`,
   );

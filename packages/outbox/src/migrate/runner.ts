@@ -1,8 +1,8 @@
-import { silentLogger } from '@concord/core';
+import { ConcordError, silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Database, Tx } from '../db/types.js';
-import { outboxError } from '../errors.js';
+import { outboxErrors } from '../errors.js';
 import { baseMigrations, loadMigrationSet } from './files.js';
 import type { MigrationSet, MigrationSource } from './files.js';
 import { adoptsFromLegacy, readLegacyChain } from './legacy.js';
@@ -41,7 +41,7 @@ const exec = async (run: Run, what: string, sql: string): Promise<void> => {
   try {
     await run.tx.exec(`SET LOCAL search_path TO ${run.quoted}, public;\n${sql}`);
   } catch (error) {
-    throw outboxError('CONCORD_MIGRATION_FAILED', `${what} failed`, { cause: error });
+    throw new ConcordError(outboxErrors.MIGRATION_FAILED, `${what} failed`, { cause: error });
   }
 };
 
@@ -62,8 +62,8 @@ const migrateSet = async (
     const checksum = known.get(migration.version);
     if (checksum !== undefined) {
       if (checksum !== migration.checksum) {
-        throw outboxError(
-          'CONCORD_MIGRATION_CHECKSUM_MISMATCH',
+        throw new ConcordError(
+          outboxErrors.MIGRATION_CHECKSUM_MISMATCH,
           `Migration ${id} changed after it was applied to schema ${schema}`,
           { details: { version: migration.version, applied: checksum, file: migration.checksum } },
         );
@@ -122,7 +122,7 @@ export const migrate = async (options: MigrateOptions): Promise<MigrateResult> =
   const owners = sources.map((source) => source.owner);
   const twice = owners.find((owner, i) => owners.indexOf(owner) !== i);
   if (twice !== undefined) {
-    throw outboxError('CONCORD_MIGRATION_FILES', `Migration set ${twice} is given twice`);
+    throw new ConcordError(outboxErrors.MIGRATION_FILES, `Migration set ${twice} is given twice`);
   }
   const sets = await Promise.all(sources.map(loadMigrationSet));
   return options.db.withTransaction(async (tx) => {

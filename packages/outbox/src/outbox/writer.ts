@@ -1,10 +1,11 @@
+import { ConcordError } from '@concord/core';
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Tx } from '../db/types.js';
-import { outboxError } from '../errors.js';
+import { outboxErrors } from '../errors.js';
 
 /** A message to publish once the caller's transaction commits. */
 export interface OutboxMessage {
@@ -89,7 +90,10 @@ export const outboxRows = (messages: readonly OutboxMessage[]): OutboxRows => {
   let at = 1;
   const rows = messages.map((message) => {
     if (message.topic === '' || typeof message.key !== 'string') {
-      throw outboxError('CONCORD_OUTBOX_INVALID_MESSAGE', 'An outbox message needs a topic and a key');
+      throw new ConcordError(
+        outboxErrors.OUTBOX_INVALID_MESSAGE,
+        'An outbox message needs a topic and a key',
+      );
     }
     const id = message.id ?? randomUUID();
     ids.push(id);

@@ -1,4 +1,5 @@
-import { outboxError } from '../errors.js';
+import { ConcordError } from '@concord/core';
+import { outboxErrors } from '../errors.js';
 
 /** Feed position: the transaction id and position of the last event read. */
 export interface FeedPosition {
@@ -31,7 +32,7 @@ export const decodeCursor = (cursor: string | undefined): FeedPosition => {
     BigInt(txId) > MAX_TX_ID ||
     BigInt(position) > MAX_POSITION
   ) {
-    throw outboxError('CONCORD_INVALID_CURSOR', 'The feed cursor is not one this server issued', {
+    throw new ConcordError(outboxErrors.INVALID_CURSOR, 'The feed cursor is not one this server issued', {
       details: { cursor },
     });
   }

@@ -7,6 +7,7 @@ import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Tx } from '../db/types.js';
 import { toState } from './rows.js';
 import type { AggregateRow } from './rows.js';
+import { outboxErrors } from '../errors.js';
 
 export interface ResolutionStoreOptions {
   /** Schema holding the event store tables. Default `concord`. */
@@ -97,7 +98,7 @@ export const createResolutionStore = (options: ResolutionStoreOptions = {}): Res
       );
       if (updated.rowCount !== 1) {
         throw new ConcordError(
-          'CONCORD_AGGREGATE_MOVED',
+          outboxErrors.AGGREGATE_MOVED,
           `aggregate ${apply.aggregateType}/${apply.aggregateId} is not at version ${before}; lock it first`,
           { retryable: true },
         );
