@@ -43,3 +43,5 @@ export type { AccessEnv, HttpAccess } from './access.js';
 export { createAuthenticator, FORBIDDEN, SCOPES, sha256Hex, UNAUTHENTICATED } from './auth.js';
 export type { ApiKey, Authenticator, Identity, RouteScope, Scope } from './auth.js';
 export { parseApiKeys } from './api-keys.js';
+export { DEFAULT_PAGE_CSP, registerStaticFiles } from './static-files.js';
+export type { StaticFilesOptions } from './static-files.js';

@@ -19,6 +19,13 @@ export const resolverEnvSchema = withBrokerUrls(
     POLICY_POLL_MS: envInt(2_000, { min: 50, max: 3_600_000 }),
     /** How often overdue reviews are escalated. */
     REVIEW_SWEEP_MS: envInt(5_000, { min: 10, max: 3_600_000 }),
+    /**
+     * The notifier's `GET /v1/stream` URL, from which the review console (`/console/`) takes live
+     * updates; unset, the console polls. The notifier must allow the console's origin (CORS).
+     */
+    RESOLVER_CONSOLE_STREAM_URL: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .optional(),
     /** Conflicts handled at once (per-key order always holds). */
     RESOLVER_CONCURRENCY: envInt(16, { min: 1, max: 1_000 }),
     /** How long handled message ids stay in the inbox, and how often it is pruned. */

@@ -2,7 +2,9 @@ import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
   consumerLagProbeFor,
+  consumersIn,
   createConsumerLagModule,
+  createDeadLettersModule,
   createLogger,
   createMetrics,
   createRelayModule,
@@ -55,6 +57,10 @@ const main = async (): Promise<void> => {
     schema: config.DATABASE_SCHEMA,
     concurrency: config.RESOLVER_CONCURRENCY,
     sweepIntervalMs: config.REVIEW_SWEEP_MS,
+    console:
+      config.RESOLVER_CONSOLE_STREAM_URL === undefined
+        ? {}
+        : { streamUrl: config.RESOLVER_CONSOLE_STREAM_URL },
   });
   const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
   // concord_consumer_lag{group,topic} of the groups resolver consumes, sampled from the broker (DESIGN §8).
@@ -72,6 +78,16 @@ const main = async (): Promise<void> => {
     env: config,
   });
 
+  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
+  // by /v1/dead-letters (DESIGN §5 "Dead letters").
+  const deadLetters = createDeadLettersModule({
+    db,
+    bus,
+    logger,
+    schema: config.DATABASE_SCHEMA,
+    consumers: consumersIn(topologyOf(SERVICE), SERVICE),
+  });
+
   await runService({
     service: SERVICE,
     port: config.PORT,
@@ -79,7 +95,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Consumers stop first, then the relay publishes what they wrote, then clients close (pool last).
-    modules: [resolver, relay, retention, lagMetrics],
+    modules: [resolver, deadLetters, relay, retention, lagMetrics],
     checks,
     clients,
     graceMs: config.SHUTDOWN_GRACE_MS,
