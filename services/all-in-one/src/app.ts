@@ -21,10 +21,11 @@ import {
   createInboxRetentionModule,
   createRelayModule,
   httpAccessFromEnv,
+  registerStaticFiles,
   runService,
   withBusMetrics,
 } from '@concord/service-kit';
-import type { RunningService } from '@concord/service-kit';
+import type { RunningService, ServiceModule } from '@concord/service-kit';
 import type { Logger } from '@concord/core';
 import type { AllInOneConfig } from './config.js';
 import { openDatabase } from './database.js';
@@ -38,7 +39,17 @@ export interface StartAllInOneOptions {
   readonly handleSignals?: boolean;
   /** What shutdown ends with (default `process.exit`). */
   readonly exit?: (code: number) => void;
+  /** The example task app's folder, served at `/examples/tasks/` (main.ts: the repository's, when there). */
+  readonly examplesDir?: string;
 }
+
+/** The example app's static files (they carry no data: the app reads the API with the user's token). */
+const examplesModule = (dir: string): ServiceModule => ({
+  name: 'examples',
+  routes: (app) => registerStaticFiles(app, { prefix: '/examples/tasks', dir }),
+  start: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+});
 
 /**
  * The relay's rows per read and per publish on the in-memory bus. Every row the relay has read stays in
@@ -124,7 +135,18 @@ export async function startAllInOne(options: StartAllInOneOptions): Promise<Runn
       schema,
       options: { bodyLimit: config.INGEST_MAX_BODY_BYTES, maxClockSkewMs: config.INGEST_MAX_CLOCK_SKEW_MS },
     }),
-    createResolverModule({ db, bus, logger, metrics, policy, schema, registry: strategies, specs }),
+    createResolverModule({
+      db,
+      bus,
+      logger,
+      metrics,
+      policy,
+      schema,
+      registry: strategies,
+      specs,
+      // The review console reads the stream this process serves, beside it.
+      console: { streamUrl: '../v1/stream' },
+    }),
     createProjectorModule({
       db,
       bus,
@@ -152,6 +174,7 @@ export async function startAllInOne(options: StartAllInOneOptions): Promise<Runn
     }),
     { name: `${relay.name}-start`, start: () => relay.start(), close: () => relay.close() },
     lagMetrics,
+    ...(options.examplesDir === undefined ? [] : [examplesModule(options.examplesDir)]),
   ];
 
   return runService({

@@ -63,13 +63,20 @@ describe('the all-in-one process with authentication', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('declares a scope on every route but the health checks (deny by default)', () => {
+  it('declares a scope on every route but the health checks and the console’s files (deny by default)', () => {
     const undeclared = routes.filter((route) => route.scope === undefined);
     expect(undeclared).toEqual([]);
     const open = routes
       .filter((route) => route.scope === 'public')
       .map((route) => `${route.method} ${route.url}`);
-    expect(open.sort()).toEqual(['GET /healthz', 'GET /readyz']);
+    const pages = open.filter((route) => route.startsWith('GET /console'));
+    expect(pages.sort()).toEqual([
+      'GET /console',
+      'GET /console/',
+      'GET /console/*',
+      'GET /console/config.json',
+    ]);
+    expect(open.filter((route) => !pages.includes(route)).sort()).toEqual(['GET /healthz', 'GET /readyz']);
     // The routes of DESIGN §5 are all there, so the table below covers them.
     const urls = new Set(routes.map((route) => `${route.method} ${route.url}`));
     for (const expected of [
@@ -83,6 +90,19 @@ describe('the all-in-one process with authentication', () => {
     ]) {
       expect(urls, expected).toContain(expected);
     }
+  });
+
+  it('serves the review console’s files without a token; what it shows needs one', async () => {
+    const page = await fetch(`${base}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="./console.js"></script>');
+    expect((await fetch(`${base}/console/console.js`)).headers.get('content-type')).toMatch(
+      /^text\/javascript/,
+    );
+    expect(await (await fetch(`${base}/console/config.json`)).json()).toEqual({ streamUrl: '../v1/stream' });
+    const list = await fetch(`${base}/v1/conflicts?status=pending_review`);
+    expect(list.status).toBe(401);
   });
 
   it('refuses a missing (401), an expired (401) and a wrong-scope (403) token on every route', async () => {
