@@ -1,4 +1,4 @@
-import { asClientError } from './errors.js';
+import { asClientError, clientErrors } from './errors.js';
 import type { ConcordClientError } from './errors.js';
 import { backoffDelay, pause } from './backoff.js';
 import type { ConcordHttp } from './http.js';
@@ -111,14 +111,14 @@ export class Autosync {
       } catch (thrown) {
         if (signal.aborted) return;
         this.#failing = true;
-        const error = asClientError(thrown, 'CONCORD_CLIENT_STORE');
+        const error = asClientError(thrown, clientErrors.CLIENT_STORE);
         this.deps.onError(error);
         const backoff = backoffDelay(attempt++, {
           initialMs: options.backoffInitialMs,
           maxMs: options.backoffMaxMs,
           ...(options.random === undefined ? {} : { random: options.random }),
         });
-        if (error.code === 'CONCORD_CLIENT_PUSHED_BACK') wait = this.#pushedBack(error, backoff);
+        if (error.code === clientErrors.CLIENT_PUSHED_BACK.code) wait = this.#pushedBack(error, backoff);
         else wait = error.retryable ? backoff : options.pollIntervalMs;
       }
       await pause(wait, signal, (resume) => {
@@ -153,14 +153,14 @@ export class Autosync {
         });
       } catch (thrown) {
         if (signal.aborted) return;
-        const error = asClientError(thrown, 'CONCORD_CLIENT_OFFLINE');
-        if (error.code === 'CONCORD_CLIENT_OFFLINE') this.deps.onOnline(false);
+        const error = asClientError(thrown, clientErrors.CLIENT_OFFLINE);
+        if (error.code === clientErrors.CLIENT_OFFLINE.code) this.deps.onOnline(false);
         wait = backoffDelay(attempt++, {
           initialMs: options.backoffInitialMs,
           maxMs: options.backoffMaxMs,
           ...(options.random === undefined ? {} : { random: options.random }),
         });
-        if (error.code === 'CONCORD_CLIENT_PUSHED_BACK') wait = this.#pushedBack(error, wait);
+        if (error.code === clientErrors.CLIENT_PUSHED_BACK.code) wait = this.#pushedBack(error, wait);
       }
       // The stream is down: the sync loop polls until it is back.
       this.#setStreaming(false);

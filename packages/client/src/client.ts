@@ -2,7 +2,7 @@ import { Autosync, DEFAULT_AUTOSYNC } from './autosync.js';
 import type { AutosyncOptions } from './autosync.js';
 import { Emitter } from './emitter.js';
 import type { Unsubscribe } from './emitter.js';
-import { ConcordClientError, asClientError } from './errors.js';
+import { asClientError, clientErrors, ConcordClientError, SERVER_BODY_TOO_LARGE } from './errors.js';
 import { ConcordHttp } from './http.js';
 import type { Fetch, TokenSource } from './http.js';
 import { ClientClock } from './hlc.js';
@@ -88,7 +88,7 @@ const isOutcomeEvent = (outcome: string): outcome is OutcomeEvent => outcome !==
 
 const nonEmpty = (value: unknown, name: string): string => {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new ConcordClientError('CONCORD_CLIENT_INVALID', `${name} must be a non-empty string`);
+    throw new ConcordClientError(clientErrors.CLIENT_INVALID, `${name} must be a non-empty string`);
   }
   return value;
 };
@@ -151,13 +151,13 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     clock = new ClientClock(origin, now, state.hlc);
     setStatus({});
   })().catch((error: unknown) => {
-    throw asClientError(error, 'CONCORD_CLIENT_STORE');
+    throw asClientError(error, clientErrors.CLIENT_STORE);
   });
   // A failed load is reported by every call that waits for it; this keeps it from being unhandled.
   loaded.catch(() => undefined);
 
   const ready = async (): Promise<void> => {
-    if (closed) throw new ConcordClientError('CONCORD_CLIENT_CLOSED', 'the client is closed');
+    if (closed) throw new ConcordClientError(clientErrors.CLIENT_CLOSED, 'the client is closed');
     await loaded;
   };
 
@@ -167,7 +167,7 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     const run = writes.then(() => store.write(batch));
     writes = run.catch(() => undefined);
     return run.catch((error: unknown) => {
-      throw asClientError(error, 'CONCORD_CLIENT_STORE');
+      throw asClientError(error, clientErrors.CLIENT_STORE);
     });
   };
 
@@ -241,7 +241,7 @@ export const createClient = (options: ClientOptions): ConcordClient => {
             {
               id: only.id,
               outcome: 'rejected' as const,
-              error: { code: error.serverCode ?? 'CONCORD_BODY_TOO_LARGE', message: error.message },
+              error: { code: error.serverCode ?? SERVER_BODY_TOO_LARGE, message: error.message },
             },
           ];
         } else {
@@ -351,8 +351,8 @@ export const createClient = (options: ClientOptions): ConcordClient => {
       setStatus({ online: true });
       return { pushed, pulled, outcomes: notices };
     } catch (error) {
-      const clientError = asClientError(error, 'CONCORD_CLIENT_STORE');
-      if (clientError.code === 'CONCORD_CLIENT_OFFLINE') setStatus({ online: false });
+      const clientError = asClientError(error, clientErrors.CLIENT_STORE);
+      if (clientError.code === clientErrors.CLIENT_OFFLINE.code) setStatus({ online: false });
       throw clientError;
     } finally {
       setStatus({ syncing: false });
@@ -384,7 +384,7 @@ export const createClient = (options: ClientOptions): ConcordClient => {
       const aggregateId = nonEmpty(input.aggregateId, 'aggregateId');
       const type = nonEmpty(input.type, 'type');
       if (typeof input.data !== 'object' || input.data === null || Array.isArray(input.data)) {
-        throw new ConcordClientError('CONCORD_CLIENT_INVALID', 'data must be a JSON object');
+        throw new ConcordClientError(clientErrors.CLIENT_INVALID, 'data must be a JSON object');
       }
       const key = aggregateKey(aggregateType, aggregateId);
       const mine = pendingOf(key);
@@ -424,7 +424,7 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     },
     sync,
     start() {
-      if (closed) throw new ConcordClientError('CONCORD_CLIENT_CLOSED', 'the client is closed');
+      if (closed) throw new ConcordClientError(clientErrors.CLIENT_CLOSED, 'the client is closed');
       autosync.start();
     },
     stop: () => autosync.stop(),

@@ -1,29 +1,66 @@
 /**
  * The client's errors: a stable `code`, whether retrying can help, and for a push-back how long the
- * server asked to wait. One table, listed in the package README (a test holds the two together).
+ * server asked to wait. One table in the shape of the server packages' (`defineErrors` of
+ * `@concord/core`, which this dependency-free SDK does not import), listed in the package README and
+ * in docs/errors.md (tests hold them together).
  */
-export const CLIENT_ERRORS = {
-  /** The server could not be reached (network down, connection refused or reset). */
-  CONCORD_CLIENT_OFFLINE: { retryable: true },
-  /** 429 or 503: the server asks the client to come back later (`retryAfterMs` when it said when). */
-  CONCORD_CLIENT_PUSHED_BACK: { retryable: true },
-  /** Any other 5xx answer. */
-  CONCORD_CLIENT_SERVER_ERROR: { retryable: true },
-  /** 401 or 403: the token is missing, expired or lacks a scope. */
-  CONCORD_CLIENT_UNAUTHORIZED: { retryable: false },
-  /** Another 4xx answer: the request itself is wrong (the server's code is in `serverCode`). */
-  CONCORD_CLIENT_REQUEST_REFUSED: { retryable: false },
-  /** The server answered something that is not Concord's HTTP API. */
-  CONCORD_CLIENT_BAD_RESPONSE: { retryable: true },
-  /** The arguments of a client call are invalid (empty origin, data that is not an object, …). */
-  CONCORD_CLIENT_INVALID: { retryable: false },
-  /** The client was closed. */
-  CONCORD_CLIENT_CLOSED: { retryable: false },
-  /** The local store failed to load or write. */
-  CONCORD_CLIENT_STORE: { retryable: false },
-} as const satisfies Readonly<Record<string, { readonly retryable: boolean }>>;
+export const clientErrors = Object.freeze({
+  CLIENT_OFFLINE: {
+    code: 'CONCORD_CLIENT_OFFLINE',
+    retryable: true,
+    message: 'Client SDK: the server could not be reached; the queue is kept and retried.',
+  },
+  CLIENT_PUSHED_BACK: {
+    code: 'CONCORD_CLIENT_PUSHED_BACK',
+    retryable: true,
+    message: 'Client SDK: the server answered 429 or 503; the client waits for Retry-After (`retryAfterMs`).',
+  },
+  CLIENT_SERVER_ERROR: {
+    code: 'CONCORD_CLIENT_SERVER_ERROR',
+    retryable: true,
+    message: 'Client SDK: the server failed with another 5xx answer.',
+  },
+  CLIENT_UNAUTHORIZED: {
+    code: 'CONCORD_CLIENT_UNAUTHORIZED',
+    retryable: false,
+    message: 'Client SDK: the server answered 401 or 403 (the token is missing, expired or lacks a scope).',
+  },
+  CLIENT_REQUEST_REFUSED: {
+    code: 'CONCORD_CLIENT_REQUEST_REFUSED',
+    retryable: false,
+    message: 'Client SDK: the server refused a request with another 4xx answer (its code in `serverCode`).',
+  },
+  CLIENT_BAD_RESPONSE: {
+    code: 'CONCORD_CLIENT_BAD_RESPONSE',
+    retryable: true,
+    message: "Client SDK: the server answered with something that is not Concord's HTTP API.",
+  },
+  CLIENT_INVALID: {
+    code: 'CONCORD_CLIENT_INVALID',
+    retryable: false,
+    message:
+      'Client SDK: the arguments of a client call are invalid (empty origin, data that is not an object, …).',
+  },
+  CLIENT_CLOSED: {
+    code: 'CONCORD_CLIENT_CLOSED',
+    retryable: false,
+    message: 'Client SDK: the client was used after close().',
+  },
+  CLIENT_STORE: {
+    code: 'CONCORD_CLIENT_STORE',
+    retryable: false,
+    message: 'Client SDK: the local store failed to load or write (or a file is not a Concord client store).',
+  },
+} as const);
 
-export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
+type ClientErrorEntry = (typeof clientErrors)[keyof typeof clientErrors];
+export type ClientErrorCode = ClientErrorEntry['code'];
+
+/**
+ * The server's code (service-kit's `CONCORD_BODY_TOO_LARGE`) the client reports as an event's rejection
+ * when that event alone is over the server's body limit.
+ */
+export const SERVER_BODY_TOO_LARGE = 'CONCORD_BODY_TOO_LARGE';
 
 export interface ClientErrorOptions {
   readonly cause?: unknown;
@@ -43,10 +80,10 @@ export class ConcordClientError extends Error {
   /** For a push-back: the server's `Retry-After`, in milliseconds. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(code: ClientErrorCode, message: string, options: ClientErrorOptions = {}) {
+  constructor(error: ClientErrorEntry, message: string, options: ClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.retryable = CLIENT_ERRORS[code].retryable;
+    this.code = error.code;
+    this.retryable = error.retryable;
     this.status = options.status;
     this.serverCode = options.serverCode;
     this.retryAfterMs = options.retryAfterMs;
@@ -54,7 +91,7 @@ export class ConcordClientError extends Error {
 }
 
 /** Any thrown value as a client error (a store's or a callback's error becomes `fallback`). */
-export const asClientError = (error: unknown, fallback: ClientErrorCode): ConcordClientError =>
+export const asClientError = (error: unknown, fallback: ClientErrorEntry): ConcordClientError =>
   error instanceof ConcordClientError
     ? error
     : new ConcordClientError(fallback, error instanceof Error ? error.message : String(error), {

@@ -1,4 +1,4 @@
-import { ConcordClientError } from './errors.js';
+import { clientErrors, ConcordClientError } from './errors.js';
 import type { StoredEventView } from './queue.js';
 import type { EventEnvelope, JsonObject, Outcome } from './types.js';
 
@@ -69,15 +69,15 @@ export const errorOf = async (response: Response, what: string): Promise<Concord
   }`;
   if (status === 429 || status === 503) {
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), Date.now());
-    return new ConcordClientError('CONCORD_CLIENT_PUSHED_BACK', message, {
+    return new ConcordClientError(clientErrors.CLIENT_PUSHED_BACK, message, {
       ...options,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
   if (status === 401 || status === 403)
-    return new ConcordClientError('CONCORD_CLIENT_UNAUTHORIZED', message, options);
-  if (status >= 500) return new ConcordClientError('CONCORD_CLIENT_SERVER_ERROR', message, options);
-  return new ConcordClientError('CONCORD_CLIENT_REQUEST_REFUSED', message, options);
+    return new ConcordClientError(clientErrors.CLIENT_UNAUTHORIZED, message, options);
+  if (status >= 500) return new ConcordClientError(clientErrors.CLIENT_SERVER_ERROR, message, options);
+  return new ConcordClientError(clientErrors.CLIENT_REQUEST_REFUSED, message, options);
 };
 
 /** Concord's HTTP API as the client uses it. */
@@ -102,7 +102,7 @@ export class ConcordHttp {
       response = await this.options.fetch(`${this.#base}${path}`, init);
     } catch (error) {
       if ((error as { name?: unknown }).name === 'AbortError') throw error;
-      throw new ConcordClientError('CONCORD_CLIENT_OFFLINE', `${init.what}: ${(error as Error).message}`, {
+      throw new ConcordClientError(clientErrors.CLIENT_OFFLINE, `${init.what}: ${(error as Error).message}`, {
         cause: error,
       });
     }
@@ -115,7 +115,9 @@ export class ConcordHttp {
     try {
       return (await response.json()) as T;
     } catch (error) {
-      throw new ConcordClientError('CONCORD_CLIENT_BAD_RESPONSE', `${init.what}: not JSON`, { cause: error });
+      throw new ConcordClientError(clientErrors.CLIENT_BAD_RESPONSE, `${init.what}: not JSON`, {
+        cause: error,
+      });
     }
   }
 
@@ -128,7 +130,7 @@ export class ConcordHttp {
       ...(signal === undefined ? {} : { signal }),
     });
     if (!Array.isArray(body.results) || body.results.length !== events.length) {
-      throw new ConcordClientError('CONCORD_CLIENT_BAD_RESPONSE', 'POST /v1/events: no result per event');
+      throw new ConcordClientError(clientErrors.CLIENT_BAD_RESPONSE, 'POST /v1/events: no result per event');
     }
     return body.results;
   }
@@ -159,7 +161,7 @@ export class ConcordHttp {
       ...(signal === undefined ? {} : { signal }),
     });
     if (!Array.isArray(body.events) || typeof body.next !== 'string') {
-      throw new ConcordClientError('CONCORD_CLIENT_BAD_RESPONSE', 'GET /v1/events: not a feed page');
+      throw new ConcordClientError(clientErrors.CLIENT_BAD_RESPONSE, 'GET /v1/events: not a feed page');
     }
     return body;
   }
@@ -175,7 +177,7 @@ export class ConcordHttp {
       signal,
     });
     if (response.body === null) {
-      throw new ConcordClientError('CONCORD_CLIENT_BAD_RESPONSE', 'GET /v1/stream: no body');
+      throw new ConcordClientError(clientErrors.CLIENT_BAD_RESPONSE, 'GET /v1/stream: no body');
     }
     return response.body;
   }

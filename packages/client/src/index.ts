@@ -3,7 +3,7 @@ export { createClient } from './client.js';
 export type { ClientEvents, ClientOptions, ConcordClient } from './client.js';
 export type { AutosyncOptions } from './autosync.js';
 export type { Unsubscribe } from './emitter.js';
-export { CLIENT_ERRORS, ConcordClientError } from './errors.js';
+export { clientErrors, ConcordClientError } from './errors.js';
 export type { ClientErrorCode } from './errors.js';
 export type { Fetch, TokenSource } from './http.js';
 export { memoryStore } from './store/memory.js';

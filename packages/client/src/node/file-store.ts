@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { ConcordClientError } from '../errors.js';
+import { clientErrors, ConcordClientError } from '../errors.js';
 import type { ClientStore, StoredState } from '../store/port.js';
 import { EMPTY_STATE, applyWrite } from '../store/port.js';
 
@@ -14,7 +14,7 @@ interface FileContent extends StoredState {
 const parse = (text: string, path: string): StoredState => {
   const content = JSON.parse(text) as Partial<FileContent>;
   if (content.format !== FORMAT || !Array.isArray(content.pending) || !Array.isArray(content.aggregates)) {
-    throw new ConcordClientError('CONCORD_CLIENT_STORE', `${path} is not a Concord client store`);
+    throw new ConcordClientError(clientErrors.CLIENT_STORE, `${path} is not a Concord client store`);
   }
   return {
     cursor: content.cursor ?? undefined,
@@ -38,7 +38,7 @@ export const fileStore = (path: string): ClientStore => {
       return parse(await readFile(path, 'utf8'), path);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ENOENT') return EMPTY_STATE;
-      throw new ConcordClientError('CONCORD_CLIENT_STORE', `cannot read ${path}`, { cause: error });
+      throw new ConcordClientError(clientErrors.CLIENT_STORE, `cannot read ${path}`, { cause: error });
     }
   };
 
@@ -56,7 +56,7 @@ export const fileStore = (path: string): ClientStore => {
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });
-      throw new ConcordClientError('CONCORD_CLIENT_STORE', `cannot write ${path}`, { cause: error });
+      throw new ConcordClientError(clientErrors.CLIENT_STORE, `cannot write ${path}`, { cause: error });
     }
   };
 

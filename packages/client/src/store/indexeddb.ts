@@ -1,4 +1,4 @@
-import { ConcordClientError } from '../errors.js';
+import { clientErrors, ConcordClientError } from '../errors.js';
 import type { ConfirmedAggregate, PendingChange } from '../types.js';
 import type { IdbDatabase, IdbFactory, IdbRequest, IdbTransaction } from './idb-types.js';
 import type { ClientStore, StoredState } from './port.js';
@@ -16,7 +16,7 @@ export interface IndexedDbStoreOptions {
 }
 
 const storeError = (message: string, cause: unknown): ConcordClientError =>
-  new ConcordClientError('CONCORD_CLIENT_STORE', message, { cause });
+  new ConcordClientError(clientErrors.CLIENT_STORE, message, { cause });
 
 const request = <T>(req: IdbRequest<T>): Promise<T> =>
   new Promise((resolve, reject) => {
@@ -61,7 +61,7 @@ export const indexedDbStore = (name: string, options: IndexedDbStoreOptions = {}
     const factory = options.indexedDB ?? (globalThis as { indexedDB?: IdbFactory }).indexedDB;
     if (factory === undefined) {
       return Promise.reject(
-        new ConcordClientError('CONCORD_CLIENT_STORE', 'IndexedDB is not available here'),
+        new ConcordClientError(clientErrors.CLIENT_STORE, 'IndexedDB is not available here'),
       );
     }
     db ??= openDatabase(factory, name);
