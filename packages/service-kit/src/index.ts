@@ -45,3 +45,15 @@ export type { ApiKey, Authenticator, Identity, RouteScope, Scope } from './auth.
 export { parseApiKeys } from './api-keys.js';
 export { DEFAULT_PAGE_CSP, registerStaticFiles } from './static-files.js';
 export type { StaticFilesOptions } from './static-files.js';
+export { createDeadLettersModule } from './dead-letters/module.js';
+export type { DeadLettersModuleDeps } from './dead-letters/module.js';
+export type {
+  DeadLetterFilter,
+  DeadLetterFilterName,
+  DeadLetterKind,
+  DeadLetterPageView,
+  DeadLetterSource,
+  DeadLetterView,
+  RefusedReplay,
+  ReplayOutcome,
+} from './dead-letters/types.js';

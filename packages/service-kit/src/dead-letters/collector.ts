@@ -1,0 +1,96 @@
+import { DLQ_HEADERS, dlqTopic } from '@concord/bus';
+import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
+import type { Logger } from '@concord/core';
+import { createBusDeadLetterStore } from '@concord/outbox';
+import type { BusDeadLetterStore, Database } from '@concord/outbox';
+
+/** One consumer group and a topic it reads (as `consumersIn` lists them). */
+export interface CollectedGroup {
+  readonly group: string;
+  readonly topic: string;
+}
+
+export interface DeadLetterCollectorOptions {
+  readonly db: Database;
+  readonly bus: MessageBus;
+  readonly logger: Logger;
+  readonly schema?: string;
+  /** The service's own groups and the topics they read: their `<topic>.dlq` is collected. */
+  readonly consumers: readonly CollectedGroup[];
+}
+
+export interface DeadLetterCollector {
+  start(): Promise<void>;
+  /** Stops consuming and drains. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Headers the bus adds to a dead letter or to every message: not the message's own. */
+const NOT_OWN = new Set<string>([...Object.values(DLQ_HEADERS), 'message-id']);
+
+const originalTopic = (message: IncomingMessage): string =>
+  message.headers[DLQ_HEADERS.originalTopic] ??
+  (message.topic.endsWith('.dlq') ? message.topic.slice(0, -'.dlq'.length) : message.topic);
+
+/**
+ * Keeps a group's dead letters where they can be listed and replayed: each group consumes its own
+ * `<topic>.dlq` (under its own name, so on RabbitMQ it reads the queue `<group>.<topic>.dlq` its
+ * dead letters wait in, on Kafka the topic from its committed offset, on the memory bus its group) into
+ * `bus_dead_letters`, and the bus acknowledges a dead letter only once that row committed, so none is
+ * lost. Every group reading a topic receives every dead letter of that topic; a group keeps those
+ * whose `x-concord-group` header names it. The others are another group's (which gets its own copy) or
+ * the outbox relay's (no group header; `outbox_dead_letters` holds those), and are acknowledged.
+ */
+export const createDeadLetterCollector = (options: DeadLetterCollectorOptions): DeadLetterCollector => {
+  const store: BusDeadLetterStore = createBusDeadLetterStore(
+    options.schema === undefined ? {} : { schema: options.schema },
+  );
+  const logger = options.logger.child({ component: 'dead-letters' });
+  const topicsByGroup = new Map<string, string[]>();
+  for (const { group, topic } of options.consumers) {
+    const topics = topicsByGroup.get(group) ?? [];
+    if (!topics.includes(topic)) topics.push(topic);
+    topicsByGroup.set(group, topics);
+  }
+  const subscriptions: Subscription[] = [];
+  let closing: Promise<void> | undefined;
+
+  const handler = (group: string) => async (message: IncomingMessage) => {
+    if (message.headers[DLQ_HEADERS.group] !== group) return;
+    const headers = Object.fromEntries(
+      Object.entries(message.headers).filter(([name]) => !NOT_OWN.has(name)),
+    );
+    const attempts = Number.parseInt(message.headers[DLQ_HEADERS.attempts] ?? '', 10);
+    const recorded = await store.record(options.db, {
+      group,
+      messageId: message.id,
+      topic: originalTopic(message),
+      key: message.key,
+      headers,
+      payload: message.payload,
+      errorCode: message.headers[DLQ_HEADERS.errorCode] ?? 'CONCORD_INTERNAL',
+      error: message.headers[DLQ_HEADERS.reason] ?? '',
+      attempts: Number.isSafeInteger(attempts) && attempts > 0 ? attempts : 1,
+    });
+    if (recorded) {
+      logger.info({ group, messageId: message.id, topic: originalTopic(message) }, 'bus dead letter kept');
+    }
+  };
+
+  return {
+    async start() {
+      if (closing !== undefined || subscriptions.length > 0) return;
+      for (const [group, topics] of topicsByGroup) {
+        subscriptions.push(
+          await options.bus.subscribe({ group, topics: topics.map(dlqTopic), handler: handler(group) }),
+        );
+      }
+    },
+    close() {
+      closing ??= Promise.all(subscriptions.map((subscription) => subscription.close())).then(
+        () => undefined,
+      );
+      return closing;
+    },
+  };
+};
