@@ -89,7 +89,7 @@ describe('migrations on Postgres', () => {
   it('rolls back a failing migration entirely', async () => {
     const dir = join(scratch, 'bad');
     await cp((baseMigrations[0] as MigrationSource).dir, dir, { recursive: true });
-    await writeFile(join(dir, '0002_bad.sql'), 'CREATE TABLE ok (id int); SELECT nope;');
+    await writeFile(join(dir, '0099_bad.sql'), 'CREATE TABLE ok (id int); SELECT nope;');
     await expect(
       migrate({ db: t.db, schema: 'broken', sets: [{ owner: 'bad', dir }] }),
     ).rejects.toMatchObject({

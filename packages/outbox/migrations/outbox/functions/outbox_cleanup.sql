@@ -5,12 +5,6 @@
 CREATE OR REPLACE FUNCTION outbox_cleanup(retention_ms float8, chunk int, after_id bigint,
   OUT scanned int, OUT last_id bigint, OUT deleted int, OUT reached_recent boolean)
   LANGUAGE sql VOLATILE
-  SET enable_bitmapscan = off
-  SET enable_seqscan = off
-  SET enable_hashjoin = off
-  SET enable_mergejoin = off
-  SET jit = off
-  SET search_path FROM CURRENT
 AS $$
   WITH cutoff AS MATERIALIZED (SELECT now() - retention_ms * interval '1 millisecond' AS at),
   window_rows AS MATERIALIZED (
@@ -28,3 +22,6 @@ AS $$
     (SELECT count(*) FROM removed)::int,
     COALESCE((SELECT bool_or(created_at >= (SELECT at FROM cutoff)) FROM window_rows), false)
 $$;
+
+-- Its planner settings and search path (migration 0003_function_settings).
+SELECT outbox_function_settings('outbox_cleanup(float8, int, bigint)');

@@ -21,12 +21,6 @@ CREATE OR REPLACE FUNCTION outbox_mark_published(
   ids bigint[], partitions int[], fences bigint[], relay_owner text, upto_tx xid8, upto_id bigint,
   OUT marked int, OUT at_ms float8, OUT valid int[])
   LANGUAGE plpgsql VOLATILE
-  SET enable_bitmapscan = off
-  SET enable_seqscan = off
-  SET enable_hashjoin = off
-  SET enable_mergejoin = off
-  SET jit = off
-  SET search_path FROM CURRENT
 AS $$
 BEGIN
   WITH blocked AS MATERIALIZED (
@@ -71,3 +65,6 @@ BEGIN
   INTO marked, at_ms, valid;
 END;
 $$;
+
+-- Its planner settings and search path (migration 0003_function_settings).
+SELECT outbox_function_settings('outbox_mark_published(bigint[], int[], bigint[], text, xid8, bigint)');

@@ -21,12 +21,6 @@ CREATE OR REPLACE FUNCTION outbox_relay_batch(partitions int[], batch_size int, 
   RETURNS SETOF outbox
   LANGUAGE plpgsql STABLE
   SET enable_sort = off
-  SET enable_bitmapscan = off
-  SET enable_seqscan = off
-  SET enable_hashjoin = off
-  SET enable_mergejoin = off
-  SET jit = off
-  SET search_path FROM CURRENT
 AS $$
 DECLARE
   -- Watermarks indexed by key partition + 1 (the lease table holds partitions 0..15).
@@ -65,3 +59,6 @@ BEGIN
     LIMIT batch_size;
 END;
 $$;
+
+-- Its planner settings and search path (migration 0003_function_settings).
+SELECT outbox_function_settings('outbox_relay_batch(int[], int, xid8, bigint)');
