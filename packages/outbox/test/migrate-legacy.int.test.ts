@@ -87,7 +87,7 @@ describe('the sets by owner against the chain they replace', () => {
     // The chain's eight functions and outbox_function_settings (outbox migration 0003), which gives
     // five of them their planner settings.
     expect(chain.functions).toHaveLength(9);
-    expect(chain.functions.filter((def) => def.includes('SET jit TO \'off\''))).toHaveLength(5);
+    expect((chain.functions ?? []).filter((def) => def.includes("SET jit TO 'off'"))).toHaveLength(5);
     expect(await seedRows(t, 'cmp_chain')).toEqual(await seedRows(t, 'cmp_sets'));
 
     // What the upgrade changed: the chain left a superseded overload of the read horizon behind.
