@@ -1,5 +1,7 @@
 import { ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
+import { DrainWatch } from './drain-watch.js';
+import type { GroupLag } from './drain-watch.js';
 
 /** `POST /v1/events` and the submit consumer while the pipeline behind ingest is over its bound. */
 export const OVERLOADED = 'CONCORD_OVERLOADED';
@@ -10,8 +12,23 @@ export interface BacklogSample {
   readonly outboxRows: number;
   /** Age of the oldest of them, in ms. */
   readonly outboxLagMs: number;
-  /** Messages waiting for the slowest downstream consumer group (queue depth, group lag), if probed. */
+  /**
+   * Messages waiting for the slowest downstream consumer group (queue depth, group lag) whose lag
+   * drains, if probed.
+   */
   readonly consumerLag?: number;
+  /** Groups whose lag did not drain while ingest refused (`group topic`): not counted (DESIGN §7). */
+  readonly stalledGroups?: readonly string[];
+}
+
+/** What one look at the pipeline reads: the outbox backlog and, if probed, every downstream group's lag. */
+export interface BacklogReading {
+  readonly outboxRows: number;
+  readonly outboxLagMs: number;
+  /** Each downstream group's lag; absent when there is no probe. */
+  readonly consumerLags?: readonly GroupLag[];
+  /** The probe failed: its groups count as not draining (their last lags repeat). */
+  readonly consumerLagError?: unknown;
 }
 
 /** Bounds above which ingest refuses new work; 0 turns a bound off. */
@@ -23,6 +40,11 @@ export interface AdmissionLimits {
   readonly sampleIntervalMs: number;
   /** What `Retry-After` says, in seconds. */
   readonly retryAfterSeconds: number;
+  /**
+   * How long a group's lag may go without falling while ingest refuses before admission stops counting
+   * it (it cannot be drained by refusing; see {@link DrainWatch}).
+   */
+  readonly stallMs: number;
 }
 
 /**
@@ -32,9 +54,11 @@ export interface AdmissionLimits {
 export const RESUME_FRACTION = 0.8;
 
 export interface AdmissionOptions {
-  readonly sample: () => Promise<BacklogSample>;
+  readonly sample: () => Promise<BacklogReading>;
   readonly limits: AdmissionLimits;
   readonly logger: Logger;
+  /** Milliseconds, for how long a lag has not fallen. Default `performance.now`. */
+  readonly now?: () => number;
   /** Told about every sample and every change of state (metrics). */
   readonly onSample?: (sample: BacklogSample, admitting: boolean) => void;
 }
@@ -55,7 +79,9 @@ const over = (sample: BacklogSample, limits: AdmissionLimits, fraction: number):
  * while it is over a bound, `POST /v1/events` answers 429 with `Retry-After` and `CONCORD_OVERLOADED`
  * and the submit consumer holds its messages (the broker stops delivering more: prefetch, paused
  * partitions) instead of accepting work the pipeline cannot carry. Deciding costs a request nothing: it
- * reads the last sample. A failed sample keeps the last decision.
+ * reads the last sample. A failed sample keeps the last decision; a failed lag probe does not fail the
+ * sample. A group's lag counts only while it drains ({@link DrainWatch}): refusing must never lock
+ * ingest out for good on a lag that refusing cannot reduce.
  */
 export class Admission {
   readonly #o: AdmissionOptions;
@@ -65,11 +91,18 @@ export class Admission {
   #timer: ReturnType<typeof setInterval> | undefined;
   #sampling: Promise<void> | undefined;
   #closed = false;
+  /** Whether the lag probe failed at the last sample (logged once per run of failures). */
+  #lagFailing = false;
+  readonly #drain: DrainWatch;
   /** Submit messages waiting for admission. */
   readonly #waiters = new Set<() => void>();
 
   constructor(options: AdmissionOptions) {
     this.#o = options;
+    this.#drain = new DrainWatch({
+      stallMs: options.limits.stallMs,
+      now: options.now ?? (() => performance.now()),
+    });
   }
 
   get admitting(): boolean {
@@ -124,13 +157,14 @@ export class Admission {
   }
 
   async #sample(): Promise<void> {
-    let sample: BacklogSample;
+    let reading: BacklogReading;
     try {
-      sample = await this.#o.sample();
+      reading = await this.#o.sample();
     } catch (error) {
       this.#o.logger.warn({ err: error }, 'ingest could not sample the backlog; admission unchanged');
       return;
     }
+    const sample = this.#consumerLag(reading);
     this.#last = sample;
     const { limits, logger } = this.#o;
     if (this.#admitting) {
@@ -152,6 +186,35 @@ export class Admission {
       this.#reasons = over(sample, limits, RESUME_FRACTION);
     }
     this.#o.onSample?.(sample, this.#admitting);
+  }
+
+  /** The outbox signals as read, and the lag of the groups that drain (their last lags if the probe failed). */
+  #consumerLag(reading: BacklogReading): BacklogSample {
+    const { outboxRows, outboxLagMs } = reading;
+    const { logger } = this.#o;
+    if (reading.consumerLagError !== undefined) {
+      if (!this.#lagFailing)
+        logger.warn(
+          { err: reading.consumerLagError },
+          'ingest could not read the consumer lag; the last lags count until they stop draining',
+        );
+    } else if (this.#lagFailing) logger.info({}, 'ingest reads the consumer lag again');
+    this.#lagFailing = reading.consumerLagError !== undefined;
+    if (reading.consumerLags === undefined && !this.#lagFailing) return { outboxRows, outboxLagMs };
+    const drain = this.#drain.observe(reading.consumerLags, !this.#admitting);
+    for (const { group, topic, messages } of drain.newlyStalled)
+      logger.warn(
+        { group, topic, messages, stallMs: this.#o.limits.stallMs },
+        "a consumer group's lag does not drain while ingest refuses; admission stops counting it until it falls",
+      );
+    for (const { group, topic, messages } of drain.draining)
+      logger.info({ group, topic, messages }, "a consumer group's lag drains again; admission counts it");
+    return {
+      outboxRows,
+      outboxLagMs,
+      consumerLag: drain.lag,
+      ...(drain.stalled.length === 0 ? {} : { stalledGroups: drain.stalled }),
+    };
   }
 
   #release(): void {

@@ -2,12 +2,13 @@ import type { GroupTopic } from '@concord/bus';
 import { TOPOLOGY, Topics } from '@concord/core/messages';
 import { quoteSchema } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
-import type { BacklogSample } from './admission.js';
+import type { BacklogReading } from './admission.js';
+import type { GroupLag } from './drain-watch.js';
 
 /** Messages waiting for the consumer groups downstream of ingest (`@concord/bus`'s lag probes). */
 export interface ConsumerLagSource {
-  /** The largest number of messages one of the groups has not consumed yet. */
-  maxLag(): Promise<number>;
+  /** Each group's messages of each topic it has not consumed yet. */
+  lag(): Promise<readonly GroupLag[]>;
 }
 
 /**
@@ -28,21 +29,22 @@ export interface BacklogSourceDeps {
 /**
  * Samples what admission control looks at: the outbox backlog (`outbox_backlog()`: unsettled rows of
  * every partition — ingest's own rows and those of the resolver and projector, which share the table —
- * and the age of the oldest), and the lag of the downstream consumer groups when a probe is given.
+ * and the age of the oldest), and the lag of the downstream consumer groups when a probe is given. A
+ * failed probe does not fail the reading: it says so, and admission decides on what it knows.
  */
 export const backlogSource =
-  (deps: BacklogSourceDeps): (() => Promise<BacklogSample>) =>
+  (deps: BacklogSourceDeps): (() => Promise<BacklogReading>) =>
   async () => {
+    const lag = deps.consumerLag?.lag().then(
+      (consumerLags) => ({ consumerLags }),
+      (error: unknown) => ({ consumerLagError: error ?? new Error('consumer lag probe failed') }),
+    );
     const [outbox, consumerLag] = await Promise.all([
       deps.db.query<{ pending: number; oldest_ms: number }>(
         `SELECT b.pending, b.oldest_ms FROM ${quoteSchema(deps.schema)}.outbox_backlog() b`,
       ),
-      deps.consumerLag?.maxLag(),
+      lag,
     ]);
     const row = outbox.rows[0];
-    return {
-      outboxRows: row?.pending ?? 0,
-      outboxLagMs: row?.oldest_ms ?? 0,
-      ...(consumerLag === undefined ? {} : { consumerLag }),
-    };
+    return { outboxRows: row?.pending ?? 0, outboxLagMs: row?.oldest_ms ?? 0, ...consumerLag };
   };

@@ -57,6 +57,11 @@ export const ingestEnvSchema = withBrokerUrls(
     INGEST_ADMISSION_SAMPLE_MS: envInt(250, { min: 50, max: 60_000 }),
     /** The `Retry-After` of a 429, in seconds. */
     INGEST_ADMISSION_RETRY_AFTER_S: envInt(1, { min: 1, max: 3600 }),
+    /**
+     * A downstream group's lag that has not fallen for this long while ingest refused stops counting
+     * until it falls again: refusing cannot drain it (nobody consumes it, a record holds a Kafka offset).
+     */
+    INGEST_ADMISSION_STALL_MS: envInt(30_000, { min: 1_000, max: 3_600_000 }),
     /** How far an event's own `hlc` may be ahead of ingest's clock (DESIGN §6); further: rejected. */
     INGEST_MAX_CLOCK_SKEW_MS: envInt(5 * 60_000, { min: 0, max: 7 * 24 * 3_600_000 }),
     /** How long handled submit-message ids stay in the inbox, and how often it is pruned. */

@@ -60,6 +60,7 @@ const main = async (): Promise<void> => {
         maxConsumerLag: config.INGEST_ADMISSION_MAX_CONSUMER_LAG,
         sampleIntervalMs: config.INGEST_ADMISSION_SAMPLE_MS,
         retryAfterSeconds: config.INGEST_ADMISSION_RETRY_AFTER_S,
+        stallMs: config.INGEST_ADMISSION_STALL_MS,
       },
     },
   });

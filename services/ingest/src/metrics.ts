@@ -68,6 +68,11 @@ export const createIngestMetrics = (registry: Registry): IngestMetrics => {
     labelNames: ['signal'] as const,
     registers: [registry],
   });
+  const stalled = new Gauge({
+    name: 'concord_ingest_stalled_groups',
+    help: 'Downstream consumer groups (of a topic) whose lag did not drain while ingest refused: admission does not count them until it falls.',
+    registers: [registry],
+  });
   let watched: Admission | undefined;
   new Gauge({
     name: 'concord_ingest_submit_held',
@@ -85,6 +90,7 @@ export const createIngestMetrics = (registry: Registry): IngestMetrics => {
       backlog.labels('outbox_rows').set(sample.outboxRows);
       backlog.labels('outbox_lag_ms').set(sample.outboxLagMs);
       if (sample.consumerLag !== undefined) backlog.labels('consumer_lag').set(sample.consumerLag);
+      stalled.set(sample.stalledGroups?.length ?? 0);
     },
     watchAdmission(admission) {
       watched = admission;

@@ -46,7 +46,8 @@ export interface IngestOptions {
   readonly group?: string;
   /**
    * Admission control (DESIGN §7), `false` for none. Defaults: 2,000 outbox rows, no outbox lag bound,
-   * 1,000 messages of consumer lag, sampled every 250 ms, `Retry-After: 1`.
+   * 1,000 messages of consumer lag (of groups whose lag falls within 30 s while ingest refuses), sampled
+   * every 250 ms, `Retry-After: 1`.
    */
   readonly admission?: Partial<AdmissionLimits> | false;
   /**
@@ -64,6 +65,7 @@ export const DEFAULT_ADMISSION: AdmissionLimits = {
   maxConsumerLag: 1_000,
   sampleIntervalMs: 250,
   retryAfterSeconds: 1,
+  stallMs: 30_000,
 };
 
 export interface IngestDeps {
@@ -149,13 +151,7 @@ export const createIngestModule = (deps: IngestDeps): ServiceModule => {
           sample: backlogSource({
             db: deps.db,
             schema,
-            ...(consumerLag === undefined
-              ? {}
-              : {
-                  consumerLag: {
-                    maxLag: async () => Math.max(0, ...(await consumerLag.lag()).map((l) => l.messages)),
-                  },
-                }),
+            ...(consumerLag === undefined ? {} : { consumerLag }),
           }),
           limits: { ...DEFAULT_ADMISSION, ...options.admission },
           logger,
