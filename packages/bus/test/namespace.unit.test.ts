@@ -39,10 +39,15 @@ describe('namespacedBus', () => {
   });
 
   it("shows a dead letter's original topic and group without the prefix", async () => {
-    const bus = createMemoryBus({ retry: { maxAttempts: 1 } });
+    const bus = createMemoryBus();
     const a = namespacedBus(bus, 'a.');
     await a.declare([{ topic: 't.x', groups: ['g'] }]);
-    await a.subscribe({ group: 'g', topics: ['t.x'], handler: () => Promise.reject(new Error('no')) });
+    await a.subscribe({
+      group: 'g',
+      topics: ['t.x'],
+      handler: () => Promise.reject(new Error('no')),
+      retry: { maxAttempts: 1 },
+    });
     const dead: IncomingMessage[] = [];
     await a.subscribe({
       group: 'g',

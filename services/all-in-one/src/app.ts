@@ -17,6 +17,7 @@ import {
   busConfigFromEnv,
   consumersIn,
   createConsumerLagModule,
+  createDeadLettersModule,
   createMetrics,
   createInboxRetentionModule,
   createRelayModule,
@@ -121,6 +122,15 @@ export async function startAllInOne(options: StartAllInOneOptions): Promise<Runn
     metrics,
     logger,
   });
+  const notifier = createNotifierModule({
+    db,
+    bus,
+    jobQueue,
+    logger,
+    metrics,
+    schema,
+    settings: { allowPrivateUrls: config.NOTIFIER_ALLOW_PRIVATE_URLS },
+  });
   const modules = [
     // The relay closes first and starts last. Started after every subscription exists, so no topic
     // lacks its consumer groups; closed while the consumers still run, so its batch in flight (which
@@ -155,14 +165,16 @@ export async function startAllInOne(options: StartAllInOneOptions): Promise<Runn
       schema,
       backends: [createPostgresBackend({ schema })],
     }),
-    createNotifierModule({
+    notifier,
+    // Dead letters of every kind: the outbox's, every group's from the bus (collected from `<topic>.dlq`,
+    // subscribed before the relay starts), the notifier's webhooks (DESIGN §5 "Dead letters").
+    createDeadLettersModule({
       db,
       bus,
-      jobQueue,
       logger,
-      metrics,
       schema,
-      settings: { allowPrivateUrls: config.NOTIFIER_ALLOW_PRIVATE_URLS },
+      consumers: consumersIn(fullTopology()),
+      sources: [notifier.deadLetters],
     }),
     createInboxRetentionModule({
       db,

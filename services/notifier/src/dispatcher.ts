@@ -5,6 +5,7 @@ import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import type { NotifierMetrics } from './metrics.js';
 import type { JobQueue } from './queue/port.js';
+import { deliveryJobId } from './store/deliveries.js';
 import type { DeliveryRef, DeliveryStore } from './store/deliveries.js';
 
 export interface DispatcherOptions {
@@ -31,8 +32,8 @@ export interface Dispatcher {
  * Moves committed `pending` deliveries into the job queue and marks them `queued` in the same
  * transaction (an outbox for the queue): when Redis is briefly unavailable the rows stay pending and
  * are retried with back-off, so no delivery is lost after the consumer's commit. Job ids are delivery
- * ids, so a row enqueued twice (commit failed after the add) is still one job. Several replicas share
- * the rows through `FOR UPDATE SKIP LOCKED`.
+ * ids (with a replay's token once replayed), so a row enqueued twice (commit failed after the add) is
+ * still one job. Several replicas share the rows through `FOR UPDATE SKIP LOCKED`.
  */
 export const createDispatcher = (options: DispatcherOptions): Dispatcher => {
   const logger = (options.logger ?? silentLogger).child({ component: 'dispatcher' });
@@ -42,7 +43,7 @@ export const createDispatcher = (options: DispatcherOptions): Dispatcher => {
     ...(options.timers === undefined ? {} : { timers: options.timers }),
     step: async () => {
       const moved = await options.deliveries.dispatchPending(options.db, batchSize, (refs) =>
-        options.queue.enqueue(refs.map((ref) => ({ id: ref.deliveryId, data: ref }))),
+        options.queue.enqueue(refs.map((ref) => ({ id: deliveryJobId(ref), data: ref }))),
       );
       return moved === batchSize;
     },

@@ -2,7 +2,9 @@ import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
   consumerLagProbeFor,
+  consumersIn,
   createConsumerLagModule,
+  createDeadLettersModule,
   createLogger,
   createMetrics,
   exitOnStartupFailure,
@@ -94,13 +96,24 @@ const main = async (): Promise<void> => {
     logger,
   });
 
+  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
+  // by /v1/dead-letters (DESIGN §5 "Dead letters").
+  const deadLetters = createDeadLettersModule({
+    db,
+    bus,
+    logger,
+    schema: config.DATABASE_SCHEMA,
+    consumers: consumersIn(topologyOf('notifier'), 'notifier'),
+    sources: [notifier.deadLetters],
+  });
+
   await runService({
     service: 'notifier',
     port: config.PORT,
     access: await httpAccessFromEnv(config),
     logger,
     metrics,
-    modules: [notifier, lagMetrics],
+    modules: [notifier, deadLetters, lagMetrics],
     graceMs: config.SHUTDOWN_GRACE_MS,
     checks: infra.checks,
     // Redis first, then the bus, the database pool last.

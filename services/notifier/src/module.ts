@@ -3,8 +3,9 @@ import type { Logger } from '@concord/core';
 import { DEFAULT_SCHEMA } from '@concord/outbox';
 import type { Database } from '@concord/outbox';
 import { createRetentionModule } from '@concord/service-kit';
-import type { RetentionModule, ServiceMetrics, ServiceModule } from '@concord/service-kit';
+import type { DeadLetterSource, RetentionModule, ServiceMetrics, ServiceModule } from '@concord/service-kit';
 import { createNotifierConsumer } from './consumer.js';
+import { webhookDeadLetterSource } from './dead-letters.js';
 import { createCircuitBreakers } from './delivery/breakers.js';
 import type { CircuitSettings } from './delivery/breakers.js';
 import { createDeliverer } from './delivery/deliverer.js';
@@ -90,6 +91,8 @@ export interface NotifierModule extends ServiceModule {
   readonly notifierMetrics: NotifierMetrics;
   /** Prunes the log and finished deliveries on its own loop; `runOnce` for a run now. */
   readonly retention: RetentionModule;
+  /** Webhook deliveries that used up their attempts, for the dead-letter routes (service-kit). */
+  readonly deadLetters: DeadLetterSource;
 }
 
 /**
@@ -188,6 +191,7 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
     name: 'notifier',
     notifierMetrics: metrics,
     retention,
+    deadLetters: webhookDeadLetterSource({ db: deps.db, tables, wake: () => dispatcher.wake() }),
     routes(app) {
       registerSubscriptionRoutes(app, {
         db: deps.db,

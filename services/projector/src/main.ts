@@ -2,7 +2,9 @@ import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
   consumerLagProbeFor,
+  consumersIn,
   createConsumerLagModule,
+  createDeadLettersModule,
   createLogger,
   createMetrics,
   createInboxRetentionModule,
@@ -79,13 +81,23 @@ const main = async (): Promise<void> => {
     env: config,
   });
 
+  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
+  // by /v1/dead-letters (DESIGN §5 "Dead letters").
+  const deadLetters = createDeadLettersModule({
+    db,
+    bus,
+    logger,
+    schema: config.DATABASE_SCHEMA,
+    consumers: consumersIn(topologyOf(SERVICE), SERVICE),
+  });
+
   await runService({
     service: SERVICE,
     port: config.PORT,
     access: await httpAccessFromEnv(config),
     logger,
     metrics,
-    modules: [projector, relay, retention, lagMetrics],
+    modules: [projector, deadLetters, relay, retention, lagMetrics],
     checks: [
       ...infra.checks,
       ...(redis === undefined ? [] : [{ name: 'redis', isReady: () => redis.status === 'ready' }]),

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { aggregatesGet } from './aggregates.js';
 import { conflictsDecide, conflictsList, conflictsShow } from './conflicts.js';
+import { deadLettersList, deadLettersReplay } from './dead-letters.js';
 import { eventsFeed, eventsGet } from './events.js';
 import { migrateCommand } from './migrate.js';
 import { policyDryRun, policyValidate } from './policy.js';
@@ -17,6 +18,8 @@ export const COMMANDS: readonly Command[] = [
   conflictsShow,
   conflictsDecide,
   aggregatesGet,
+  deadLettersList,
+  deadLettersReplay,
   policyValidate,
   policyDryRun,
   migrateCommand,

@@ -85,7 +85,7 @@ export const LIST_SCHEMA = {
     required: ['kind'],
     properties: {
       kind: KIND,
-      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'Default 100.' },
       after: { type: 'string', description: 'The `next` of the previous page.' },
       ...FILTER_PROPERTIES,
     },
@@ -153,7 +153,7 @@ export const REPLAY_MANY_SCHEMA = {
     type: 'object',
     properties: {
       ids: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string' } },
-      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'Default 100.' },
       ...FILTER_PROPERTIES,
     },
   },

@@ -18,7 +18,16 @@ export interface DeliveryRef {
   readonly subscriptionId: string;
   readonly traceparent?: string;
   readonly tracestate?: string;
+  /** The token of the delivery's latest replay (see {@link deliveryJobId}); absent until replayed. */
+  readonly replay?: string;
 }
+
+/**
+ * The job id of a delivery: its id, or for a replayed one `r<replay token>-<id>` (never a delivery id,
+ * which starts with `d`), since the job queue ignores the id of a job it still remembers.
+ */
+export const deliveryJobId = (ref: DeliveryRef): string =>
+  ref.replay === undefined ? ref.deliveryId : `r${ref.replay}-${ref.deliveryId}`;
 
 /** One pending delivery to write: a notification for a subscription, in the producing message's trace. */
 export interface NewDelivery {
@@ -142,9 +151,11 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
         subscription_id: string;
         traceparent: string | null;
         tracestate: string | null;
+        replay: string | null;
       }>(
         // Order by the numeric column (d.notification_id), not the text alias of the same name.
-        `SELECT d.id, d.notification_id::text AS notification_id, d.subscription_id, d.traceparent, d.tracestate
+        `SELECT d.id, d.notification_id::text AS notification_id, d.subscription_id, d.traceparent, d.tracestate,
+           d.replay
          FROM ${tables.deliveries} d
          WHERE d.status = 'pending'
          ORDER BY d.notification_id
@@ -160,6 +171,7 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
           subscriptionId: row.subscription_id,
           ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
           ...(row.tracestate === null ? {} : { tracestate: row.tracestate }),
+          ...(row.replay === null ? {} : { replay: row.replay }),
         })),
       );
       await tx.query(
