@@ -4,7 +4,9 @@ import {
   busConfigFromEnv,
   connectInfrastructure,
   consumerLagProbeFor,
+  consumersIn,
   createConsumerLagModule,
+  createDeadLettersModule,
   createLogger,
   createMetrics,
   createInboxRetentionModule,
@@ -80,6 +82,16 @@ const main = async (): Promise<void> => {
     env: config,
   });
 
+  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
+  // by /v1/dead-letters (DESIGN §5 "Dead letters").
+  const deadLetters = createDeadLettersModule({
+    db,
+    bus,
+    logger,
+    schema: config.DATABASE_SCHEMA,
+    consumers: consumersIn(topologyOf(SERVICE), SERVICE),
+  });
+
   await runService({
     service: SERVICE,
     port: config.PORT,
@@ -87,7 +99,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Intake stops first, then the relay publishes what it wrote, then the bus and the pool close.
-    modules: [ingest, relay, retention, lagMetrics],
+    modules: [ingest, deadLetters, relay, retention, lagMetrics],
     checks,
     clients,
     bodyLimit: config.INGEST_MAX_BODY_BYTES,
