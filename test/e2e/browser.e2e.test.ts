@@ -111,6 +111,7 @@ describe.sequential('in Chromium: the example task app and the review console', 
     const hostile = '<img src=x onerror="window.__injected=1">offline title';
     await phone.setOffline(true);
     await phone.setTitle(taskId, hostile);
+    await expect.poll(async () => (await phone.task(taskId))?.title, WAIT).toBe(hostile);
     await laptop.setTitle(taskId, 'Plan the trip to Lisbon');
     await expect.poll(async () => (await serverFields())['title'], WAIT).toBe('Plan the trip to Lisbon');
     await phone.setOffline(false);
@@ -135,7 +136,9 @@ describe.sequential('in Chromium: the example task app and the review console', 
     // Shown as text, never as markup.
     expect(review?.text).toContain(JSON.stringify(hostile));
     expect(await reviewer.countInCard(taskId, 'img')).toBe(0);
-    expect(await reviewer.page.evaluate('window.__injected')).toBeUndefined();
+    for (const page of [reviewer.page, phone.page, laptop.page]) {
+      expect(await page.evaluate('window.__injected')).toBeUndefined();
+    }
 
     await reviewer.decideValue(taskId, 'title', JSON.stringify('Plan the Lisbon trip'), 'both meant Lisbon');
     await expect.poll(() => reviewer.review(taskId), WAIT).toBeUndefined();

@@ -14,7 +14,7 @@ const byId = (id) => document.getElementById(id);
 const apiUrl = (path) => new URL(`../${path}`, document.baseURI);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** An element with properties (never `innerHTML`) and children (strings become text nodes). */
+/** An element with properties and children; strings become text nodes, never markup. */
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
