@@ -28,6 +28,18 @@ export interface DeadLetterCollector {
 /** Headers the bus adds to a dead letter or to every message: not the message's own. */
 const NOT_OWN = new Set<string>([...Object.values(DLQ_HEADERS), 'message-id']);
 
+/**
+ * Whether `group` keeps this dead letter: when its `x-concord-group` names the group (the consumer that
+ * gave up). The outbox relay's have the error headers but no group (`outbox_dead_letters` holds those).
+ * One with no Concord header at all was dead-lettered by the broker itself (a RabbitMQ quorum queue's
+ * delivery limit), which does not say from which group's queue: every group reading the topic keeps its
+ * copy rather than lose it.
+ */
+const keptBy = (message: IncomingMessage, group: string): boolean => {
+  const owner = message.headers[DLQ_HEADERS.group];
+  return owner === undefined ? message.headers[DLQ_HEADERS.errorCode] === undefined : owner === group;
+};
+
 const originalTopic = (message: IncomingMessage): string =>
   message.headers[DLQ_HEADERS.originalTopic] ??
   (message.topic.endsWith('.dlq') ? message.topic.slice(0, -'.dlq'.length) : message.topic);
@@ -37,9 +49,8 @@ const originalTopic = (message: IncomingMessage): string =>
  * `<topic>.dlq` (under its own name, so on RabbitMQ it reads the queue `<group>.<topic>.dlq` its
  * dead letters wait in, on Kafka the topic from its committed offset, on the memory bus its group) into
  * `bus_dead_letters`, and the bus acknowledges a dead letter only once that row committed, so none is
- * lost. Every group reading a topic receives every dead letter of that topic; a group keeps those
- * whose `x-concord-group` header names it. The others are another group's (which gets its own copy) or
- * the outbox relay's (no group header; `outbox_dead_letters` holds those), and are acknowledged.
+ * lost. Every group reading a topic receives every dead letter of that topic; a group keeps its own
+ * ({@link keptBy}) and acknowledges the others: another group's gets its own copy.
  */
 export const createDeadLetterCollector = (options: DeadLetterCollectorOptions): DeadLetterCollector => {
   const store: BusDeadLetterStore = createBusDeadLetterStore(
@@ -56,7 +67,7 @@ export const createDeadLetterCollector = (options: DeadLetterCollectorOptions): 
   let closing: Promise<void> | undefined;
 
   const handler = (group: string) => async (message: IncomingMessage) => {
-    if (message.headers[DLQ_HEADERS.group] !== group) return;
+    if (!keptBy(message, group)) return;
     const headers = Object.fromEntries(
       Object.entries(message.headers).filter(([name]) => !NOT_OWN.has(name)),
     );
@@ -69,7 +80,7 @@ export const createDeadLetterCollector = (options: DeadLetterCollectorOptions): 
       headers,
       payload: message.payload,
       errorCode: message.headers[DLQ_HEADERS.errorCode] ?? 'CONCORD_INTERNAL',
-      error: message.headers[DLQ_HEADERS.reason] ?? '',
+      error: message.headers[DLQ_HEADERS.reason] ?? 'dead-lettered by the broker',
       attempts: Number.isSafeInteger(attempts) && attempts > 0 ? attempts : 1,
     });
     if (recorded) {
