@@ -3,7 +3,7 @@
  * (only the service's own groups'), an outbox row the relay gave up on, both listed and replayed through
  * the outbox by an admin; input checked with Concord's codes.
  */
-import { createMemoryBus } from '@concord/bus';
+import { DLQ_HEADERS, createMemoryBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { ConcordError, silentLogger } from '@concord/core';
 import { createRelay } from '@concord/outbox';
@@ -180,6 +180,34 @@ describe('bus dead letters', () => {
         .sort(),
     ).toEqual(['m1', 'm2', 'm3']);
     expect((await call('GET', '/v1/dead-letters?kind=bus')).body.deadLetters).toEqual([]);
+  });
+});
+
+describe('dead letters without a group', () => {
+  it("keeps what the broker itself dead-lettered, and leaves the relay's to outbox_dead_letters", async () => {
+    // One key: the relay's (error headers, no group) is handled before the broker's (no header at all).
+    await bus.publish('t.b.dlq', [
+      {
+        id: 'x2',
+        key: 'k7',
+        payload,
+        headers: { [DLQ_HEADERS.errorCode]: 'CONCORD_TEST_REFUSED', [DLQ_HEADERS.originalTopic]: 't.b' },
+      },
+      { id: 'x1', key: 'k7', payload },
+    ]);
+    await until('x1 kept', async () => {
+      const { body } = await call('GET', '/v1/dead-letters?kind=bus');
+      return body.deadLetters?.length === 1;
+    });
+    const { body } = await call('GET', '/v1/dead-letters?kind=bus');
+    expect(body.deadLetters).toEqual([
+      expect.objectContaining({
+        messageId: 'x1',
+        group: 'mine',
+        topic: 't.b',
+        error: 'dead-lettered by the broker',
+      }),
+    ]);
   });
 });
 
