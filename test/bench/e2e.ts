@@ -7,7 +7,7 @@
  *
  *   pnpm bench:e2e -- --broker rabbitmq|kafka|embedded [--rate 1000,6000] [--seconds 10] [--batch 10]
  *                     [--trace off|unreachable|<otlp url>] [--hops] [--overload [--capacity n]]
- *                     [--admission on|off]
+ *                     [--admission on|off] [--soak [--duration 600] [--retention 90] [--sample 15]]
  *
  * `--hops` (brokers only) also reads `concord.events.applied` and reports each hop's p50/p90/p99 — accept
  * to applied (ingest and its relay), applied to projected (projector and its relay) — and the p99 of each
@@ -28,6 +28,12 @@
  * `relayFenced` (every service's `concord_relay_fenced_total` over the burst) and the accepted events
  * not projected 60 s after the burst. Results go to bench-results/e2e-overload-<broker>.json.
  * `--admission off` runs ingest without admission control (every bound 0), for comparison.
+ *
+ * `--soak` (brokers only) runs instead a steady `--rate` (default 200/s) for `--duration` seconds with
+ * the services' retention set to `--retention` seconds (inbox, notification log, finished deliveries;
+ * pruned every `--retention-interval`, default 15 s; published outbox rows keep the relay's 24 h, which
+ * no variable sets), a webhook subscription to a loopback receiver, sampling every table's rows and size
+ * every `--sample` seconds: bench-results/e2e-soak-<broker>.json (see soak.ts for the bounded rule).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,15 +45,17 @@ import type { MessageBus } from '@concord/bus';
 import { Topics } from '@concord/core/messages';
 import type { ProjectedMessage } from '@concord/core/messages';
 import { createTestDatabase } from '@concord/outbox/testing';
+import type { TestDatabase } from '@concord/outbox/testing';
 import { SseClient } from '../e2e/support/sse-client.js';
 import { ServiceProcess, eventually, freePort } from '../e2e/support/processes.js';
 import { cleanUpBrokers } from '../support/broker-cleanup.js';
+import { soak, soakRetention, soakRetentionEnv } from './soak.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     broker: { type: 'string', default: 'rabbitmq' },
-    rate: { type: 'string', default: '1000,6000' },
+    rate: { type: 'string' },
     seconds: { type: 'string', default: '10' },
     batch: { type: 'string', default: '10' },
     aggregates: { type: 'string', default: '2000' },
@@ -57,13 +65,20 @@ const { values } = parseArgs({
     overload: { type: 'boolean', default: false },
     capacity: { type: 'string' },
     admission: { type: 'string', default: 'on' },
+    soak: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '600' },
+    retention: { type: 'string', default: '90' },
+    'retention-interval': { type: 'string', default: '15' },
+    sample: { type: 'string', default: '15' },
   },
 });
 const broker = values.broker;
 if (broker !== 'rabbitmq' && broker !== 'kafka' && broker !== 'embedded') {
   throw new Error(`--broker must be rabbitmq, kafka or embedded, not ${broker}`);
 }
-const rates = values.rate.split(',').map(Number);
+const rates = (values.rate ?? (values.soak ? '200' : '1000,6000')).split(',').map(Number);
+const retentionSec = Number(values.retention);
+const retentionIntervalSec = Number(values['retention-interval']);
 const seconds = Number(values.seconds);
 const batchSize = Number(values.batch);
 const aggregateCount = Number(values.aggregates);
@@ -458,6 +473,7 @@ const main = async (): Promise<void> => {
   const cleanups: (() => Promise<unknown>)[] = [];
   let url: string;
   let watch: ProjectionWatch;
+  let database: TestDatabase | undefined;
   try {
     if (broker === 'embedded') {
       const dataDir = mkdtempSync(join(tmpdir(), 'concord-bench-'));
@@ -475,8 +491,9 @@ const main = async (): Promise<void> => {
       url = all.url;
       watch = await watchStream(url);
     } else {
-      const database = await createTestDatabase({ adminUrl: env('DATABASE_URL') });
-      cleanups.push(() => database.close());
+      const created = await createTestDatabase({ adminUrl: env('DATABASE_URL') });
+      database = created;
+      cleanups.push(() => created.close());
       // Every queue (`<prefix><group>.<prefix><topic>`) and topic of this run carries the prefix.
       const ours = (name: string) => name.startsWith(prefix);
       cleanups.push(() =>
@@ -487,14 +504,15 @@ const main = async (): Promise<void> => {
           log: (line) => process.stderr.write(`cleanup: ${line}\n`),
         }),
       );
-      process.stderr.write(`database ${database.name}, topic prefix ${prefix}\n`);
+      process.stderr.write(`database ${created.name}, topic prefix ${prefix}\n`);
       const common: Record<string, string> = {
-        DATABASE_URL: database.url ?? '',
+        DATABASE_URL: created.url ?? '',
         BROKER: broker,
         CONCORD_TOPIC_PREFIX: prefix,
         LOG_LEVEL: 'warn',
         REDIS_URL: env('REDIS_URL'),
         NOTIFIER_QUEUE_PREFIX: prefix.replace(/\.$/, ''),
+        ...(values.soak ? soakRetentionEnv(retentionSec, retentionIntervalSec) : {}),
         ...(values.admission === 'off'
           ? { INGEST_ADMISSION_MAX_OUTBOX_ROWS: '0', INGEST_ADMISSION_MAX_CONSUMER_LAG: '0' }
           : {}),
@@ -524,6 +542,29 @@ const main = async (): Promise<void> => {
       );
       cleanups.unshift(() => bus.close());
       watch = await watchBus(bus);
+    }
+    if (values.soak) {
+      if (database === undefined) throw new Error('--soak needs a broker');
+      const line = await soak({
+        url,
+        notifierUrl: processes[3]?.url ?? '',
+        db: database.db,
+        schema: database.schema,
+        broker,
+        rate: rates[0] ?? 200,
+        durationSec: Number(values.duration),
+        sampleSec: Number(values.sample),
+        batch: batchSize,
+        aggregates: aggregateCount,
+        maxInFlight,
+        retention: soakRetention(retentionSec, retentionIntervalSec),
+        log: (text) => process.stderr.write(`${text}\n`),
+      });
+      await watch.close();
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+      mkdirSync('bench-results', { recursive: true });
+      writeFileSync(`bench-results/e2e-soak-${broker}.json`, `${JSON.stringify(line, null, 2)}\n`);
+      return;
     }
     // Warm up connections, JIT and consumer groups.
     await offerLoad(url, 200, watch);

@@ -7,7 +7,8 @@ import { envInt } from './config.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ServiceModule } from './service.js';
 
-const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
 /** The retention loop's pace, shared by every service that prunes. */
@@ -21,11 +22,12 @@ export const retentionEnvShape = {
  * after `INBOX_RETENTION_MS`, and a redelivery after that is handled again, so the window must outlast
  * every way a message comes back: broker redelivery after a crash (seconds), a Kafka rewind to the
  * committed offset (minutes), the outbox relay publishing a row again while it keeps it (a day by
- * default), an operator replaying `<topic>.dlq` (days). Default 7 days, at least 1 hour.
+ * default), an operator replaying `<topic>.dlq` (days). Default 7 days, at least 1 minute: a window
+ * that short is for tests and soaks, where nothing is redelivered that late.
  */
 export const inboxRetentionEnvShape = {
   ...retentionEnvShape,
-  INBOX_RETENTION_MS: envInt(7 * DAY_MS, { min: HOUR_MS, max: 365 * DAY_MS }),
+  INBOX_RETENTION_MS: envInt(7 * DAY_MS, { min: MINUTE_MS, max: 365 * DAY_MS }),
 } as const;
 
 /** One table's pruning: `pruneBatch` deletes one bounded batch (its own short transaction). */

@@ -51,7 +51,7 @@ export const notifierEnvSchema = withBrokerUrls(
      * How long notifications stay in the log: the window in which a redelivered message is recognised
      * (the log is the notifier's inbox) and how far back a stream can resume. Default 7 days, at least 1 h.
      */
-    NOTIFIER_LOG_RETENTION_MS: envInt(7 * DAY_MS, { min: HOUR_MS, max: 365 * DAY_MS }),
+    NOTIFIER_LOG_RETENTION_MS: envInt(7 * DAY_MS, { min: 60_000, max: 365 * DAY_MS }),
     /** How long finished (delivered or dead) webhook deliveries are kept. Default 1 day. */
     NOTIFIER_DELIVERY_RETENTION_MS: envInt(DAY_MS, { min: 60_000, max: 365 * DAY_MS }),
   }),

@@ -8,11 +8,12 @@ const base = {
 };
 
 describe('resolver config', () => {
-  it('keeps inbox ids 7 days by default and refuses a window under an hour', () => {
+  it('keeps inbox ids 7 days by default and refuses a window under a minute', () => {
     const defaults = loadResolverConfig(base);
     expect(defaults.INBOX_RETENTION_MS).toBe(7 * 86_400_000);
     expect(defaults.RETENTION_INTERVAL_MS).toBe(60_000);
     expect(loadResolverConfig({ ...base, INBOX_RETENTION_MS: '3600000' }).INBOX_RETENTION_MS).toBe(3_600_000);
+    expect(loadResolverConfig({ ...base, INBOX_RETENTION_MS: '60000' }).INBOX_RETENTION_MS).toBe(60_000);
     expect(() => loadResolverConfig({ ...base, INBOX_RETENTION_MS: '59000' })).toThrow(/INBOX_RETENTION_MS/);
     expect(() => loadResolverConfig({ ...base, RETENTION_INTERVAL_MS: '-1' })).toThrow(
       /RETENTION_INTERVAL_MS/,
