@@ -24,5 +24,6 @@ export type { BusConfig } from './brokers.js';
 export { namespacedBus } from './namespace.js';
 export { cloudEventsBus } from './cloudevents.js';
 export { decodeJson, encodeJson } from './json-codec.js';
+export { busErrors } from './errors.js';
 export { createConsumerLagProbe } from './lag/index.js';
 export type { ConsumerLagProbe, GroupTopic } from './lag/index.js';

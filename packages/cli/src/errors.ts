@@ -1,3 +1,5 @@
+import { defineErrors } from '@concord/core';
+
 /**
  * The exit codes of `concord` (README): scripts branch on them.
  * - 0: done; every event accepted, every check passed.
@@ -14,6 +16,21 @@ export const ExitCode = {
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The CLI's own codes (the server's and the bus's come from their tables). */
+export const cliErrors = defineErrors({
+  CLI_UNREACHABLE: {
+    code: 'CONCORD_CLI_UNREACHABLE',
+    retryable: true,
+    message: 'CLI: the server could not be reached (exit code 3).',
+  },
+});
+
+/**
+ * A server's code the CLI branches on (service-kit's `CONCORD_DEAD_LETTER_KIND_UNAVAILABLE`): a service
+ * that keeps no dead letters of a kind.
+ */
+export const SERVER_DEAD_LETTER_KIND_UNAVAILABLE = 'CONCORD_DEAD_LETTER_KIND_UNAVAILABLE';
 
 /** An error that ends the command with `exitCode`; its message is printed as `concord: <message>`. */
 export class CliError extends Error {

@@ -1,4 +1,4 @@
-import { CliError, ExitCode } from './errors.js';
+import { CliError, ExitCode, cliErrors } from './errors.js';
 
 export interface HttpRequest {
   readonly method: 'GET' | 'POST';
@@ -72,7 +72,7 @@ const unreachable = (url: string, error: unknown): CliError => {
         ? cause.message
         : (error as Error).message;
   return new CliError(ExitCode.unreachable, `cannot reach Concord at ${url} (${why})`, {
-    code: 'CONCORD_CLI_UNREACHABLE',
+    code: cliErrors.CLI_UNREACHABLE.code,
     cause: error,
   });
 };

@@ -1,17 +1,10 @@
 import { ConcordError } from '@concord/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loadApiKeysFile } from './api-keys.js';
-import {
-  AUTH_UNAVAILABLE,
-  FORBIDDEN,
-  UNAUTHENTICATED,
-  createAuthenticator,
-  grants,
-  unauthenticated,
-} from './auth.js';
+import { createAuthenticator, grants, unauthenticated } from './auth.js';
 import type { Authenticator, Identity, RouteScope } from './auth.js';
-import { registerErrorStatus } from './errors.js';
-import { RATE_LIMITED, createRateLimiter } from './rate-limit.js';
+import { createRateLimiter } from './rate-limit.js';
+import { serviceKitErrors } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -94,10 +87,6 @@ const bearerChallenge = (error?: { code: string; description: string }): string 
  * `public` routes (health checks) skip all but CORS.
  */
 export function registerAccessControl(app: FastifyInstance, access: HttpAccess): void {
-  registerErrorStatus(UNAUTHENTICATED, 401);
-  registerErrorStatus(FORBIDDEN, 403);
-  registerErrorStatus(RATE_LIMITED, 429);
-  registerErrorStatus(AUTH_UNAVAILABLE, 503);
   const { authenticator } = access;
   const anyOrigin = access.corsOrigins.includes('*');
   const origins = new Set(access.corsOrigins);
@@ -149,7 +138,7 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
     try {
       return await authenticator.authenticate(match[1]);
     } catch (error) {
-      if (error instanceof ConcordError && error.code === UNAUTHENTICATED) {
+      if (error instanceof ConcordError && error.code === serviceKitErrors.UNAUTHENTICATED.code) {
         void reply.header(
           'www-authenticate',
           bearerChallenge({ code: 'invalid_token', description: error.message }),
@@ -178,7 +167,7 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
     if (request.is404) return undefined;
     if (scope === undefined) {
       throw new ConcordError(
-        FORBIDDEN,
+        serviceKitErrors.FORBIDDEN,
         `${request.method} ${request.routeOptions.url ?? ''} declares no scope`,
       );
     }
@@ -187,7 +176,9 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
         'www-authenticate',
         `Bearer realm="concord", error="insufficient_scope", scope="${scope}"`,
       );
-      throw new ConcordError(FORBIDDEN, `this route needs the ${scope} scope`, { details: { scope } });
+      throw new ConcordError(serviceKitErrors.FORBIDDEN, `this route needs the ${scope} scope`, {
+        details: { scope },
+      });
     }
     return undefined;
   });

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { SCOPES, sha256Hex } from './auth.js';
 import type { ApiKey } from './auth.js';
+import { serviceKitErrors } from './errors.js';
 
 const entrySchema = z
   .object({
@@ -30,14 +31,16 @@ export function parseApiKeys(text: string, source = 'API keys file'): readonly A
   try {
     document = parse(text);
   } catch (error) {
-    throw new ConcordError('CONCORD_CONFIG_INVALID', `${source} is neither JSON nor YAML`, { cause: error });
+    throw new ConcordError(serviceKitErrors.CONFIG_INVALID, `${source} is neither JSON nor YAML`, {
+      cause: error,
+    });
   }
   const parsed = z.array(entrySchema, { message: 'must be a list of keys' }).safeParse(document);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`,
     );
-    throw new ConcordError('CONCORD_CONFIG_INVALID', `${source}:\n  ${problems.join('\n  ')}`, {
+    throw new ConcordError(serviceKitErrors.CONFIG_INVALID, `${source}:\n  ${problems.join('\n  ')}`, {
       details: problems,
     });
   }
@@ -50,7 +53,10 @@ export function parseApiKeys(text: string, source = 'API keys file'): readonly A
   const seen = new Set<string>();
   for (const [index, key] of keys.entries()) {
     if (seen.has(key.sha256)) {
-      throw new ConcordError('CONCORD_CONFIG_INVALID', `${source}: ${index}: the same key is listed twice`);
+      throw new ConcordError(
+        serviceKitErrors.CONFIG_INVALID,
+        `${source}: ${index}: the same key is listed twice`,
+      );
     }
     seen.add(key.sha256);
   }

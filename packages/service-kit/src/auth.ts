@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConcordError } from '@concord/core';
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import { serviceKitErrors } from './errors.js';
 
 /** What a credential may do (DESIGN §5 "Authentication"). `admin` implies every other scope. */
 export const SCOPES = [
@@ -15,10 +16,6 @@ export type Scope = (typeof SCOPES)[number];
 
 /** What a route declares in its Fastify `config.scope`: the scope it needs, or `public` (health checks). */
 export type RouteScope = Scope | 'public';
-
-export const UNAUTHENTICATED = 'CONCORD_UNAUTHENTICATED';
-export const FORBIDDEN = 'CONCORD_FORBIDDEN';
-export const AUTH_UNAVAILABLE = 'CONCORD_AUTH_UNAVAILABLE';
 
 /** Who a request comes from: a verified JWT or an API key of the keys file. */
 export interface Identity {
@@ -62,7 +59,8 @@ export interface Authenticator {
   authenticate(credential: string): Promise<Identity>;
 }
 
-export const unauthenticated = (message: string): ConcordError => new ConcordError(UNAUTHENTICATED, message);
+export const unauthenticated = (message: string): ConcordError =>
+  new ConcordError(serviceKitErrors.UNAUTHENTICATED, message);
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -91,7 +89,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     try {
       alg = decodeProtectedHeader(token).alg;
     } catch (error) {
-      throw new ConcordError(UNAUTHENTICATED, 'the bearer token is malformed', { cause: error });
+      throw new ConcordError(serviceKitErrors.UNAUTHENTICATED, 'the bearer token is malformed', {
+        cause: error,
+      });
     }
     const verifyOptions = {
       ...(jwt?.issuer === undefined ? {} : { issuer: jwt.issuer }),
@@ -153,24 +153,36 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 const jwtError = (error: unknown): ConcordError => {
   if (error instanceof ConcordError) return error;
   if (error instanceof joseErrors.JWTExpired) {
-    return new ConcordError(UNAUTHENTICATED, 'the token has expired', { cause: error });
+    return new ConcordError(serviceKitErrors.UNAUTHENTICATED, 'the token has expired', { cause: error });
   }
   if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
-    return new ConcordError(AUTH_UNAVAILABLE, 'the signing keys (JWKS) could not be fetched', {
-      retryable: true,
-      cause: error,
-    });
+    return new ConcordError(
+      serviceKitErrors.AUTH_UNAVAILABLE,
+      'the signing keys (JWKS) could not be fetched',
+      {
+        retryable: true,
+        cause: error,
+      },
+    );
   }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-    return new ConcordError(UNAUTHENTICATED, 'the token signature does not verify', { cause: error });
-  }
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    return new ConcordError(UNAUTHENTICATED, `the token's ${error.claim} claim is not accepted`, {
+    return new ConcordError(serviceKitErrors.UNAUTHENTICATED, 'the token signature does not verify', {
       cause: error,
     });
   }
-  if (error instanceof joseErrors.JWKSNoMatchingKey) {
-    return new ConcordError(UNAUTHENTICATED, 'no key of the JWKS matches the token', { cause: error });
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new ConcordError(
+      serviceKitErrors.UNAUTHENTICATED,
+      `the token's ${error.claim} claim is not accepted`,
+      {
+        cause: error,
+      },
+    );
   }
-  return new ConcordError(UNAUTHENTICATED, 'the bearer token is invalid', { cause: error });
+  if (error instanceof joseErrors.JWKSNoMatchingKey) {
+    return new ConcordError(serviceKitErrors.UNAUTHENTICATED, 'no key of the JWKS matches the token', {
+      cause: error,
+    });
+  }
+  return new ConcordError(serviceKitErrors.UNAUTHENTICATED, 'the bearer token is invalid', { cause: error });
 };

@@ -1,8 +1,9 @@
 import type { Context } from '@opentelemetry/api';
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import type { Database, Tx } from '@concord/outbox';
 import { createBatcher } from './batcher.js';
 import type { CommitInfo } from './batcher.js';
+import { serviceKitErrors } from './errors.js';
 
 export interface BatchedHandlerOptions<M, R> {
   readonly db: Database;
@@ -44,8 +45,6 @@ export interface BatchedHandler<M, R> {
   close(): Promise<void>;
 }
 
-export const CONSUMER_CLOSED = 'CONCORD_CONSUMER_CLOSED';
-
 type Settled<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
 
 /**
@@ -64,7 +63,7 @@ export const createBatchedHandler = <M, R>(options: BatchedHandlerOptions<M, R>)
       const results = await handleBatch(tx, messages, contexts);
       if (results.length !== messages.length) {
         throw new ConcordError(
-          'CONCORD_INTERNAL',
+          coreErrors.INTERNAL,
           `batch handler returned ${results.length} results for ${messages.length} messages`,
         );
       }
@@ -103,9 +102,13 @@ export const createBatchedHandler = <M, R>(options: BatchedHandlerOptions<M, R>)
     commit,
     ...(options.spanName === undefined ? {} : { spanName: options.spanName }),
     closedError: () =>
-      new ConcordError(CONSUMER_CLOSED, 'the consumer is shutting down; the message will be redelivered', {
-        retryable: true,
-      }),
+      new ConcordError(
+        serviceKitErrors.CONSUMER_CLOSED,
+        'the consumer is shutting down; the message will be redelivered',
+        {
+          retryable: true,
+        },
+      ),
     ...(options.onCommit === undefined ? {} : { onCommit: options.onCommit }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });

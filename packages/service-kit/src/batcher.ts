@@ -1,7 +1,8 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Context, Link, Span } from '@opentelemetry/api';
 import { runInSpan } from '@concord/bus';
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
+import { serviceKitErrors } from './errors.js';
 
 /** What one group commit did, for metrics. */
 export interface CommitInfo {
@@ -66,8 +67,6 @@ interface Entry<J, R> {
   readonly reject: (error: unknown) => void;
 }
 
-export const BATCHER_CLOSED = 'CONCORD_BATCHER_CLOSED';
-
 const tracer = trace.getTracer('@concord/service-kit');
 
 const linkTo = (of: Context): Link[] => {
@@ -76,7 +75,7 @@ const linkTo = (of: Context): Link[] => {
 };
 
 const defaultClosedError = (): Error =>
-  new ConcordError(BATCHER_CLOSED, 'shutting down; retry elsewhere', { retryable: true });
+  new ConcordError(serviceKitErrors.BATCHER_CLOSED, 'shutting down; retry elsewhere', { retryable: true });
 
 /**
  * Creates a group-commit batcher: jobs submitted while commits run (or within `lingerMs` of the first
@@ -140,7 +139,7 @@ export const createBatcher = <J, R>(options: BatcherOptions<J, R>): Batcher<J, R
       );
       if (results.length !== group.length) {
         throw new ConcordError(
-          'CONCORD_INTERNAL',
+          coreErrors.INTERNAL,
           `group commit returned ${results.length} results for ${group.length} jobs`,
         );
       }

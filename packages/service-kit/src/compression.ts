@@ -3,11 +3,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ConcordError } from '@concord/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-
-/** A request body in an encoding this server does not decode (`Content-Encoding`). */
-export const UNSUPPORTED_ENCODING = 'CONCORD_UNSUPPORTED_ENCODING';
-/** A compressed request body that does not decompress. */
-export const BODY_ENCODING_INVALID = 'CONCORD_BODY_ENCODING_INVALID';
+import { serviceKitErrors } from './errors.js';
 
 /** Responses smaller than this go out as they are: compressing them saves less than it costs. */
 export const COMPRESS_THRESHOLD_BYTES = 1024;
@@ -81,7 +77,9 @@ const decodedBody = (
   });
   inflate.on('error', (cause: Error) => {
     counter.destroy(
-      new ConcordError(BODY_ENCODING_INVALID, `request body is not valid ${encoding} data`, { cause }),
+      new ConcordError(serviceKitErrors.BODY_ENCODING_INVALID, `request body is not valid ${encoding} data`, {
+        cause,
+      }),
     );
   });
   // Fastify listens for errors only while it reads the body; one after that (a request it never read, or
@@ -152,9 +150,13 @@ export const registerCompression = (app: FastifyInstance, bodyLimit: number): vo
     if (name === '' || name === 'identity' || !hasBody(request)) return payload;
     const encoding = DECODINGS[name];
     if (encoding === undefined) {
-      throw new ConcordError(UNSUPPORTED_ENCODING, `unsupported Content-Encoding ${JSON.stringify(header)}`, {
-        details: { supported: ['gzip', 'br', 'deflate', 'identity'] },
-      });
+      throw new ConcordError(
+        serviceKitErrors.UNSUPPORTED_ENCODING,
+        `unsupported Content-Encoding ${JSON.stringify(header)}`,
+        {
+          details: { supported: ['gzip', 'br', 'deflate', 'identity'] },
+        },
+      );
     }
     return decodedBody(payload, {
       encoding,

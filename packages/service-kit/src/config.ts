@@ -1,5 +1,6 @@
 import { ConcordError } from '@concord/core';
 import { z } from 'zod';
+import { serviceKitErrors } from './errors.js';
 
 /**
  * Parses a service's environment once, at start, against one zod schema. Every problem is reported
@@ -14,9 +15,13 @@ export function loadConfig<S extends z.ZodType>(
     const problems = parsed.error.issues.map(
       (issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`,
     );
-    throw new ConcordError('CONCORD_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
-      details: problems,
-    });
+    throw new ConcordError(
+      serviceKitErrors.CONFIG_INVALID,
+      `invalid configuration:\n  ${problems.join('\n  ')}`,
+      {
+        details: problems,
+      },
+    );
   }
   return Object.freeze(parsed.data);
 }

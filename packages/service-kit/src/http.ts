@@ -1,13 +1,13 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '@concord/core';
-import { ConcordError, isConcordError } from '@concord/core';
+import { ConcordError, coreErrors, isConcordError } from '@concord/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServiceMetrics } from './metrics.js';
 import { OPEN_ACCESS, registerAccessControl } from './access.js';
 import type { HttpAccess } from './access.js';
 import type { RouteScope } from './auth.js';
-import { registerCompression, UNSUPPORTED_ENCODING } from './compression.js';
-import { registerErrorStatus, toHttpError } from './errors.js';
+import { registerCompression } from './compression.js';
+import { serviceKitErrors, toHttpError } from './errors.js';
 
 /** A dependency `/readyz` asks about: a database pool, a broker connection. */
 export interface ReadinessCheck {
@@ -117,7 +117,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     frameworkErrors: send,
   });
   let accepting = true;
-  registerErrorStatus(UNSUPPORTED_ENCODING, 415);
   registerCompression(app, options.bodyLimit);
   registerAccessControl(app, options.access ?? OPEN_ACCESS);
   const routes: RouteInfo[] = [];
@@ -136,9 +135,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   app.setErrorHandler(send);
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({ error: { code: 'CONCORD_NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+    void reply.status(404).send({
+      error: {
+        code: serviceKitErrors.NOT_FOUND.code,
+        message: `no route ${request.method} ${request.url}`,
+      },
+    });
   });
 
   // For orchestrators' probes: open whatever the authentication settings.
@@ -179,25 +181,26 @@ function fastifyError(error: unknown): ReturnType<typeof toHttpError> | undefine
   if (isConcordError(error)) return undefined;
   const code = (error as { code?: unknown }).code;
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return toHttpError(new ConcordError('CONCORD_BODY_TOO_LARGE', 'request body exceeds the size limit'));
+    return toHttpError(
+      new ConcordError(serviceKitErrors.BODY_TOO_LARGE, 'request body exceeds the size limit'),
+    );
   }
   // Raised by the router, before routing: a path that does not percent-decode, a too long parameter.
   if (code === 'FST_ERR_BAD_URL') {
     return toHttpError(
-      new ConcordError('CONCORD_BAD_URL', 'the request path is not valid percent-encoded UTF-8'),
+      new ConcordError(serviceKitErrors.BAD_URL, 'the request path is not valid percent-encoded UTF-8'),
     );
   }
   if (code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    const { body } = toHttpError(new ConcordError('CONCORD_URL_TOO_LONG', 'a path parameter is too long'));
-    return { status: 414, body };
+    return toHttpError(new ConcordError(serviceKitErrors.URL_TOO_LONG, 'a path parameter is too long'));
   }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return toHttpError(new ConcordError('CONCORD_BATCH_INVALID', 'request body must be JSON'));
+    return toHttpError(new ConcordError(coreErrors.BATCH_INVALID, 'request body must be JSON'));
   }
   const status = (error as { statusCode?: unknown }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const message = error instanceof Error ? error.message : 'bad request';
-    return toHttpError(new ConcordError('CONCORD_BATCH_INVALID', message));
+    return toHttpError(new ConcordError(coreErrors.BATCH_INVALID, message));
   }
   return undefined;
 }

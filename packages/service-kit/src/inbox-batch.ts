@@ -1,5 +1,5 @@
 import { ConcordError } from '@concord/core';
-import { DEFAULT_SCHEMA } from '@concord/outbox';
+import { DEFAULT_SCHEMA, outboxErrors } from '@concord/outbox';
 import type { Tx } from '@concord/outbox';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -21,7 +21,7 @@ export const recordInboxBatch = async (
   const schema = options.schema ?? DEFAULT_SCHEMA;
   if (!IDENT.test(schema)) {
     throw new ConcordError(
-      'CONCORD_OUTBOX_INVALID_SCHEMA',
+      outboxErrors.OUTBOX_INVALID_SCHEMA,
       `Schema name ${JSON.stringify(schema)} is invalid`,
     );
   }

@@ -6,7 +6,7 @@ export type { ServiceMetrics } from './metrics.js';
 export { createHttpServer, DEFAULT_HTTP_TIMEOUTS, exemptFromIdleTimeout } from './http.js';
 export { decodedBodyBytes } from './compression.js';
 export type { HttpServer, HttpServerOptions, HttpTimeouts, ReadinessCheck, RouteInfo } from './http.js';
-export { toHttpError, registerErrorStatus } from './errors.js';
+export { serviceKitErrors, toHttpError } from './errors.js';
 export type { ErrorBody } from './errors.js';
 export { onShutdown } from './lifecycle.js';
 export type { Closeable, LifecycleOptions } from './lifecycle.js';
@@ -25,9 +25,9 @@ export { consumerLagProbeFor, consumersIn, createConsumerLagModule } from './con
 export type { ConsumerLagModule, ConsumerLagModuleDeps } from './consumer-lag.js';
 export { createRelayModule } from './relay-module.js';
 export type { RelayModule, RelayModuleDeps } from './relay-module.js';
-export { BATCHER_CLOSED, createBatcher } from './batcher.js';
+export { createBatcher } from './batcher.js';
 export type { Batcher, BatcherOptions, CommitInfo } from './batcher.js';
-export { CONSUMER_CLOSED, createBatchedHandler } from './batched-handler.js';
+export { createBatchedHandler } from './batched-handler.js';
 export type { BatchedHandler, BatchedHandlerOptions } from './batched-handler.js';
 export { recordInboxBatch } from './inbox-batch.js';
 export {
@@ -40,7 +40,7 @@ export {
 export type { RetentionModule, RetentionModuleDeps, RetentionTask } from './retention.js';
 export { authConfigured, httpAccessFromEnv, subjectOf } from './access.js';
 export type { AccessEnv, HttpAccess } from './access.js';
-export { createAuthenticator, FORBIDDEN, SCOPES, sha256Hex, UNAUTHENTICATED } from './auth.js';
+export { createAuthenticator, SCOPES, sha256Hex } from './auth.js';
 export type { ApiKey, Authenticator, Identity, RouteScope, Scope } from './auth.js';
 export { parseApiKeys } from './api-keys.js';
 export { DEFAULT_PAGE_CSP, registerStaticFiles } from './static-files.js';

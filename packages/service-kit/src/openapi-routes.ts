@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ConcordError } from '@concord/core';
 import type { FastifyInstance } from 'fastify';
+import { serviceKitErrors } from './errors.js';
 import { openApiDocument } from './openapi-document.js';
 import type { DocumentedRoute, OpenApiInfo } from './openapi-document.js';
 import { errorResponse } from './openapi-schemas.js';
@@ -153,7 +154,9 @@ export function registerOpenApiRoutes(app: FastifyInstance, options: OpenApiRout
       const name = request.params.asset;
       const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
       if (asset === undefined) {
-        throw new ConcordError('CONCORD_NOT_FOUND', `no file /docs/${name}`, { details: { path: name } });
+        throw new ConcordError(serviceKitErrors.NOT_FOUND, `no file /docs/${name}`, {
+          details: { path: name },
+        });
       }
       let body = assets.get(name);
       if (body === undefined) {

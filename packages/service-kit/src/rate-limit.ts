@@ -1,6 +1,5 @@
 import { ConcordError } from '@concord/core';
-
-export const RATE_LIMITED = 'CONCORD_RATE_LIMITED';
+import { serviceKitErrors } from './errors.js';
 
 const WINDOW_MS = 60_000;
 
@@ -26,10 +25,14 @@ export function createRateLimiter(options: { perMinute: number; now?: () => numb
       counts.set(key, count);
       if (count > options.perMinute) {
         const retryAfterSeconds = Math.max(1, Math.ceil((windowStart + WINDOW_MS - at) / 1000));
-        throw new ConcordError(RATE_LIMITED, `more than ${options.perMinute} requests a minute`, {
-          retryable: true,
-          details: { retryAfterSeconds },
-        });
+        throw new ConcordError(
+          serviceKitErrors.RATE_LIMITED,
+          `more than ${options.perMinute} requests a minute`,
+          {
+            retryable: true,
+            details: { retryAfterSeconds },
+          },
+        );
       }
     },
   };

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { serviceKitErrors } from './errors.js';
 
 /** The types a static page is made of; any other file is not served. */
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -34,7 +35,7 @@ export interface StaticFilesOptions {
 
 /** The error contract's 404, as the not-found handler answers it. */
 const notFound = (reply: FastifyReply, path: string): FastifyReply =>
-  reply.status(404).send({ error: { code: 'CONCORD_NOT_FOUND', message: `no file ${path}` } });
+  reply.status(404).send({ error: { code: serviceKitErrors.NOT_FOUND.code, message: `no file ${path}` } });
 
 /**
  * Serves a directory of static files (a browser page: HTML, scripts, styles) under `prefix`: `prefix/`

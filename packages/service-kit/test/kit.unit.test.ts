@@ -1,4 +1,4 @@
-import { ConcordError, silentLogger } from '@concord/core';
+import { ConcordError, defineErrors, silentLogger } from '@concord/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -70,12 +70,37 @@ describe('createHttpServer', () => {
     expect((await build(false).app.inject({ url: '/readyz' })).statusCode).toBe(503);
   });
 
-  it('maps errors to the error contract', async () => {
+  it('maps errors to the error contract: the status their table gives their code', async () => {
+    const table = defineErrors({
+      CONFLICT_NOT_FOUND: { code: 'CONCORD_CONFLICT_NOT_FOUND', retryable: false, status: 404, message: 'x' },
+      TEST_BUSY: { code: 'CONCORD_TEST_BUSY', retryable: true, message: 'x' },
+      TEST_ODD: { code: 'CONCORD_TEST_ODD', retryable: false, message: 'x' },
+    });
     const server = build(true);
     server.app.get('/boom', OPEN, () => {
-      throw new ConcordError('CONCORD_CONFLICT_NOT_FOUND', 'no such conflict');
+      throw new ConcordError(table.CONFLICT_NOT_FOUND, 'no such conflict');
+    });
+    server.app.get('/busy', OPEN, () => {
+      throw new ConcordError(table.TEST_BUSY, 'busy');
+    });
+    server.app.get('/odd', OPEN, () => {
+      throw new ConcordError(table.TEST_ODD, 'odd', { details: { n: 1 } });
+    });
+    server.app.get('/bug', OPEN, () => {
+      throw new Error('a bug');
     });
     server.app.post('/echo', OPEN, (request) => request.body);
+    expect((await server.app.inject({ url: '/busy' })).statusCode).toBe(503);
+    const odd = await server.app.inject({ url: '/odd' });
+    expect([odd.statusCode, odd.json()]).toEqual([
+      400,
+      { error: { code: 'CONCORD_TEST_ODD', message: 'odd', details: { n: 1 } } },
+    ]);
+    const bug = await server.app.inject({ url: '/bug' });
+    expect([bug.statusCode, bug.json()]).toEqual([
+      500,
+      { error: { code: 'CONCORD_INTERNAL', message: 'internal error' } },
+    ]);
     const notFound = await server.app.inject({ url: '/boom' });
     expect(notFound.statusCode).toBe(404);
     expect(notFound.json()).toEqual({

@@ -2,9 +2,7 @@ import { ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { DrainWatch } from './drain-watch.js';
 import type { GroupLag } from './drain-watch.js';
-
-/** `POST /v1/events` and the submit consumer while the pipeline behind ingest is over its bound. */
-export const OVERLOADED = 'CONCORD_OVERLOADED';
+import { ingestErrors } from './errors.js';
 
 /** What the pipeline behind ingest holds, sampled on a timer. */
 export interface BacklogSample {
@@ -134,10 +132,14 @@ export class Admission {
   refusal(): { readonly error: ConcordError; readonly retryAfterSeconds: number } | undefined {
     if (this.#admitting) return undefined;
     const retryAfterSeconds = this.#o.limits.retryAfterSeconds;
-    const error = new ConcordError(OVERLOADED, 'the pipeline is over its backlog bound; retry later', {
-      retryable: true,
-      details: { retryAfterSeconds, reasons: this.#reasons, ...this.#last },
-    });
+    const error = new ConcordError(
+      ingestErrors.OVERLOADED,
+      'the pipeline is over its backlog bound; retry later',
+      {
+        retryable: true,
+        details: { retryAfterSeconds, reasons: this.#reasons, ...this.#last },
+      },
+    );
     return { error, retryAfterSeconds };
   }
 

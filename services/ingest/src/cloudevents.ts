@@ -1,4 +1,4 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import { isCloudEvent, validateCloudEvent, validateEvent } from '@concord/core/envelope';
 import type { EnvelopeLimits } from '@concord/core/envelope';
 import { itemOf, parseBatch, parseSubmit } from './intake.js';
@@ -90,7 +90,10 @@ export const parseHttpSubmission = (
   if (type === CLOUDEVENT_TYPE) return [itemOf(body, validateCloudEvent(body, limits))];
   if (type === CLOUDEVENT_BATCH_TYPE) {
     if (!Array.isArray(body)) {
-      throw new ConcordError('CONCORD_BATCH_INVALID', `a ${CLOUDEVENT_BATCH_TYPE} body must be a JSON array`);
+      throw new ConcordError(
+        coreErrors.BATCH_INVALID,
+        `a ${CLOUDEVENT_BATCH_TYPE} body must be a JSON array`,
+      );
     }
     // Every member is judged as a CloudEvent: one without `specversion` is rejected as one, never read
     // as a Concord envelope.

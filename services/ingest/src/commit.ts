@@ -2,13 +2,14 @@ import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { JsonObject } from '@concord/core';
 import type { OutcomeMessage } from '@concord/core/messages';
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import { MessageIds, Topics } from '@concord/core/messages';
 import { createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore, Inbox, Outbox, OutboxMessage, RejectionStore, Tx } from '@concord/outbox';
 import type { IntakeItem, InvalidItem } from './intake.js';
 import type { EventResult } from './results.js';
 import { duplicateResult, fromAppend, rejectedResult } from './results.js';
+import { ingestErrors } from './errors.js';
 
 /** A unit of intake: the events of one HTTP request or one submit message. */
 export interface IntakeJob {
@@ -40,9 +41,6 @@ export interface GroupCommitDeps {
   /** Attempts of a transaction that lost a race (unique violation, deadlock, serialization). Default 3. */
   readonly attempts?: number;
 }
-
-export const COMMIT_FAILED = 'CONCORD_COMMIT_FAILED';
-export const BATCH_UNSTORABLE = 'CONCORD_BATCH_UNSTORABLE';
 
 const sqlState = (error: unknown): string =>
   typeof error === 'object' && error !== null ? String((error as { code?: unknown }).code) : '';
@@ -135,7 +133,7 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
           if (!item.valid) return duplicates.get(item) ?? rejectedResult(item);
           const result = appended[next++];
           if (result === undefined)
-            throw new ConcordError('CONCORD_INTERNAL', 'store returned too few results');
+            throw new ConcordError(coreErrors.INTERNAL, 'store returned too few results');
           return fromAppend(result);
         });
         return { kind: 'committed', results };
@@ -239,14 +237,23 @@ export const createGroupCommit = (deps: GroupCommitDeps) => {
       return results;
     } catch (error) {
       if (!isDataError(error)) {
-        throw new ConcordError(COMMIT_FAILED, 'the events could not be committed; retry the request', {
-          retryable: true,
-          cause: error,
-        });
+        throw new ConcordError(
+          ingestErrors.COMMIT_FAILED,
+          'the events could not be committed; retry the request',
+          {
+            retryable: true,
+            cause: error,
+          },
+        );
       }
       if (jobs.length === 1) {
         const message = 'the database refused to store an event of this batch';
-        return [{ kind: 'failed', error: new ConcordError(BATCH_UNSTORABLE, message, { cause: error }) }];
+        return [
+          {
+            kind: 'failed',
+            error: new ConcordError(ingestErrors.BATCH_UNSTORABLE, message, { cause: error }),
+          },
+        ];
       }
       // One job's content broke the shared transaction: commit each alone, in order, so only it fails.
       const results: JobResult[] = [];

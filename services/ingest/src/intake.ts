@@ -1,4 +1,4 @@
-import { ConcordError, isPlainObject } from '@concord/core';
+import { ConcordError, isPlainObject, coreErrors } from '@concord/core';
 import { escapeUnstorable, validateBatch, validateEvent } from '@concord/core/envelope';
 import type { EnvelopeLimits, EventEnvelope, EventProblem, EventValidation } from '@concord/core/envelope';
 
@@ -60,7 +60,7 @@ const invalidItem = (input: unknown, found: readonly IntakeProblem[]): IntakeIte
     aggregateType: text(raw['aggregateType'] ?? raw['aggregatetype']),
     aggregateId: text(raw['aggregateId'] ?? raw['subject']),
     error: {
-      code: problems[0]?.code ?? 'CONCORD_EVENT_NOT_OBJECT',
+      code: problems[0]?.code ?? coreErrors.EVENT_NOT_OBJECT.code,
       message: `invalid event: ${summary}`,
       details: { problems },
     },
@@ -96,7 +96,7 @@ export const nothingUsable = (items: readonly IntakeItem[]): boolean =>
 /** The error that dead-letters a submit message with nothing usable in it. */
 export const unusableMessageError = (items: readonly IntakeItem[]): ConcordError => {
   const first = items.find((item) => !item.valid);
-  const code = first !== undefined && !first.valid ? first.error.code : 'CONCORD_BATCH_INVALID';
+  const code = first !== undefined && !first.valid ? first.error.code : coreErrors.BATCH_INVALID.code;
   const message = first !== undefined && !first.valid ? first.error.message : 'the batch holds no events';
   return new ConcordError(code, `submit message has no usable event: ${message}`, {
     details: first !== undefined && !first.valid ? first.error.details : undefined,

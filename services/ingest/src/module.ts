@@ -7,19 +7,18 @@ import type { EnvelopeLimits } from '@concord/core/envelope';
 import type { PhysicalClock } from '@concord/core/versions';
 import { createEventStore, createInbox, createOutbox, createRejectionStore } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
-import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceModule } from '@concord/service-kit';
 import type { Registry } from 'prom-client';
-import { Admission, OVERLOADED } from './admission.js';
+import { Admission } from './admission.js';
 import type { AdmissionLimits } from './admission.js';
 import { backlogSource } from './backlog.js';
-import { BATCHER_CLOSED, createBatcher } from './batcher.js';
-import { BATCH_UNSTORABLE, COMMIT_FAILED, createGroupCommit } from './commit.js';
+import { createBatcher } from './batcher.js';
+import { createGroupCommit } from './commit.js';
 import type { IntakeJob, JobResult } from './commit.js';
 import { DEFAULT_GROUP_COMMIT_BYTES, DEFAULT_MAX_BODY_BYTES } from './config.js';
 import { subscribeSubmit } from './consumer.js';
 import { createIngestMetrics } from './metrics.js';
-import { INVALID_LIMIT, registerRoutes } from './routes.js';
+import { registerRoutes } from './routes.js';
 
 export interface GroupCommitOptions {
   /** Most events one transaction appends (a larger request still commits alone). Default 1000. */
@@ -88,13 +87,6 @@ export interface IngestDeps {
   readonly consumerLag?: ConsumerLagProbe;
   readonly options?: IngestOptions;
 }
-
-registerErrorStatus(COMMIT_FAILED, 503);
-registerErrorStatus(BATCHER_CLOSED, 503);
-registerErrorStatus(BATCH_UNSTORABLE, 400);
-registerErrorStatus(INVALID_LIMIT, 400);
-registerErrorStatus('CONCORD_INVALID_CURSOR', 400);
-registerErrorStatus(OVERLOADED, 429);
 
 /**
  * The ingest service (DESIGN §5, §7): `POST /v1/events`, `GET /v1/events/:id`, the pull feed, and the

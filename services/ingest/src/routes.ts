@@ -1,7 +1,8 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import { isUnstorableText } from '@concord/core/envelope';
 import type { Logger } from '@concord/core';
 import type { EnvelopeLimits } from '@concord/core/envelope';
+import { outboxErrors } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
 import { decodedBodyBytes } from '@concord/service-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -11,9 +12,7 @@ import type { IntakeJob, JobResult } from './commit.js';
 import { CLOUDEVENT_BATCH_TYPE, CLOUDEVENT_TYPE, parseHttpSubmission } from './cloudevents.js';
 import type { IngestMetrics } from './metrics.js';
 import { logResults } from './results.js';
-
-export const INVALID_LIMIT = 'CONCORD_INVALID_LIMIT';
-export const EVENT_NOT_FOUND = 'CONCORD_EVENT_NOT_FOUND';
+import { ingestErrors } from './errors.js';
 
 export interface RoutesDeps {
   readonly db: Database;
@@ -32,7 +31,7 @@ export const parseLimit = (value: unknown): number => {
   if (value === undefined || value === '') return 100;
   const limit = typeof value === 'string' && /^\d{1,4}$/.test(value) ? Number(value) : Number.NaN;
   if (!(limit >= 1 && limit <= 1000)) {
-    throw new ConcordError(INVALID_LIMIT, 'limit must be an integer from 1 to 1000', {
+    throw new ConcordError(ingestErrors.INVALID_LIMIT, 'limit must be an integer from 1 to 1000', {
       details: { limit: value },
     });
   }
@@ -68,7 +67,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
       const bytes = decodedBodyBytes(request) ?? (Number.isSafeInteger(length) ? length : deps.bodyLimit);
       const result = await deps.batcher.submit({ items, bytes });
       if (result.kind === 'failed') throw result.error;
-      if (result.kind === 'redelivered') throw new ConcordError('CONCORD_INTERNAL', 'unexpected redelivery');
+      if (result.kind === 'redelivered') throw new ConcordError(coreErrors.INTERNAL, 'unexpected redelivery');
       for (const r of result.results) deps.metrics.countOutcome('http', r.outcome);
       logResults(deps.logger, result.results, { via: 'http' });
       return { results: result.results };
@@ -81,7 +80,9 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     // answer without asking the database, which would fail the query.
     const stored = isUnstorableText(id) ? undefined : await deps.store.getEvent(deps.db, id);
     if (stored === undefined) {
-      throw new ConcordError(EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, { details: { id } });
+      throw new ConcordError(ingestErrors.EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, {
+        details: { id },
+      });
     }
     const decision = stored.details['decision'];
     return { ...stored, ...(decision === undefined ? {} : { decision }) };
@@ -92,7 +93,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     const limit = parseLimit(single(query['limit']));
     const after = single(query['after']);
     if (after !== undefined && typeof after !== 'string') {
-      throw new ConcordError('CONCORD_INVALID_CURSOR', 'after must be a cursor string');
+      throw new ConcordError(outboxErrors.INVALID_CURSOR, 'after must be a cursor string');
     }
     return deps.store.feed(deps.db, { limit, ...(after === undefined ? {} : { after }) });
   });

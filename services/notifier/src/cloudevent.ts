@@ -1,5 +1,6 @@
-import { NotifierErrorCode, notifierError } from './errors.js';
+import { notifierErrors } from './errors.js';
 import type { Notification } from './notification.js';
+import { ConcordError } from '@concord/core';
 
 /** How a notification goes out: Concord's own JSON (the default), or a CloudEvent (structured mode). */
 export type NotificationFormat = 'json' | 'cloudevents';
@@ -17,9 +18,13 @@ export const parseFormat = (value: unknown): NotificationFormat => {
   const raw = Array.isArray(value) ? (value as unknown[])[0] : value;
   if (raw === undefined || raw === '') return 'json';
   if (raw === 'json' || raw === 'cloudevents') return raw;
-  throw notifierError(NotifierErrorCode.formatInvalid, 'format must be "json" or "cloudevents"', {
-    details: { format: typeof raw === 'string' ? raw : JSON.stringify(raw) },
-  });
+  throw new ConcordError(
+    notifierErrors.NOTIFICATION_FORMAT_INVALID,
+    'format must be "json" or "cloudevents"',
+    {
+      details: { format: typeof raw === 'string' ? raw : JSON.stringify(raw) },
+    },
+  );
 };
 
 /**

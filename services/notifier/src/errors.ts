@@ -1,57 +1,92 @@
-import { ConcordError } from '@concord/core';
-import { registerErrorStatus } from '@concord/service-kit';
+import { defineErrors } from '@concord/core';
 
-/** Stable error codes the notifier raises. */
-export const NotifierErrorCode = {
-  /** The subscription body is not `{ url, filter?, secret }` of the right shapes. */
-  subscriptionInvalid: 'CONCORD_SUBSCRIPTION_INVALID',
-  subscriptionNotFound: 'CONCORD_SUBSCRIPTION_NOT_FOUND',
-  /** A stream or subscription filter is malformed (unknown outcome or topic, bad regex). */
-  filterInvalid: 'CONCORD_FILTER_INVALID',
-  /** The webhook URL does not parse. */
-  urlInvalid: 'CONCORD_WEBHOOK_URL_INVALID',
-  /** The webhook URL's scheme is not http or https. */
-  urlScheme: 'CONCORD_WEBHOOK_URL_SCHEME',
-  /** The webhook URL carries a user name or password. */
-  urlCredentials: 'CONCORD_WEBHOOK_URL_CREDENTIALS',
-  /** The webhook URL points (or resolves) to a private, loopback, link-local or reserved address. */
-  urlPrivate: 'CONCORD_WEBHOOK_URL_PRIVATE',
-  /** The webhook URL's host name does not resolve. */
-  urlUnresolvable: 'CONCORD_WEBHOOK_URL_UNRESOLVABLE',
-  /** The receiver answered with a non-2xx status, or the request failed or timed out (retryable). */
-  deliveryFailed: 'CONCORD_WEBHOOK_DELIVERY_FAILED',
-  /** A stream's `format` or a subscription's is neither `json` nor `cloudevents`. */
-  formatInvalid: 'CONCORD_NOTIFICATION_FORMAT_INVALID',
-  /** The Last-Event-ID of a stream is not a non-negative integer. */
-  cursorInvalid: 'CONCORD_STREAM_CURSOR_INVALID',
-  /** The notifier serves as many streams as it is configured for (503, retryable). */
-  streamLimit: 'CONCORD_STREAM_LIMIT',
-  /** This client address has as many streams open as one client may (429, retryable). */
-  streamClientLimit: 'CONCORD_STREAM_CLIENT_LIMIT',
-  /** A job queue was used after close(). */
-  queueClosed: 'CONCORD_JOB_QUEUE_CLOSED',
-} as const;
-
-export type NotifierErrorCode = (typeof NotifierErrorCode)[keyof typeof NotifierErrorCode];
-
-export const notifierError = (
-  code: NotifierErrorCode,
-  message: string,
-  options: { retryable?: boolean; cause?: unknown; details?: unknown } = {},
-): ConcordError => new ConcordError(code, message, options);
-
-/** HTTP statuses of the codes above; called once by the module factory. Idempotent. */
-export const registerNotifierErrorStatuses = (): void => {
-  registerErrorStatus(NotifierErrorCode.subscriptionInvalid, 400);
-  registerErrorStatus(NotifierErrorCode.subscriptionNotFound, 404);
-  registerErrorStatus(NotifierErrorCode.filterInvalid, 400);
-  registerErrorStatus(NotifierErrorCode.formatInvalid, 400);
-  registerErrorStatus(NotifierErrorCode.urlInvalid, 400);
-  registerErrorStatus(NotifierErrorCode.urlScheme, 400);
-  registerErrorStatus(NotifierErrorCode.urlCredentials, 400);
-  registerErrorStatus(NotifierErrorCode.urlPrivate, 400);
-  registerErrorStatus(NotifierErrorCode.urlUnresolvable, 400);
-  registerErrorStatus(NotifierErrorCode.cursorInvalid, 400);
-  registerErrorStatus(NotifierErrorCode.streamLimit, 503);
-  registerErrorStatus(NotifierErrorCode.streamClientLimit, 429);
-};
+/** The notifier's codes: subscriptions and webhook deliveries, streams, its job queue. */
+export const notifierErrors = defineErrors({
+  SUBSCRIPTION_INVALID: {
+    code: 'CONCORD_SUBSCRIPTION_INVALID',
+    retryable: false,
+    status: 400,
+    message: 'The subscription body is not `{ url, filter?, secret }` of the right shapes.',
+  },
+  SUBSCRIPTION_NOT_FOUND: {
+    code: 'CONCORD_SUBSCRIPTION_NOT_FOUND',
+    retryable: false,
+    status: 404,
+    message: 'No subscription with that id.',
+  },
+  FILTER_INVALID: {
+    code: 'CONCORD_FILTER_INVALID',
+    retryable: false,
+    status: 400,
+    message: 'A stream or subscription filter is malformed (unknown outcome or topic, bad regex).',
+  },
+  NOTIFICATION_FORMAT_INVALID: {
+    code: 'CONCORD_NOTIFICATION_FORMAT_INVALID',
+    retryable: false,
+    status: 400,
+    message: "A stream's `format` or a subscription's is neither `json` nor `cloudevents`.",
+  },
+  WEBHOOK_URL_INVALID: {
+    code: 'CONCORD_WEBHOOK_URL_INVALID',
+    retryable: false,
+    status: 400,
+    message: 'The webhook URL does not parse.',
+  },
+  WEBHOOK_URL_SCHEME: {
+    code: 'CONCORD_WEBHOOK_URL_SCHEME',
+    retryable: false,
+    status: 400,
+    message: "The webhook URL's scheme is not http or https.",
+  },
+  WEBHOOK_URL_CREDENTIALS: {
+    code: 'CONCORD_WEBHOOK_URL_CREDENTIALS',
+    retryable: false,
+    status: 400,
+    message: 'The webhook URL carries a user name or password.',
+  },
+  WEBHOOK_URL_PRIVATE: {
+    code: 'CONCORD_WEBHOOK_URL_PRIVATE',
+    retryable: false,
+    status: 400,
+    message: 'The webhook URL points (or resolves) to a private, loopback, link-local or reserved address.',
+  },
+  WEBHOOK_URL_UNRESOLVABLE: {
+    code: 'CONCORD_WEBHOOK_URL_UNRESOLVABLE',
+    retryable: false,
+    status: 400,
+    message: "The webhook URL's host name does not resolve.",
+  },
+  WEBHOOK_DELIVERY_FAILED: {
+    code: 'CONCORD_WEBHOOK_DELIVERY_FAILED',
+    retryable: true,
+    message: 'The receiver answered with a non-2xx status, or the request failed or timed out (retryable).',
+  },
+  STREAM_CURSOR_INVALID: {
+    code: 'CONCORD_STREAM_CURSOR_INVALID',
+    retryable: false,
+    status: 400,
+    message: 'The Last-Event-ID of a stream is not a non-negative integer.',
+  },
+  STREAM_LIMIT: {
+    code: 'CONCORD_STREAM_LIMIT',
+    retryable: true,
+    status: 503,
+    message: 'The notifier serves as many streams as it is configured for (retryable).',
+  },
+  STREAM_CLIENT_LIMIT: {
+    code: 'CONCORD_STREAM_CLIENT_LIMIT',
+    retryable: true,
+    status: 429,
+    message: 'This client address has as many streams open as one client may (retryable).',
+  },
+  STREAM_RESYNC_REQUIRED: {
+    code: 'CONCORD_STREAM_RESYNC_REQUIRED',
+    retryable: false,
+    message: "The code of the `resync` event: notifications after the client's position were pruned.",
+  },
+  JOB_QUEUE_CLOSED: {
+    code: 'CONCORD_JOB_QUEUE_CLOSED',
+    retryable: false,
+    message: 'A job queue was used after close().',
+  },
+});

@@ -2,7 +2,7 @@ import { ConcordError } from '@concord/core';
 import { OUTCOMES, Topics } from '@concord/core/messages';
 import { compileIdPatterns, PATTERN_LIMITS } from '@concord/core/spec';
 import { z } from 'zod';
-import { NotifierErrorCode, notifierError } from './errors.js';
+import { notifierErrors } from './errors.js';
 
 /** The topics the notifier consumes; each message on them becomes a notification. */
 export const NOTIFIER_TOPICS = [
@@ -70,8 +70,8 @@ export const compileFilter = (filter: NotificationFilter): FilterMatcher => {
       const matcher = compileIdPatterns(filter.aggregateIds);
       aggregateId = (value) => value !== undefined && matcher(value);
     } catch (error) {
-      throw notifierError(
-        NotifierErrorCode.filterInvalid,
+      throw new ConcordError(
+        notifierErrors.FILTER_INVALID,
         error instanceof ConcordError ? error.message : 'invalid aggregateIds pattern',
         { cause: error, details: [{ path: 'filter.aggregateIds', message: String(error) }] },
       );
@@ -89,7 +89,7 @@ export const compileFilter = (filter: NotificationFilter): FilterMatcher => {
 export const parseFilter = (value: unknown): NotificationFilter => {
   const parsed = filterSchema.safeParse(value ?? {});
   if (!parsed.success) {
-    throw notifierError(NotifierErrorCode.filterInvalid, 'invalid filter', {
+    throw new ConcordError(notifierErrors.FILTER_INVALID, 'invalid filter', {
       details: parsed.error.issues.map((issue) => ({
         path: ['filter', ...issue.path].join('.'),
         message: issue.message,

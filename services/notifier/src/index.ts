@@ -18,7 +18,7 @@ export type { DeliveryRef } from './store/deliveries.js';
 export type { Notification, NotificationKind } from './notification.js';
 export type { NotificationFilter } from './filter.js';
 export { NOTIFIER_TOPICS } from './filter.js';
-export { NotifierErrorCode } from './errors.js';
+export { notifierErrors } from './errors.js';
 // Receivers verify deliveries with the `@concord/notifier/verify` entry (verifyWebhook).
 export { WebhookHeaders } from './signature.js';
 export type { WebhookSender, WebhookRequest } from './delivery/http-sender.js';

@@ -12,7 +12,6 @@ import { createDeliverer } from './delivery/deliverer.js';
 import { createHttpSender } from './delivery/http-sender.js';
 import type { WebhookSender } from './delivery/http-sender.js';
 import { createDispatcher } from './dispatcher.js';
-import { registerNotifierErrorStatuses } from './errors.js';
 import { registerStreamRoute } from './http/stream.js';
 import type { StreamLimits, StreamRoute } from './http/stream.js';
 import { registerSubscriptionRoutes } from './http/subscriptions.js';
@@ -102,7 +101,6 @@ export interface NotifierModule extends ServiceModule {
  * `/v1/stream` Server-Sent Events.
  */
 export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule => {
-  registerNotifierErrorStatuses();
   const settings: NotifierSettings = { ...DEFAULT_NOTIFIER_SETTINGS, ...deps.settings };
   const logger = deps.logger.child({ module: 'notifier' });
   const tables = tablesFor(deps.schema ?? DEFAULT_SCHEMA);

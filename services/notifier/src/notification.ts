@@ -2,6 +2,7 @@ import { ConcordError, isPlainObject } from '@concord/core';
 import { Topics } from '@concord/core/messages';
 import type { JsonObject } from '@concord/core';
 import type { NotifierTopic } from './filter.js';
+import { busErrors } from '@concord/bus';
 
 /** What a notification tells: a change applied, a conflict decided, a projection caught up, an outcome. */
 export type NotificationKind = 'applied' | 'conflict_resolved' | 'projected' | 'outcome';
@@ -35,7 +36,7 @@ export interface Notification {
 export type NewNotification = Omit<Notification, 'id' | 'createdAt'>;
 
 const malformed = (message: string): ConcordError =>
-  new ConcordError('CONCORD_MESSAGE_MALFORMED', message, { retryable: false });
+  new ConcordError(busErrors.MESSAGE_MALFORMED, message, { retryable: false });
 
 const optionalString = (payload: JsonObject, field: string): string | undefined => {
   const value = payload[field];

@@ -1,5 +1,6 @@
-import { NotifierErrorCode, notifierError } from './errors.js';
+import { notifierErrors } from './errors.js';
 import { StandardWebhookHeaders, WebhookVerificationError, signWebhook } from './verify.js';
+import { ConcordError } from '@concord/core';
 
 /**
  * Webhook request headers (DESIGN §7): the Standard Webhooks three, which are signed, and Concord's own,
@@ -29,7 +30,7 @@ const sign = (delivery: SignedDelivery): string => {
   } catch (error) {
     // The API refuses a malformed `whsec_` secret; one written to the table some other way cannot sign.
     if (!(error instanceof WebhookVerificationError)) throw error;
-    throw notifierError(NotifierErrorCode.subscriptionInvalid, `cannot sign: ${error.message}`, {
+    throw new ConcordError(notifierErrors.SUBSCRIPTION_INVALID, `cannot sign: ${error.message}`, {
       retryable: false,
       cause: error,
     });

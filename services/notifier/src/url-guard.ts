@@ -1,6 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { NotifierErrorCode, notifierError } from './errors.js';
+import { notifierErrors } from './errors.js';
+import { ConcordError } from '@concord/core';
 
 /** Resolves a host name to every address it has (injectable so tests need no DNS). */
 export type ResolveHost = (hostname: string) => Promise<readonly string[]>;
@@ -110,18 +111,24 @@ export const validateWebhookUrl = async (raw: string, options: UrlGuardOptions):
   try {
     url = new URL(raw);
   } catch (cause) {
-    throw notifierError(NotifierErrorCode.urlInvalid, 'webhook url is not a valid absolute URL', { cause });
+    throw new ConcordError(notifierErrors.WEBHOOK_URL_INVALID, 'webhook url is not a valid absolute URL', {
+      cause,
+    });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw notifierError(
-      NotifierErrorCode.urlScheme,
+    throw new ConcordError(
+      notifierErrors.WEBHOOK_URL_SCHEME,
       `webhook url scheme ${url.protocol} is not http or https`,
     );
   }
   if (url.username !== '' || url.password !== '') {
-    throw notifierError(NotifierErrorCode.urlCredentials, 'webhook url must not contain credentials');
+    throw new ConcordError(
+      notifierErrors.WEBHOOK_URL_CREDENTIALS,
+      'webhook url must not contain credentials',
+    );
   }
-  if (url.hostname === '') throw notifierError(NotifierErrorCode.urlInvalid, 'webhook url has no host');
+  if (url.hostname === '')
+    throw new ConcordError(notifierErrors.WEBHOOK_URL_INVALID, 'webhook url has no host');
   if (!options.allowPrivate) await assertPublicHost(url.hostname, options.resolve ?? systemResolver);
   return url;
 };
@@ -135,18 +142,25 @@ export const assertPublicHost = async (hostname: string, resolve: ResolveHost): 
     try {
       addresses = await resolve(bare);
     } catch (cause) {
-      throw notifierError(NotifierErrorCode.urlUnresolvable, `webhook host ${hostname} does not resolve`, {
-        cause,
-      });
+      throw new ConcordError(
+        notifierErrors.WEBHOOK_URL_UNRESOLVABLE,
+        `webhook host ${hostname} does not resolve`,
+        {
+          cause,
+        },
+      );
     }
     if (addresses.length === 0) {
-      throw notifierError(NotifierErrorCode.urlUnresolvable, `webhook host ${hostname} does not resolve`);
+      throw new ConcordError(
+        notifierErrors.WEBHOOK_URL_UNRESOLVABLE,
+        `webhook host ${hostname} does not resolve`,
+      );
     }
   }
   const refused = addresses.filter(isPrivateAddress);
   if (refused.length > 0) {
-    throw notifierError(
-      NotifierErrorCode.urlPrivate,
+    throw new ConcordError(
+      notifierErrors.WEBHOOK_URL_PRIVATE,
       `webhook host ${hostname} is a private, loopback or reserved address`,
       { details: { host: hostname, addresses: refused } },
     );

@@ -15,23 +15,46 @@ export const StandardWebhookHeaders = {
   signature: 'webhook-signature',
 } as const;
 
-/** Why a delivery failed verification. Never retryable: the same request fails the same way. */
-export const WebhookVerificationCode = {
-  /** `webhook-id`, `webhook-timestamp` or `webhook-signature` is missing (or given twice). */
-  headersMissing: 'CONCORD_WEBHOOK_HEADERS_MISSING',
-  /** `webhook-timestamp` is not a whole number of seconds. */
-  timestampInvalid: 'CONCORD_WEBHOOK_TIMESTAMP_INVALID',
-  /** The timestamp is older than the tolerance: a late or replayed delivery. */
-  timestampTooOld: 'CONCORD_WEBHOOK_TIMESTAMP_TOO_OLD',
-  /** The timestamp is further ahead of the receiver's clock than the tolerance. */
-  timestampTooNew: 'CONCORD_WEBHOOK_TIMESTAMP_TOO_NEW',
-  /** No `v1` signature in the header matches any of the secrets. */
-  signatureInvalid: 'CONCORD_WEBHOOK_SIGNATURE_INVALID',
-  /** A `whsec_` secret whose rest is not base64 of at least 8 bytes. */
-  secretInvalid: 'CONCORD_WEBHOOK_SECRET_INVALID',
-} as const;
+/**
+ * Why a delivery failed verification: this entry's error table, in the shape of the other packages'
+ * tables (`defineErrors` of `@concord/core`, which this entry does not import). Never retryable: the
+ * same request fails the same way.
+ */
+export const verifyErrors = Object.freeze({
+  WEBHOOK_HEADERS_MISSING: {
+    code: 'CONCORD_WEBHOOK_HEADERS_MISSING',
+    retryable: false,
+    message: '`webhook-id`, `webhook-timestamp` or `webhook-signature` is missing (or given twice).',
+  },
+  WEBHOOK_TIMESTAMP_INVALID: {
+    code: 'CONCORD_WEBHOOK_TIMESTAMP_INVALID',
+    retryable: false,
+    message: '`webhook-timestamp` is not a whole number of seconds.',
+  },
+  WEBHOOK_TIMESTAMP_TOO_OLD: {
+    code: 'CONCORD_WEBHOOK_TIMESTAMP_TOO_OLD',
+    retryable: false,
+    message: 'The timestamp is older than the tolerance: a late or replayed delivery.',
+  },
+  WEBHOOK_TIMESTAMP_TOO_NEW: {
+    code: 'CONCORD_WEBHOOK_TIMESTAMP_TOO_NEW',
+    retryable: false,
+    message: "The timestamp is further ahead of the receiver's clock than the tolerance.",
+  },
+  WEBHOOK_SIGNATURE_INVALID: {
+    code: 'CONCORD_WEBHOOK_SIGNATURE_INVALID',
+    retryable: false,
+    message: 'No `v1` signature in the header matches any of the secrets.',
+  },
+  WEBHOOK_SECRET_INVALID: {
+    code: 'CONCORD_WEBHOOK_SECRET_INVALID',
+    retryable: false,
+    message: 'A `whsec_` secret whose rest is not base64 of at least 8 bytes.',
+  },
+} as const);
 
-export type WebhookVerificationCode = (typeof WebhookVerificationCode)[keyof typeof WebhookVerificationCode];
+type VerifyError = (typeof verifyErrors)[keyof typeof verifyErrors];
+export type WebhookVerificationCode = VerifyError['code'];
 
 /**
  * A plain Error with Concord's `code` and `retryable` (not core's ConcordError, which would bring
@@ -39,12 +62,11 @@ export type WebhookVerificationCode = (typeof WebhookVerificationCode)[keyof typ
  */
 export class WebhookVerificationError extends Error {
   readonly retryable = false;
-  constructor(
-    readonly code: WebhookVerificationCode,
-    message: string,
-  ) {
+  readonly code: WebhookVerificationCode;
+  constructor(error: VerifyError, message: string) {
     super(message);
     this.name = 'WebhookVerificationError';
+    this.code = error.code;
   }
 }
 
@@ -63,7 +85,7 @@ export const webhookSigningKey = (secret: string): Uint8Array => {
   const bytes = BASE64.test(encoded) ? Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)) : undefined;
   if (bytes === undefined || bytes.length < MIN_KEY_BYTES) {
     throw new WebhookVerificationError(
-      WebhookVerificationCode.secretInvalid,
+      verifyErrors.WEBHOOK_SECRET_INVALID,
       `a ${SECRET_PREFIX} secret must be followed by base64 of at least ${MIN_KEY_BYTES} bytes`,
     );
   }
@@ -141,13 +163,13 @@ export const verifyWebhook = (input: VerifyWebhookInput): VerifiedWebhook => {
   const signatures = typeof given === 'string' ? given : given?.join(' ');
   if (id === undefined || stamp === undefined || signatures === undefined || signatures === '') {
     throw new WebhookVerificationError(
-      WebhookVerificationCode.headersMissing,
+      verifyErrors.WEBHOOK_HEADERS_MISSING,
       'webhook-id, webhook-timestamp and webhook-signature are required, once each',
     );
   }
   if (!/^\d{1,12}$/.test(stamp)) {
     throw new WebhookVerificationError(
-      WebhookVerificationCode.timestampInvalid,
+      verifyErrors.WEBHOOK_TIMESTAMP_INVALID,
       `webhook-timestamp ${JSON.stringify(stamp.slice(0, 32))} is not Unix seconds`,
     );
   }
@@ -156,13 +178,13 @@ export const verifyWebhook = (input: VerifyWebhookInput): VerifiedWebhook => {
   const nowSeconds = Math.floor((input.now ?? Date.now)() / 1000);
   if (nowSeconds - timestamp > tolerance) {
     throw new WebhookVerificationError(
-      WebhookVerificationCode.timestampTooOld,
+      verifyErrors.WEBHOOK_TIMESTAMP_TOO_OLD,
       `webhook-timestamp is ${nowSeconds - timestamp} s old, over the ${tolerance} s tolerance`,
     );
   }
   if (timestamp - nowSeconds > tolerance) {
     throw new WebhookVerificationError(
-      WebhookVerificationCode.timestampTooNew,
+      verifyErrors.WEBHOOK_TIMESTAMP_TOO_NEW,
       `webhook-timestamp is ${timestamp - nowSeconds} s ahead, over the ${tolerance} s tolerance`,
     );
   }
@@ -178,7 +200,7 @@ export const verifyWebhook = (input: VerifyWebhookInput): VerifiedWebhook => {
   });
   if (!matches) {
     throw new WebhookVerificationError(
-      WebhookVerificationCode.signatureInvalid,
+      verifyErrors.WEBHOOK_SIGNATURE_INVALID,
       'no v1 signature in webhook-signature matches the secret',
     );
   }

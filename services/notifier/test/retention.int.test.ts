@@ -10,7 +10,7 @@ import type { DeliveryRef, DeliveryStore } from '../src/store/deliveries.js';
 import { createNotificationLog, LOG_START } from '../src/store/log.js';
 import type { NotificationLog } from '../src/store/log.js';
 import { tablesFor } from '../src/store/tables.js';
-import { STREAM_RESYNC_CODE } from '../src/stream/session.js';
+import { notifierErrors } from '../src/errors.js';
 import { metricValue, startNotifier, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 import { openStream } from './support/sse-client.js';
@@ -236,7 +236,7 @@ describe('GET /v1/stream after the log was pruned', () => {
     expect(resync?.event).toBe('resync');
     expect(resync?.id).toBe(seenLast);
     expect(JSON.parse(resync?.data ?? '{}')).toMatchObject({
-      code: STREAM_RESYNC_CODE,
+      code: notifierErrors.STREAM_RESYNC_REQUIRED.code,
       prunedThrough: seenLast,
     });
     expect(rest.map((event) => eventIdOf(event.data))).toEqual(['e-pruned-4', 'e-pruned-5']);

@@ -8,7 +8,6 @@ import type { Database } from '@concord/outbox';
 import { createHttpServer, createMetrics } from '@concord/service-kit';
 import type { HttpServer } from '@concord/service-kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerNotifierErrorStatuses } from '../src/errors.js';
 import { registerStreamRoute } from '../src/http/stream.js';
 import type { StreamLimits } from '../src/http/stream.js';
 import { createNotifierMetrics } from '../src/metrics.js';
@@ -83,7 +82,6 @@ afterEach(async () => {
 });
 
 const start = async (options: { count: number; limits?: Partial<StreamLimits> }) => {
-  registerNotifierErrorStatuses();
   const memory = memoryLog(options.count);
   const metrics = createMetrics('notifier-test');
   const server = createHttpServer({ logger: silentLogger, metrics, checks: [], bodyLimit: 1024 });

@@ -1,36 +1,43 @@
-import { ConcordError } from '@concord/core';
-import { registerErrorStatus } from '@concord/service-kit';
+import { busErrors } from '@concord/bus';
+import { ConcordError, defineErrors } from '@concord/core';
 
-/** Stable codes the projector raises. */
-export const ProjectionErrorCode = {
-  /** No backend (or not the named one) declares the aggregate type. */
-  UnsupportedCapability: 'CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY',
-  /** A write was sent to a backend that declares itself read-only. */
-  ReadOnly: 'CONCORD_PROJECTION_READ_ONLY',
-  /** The backend does not implement the requested mode (upsert, rebuild, read). */
-  UnsupportedMode: 'CONCORD_PROJECTION_UNSUPPORTED_MODE',
-  AggregateNotFound: 'CONCORD_AGGREGATE_NOT_FOUND',
-  RebuildRunning: 'CONCORD_PROJECTION_REBUILD_RUNNING',
-  MessageMalformed: 'CONCORD_MESSAGE_MALFORMED',
-} as const;
-
-export type ProjectionErrorCode = (typeof ProjectionErrorCode)[keyof typeof ProjectionErrorCode];
-
-let registered = false;
-
-/** Maps the projector's codes to HTTP statuses (service-kit's registry is process-wide). Idempotent. */
-export const registerProjectionErrorStatuses = (): void => {
-  if (registered) return;
-  registered = true;
-  registerErrorStatus(ProjectionErrorCode.UnsupportedCapability, 422);
-  registerErrorStatus(ProjectionErrorCode.ReadOnly, 409);
-  registerErrorStatus(ProjectionErrorCode.UnsupportedMode, 422);
-  registerErrorStatus(ProjectionErrorCode.RebuildRunning, 409);
-};
+/** The projector's codes: its backends, rebuilds and read API. */
+export const projectorErrors = defineErrors({
+  PROJECTION_UNSUPPORTED_CAPABILITY: {
+    code: 'CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY',
+    retryable: false,
+    status: 422,
+    message: 'No backend (or not the named one) declares the aggregate type.',
+  },
+  PROJECTION_READ_ONLY: {
+    code: 'CONCORD_PROJECTION_READ_ONLY',
+    retryable: false,
+    status: 409,
+    message: 'A write was sent to a backend that declares itself read-only.',
+  },
+  PROJECTION_UNSUPPORTED_MODE: {
+    code: 'CONCORD_PROJECTION_UNSUPPORTED_MODE',
+    retryable: false,
+    status: 422,
+    message: 'The backend does not implement the requested mode (upsert, rebuild, read).',
+  },
+  PROJECTION_REBUILD_RUNNING: {
+    code: 'CONCORD_PROJECTION_REBUILD_RUNNING',
+    retryable: true,
+    status: 409,
+    message: 'A rebuild was asked for while one is running.',
+  },
+  AGGREGATE_NOT_FOUND: {
+    code: 'CONCORD_AGGREGATE_NOT_FOUND',
+    retryable: false,
+    status: 404,
+    message: 'No projection of that aggregate (also for an id no row can hold).',
+  },
+});
 
 export const unsupportedCapability = (backend: string | undefined, aggregateType: string): ConcordError =>
   new ConcordError(
-    ProjectionErrorCode.UnsupportedCapability,
+    projectorErrors.PROJECTION_UNSUPPORTED_CAPABILITY,
     backend === undefined
       ? `No projection backend supports aggregate type ${JSON.stringify(aggregateType)}`
       : `Projection backend ${backend} does not support aggregate type ${JSON.stringify(aggregateType)}`,
@@ -38,26 +45,26 @@ export const unsupportedCapability = (backend: string | undefined, aggregateType
   );
 
 export const readOnly = (backend: string): ConcordError =>
-  new ConcordError(ProjectionErrorCode.ReadOnly, `Projection backend ${backend} is read-only`, {
+  new ConcordError(projectorErrors.PROJECTION_READ_ONLY, `Projection backend ${backend} is read-only`, {
     details: { backend },
   });
 
 export const unsupportedMode = (backend: string, mode: string): ConcordError =>
   new ConcordError(
-    ProjectionErrorCode.UnsupportedMode,
+    projectorErrors.PROJECTION_UNSUPPORTED_MODE,
     `Projection backend ${backend} does not support mode ${mode}`,
     { details: { backend, mode } },
   );
 
 export const aggregateNotFound = (type: string, id: string): ConcordError =>
-  new ConcordError(ProjectionErrorCode.AggregateNotFound, `No projection of ${type} ${id}`, {
+  new ConcordError(projectorErrors.AGGREGATE_NOT_FOUND, `No projection of ${type} ${id}`, {
     details: { type, id },
   });
 
 export const rebuildRunning = (): ConcordError =>
-  new ConcordError(ProjectionErrorCode.RebuildRunning, 'A projection rebuild is already running', {
+  new ConcordError(projectorErrors.PROJECTION_REBUILD_RUNNING, 'A projection rebuild is already running', {
     retryable: true,
   });
 
 export const malformed = (reason: string, cause?: unknown): ConcordError =>
-  new ConcordError(ProjectionErrorCode.MessageMalformed, reason, cause === undefined ? {} : { cause });
+  new ConcordError(busErrors.MESSAGE_MALFORMED, reason, cause === undefined ? {} : { cause });

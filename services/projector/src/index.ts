@@ -8,7 +8,6 @@ export { assertCapable, narrowScope, supportsMode, supportsType } from './backen
 export type { BackendCapabilities, ProjectionBackend, ProjectionMode, RebuildWriter } from './backend.js';
 export { createOrchestrator } from './orchestrator.js';
 export type { BackendOutcome, ProjectionOrchestrator, ReadHit, RebuildTarget } from './orchestrator.js';
-export { ProjectionErrorCode } from './errors.js';
 export type { ProjectionContext, ProjectionRecord, ReadContext, TypeScope, UpsertResult } from './model.js';
 export type { RebuildRequest, RebuildStatus, RebuildSummary, Rebuilder } from './rebuild/rebuilder.js';
 export type { Checkpoint } from './checkpoints.js';

@@ -8,7 +8,6 @@ import type { ProjectionBackend } from './backend.js';
 import { createCheckpoints } from './checkpoints.js';
 import { createProjectionHandler } from './consumer.js';
 import type { ProjectionBatchOptions } from './consumer.js';
-import { registerProjectionErrorStatuses } from './errors.js';
 import { createProjectorMetrics } from './metrics.js';
 import { createOrchestrator } from './orchestrator.js';
 import type { ProjectionOrchestrator } from './orchestrator.js';
@@ -64,7 +63,6 @@ export interface ProjectorModule extends ServiceModule {
  * beside it.
  */
 export const createProjectorModule = (deps: ProjectorModuleDeps): ProjectorModule => {
-  registerProjectionErrorStatuses();
   const schema = deps.schema ?? DEFAULT_SCHEMA;
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ module: 'projector' });

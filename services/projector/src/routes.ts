@@ -2,7 +2,7 @@ import { ConcordError, isPlainObject } from '@concord/core';
 import { isUnstorableText } from '@concord/core/envelope';
 import type { Logger } from '@concord/core';
 import type { Database, EventStore, HistoryEvent } from '@concord/outbox';
-import { exemptFromIdleTimeout } from '@concord/service-kit';
+import { exemptFromIdleTimeout, serviceKitErrors } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
 import type { Checkpoints } from './checkpoints.js';
 import { aggregateNotFound } from './errors.js';
@@ -34,7 +34,7 @@ const rebuildRequest = (body: unknown): { aggregateType?: string } => {
   return { aggregateType: type };
 };
 
-const invalidRequest = (message: string) => new ConcordError('CONCORD_REQUEST_INVALID', message);
+const invalidRequest = (message: string) => new ConcordError(serviceKitErrors.REQUEST_INVALID, message);
 
 const HISTORY_LIMIT = { fallback: 100, max: 500 } as const;
 

@@ -4,14 +4,12 @@ import {
   aggregateNotFound,
   readOnly,
   rebuildRunning,
-  registerProjectionErrorStatuses,
   unsupportedCapability,
   unsupportedMode,
 } from '../src/errors.js';
 
 describe('projection errors at the HTTP edge', () => {
-  it('map to stable codes and statuses', () => {
-    registerProjectionErrorStatuses();
+  it('map to stable codes and the statuses of their table', () => {
     const cases = [
       [unsupportedCapability(undefined, 'note'), 'CONCORD_PROJECTION_UNSUPPORTED_CAPABILITY', 422],
       [readOnly('archive'), 'CONCORD_PROJECTION_READ_ONLY', 409],

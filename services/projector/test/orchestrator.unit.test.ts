@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProjectionBackend, ProjectionMode } from '../src/backend.js';
-import { ProjectionErrorCode } from '../src/errors.js';
+import { projectorErrors } from '../src/errors.js';
 import type { ProjectionContext, ProjectionRecord, TypeScope, UpsertResult } from '../src/model.js';
 import { createOrchestrator } from '../src/orchestrator.js';
 
@@ -143,19 +143,19 @@ describe('projection orchestrator', () => {
       fakeBackend('reader', '*', { modes: ['read'] }),
     ]);
     expect(await codeOf(orchestrator.project(ctx, record('unknown')))).toBe(
-      ProjectionErrorCode.UnsupportedCapability,
+      projectorErrors.PROJECTION_UNSUPPORTED_CAPABILITY.code,
     );
     expect(await codeOf(orchestrator.projectTo('tasks', ctx, record('note')))).toBe(
-      ProjectionErrorCode.UnsupportedCapability,
+      projectorErrors.PROJECTION_UNSUPPORTED_CAPABILITY.code,
     );
     expect(await codeOf(orchestrator.projectTo('archive', ctx, record('task')))).toBe(
-      ProjectionErrorCode.ReadOnly,
+      projectorErrors.PROJECTION_READ_ONLY.code,
     );
     expect(await codeOf(orchestrator.projectTo('reader', ctx, record('task')))).toBe(
-      ProjectionErrorCode.UnsupportedMode,
+      projectorErrors.PROJECTION_UNSUPPORTED_MODE.code,
     );
     expect(await codeOf(orchestrator.projectTo('nobody', ctx, record('task')))).toBe(
-      ProjectionErrorCode.UnsupportedCapability,
+      projectorErrors.PROJECTION_UNSUPPORTED_CAPABILITY.code,
     );
     expect(await codeOf(orchestrator.projectTo('tasks', ctx, record('task')))).toBeUndefined();
   });
@@ -167,10 +167,10 @@ describe('projection orchestrator', () => {
     };
     const orchestrator = createOrchestrator([broken]);
     expect(await codeOf(orchestrator.projectTo('broken', ctx, record('task')))).toBe(
-      ProjectionErrorCode.UnsupportedMode,
+      projectorErrors.PROJECTION_UNSUPPORTED_MODE.code,
     );
     expect(await codeOf(orchestrator.project(ctx, record('task')))).toBe(
-      ProjectionErrorCode.UnsupportedCapability,
+      projectorErrors.PROJECTION_UNSUPPORTED_CAPABILITY.code,
     );
   });
 
@@ -232,7 +232,7 @@ describe('projection orchestrator', () => {
     ]);
     const tasksOnly = createOrchestrator([fakeBackend('tasks', ['task'])]);
     expect(codeOfSync(() => tasksOnly.rebuildTargets(['note']))).toBe(
-      ProjectionErrorCode.UnsupportedCapability,
+      projectorErrors.PROJECTION_UNSUPPORTED_CAPABILITY.code,
     );
   });
 

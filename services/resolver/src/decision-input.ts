@@ -3,15 +3,7 @@ import type { JsonValue } from '@concord/core';
 import type { Conflict } from '@concord/core/conflict';
 import type { FieldChoice, StrategyResult } from '@concord/core/strategy';
 import { storageProblem } from './storable.js';
-
-/** Stable codes of `POST /v1/conflicts/:id/decision` (all 400, except the two service-kit maps). */
-export const DecisionErrorCode = {
-  invalid: 'CONCORD_DECISION_INVALID',
-  unknownField: 'CONCORD_DECISION_UNKNOWN_FIELD',
-  incomplete: 'CONCORD_DECISION_INCOMPLETE',
-  notFound: 'CONCORD_CONFLICT_NOT_FOUND',
-  alreadyDecided: 'CONCORD_CONFLICT_ALREADY_DECIDED',
-} as const;
+import { resolverErrors } from './errors.js';
 
 /** What a person picked for one field: the aggregate's value, the event's, or a value of their own. */
 export type FieldPick =
@@ -38,7 +30,7 @@ interface Problem {
 
 const invalid = (problems: readonly Problem[]): ConcordError =>
   new ConcordError(
-    DecisionErrorCode.invalid,
+    resolverErrors.DECISION_INVALID,
     `invalid decision: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     { details: { problems } },
   );
@@ -107,7 +99,7 @@ export const humanResult = (conflict: Conflict, decision: HumanDecision): Strate
   const unknown = Object.keys(decision.fields).filter((field) => !overlapping.has(field));
   if (unknown.length > 0) {
     throw new ConcordError(
-      DecisionErrorCode.unknownField,
+      resolverErrors.DECISION_UNKNOWN_FIELD,
       `not fields of this conflict: ${unknown.join(', ')} (conflicting fields: ${conflict.overlappingFields.join(', ')})`,
       { details: { unknown, fields: conflict.overlappingFields } },
     );
@@ -116,7 +108,7 @@ export const humanResult = (conflict: Conflict, decision: HumanDecision): Strate
     (field) => decision.fields[field] === undefined && decision.choose === undefined,
   );
   if (missing.length > 0) {
-    throw new ConcordError(DecisionErrorCode.incomplete, `no decision for: ${missing.join(', ')}`, {
+    throw new ConcordError(resolverErrors.DECISION_INCOMPLETE, `no decision for: ${missing.join(', ')}`, {
       details: { missing },
     });
   }

@@ -1,10 +1,11 @@
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import { compilePolicy, createDryRun, formatPolicyProblems, loadPolicy } from '@concord/core/policy';
 import type { CompiledPolicy, DryRunReport, SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Sql } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import type { ConflictReads, PolicyDecisionCursor } from './conflict-records.js';
+import { resolverErrors } from './errors.js';
 
 /** Recorded conflicts read per query: the ledger is read in pages, never all at once. */
 const PAGE = 1_000;
@@ -48,7 +49,7 @@ export const dryRun = async (deps: DryRunDeps, request: DryRunRequest): Promise<
 };
 
 const invalid = (message: string, details: unknown): ConcordError =>
-  new ConcordError('CONCORD_QUERY_INVALID', message, { details });
+  new ConcordError(resolverErrors.QUERY_INVALID, message, { details });
 
 /** The candidate: a YAML (or JSON) text body, or a JSON document. Every problem is reported with its path. */
 export const parseCandidate = (
@@ -65,7 +66,7 @@ export const parseCandidate = (
       : compilePolicy(body ?? null, options);
   if (result.ok) return result.policy;
   throw new ConcordError(
-    'CONCORD_POLICY_INVALID',
+    coreErrors.POLICY_INVALID,
     `The candidate policy is invalid:\n${formatPolicyProblems(result.problems)}`,
     { details: { problems: result.problems } },
   );

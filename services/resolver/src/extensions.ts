@@ -4,6 +4,7 @@ import { ConcordError } from '@concord/core';
 import { createStrategyRegistry } from '@concord/core/strategy';
 import type { SpecFactory, SpecRegistry } from '@concord/core/policy';
 import type { StrategyDefinition, StrategyRegistry } from '@concord/core/strategy';
+import { resolverErrors } from './errors.js';
 
 /**
  * What an extension module gives Concord (its default export, or a function returning it): custom
@@ -24,7 +25,7 @@ export interface Extensions {
 }
 
 const invalid = (module: string, message: string, cause?: unknown): ConcordError =>
-  new ConcordError('CONCORD_EXTENSION_INVALID', `extension ${module}: ${message}`, {
+  new ConcordError(resolverErrors.EXTENSION_INVALID, `extension ${module}: ${message}`, {
     details: { module },
     ...(cause === undefined ? {} : { cause }),
   });

@@ -11,7 +11,7 @@ export type {
   ReloadResult,
 } from './policy/source.js';
 export { defaultPolicyPath } from './policy/default-path.js';
-export { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
+export { humanResult, parseHumanDecision } from './decision-input.js';
 export type { FieldPick, HumanDecision } from './decision-input.js';
 export { refreshConflict, settleChanges } from './conflict.js';
 export { escalationStrategy } from './escalation.js';

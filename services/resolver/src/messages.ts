@@ -1,4 +1,4 @@
-import { decodeJson, encodeJson } from '@concord/bus';
+import { decodeJson, encodeJson, busErrors } from '@concord/bus';
 import { ConcordError, isPlainObject } from '@concord/core';
 import { MessageIds, Topics, isFinalOutcome } from '@concord/core/messages';
 import type { JsonObject } from '@concord/core';
@@ -14,7 +14,7 @@ import type {
 import type { AppliedResolution, OutboxMessage } from '@concord/outbox';
 
 const malformed = (message: string): ConcordError =>
-  new ConcordError('CONCORD_MESSAGE_MALFORMED', `conflict message: ${message}`);
+  new ConcordError(busErrors.MESSAGE_MALFORMED, `conflict message: ${message}`);
 
 const isStringArray = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((item) => typeof item === 'string');

@@ -1,16 +1,12 @@
 import type { MessageBus, RetryOptions, Subscription } from '@concord/bus';
 import { Topics } from '@concord/core/messages';
-import { coreErrors } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
 import type { PhysicalClock } from '@concord/core/versions';
 import type { Database } from '@concord/outbox';
-import { registerErrorStatus } from '@concord/service-kit';
 import type { ServiceMetrics, ServiceModule } from '@concord/service-kit';
-import { DecisionErrorCode } from './decision-input.js';
 import { createResolverMetrics } from './metrics.js';
-import { ReopenErrorCode } from './reopen-input.js';
 import type { PolicySource } from './policy/source.js';
 import { createResolver } from './resolver.js';
 import type { Resolver } from './types.js';
@@ -50,17 +46,6 @@ export interface ResolverModule extends ServiceModule {
   /** Runs one sweep of overdue reviews now; resolves to how many it escalated. */
   sweep(): Promise<number>;
 }
-
-registerErrorStatus(DecisionErrorCode.invalid, 400);
-registerErrorStatus(DecisionErrorCode.unknownField, 400);
-registerErrorStatus(DecisionErrorCode.incomplete, 400);
-registerErrorStatus('CONCORD_QUERY_INVALID', 400);
-registerErrorStatus('CONCORD_INVALID_CURSOR', 400);
-registerErrorStatus(ReopenErrorCode.invalid, 400);
-registerErrorStatus(ReopenErrorCode.pendingReview, 409);
-registerErrorStatus(ReopenErrorCode.limit, 409);
-// A person's decision whose result would not fit a message: nothing written, the review still open.
-registerErrorStatus(coreErrors.AGGREGATE_TOO_LARGE.code, 413);
 
 /**
  * The resolver (DESIGN §4–§7): consumes `concord.conflicts.detected`, decides with the policy, writes

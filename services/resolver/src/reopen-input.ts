@@ -3,16 +3,7 @@ import { compilePolicy } from '@concord/core/policy';
 import type { CompiledPolicy, SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
 import { storageProblem } from './storable.js';
-
-/** Stable codes of `POST /v1/conflicts/:id/reopen` (besides `CONCORD_CONFLICT_NOT_FOUND`, 404). */
-export const ReopenErrorCode = {
-  /** 400: the body, with every problem and its path in `details.problems`. */
-  invalid: 'CONCORD_REOPEN_INVALID',
-  /** 409: the conflict is in review already; decide it (`POST …/decision`) instead. */
-  pendingReview: 'CONCORD_CONFLICT_PENDING_REVIEW',
-  /** 409: the conflict was reopened as often as its derived ids allow (core's `MAX_REOPENS`). */
-  limit: 'CONCORD_CONFLICT_REOPEN_LIMIT',
-} as const;
+import { resolverErrors } from './errors.js';
 
 /**
  * A reopen: who and why, and how to decide again — back into review (no policy), or at once by the
@@ -39,7 +30,7 @@ const MAX_REASON = 2000;
 
 const invalid = (problems: readonly Problem[]): ConcordError =>
   new ConcordError(
-    ReopenErrorCode.invalid,
+    resolverErrors.REOPEN_INVALID,
     `invalid reopen: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     { details: { problems } },
   );

@@ -12,11 +12,10 @@ import type { Database, EventStore, ResolutionStore, Tx } from '@concord/outbox'
 import { settleChanges } from './conflict.js';
 import type { ConflictRow, ResolverRepo } from './conflict-records.js';
 import type { createDecisionWrites } from './decision-writes.js';
-import { DecisionErrorCode } from './decision-input.js';
 import type { PolicySource } from './policy/source.js';
-import { ReopenErrorCode } from './reopen-input.js';
 import type { ReopenInput } from './reopen-input.js';
 import type { DecisionObservation, DecisionView } from './types.js';
+import { resolverErrors } from './errors.js';
 
 /** How long a reopened conflict's review runs when no rule of the policy sets a review timeout: a day. */
 export const DEFAULT_REOPEN_REVIEW_MS = 24 * 60 * 60 * 1000;
@@ -63,7 +62,9 @@ export interface ReopenOptions {
 }
 
 const notFound = (conflictId: string) =>
-  new ConcordError(DecisionErrorCode.notFound, `no conflict ${conflictId}`, { details: { conflictId } });
+  new ConcordError(resolverErrors.CONFLICT_NOT_FOUND, `no conflict ${conflictId}`, {
+    details: { conflictId },
+  });
 
 const sideOf = (
   record: DecisionRecord,
@@ -176,7 +177,7 @@ export const createReopen = (options: ReopenOptions) => {
     const { conflict } = row;
     if (row.status === 'pending_review') {
       throw new ConcordError(
-        ReopenErrorCode.pendingReview,
+        resolverErrors.CONFLICT_PENDING_REVIEW,
         `conflict ${row.conflictId} is in review already: decide it instead`,
         { details: { conflictId: row.conflictId, status: row.status, dueAt: row.dueAt } },
       );
@@ -184,7 +185,7 @@ export const createReopen = (options: ReopenOptions) => {
     const round = row.reopens + 1;
     if (round > MAX_REOPENS) {
       throw new ConcordError(
-        ReopenErrorCode.limit,
+        resolverErrors.CONFLICT_REOPEN_LIMIT,
         `conflict ${row.conflictId} was reopened ${row.reopens} times, the most a conflict can be`,
         { details: { conflictId: row.conflictId, reopens: row.reopens } },
       );

@@ -4,7 +4,7 @@ import type { JsonValue } from '@concord/core';
 import type { Conflict, WriteProvenance } from '@concord/core/conflict';
 import type { DecisionRecord } from '@concord/core/decision';
 import type { VersionVector } from '@concord/core/versions';
-import { quoteSchema } from '@concord/outbox';
+import { quoteSchema, outboxErrors } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type {
   ConflictRow,
@@ -105,7 +105,7 @@ const decodeCursor = (cursor: string): [number, string] => {
   } catch {
     // reported below
   }
-  throw new ConcordError('CONCORD_INVALID_CURSOR', 'The cursor is not one this server issued', {
+  throw new ConcordError(outboxErrors.INVALID_CURSOR, 'The cursor is not one this server issued', {
     details: { cursor },
   });
 };

@@ -9,11 +9,12 @@ import type { PhysicalClock } from '@concord/core/versions';
 import type { Database, EventStore, ResolutionStore, Tx } from '@concord/outbox';
 import { settleChanges } from './conflict.js';
 import type { createDecisionWrites } from './decision-writes.js';
-import { DecisionErrorCode, humanResult, parseHumanDecision } from './decision-input.js';
+import { humanResult, parseHumanDecision } from './decision-input.js';
 import { escalationStrategy } from './escalation.js';
 import type { PolicySource } from './policy/source.js';
 import type { ConflictRow, LedgerDecidedBy, ResolverRepo } from './conflict-records.js';
 import type { DecisionObservation, DecisionView } from './types.js';
+import { resolverErrors } from './errors.js';
 
 export interface ReviewsOptions {
   readonly db: Database;
@@ -239,13 +240,13 @@ export const createReviews = (options: ReviewsOptions) => {
       const done = await db.withTransaction(async (tx) => {
         const row = await lockReview(tx, conflictId, (locked) => repo.lockConflict(locked, conflictId));
         if (row === undefined) {
-          throw new ConcordError(DecisionErrorCode.notFound, `no conflict ${conflictId}`, {
+          throw new ConcordError(resolverErrors.CONFLICT_NOT_FOUND, `no conflict ${conflictId}`, {
             details: { conflictId },
           });
         }
         if (row.status !== 'pending_review') {
           throw new ConcordError(
-            DecisionErrorCode.alreadyDecided,
+            resolverErrors.CONFLICT_ALREADY_DECIDED,
             `conflict ${conflictId} is already ${row.status}`,
             { details: { conflictId, status: row.status, ledgerId: row.ledgerId } },
           );

@@ -1,16 +1,16 @@
-import { ConcordError, isPlainObject } from '@concord/core';
+import { ConcordError, coreErrors, isPlainObject } from '@concord/core';
 import type { SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Database } from '@concord/outbox';
-import { FORBIDDEN, subjectOf } from '@concord/service-kit';
+import { serviceKitErrors, subjectOf } from '@concord/service-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DecisionErrorCode } from './decision-input.js';
 import { registerDryRun } from './dry-run.js';
 import { parseReopen } from './reopen-input.js';
 import type { PolicySource } from './policy/source.js';
 import { CONFLICT_STATUSES } from './conflict-records.js';
 import type { ConflictRow, ConflictStatus, LedgerRow } from './conflict-records.js';
 import type { Resolver } from './types.js';
+import { resolverErrors } from './errors.js';
 
 export interface RoutesDeps {
   readonly resolver: Resolver;
@@ -22,7 +22,7 @@ export interface RoutesDeps {
 }
 
 const queryError = (message: string, details?: unknown): ConcordError =>
-  new ConcordError('CONCORD_QUERY_INVALID', message, details === undefined ? {} : { details });
+  new ConcordError(resolverErrors.QUERY_INVALID, message, details === undefined ? {} : { details });
 
 const summary = (row: ConflictRow) => ({
   id: row.conflictId,
@@ -93,7 +93,7 @@ const asSubject = (request: FastifyRequest): unknown => {
   const claimed = body['userId'];
   if (claimed !== undefined && claimed !== subject) {
     throw new ConcordError(
-      FORBIDDEN,
+      serviceKitErrors.FORBIDDEN,
       `userId must be the authenticated subject (${JSON.stringify(subject)})`,
       {
         details: { userId: claimed, subject },
@@ -140,7 +140,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     const { id } = request.params as { id: string };
     const row = await resolver.conflicts.get(db, id);
     if (row === undefined) {
-      throw new ConcordError(DecisionErrorCode.notFound, `no conflict ${id}`, {
+      throw new ConcordError(resolverErrors.CONFLICT_NOT_FOUND, `no conflict ${id}`, {
         details: { conflictId: id },
       });
     }
@@ -151,7 +151,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     const { id } = request.params as { id: string };
     await resolver.decideByHuman(id, asSubject(request));
     const row = await resolver.conflicts.get(db, id);
-    if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
+    if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 
@@ -165,7 +165,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
       }),
     );
     const row = await resolver.conflicts.get(db, id);
-    if (row === undefined) throw new ConcordError('CONCORD_INTERNAL', `conflict ${id} vanished`);
+    if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 };

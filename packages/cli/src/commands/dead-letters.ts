@@ -1,6 +1,6 @@
 import type { Command, CommandContext, OptionSpec, OptionValues } from '../command.js';
 import { booleanOption, stringOption } from '../command.js';
-import { ExitCode, usageError } from '../errors.js';
+import { ExitCode, SERVER_DEAD_LETTER_KIND_UNAVAILABLE, usageError } from '../errors.js';
 import type { ConcordClient } from '../http.js';
 import { httpFailure, readJson, serverErrorOf } from '../http.js';
 import { writeJson, writeLine } from '../io.js';
@@ -115,8 +115,7 @@ const fetchPage = async (
   });
   const body = await readJson(response);
   if (response.ok) return body as Page;
-  if (!options.named && serverErrorOf(body)?.code === 'CONCORD_DEAD_LETTER_KIND_UNAVAILABLE')
-    return undefined;
+  if (!options.named && serverErrorOf(body)?.code === SERVER_DEAD_LETTER_KIND_UNAVAILABLE) return undefined;
   throw httpFailure(response, body);
 };
 

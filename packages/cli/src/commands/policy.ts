@@ -1,3 +1,4 @@
+import { coreErrors } from '@concord/core';
 import { loadPolicy } from '@concord/core/policy';
 import type { PolicyProblem } from '@concord/core/policy';
 import type { Command } from '../command.js';
@@ -159,7 +160,7 @@ export const policyDryRun: Command = {
     if (!response.ok) {
       const failure = httpFailure(response, body);
       const problems = (failure.details as { problems?: PolicyProblem[] } | undefined)?.problems;
-      if (failure.code !== 'CONCORD_POLICY_INVALID' || !Array.isArray(problems)) throw failure;
+      if (failure.code !== coreErrors.POLICY_INVALID.code || !Array.isArray(problems)) throw failure;
       const where = located(policyLocator(input.text), problems);
       if (global.json) writeJson(io.stdout, { file: input.name, ok: false, problems: where });
       else {

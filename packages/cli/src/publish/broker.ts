@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createBus, encodeJson, namespacedBus } from '@concord/bus';
+import { busErrors, createBus, encodeJson, namespacedBus } from '@concord/bus';
 import type { BusConfig, MessageBus, OutgoingMessage } from '@concord/bus';
 import { Topics } from '@concord/core/messages';
 import { CliError, ExitCode } from '../errors.js';
@@ -107,7 +107,7 @@ export const publishToBroker = async (options: {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     throw new CliError(
-      code === 'CONCORD_BUS_UNAVAILABLE' ? ExitCode.unreachable : ExitCode.failed,
+      code === busErrors.BUS_UNAVAILABLE.code ? ExitCode.unreachable : ExitCode.failed,
       `publishing to ${target.broker} failed: ${(error as Error).message}`,
       { cause: error, ...(typeof code === 'string' ? { code } : {}) },
     );

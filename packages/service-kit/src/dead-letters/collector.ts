@@ -1,5 +1,6 @@
 import { DLQ_HEADERS, dlqTopic } from '@concord/bus';
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
+import { coreErrors } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { createBusDeadLetterStore } from '@concord/outbox';
 import type { BusDeadLetterStore, Database } from '@concord/outbox';
@@ -79,7 +80,7 @@ export const createDeadLetterCollector = (options: DeadLetterCollectorOptions): 
       key: message.key,
       headers,
       payload: message.payload,
-      errorCode: message.headers[DLQ_HEADERS.errorCode] ?? 'CONCORD_INTERNAL',
+      errorCode: message.headers[DLQ_HEADERS.errorCode] ?? coreErrors.INTERNAL.code,
       error: message.headers[DLQ_HEADERS.reason] ?? 'dead-lettered by the broker',
       attempts: Number.isSafeInteger(attempts) && attempts > 0 ? attempts : 1,
     });

@@ -1,5 +1,6 @@
 import { ConcordError, isPlainObject } from '@concord/core';
 import { isUnstorableText } from '@concord/core/envelope';
+import { serviceKitErrors } from '../errors.js';
 import { DEAD_LETTER_KINDS } from './types.js';
 import type { DeadLetterFilter, DeadLetterFilterName, DeadLetterKind } from './types.js';
 
@@ -8,7 +9,7 @@ const FILTERS: readonly DeadLetterFilterName[] = ['topic', 'group', 'subscriptio
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export const invalid = (message: string): ConcordError =>
-  new ConcordError('CONCORD_REQUEST_INVALID', message);
+  new ConcordError(serviceKitErrors.REQUEST_INVALID, message);
 
 export const kindOf = (raw: unknown): DeadLetterKind => {
   if (typeof raw === 'string' && (DEAD_LETTER_KINDS as readonly string[]).includes(raw)) {

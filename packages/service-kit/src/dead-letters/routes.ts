@@ -1,7 +1,7 @@
 import { ConcordError } from '@concord/core';
 import { isUnstorableText } from '@concord/core/envelope';
 import type { FastifyInstance } from 'fastify';
-import { deadLetterErrors } from './errors.js';
+import { serviceKitErrors } from '../errors.js';
 import { cursorOf, filterOf, kindOf, limitOf, replayRequestOf } from './request.js';
 import { LIST_SCHEMA, REPLAY_MANY_SCHEMA, REPLAY_ONE_SCHEMA } from './schemas.js';
 import type { DeadLetterKind, DeadLetterSource } from './types.js';
@@ -25,7 +25,7 @@ export const registerDeadLetterRoutes = (
     const source = byKind.get(kind);
     if (source === undefined) {
       throw new ConcordError(
-        deadLetterErrors.DEAD_LETTER_KIND_UNAVAILABLE,
+        serviceKitErrors.DEAD_LETTER_KIND_UNAVAILABLE,
         `this service keeps no ${kind} dead letters (it keeps: ${[...byKind.keys()].join(', ')})`,
         { details: { kind, kinds: [...byKind.keys()] } },
       );
@@ -56,7 +56,7 @@ export const registerDeadLetterRoutes = (
       const { id } = request.params;
       const notFound = () =>
         new ConcordError(
-          deadLetterErrors.DEAD_LETTER_NOT_FOUND,
+          serviceKitErrors.DEAD_LETTER_NOT_FOUND,
           `no ${kind} dead letter ${JSON.stringify(id)}`,
           {
             details: { kind, id },
@@ -67,7 +67,7 @@ export const registerDeadLetterRoutes = (
       const outcome = await source.replay([id]);
       const refused = outcome.refused[0];
       if (refused !== undefined) {
-        throw new ConcordError(deadLetterErrors.DEAD_LETTER_NOT_REPLAYABLE, refused.message, {
+        throw new ConcordError(serviceKitErrors.DEAD_LETTER_NOT_REPLAYABLE, refused.message, {
           details: { kind, id, reason: refused.reason },
         });
       }

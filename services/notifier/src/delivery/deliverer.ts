@@ -5,7 +5,7 @@ import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
 import { runInSpan } from '@concord/bus';
 import { CLOUDEVENT_CONTENT_TYPE, formatNotification } from '../cloudevent.js';
-import { NotifierErrorCode, notifierError } from '../errors.js';
+import { notifierErrors } from '../errors.js';
 import { maskUrl } from '../mask-url.js';
 import type { NotifierMetrics } from '../metrics.js';
 import { DelayJobError } from '../queue/port.js';
@@ -138,8 +138,8 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
           response = await options.send({ url: target.url, body, headers, timeoutMs: options.timeoutMs });
         } catch (error) {
           if (isConcordError(error)) throw error;
-          throw notifierError(
-            NotifierErrorCode.deliveryFailed,
+          throw new ConcordError(
+            notifierErrors.WEBHOOK_DELIVERY_FAILED,
             `webhook request failed: ${messageOf(error)}`,
             {
               retryable: true,
@@ -148,10 +148,14 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
           );
         }
         if (response.status < 200 || response.status >= 300) {
-          throw notifierError(NotifierErrorCode.deliveryFailed, `webhook answered ${response.status}`, {
-            retryable: true,
-            details: { status: response.status },
-          });
+          throw new ConcordError(
+            notifierErrors.WEBHOOK_DELIVERY_FAILED,
+            `webhook answered ${response.status}`,
+            {
+              retryable: true,
+              details: { status: response.status },
+            },
+          );
         }
         return response.status;
       });

@@ -3,8 +3,9 @@ import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { NotifierErrorCode, notifierError } from '../errors.js';
+import { notifierErrors } from '../errors.js';
 import { isPrivateAddress } from '../url-guard.js';
+import { ConcordError } from '@concord/core';
 
 export interface WebhookRequest {
   readonly url: string;
@@ -29,8 +30,8 @@ type LookupCallback = (
 ) => void;
 
 const forbidden = (hostname: string, address: string) =>
-  notifierError(
-    NotifierErrorCode.urlPrivate,
+  new ConcordError(
+    notifierErrors.WEBHOOK_URL_PRIVATE,
     `webhook host ${hostname} resolved to private address ${address}`,
     {
       retryable: false,

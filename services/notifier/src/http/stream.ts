@@ -1,10 +1,10 @@
 import { ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
-import { exemptFromIdleTimeout } from '@concord/service-kit';
+import { exemptFromIdleTimeout, serviceKitErrors } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { parseFormat } from '../cloudevent.js';
-import { NotifierErrorCode, notifierError } from '../errors.js';
+import { notifierErrors } from '../errors.js';
 import { compileFilter, filterFromQuery } from '../filter.js';
 import type { NotifierMetrics } from '../metrics.js';
 import type { LogPosition, NotificationLog } from '../store/log.js';
@@ -52,8 +52,8 @@ const lastEventIdOf = (header: string | string[] | undefined, query: unknown): s
   const raw = (fromHeader ?? fromQuery)?.trim();
   if (raw === undefined || raw === '') return undefined;
   if (!/^\d{1,19}$/.test(raw) || BigInt(raw) > 9223372036854775807n) {
-    throw notifierError(
-      NotifierErrorCode.cursorInvalid,
+    throw new ConcordError(
+      notifierErrors.STREAM_CURSOR_INVALID,
       'Last-Event-ID must be a notification id (a non-negative integer)',
     );
   }
@@ -79,16 +79,16 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
 
   const take = (client: string): (() => void) => {
     if (open >= limits.maxStreams) {
-      throw notifierError(
-        NotifierErrorCode.streamLimit,
+      throw new ConcordError(
+        notifierErrors.STREAM_LIMIT,
         `the notifier serves at most ${limits.maxStreams} streams; try again later`,
         { retryable: true },
       );
     }
     const mine = perClient.get(client) ?? 0;
     if (mine >= limits.maxPerClient) {
-      throw notifierError(
-        NotifierErrorCode.streamClientLimit,
+      throw new ConcordError(
+        notifierErrors.STREAM_CLIENT_LIMIT,
         `at most ${limits.maxPerClient} streams per client`,
         { retryable: true },
       );
@@ -111,7 +111,9 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
     { config: { scope: 'events:read' } },
     async (request, reply) => {
       if (closing)
-        throw new ConcordError('CONCORD_NOT_READY', 'the notifier is shutting down', { retryable: true });
+        throw new ConcordError(serviceKitErrors.NOT_READY, 'the notifier is shutting down', {
+          retryable: true,
+        });
       const matches = compileFilter(filterFromQuery(request.query));
       const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.lastEventId);
       const format = parseFormat(request.query.format);

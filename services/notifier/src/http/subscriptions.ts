@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { ConcordError } from '@concord/core';
 import { findUnstorableText, isUnstorableText } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { NOTIFICATION_FORMATS } from '../cloudevent.js';
-import { NotifierErrorCode, notifierError } from '../errors.js';
+import { notifierErrors } from '../errors.js';
 import { parseFilter } from '../filter.js';
 import { maskUrl } from '../mask-url.js';
 import type { DeliveryStore } from '../store/deliveries.js';
@@ -52,7 +53,7 @@ const rotationSchema = z.object({
 });
 
 const invalidBody = (message: string, issues: readonly z.core.$ZodIssue[]) =>
-  notifierError(NotifierErrorCode.subscriptionInvalid, message, {
+  new ConcordError(notifierErrors.SUBSCRIPTION_INVALID, message, {
     details: issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
   });
 
@@ -61,7 +62,7 @@ const refuseUnstorable = (body: unknown): void => {
   const unstorable = findUnstorableText(body, '');
   if (unstorable === undefined) return;
   const where = unstorable.path === '' ? 'the body' : unstorable.path;
-  throw notifierError(NotifierErrorCode.subscriptionInvalid, `${where} ${unstorable.why}`, {
+  throw new ConcordError(notifierErrors.SUBSCRIPTION_INVALID, `${where} ${unstorable.why}`, {
     details: [{ path: unstorable.path, message: unstorable.why }],
   });
 };
@@ -97,7 +98,7 @@ export const registerSubscriptionRoutes = (
   const newId = options.newId ?? randomUUID;
 
   const notFound = (id: string) =>
-    notifierError(NotifierErrorCode.subscriptionNotFound, `subscription ${id} not found`);
+    new ConcordError(notifierErrors.SUBSCRIPTION_NOT_FOUND, `subscription ${id} not found`);
 
   // No subscription has an id Postgres cannot store (U+0000): not found, without a failed query.
   const found = async (id: string) => {

@@ -1,9 +1,9 @@
-import { isRetryable, silentLogger } from '@concord/core';
+import { isRetryable, silentLogger, ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { DelayedError, Queue, Worker } from 'bullmq';
 import type { Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { NotifierErrorCode, notifierError } from '../errors.js';
+import { notifierErrors } from '../errors.js';
 import { isDelayJob, retryDelay } from './port.js';
 import type { JobQueue, JobWorkerOptions, RetrySettings } from './port.js';
 
@@ -74,7 +74,7 @@ export const createBullMqJobQueue = <T>(options: BullMqJobQueueOptions): JobQueu
     name: 'bullmq',
     durable: true,
     async enqueue(jobs) {
-      if (closed) throw notifierError(NotifierErrorCode.queueClosed, 'job queue is closed');
+      if (closed) throw new ConcordError(notifierErrors.JOB_QUEUE_CLOSED, 'job queue is closed');
       if (jobs.length === 0) return;
       await queue.addBulk(
         jobs.map((job) => ({

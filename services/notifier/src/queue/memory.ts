@@ -1,8 +1,8 @@
 import { realTimers } from '@concord/bus';
 import type { Timers } from '@concord/bus';
-import { isRetryable, silentLogger } from '@concord/core';
+import { isRetryable, silentLogger, ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
-import { NotifierErrorCode, notifierError } from '../errors.js';
+import { notifierErrors } from '../errors.js';
 import { isDelayJob, retryDelay } from './port.js';
 import type { Job, JobQueue, JobWorkerOptions, RetrySettings } from './port.js';
 
@@ -98,7 +98,8 @@ export const createMemoryJobQueue = <T>(options: MemoryJobQueueOptions): JobQueu
     name: 'memory',
     durable: false,
     enqueue(jobs) {
-      if (closed) return Promise.reject(notifierError(NotifierErrorCode.queueClosed, 'job queue is closed'));
+      if (closed)
+        return Promise.reject(new ConcordError(notifierErrors.JOB_QUEUE_CLOSED, 'job queue is closed'));
       for (const job of jobs) {
         if (entries.has(job.id)) continue;
         const entry: Entry<T> = { job, failures: 0 };

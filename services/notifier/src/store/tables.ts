@@ -1,4 +1,5 @@
 import { ConcordError } from '@concord/core';
+import { serviceKitErrors } from '@concord/service-kit';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -18,7 +19,7 @@ export interface Tables {
 export const tablesFor = (schema: string): Tables => {
   if (!IDENT.test(schema)) {
     throw new ConcordError(
-      'CONCORD_CONFIG_INVALID',
+      serviceKitErrors.CONFIG_INVALID,
       `schema ${JSON.stringify(schema)} must match ${IDENT.source}`,
     );
   }

@@ -8,6 +8,7 @@ import type { Notification } from '../notification.js';
 import { comparePositions } from '../store/log.js';
 import type { LogEntry, LogPosition, NotificationLog } from '../store/log.js';
 import type { NotificationFeed } from './feed.js';
+import { notifierErrors } from '../errors.js';
 
 export interface StreamSessionOptions {
   readonly response: ServerResponse;
@@ -44,9 +45,6 @@ export interface StreamSession {
 export const formatEvent = (notification: Notification, format: NotificationFormat = 'json'): string =>
   `id: ${notification.id}\nevent: ${notification.kind}\ndata: ${formatNotification(notification, format)}\n\n`;
 
-/** The code of the `resync` event: notifications after the client's position were pruned. */
-export const STREAM_RESYNC_CODE = 'CONCORD_STREAM_RESYNC_REQUIRED';
-
 /**
  * Tells the client that notifications after its position are gone (pruned by retention), so it must
  * reload the state it keeps from the API. Its `id` is the pruned position's, so a client that
@@ -54,7 +52,7 @@ export const STREAM_RESYNC_CODE = 'CONCORD_STREAM_RESYNC_REQUIRED';
  */
 export const formatResync = (prunedThrough: LogPosition): string => {
   const data = {
-    code: STREAM_RESYNC_CODE,
+    code: notifierErrors.STREAM_RESYNC_REQUIRED.code,
     message: 'notifications after Last-Event-ID were pruned; reload state, then continue with this stream',
     prunedThrough: prunedThrough.id,
   };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname } from 'node:path';
-import { ConcordError } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import { formatPolicyProblems, loadPolicy } from '@concord/core/policy';
 import type { Logger } from '@concord/core';
 import type { CompiledPolicy, PolicyProblem, SpecRegistry } from '@concord/core/policy';
@@ -84,12 +84,12 @@ export const openPolicySource = async (options: PolicySourceOptions): Promise<Po
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new ConcordError('CONCORD_POLICY_INVALID', `cannot read policy file ${path}`, { cause });
+    throw new ConcordError(coreErrors.POLICY_INVALID, `cannot read policy file ${path}`, { cause });
   }
   const first = compile(options, text);
   if (!first.ok) {
     throw new ConcordError(
-      'CONCORD_POLICY_INVALID',
+      coreErrors.POLICY_INVALID,
       `invalid policy ${path}:\n${formatPolicyProblems(first.problems)}`,
       { details: { path, problems: first.problems } },
     );
