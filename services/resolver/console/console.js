@@ -46,15 +46,9 @@ async function request(path, init = {}) {
     },
   });
   const body = await response.json().catch(() => undefined);
-  if (!response.ok) {
-    const error = body?.error;
-    throw new ApiError(
-      response.status,
-      error?.code ?? `HTTP_${response.status}`,
-      error?.message ?? `HTTP ${response.status}`,
-    );
-  }
-  return body;
+  if (response.ok) return body;
+  const { code = `HTTP_${response.status}`, message = `HTTP ${response.status}` } = body?.error ?? {};
+  throw new ApiError(response.status, code, message);
 }
 
 function showMessage(text) {
