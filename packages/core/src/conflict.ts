@@ -1,6 +1,5 @@
 /** The conflict model (DESIGN §3): classification, aggregate state, applying changes. */
 export type {
-  ClassifyRejectionCode,
   AggregateState,
   Classification,
   Conflict,

@@ -1,7 +1,7 @@
 /** The event envelope (DESIGN §2): validation, limits, CloudEvents, storable text. */
 export { DEFAULT_ENVELOPE_LIMITS } from './envelope/types.js';
 export type { EnvelopeLimits, EventEnvelope } from './envelope/types.js';
-export type { EventErrorCode, EventProblem } from './envelope/codes.js';
+export type { EventProblem } from './envelope/codes.js';
 export {
   escapeUnstorable,
   findNonJson,

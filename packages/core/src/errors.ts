@@ -22,11 +22,6 @@ export interface ErrorDefinition<Code extends string = string> {
   readonly message: string;
 }
 
-/** A package's error table: each entry's code is `CONCORD_` and its key. */
-export type ErrorTable<Keys extends string = string> = {
-  readonly [K in Keys]: ErrorDefinition<`CONCORD_${K}`>;
-};
-
 /**
  * A package's error table, checked: every entry's code is `CONCORD_` followed by its key, so a use
  * site reads `ingestErrors.OVERLOADED` for `CONCORD_OVERLOADED` in every package alike.

@@ -4,7 +4,6 @@
  * `/messages`. Every entry exports what other packages use, nothing more (`pnpm lint:exports`).
  */
 export { ConcordError, coreErrors, defineErrors, isConcordError, isRetryable, errorCode } from './errors.js';
-export type { ErrorDefinition, ErrorTable } from './errors.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { backoffDelay } from './backoff.js';
