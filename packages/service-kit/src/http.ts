@@ -8,6 +8,9 @@ import type { HttpAccess } from './access.js';
 import type { RouteScope } from './auth.js';
 import { registerCompression } from './compression.js';
 import { serviceKitErrors, toHttpError } from './errors.js';
+import { HEALTH_SCHEMA, METRICS_SCHEMA, READINESS_SCHEMA } from './http-schemas.js';
+import type { DocumentedRoute } from './openapi-document.js';
+import { CONCORD_VERSION, registerOpenApiRoutes } from './openapi-routes.js';
 
 /** A dependency `/readyz` asks about: a database pool, a broker connection. */
 export interface ReadinessCheck {
@@ -25,6 +28,8 @@ export interface HttpServerOptions {
   readonly timeouts?: Partial<HttpTimeouts>;
   /** Authentication, CORS and the rate limit; default {@link OPEN_ACCESS} (authentication off). */
   readonly access?: HttpAccess;
+  /** The service's name, in the title of its OpenAPI document (`/openapi.json`). */
+  readonly service?: string;
 }
 
 /** A registered route and the scope it declares (undefined: none, refused). */
@@ -119,11 +124,36 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   let accepting = true;
   registerCompression(app, options.bodyLimit);
   registerAccessControl(app, options.access ?? OPEN_ACCESS);
-  const routes: RouteInfo[] = [];
+  // Route schemas are the API's contract as `/openapi.json` publishes it; they do not change what a
+  // route does. Handlers validate their input themselves, answering with the stable codes of DESIGN §5
+  // (Fastify's validation would coerce, fill defaults and answer its own errors), and responses are
+  // serialized as they are (a schema-driven serializer silently drops members a schema does not list).
+  // The OpenAPI coverage test checks real requests and responses against the schemas.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  const routes: (RouteInfo & Pick<DocumentedRoute, 'schema'>)[] = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
-      if (method !== 'HEAD') routes.push({ method, url: route.url, scope: route.config?.scope });
+      if (method !== 'HEAD') {
+        const schema = route.schema as DocumentedRoute['schema'];
+        routes.push({ method, url: route.url, scope: route.config?.scope, schema });
+      }
     }
+  });
+  registerOpenApiRoutes(app, {
+    info: {
+      // The all-in-one's service name is `concord`: its document is Concord's whole API.
+      title:
+        options.service === undefined || options.service === 'concord'
+          ? 'Concord'
+          : `Concord ${options.service}`,
+      version: CONCORD_VERSION,
+      description:
+        'The HTTP API of Concord (docs/DESIGN.md §5). Errors are `{ error: { code, message, details? } }` ' +
+        'with the codes of docs/errors.md. With authentication on (CONCORD_AUTH_*), every operation but ' +
+        'the public ones needs a bearer token (a JWT or an API key) holding the scope it lists.',
+    },
+    routes: () => routes,
   });
 
   app.addHook('onResponse', (request, reply, done) => {
@@ -144,8 +174,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   });
 
   // For orchestrators' probes: open whatever the authentication settings.
-  app.get('/healthz', { config: { scope: 'public' } }, () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { scope: 'public' } }, async (_request, reply) => {
+  app.get('/healthz', { config: { scope: 'public' }, schema: HEALTH_SCHEMA }, () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { scope: 'public' }, schema: READINESS_SCHEMA }, async (_request, reply) => {
     const results = await Promise.all(
       options.checks.map(async (check) => [check.name, accepting && (await check.isReady())] as const),
     );
@@ -155,14 +185,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       checks: Object.fromEntries(results),
     });
   });
-  app.get('/metrics', { config: { scope: 'admin' } }, async (_request, reply) =>
+  app.get('/metrics', { config: { scope: 'admin' }, schema: METRICS_SCHEMA }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
   );
 
   let closed: Promise<void> | undefined;
   return {
     app,
-    routes: () => [...routes],
+    routes: () => routes.map(({ method, url, scope }) => ({ method, url, scope })),
     markNotReady: () => {
       accepting = false;
     },

@@ -68,6 +68,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     { name: 'modules', isReady: () => started },
   ];
   const http = createHttpServer({
+    service: options.service,
     logger: options.logger,
     metrics: options.metrics,
     checks,

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { serviceKitErrors } from './errors.js';
+import { errorResponse } from './openapi-schemas.js';
 
 /** The types a static page is made of; any other file is not served. */
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -75,9 +76,55 @@ export function registerStaticFiles(app: FastifyInstance, options: StaticFilesOp
   };
 
   const config = { scope: 'public' as const };
-  app.get(prefix, { config }, (_request, reply) => reply.redirect(`${prefix}/`, 308));
-  app.get(`${prefix}/`, { config }, (_request, reply) => send(reply, ['index.html']));
-  app.get<{ Params: { '*': string } }>(`${prefix}/*`, { config }, (request, reply) =>
-    send(reply, request.params['*'].split('/')),
+  const name = prefix.replace(
+    /[^A-Za-z0-9]+(.)?/g,
+    (_match, c: string | undefined) => c?.toUpperCase() ?? '',
+  );
+  const page = { tags: ['pages'], summary: `The ${prefix}/ page` };
+  const text = (types: readonly string[]): Record<string, { schema: { type: 'string' } }> =>
+    Object.fromEntries(types.map((type) => [type.split(';')[0] ?? type, { schema: { type: 'string' } }]));
+  app.get(
+    prefix,
+    {
+      config,
+      schema: {
+        ...page,
+        operationId: `get${name}Redirect`,
+        response: { 308: { description: `Redirects to ${prefix}/.`, type: 'null' } },
+      },
+    },
+    (_request, reply) => reply.redirect(`${prefix}/`, 308),
+  );
+  app.get(
+    `${prefix}/`,
+    {
+      config,
+      schema: {
+        ...page,
+        operationId: `get${name}Page`,
+        response: { 200: { description: 'The page.', content: text(['text/html']) } },
+      },
+    },
+    (_request, reply) => send(reply, ['index.html']),
+  );
+  app.get<{ Params: { '*': string } }>(
+    `${prefix}/*`,
+    {
+      config,
+      schema: {
+        ...page,
+        operationId: `get${name}File`,
+        summary: `A file of the ${prefix}/ page`,
+        params: {
+          type: 'object',
+          properties: { '*': { type: 'string', description: 'The file’s path under the page.' } },
+        },
+        response: {
+          200: { description: 'The file.', content: text(Object.values(CONTENT_TYPES)) },
+          404: errorResponse('No such file (CONCORD_NOT_FOUND).'),
+        },
+      },
+    },
+    (request, reply) => send(reply, request.params['*'].split('/')),
   );
 }

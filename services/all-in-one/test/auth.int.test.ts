@@ -63,7 +63,7 @@ describe('the all-in-one process with authentication', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('declares a scope on every route but the health checks and the console’s files (deny by default)', () => {
+  it('declares a scope on every route but the health checks, the API documentation and the console’s files (deny by default)', () => {
     const undeclared = routes.filter((route) => route.scope === undefined);
     expect(undeclared).toEqual([]);
     const open = routes
@@ -76,7 +76,13 @@ describe('the all-in-one process with authentication', () => {
       'GET /console/*',
       'GET /console/config.json',
     ]);
-    expect(open.filter((route) => !pages.includes(route)).sort()).toEqual(['GET /healthz', 'GET /readyz']);
+    expect(open.filter((route) => !pages.includes(route)).sort()).toEqual([
+      'GET /docs',
+      'GET /docs/:asset',
+      'GET /healthz',
+      'GET /openapi.json',
+      'GET /readyz',
+    ]);
     // The routes of DESIGN §5 are all there, so the table below covers them.
     const urls = new Set(routes.map((route) => `${route.method} ${route.url}`));
     for (const expected of [

@@ -12,6 +12,7 @@ import type { IntakeJob, JobResult } from './commit.js';
 import { CLOUDEVENT_BATCH_TYPE, CLOUDEVENT_TYPE, parseHttpSubmission } from './cloudevents.js';
 import type { IngestMetrics } from './metrics.js';
 import { logResults } from './results.js';
+import { FEED_SCHEMA, GET_EVENT_SCHEMA, SUBMIT_SCHEMA } from './routes-schemas.js';
 import { ingestErrors } from './errors.js';
 
 export interface RoutesDeps {
@@ -58,7 +59,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
   );
   app.post(
     '/v1/events',
-    { bodyLimit: deps.bodyLimit, onRequest, config: { scope: 'events:write' } },
+    { bodyLimit: deps.bodyLimit, onRequest, config: { scope: 'events:write' }, schema: SUBMIT_SCHEMA },
     async (request) => {
       const items = parseHttpSubmission(request, deps.limits);
       // A chunked body has no length; it counts as the largest one.
@@ -74,21 +75,25 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     },
   );
 
-  app.get('/v1/events/:id', { config: { scope: 'events:read' } }, async (request) => {
-    const { id } = request.params as { id: string };
-    // Postgres text refuses U+0000 (and validation refuses it in ids), so no event has such an id:
-    // answer without asking the database, which would fail the query.
-    const stored = isUnstorableText(id) ? undefined : await deps.store.getEvent(deps.db, id);
-    if (stored === undefined) {
-      throw new ConcordError(ingestErrors.EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, {
-        details: { id },
-      });
-    }
-    const decision = stored.details['decision'];
-    return { ...stored, ...(decision === undefined ? {} : { decision }) };
-  });
+  app.get(
+    '/v1/events/:id',
+    { config: { scope: 'events:read' }, schema: GET_EVENT_SCHEMA },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      // Postgres text refuses U+0000 (and validation refuses it in ids), so no event has such an id:
+      // answer without asking the database, which would fail the query.
+      const stored = isUnstorableText(id) ? undefined : await deps.store.getEvent(deps.db, id);
+      if (stored === undefined) {
+        throw new ConcordError(ingestErrors.EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, {
+          details: { id },
+        });
+      }
+      const decision = stored.details['decision'];
+      return { ...stored, ...(decision === undefined ? {} : { decision }) };
+    },
+  );
 
-  app.get('/v1/events', { config: { scope: 'events:read' } }, async (request) => {
+  app.get('/v1/events', { config: { scope: 'events:read' }, schema: FEED_SCHEMA }, async (request) => {
     const query = request.query as Record<string, unknown>;
     const limit = parseLimit(single(query['limit']));
     const after = single(query['after']);

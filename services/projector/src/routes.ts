@@ -8,6 +8,13 @@ import type { Checkpoints } from './checkpoints.js';
 import { aggregateNotFound } from './errors.js';
 import type { ProjectionOrchestrator } from './orchestrator.js';
 import type { Rebuilder } from './rebuild/rebuilder.js';
+import {
+  AGGREGATE_SCHEMA,
+  CHECKPOINTS_SCHEMA,
+  HISTORY_SCHEMA,
+  REBUILD_SCHEMA,
+  REBUILD_STATUS_SCHEMA,
+} from './routes-schemas.js';
 
 export interface ProjectorRoutesOptions {
   readonly db: Database;
@@ -70,7 +77,7 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
 
   app.get<{ Params: { type: string; id: string } }>(
     '/v1/aggregates/:type/:id',
-    { config: { scope: 'events:read' } },
+    { config: { scope: 'events:read' }, schema: AGGREGATE_SCHEMA },
     async (request) => {
       const { type, id } = request.params;
       // No aggregate has text Postgres cannot store in its type or id: not found, without a failed query.
@@ -100,7 +107,7 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
   // outcome, the resolver's changes (resolution, provisional, reopen, review) among them, in commit order.
   app.get<{ Params: { type: string; id: string }; Querystring: Record<string, unknown> }>(
     '/v1/aggregates/:type/:id/history',
-    { config: { scope: 'events:read' } },
+    { config: { scope: 'events:read' }, schema: HISTORY_SCHEMA },
     async (request) => {
       const { type, id } = request.params;
       if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
@@ -119,18 +126,30 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
     },
   );
 
-  app.post('/v1/projections/rebuild', { config: { scope: 'admin' } }, async (request) => {
-    const scope = rebuildRequest(request.body);
-    // The answer comes when the rebuild is done, which may be longer than the idle timeout.
-    exemptFromIdleTimeout(request);
-    return rebuilder.rebuild(scope);
-  });
+  app.post(
+    '/v1/projections/rebuild',
+    { config: { scope: 'admin' }, schema: REBUILD_SCHEMA },
+    async (request) => {
+      const scope = rebuildRequest(request.body);
+      // The answer comes when the rebuild is done, which may be longer than the idle timeout.
+      exemptFromIdleTimeout(request);
+      return rebuilder.rebuild(scope);
+    },
+  );
 
-  app.get('/v1/projections/rebuild', { config: { scope: 'admin' } }, async () => ({
-    rebuild: (await rebuilder.status()) ?? null,
-  }));
+  app.get(
+    '/v1/projections/rebuild',
+    { config: { scope: 'admin' }, schema: REBUILD_STATUS_SCHEMA },
+    async () => ({
+      rebuild: (await rebuilder.status()) ?? null,
+    }),
+  );
 
-  app.get('/v1/projections/checkpoints', { config: { scope: 'admin' } }, async () => ({
-    checkpoints: await checkpoints.list(db),
-  }));
+  app.get(
+    '/v1/projections/checkpoints',
+    { config: { scope: 'admin' }, schema: CHECKPOINTS_SCHEMA },
+    async () => ({
+      checkpoints: await checkpoints.list(db),
+    }),
+  );
 };

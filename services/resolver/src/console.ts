@@ -19,6 +19,20 @@ export const consoleCsp = (streamUrl: string | undefined): string => {
   return `${DEFAULT_PAGE_CSP}; connect-src 'self'${origin === '' ? '' : ` ${origin}`}`;
 };
 
+const CONFIG_SCHEMA = {
+  operationId: 'getConsoleConfig',
+  summary: 'Where the review console reads live updates',
+  tags: ['pages'],
+  response: {
+    200: {
+      description: 'The stream’s URL, or null: the console polls.',
+      type: 'object',
+      required: ['streamUrl'],
+      properties: { streamUrl: { type: ['string', 'null'] } },
+    },
+  },
+} as const;
+
 /**
  * The review console at `/console/` (DESIGN §5 "Browser pages"): static files, open like health checks,
  * that read and decide reviews through the API with the person's own token; `/console/config.json`
@@ -26,7 +40,7 @@ export const consoleCsp = (streamUrl: string | undefined): string => {
  */
 export const registerConsole = (app: FastifyInstance, options: ConsoleOptions): void => {
   registerStaticFiles(app, { prefix: '/console', dir: CONSOLE_DIR, csp: consoleCsp(options.streamUrl) });
-  app.get('/console/config.json', { config: { scope: 'public' } }, (_request, reply) =>
+  app.get('/console/config.json', { config: { scope: 'public' }, schema: CONFIG_SCHEMA }, (_request, reply) =>
     reply.header('cache-control', 'no-cache').send({ streamUrl: options.streamUrl ?? null }),
   );
 };

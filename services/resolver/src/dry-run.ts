@@ -5,6 +5,7 @@ import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Sql } from '@concord/outbox';
 import type { FastifyInstance } from 'fastify';
 import type { ConflictReads, PolicyDecisionCursor } from './conflict-records.js';
+import { DRY_RUN_SCHEMA } from './routes-schemas.js';
 import { resolverErrors } from './errors.js';
 
 /** Recorded conflicts read per query: the ledger is read in pages, never all at once. */
@@ -110,7 +111,7 @@ export const registerDryRun = (app: FastifyInstance, deps: DryRunDeps): void => 
     );
     scope.post(
       '/v1/policy/dry-run',
-      { bodyLimit: MAX_POLICY_BYTES, config: { scope: 'admin' } },
+      { bodyLimit: MAX_POLICY_BYTES, config: { scope: 'admin' }, schema: DRY_RUN_SCHEMA },
       async (request) => {
         const query = request.query as Record<string, unknown>;
         const limit = integer(query['limit'], 'limit', { min: 1, max: MAX_CONFLICTS, fallback: 100_000 });

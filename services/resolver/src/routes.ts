@@ -10,6 +10,7 @@ import type { PolicySource } from './policy/source.js';
 import { CONFLICT_STATUSES } from './conflict-records.js';
 import type { ConflictRow, ConflictStatus, LedgerRow } from './conflict-records.js';
 import type { Resolver } from './types.js';
+import { DECISION_SCHEMA, GET_SCHEMA, LIST_SCHEMA, POLICY_SCHEMA, REOPEN_SCHEMA } from './routes-schemas.js';
 import { resolverErrors } from './errors.js';
 
 export interface RoutesDeps {
@@ -107,7 +108,9 @@ const asSubject = (request: FastifyRequest): unknown => {
 export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => {
   const { resolver, db, policy } = deps;
 
-  app.get('/v1/policy', { config: { scope: 'events:read' } }, () => ({ policy: policy.info() }));
+  app.get('/v1/policy', { config: { scope: 'events:read' }, schema: POLICY_SCHEMA }, () => ({
+    policy: policy.info(),
+  }));
   registerDryRun(app, {
     db,
     conflicts: resolver.conflicts,
@@ -115,7 +118,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     ...(deps.specs === undefined ? {} : { specs: deps.specs }),
   });
 
-  app.get('/v1/conflicts', { config: { scope: 'events:read' } }, async (request) => {
+  app.get('/v1/conflicts', { config: { scope: 'events:read' }, schema: LIST_SCHEMA }, async (request) => {
     const query = request.query as Record<string, unknown>;
     const status = query['status'];
     if (status !== undefined && !CONFLICT_STATUSES.includes(status as ConflictStatus)) {
@@ -136,7 +139,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     return { conflicts: page.rows.map(summary), next: page.next ?? null };
   });
 
-  app.get('/v1/conflicts/:id', { config: { scope: 'events:read' } }, async (request) => {
+  app.get('/v1/conflicts/:id', { config: { scope: 'events:read' }, schema: GET_SCHEMA }, async (request) => {
     const { id } = request.params as { id: string };
     const row = await resolver.conflicts.get(db, id);
     if (row === undefined) {
@@ -147,25 +150,33 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 
-  app.post('/v1/conflicts/:id/decision', { config: { scope: 'conflicts:decide' } }, async (request) => {
-    const { id } = request.params as { id: string };
-    await resolver.decideByHuman(id, asSubject(request));
-    const row = await resolver.conflicts.get(db, id);
-    if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
-    return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
-  });
+  app.post(
+    '/v1/conflicts/:id/decision',
+    { config: { scope: 'conflicts:decide' }, schema: DECISION_SCHEMA },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await resolver.decideByHuman(id, asSubject(request));
+      const row = await resolver.conflicts.get(db, id);
+      if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
+      return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
+    },
+  );
 
-  app.post('/v1/conflicts/:id/reopen', { config: { scope: 'conflicts:decide' } }, async (request) => {
-    const { id } = request.params as { id: string };
-    await resolver.reopen(
-      id,
-      parseReopen(asSubject(request), {
-        ...(deps.registry === undefined ? {} : { registry: deps.registry }),
-        ...(deps.specs === undefined ? {} : { specs: deps.specs }),
-      }),
-    );
-    const row = await resolver.conflicts.get(db, id);
-    if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
-    return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
-  });
+  app.post(
+    '/v1/conflicts/:id/reopen',
+    { config: { scope: 'conflicts:decide' }, schema: REOPEN_SCHEMA },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      await resolver.reopen(
+        id,
+        parseReopen(asSubject(request), {
+          ...(deps.registry === undefined ? {} : { registry: deps.registry }),
+          ...(deps.specs === undefined ? {} : { specs: deps.specs }),
+        }),
+      );
+      const row = await resolver.conflicts.get(db, id);
+      if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
+      return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
+    },
+  );
 };

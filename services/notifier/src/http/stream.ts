@@ -7,6 +7,7 @@ import { parseFormat } from '../cloudevent.js';
 import { notifierErrors } from '../errors.js';
 import { compileFilter, filterFromQuery } from '../filter.js';
 import type { NotifierMetrics } from '../metrics.js';
+import { STREAM_SCHEMA } from './schemas.js';
 import type { LogPosition, NotificationLog } from '../store/log.js';
 import type { NotificationFeed } from '../stream/feed.js';
 import { createStreamSession } from '../stream/session.js';
@@ -108,7 +109,7 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
 
   app.get<{ Querystring: Record<string, unknown> }>(
     '/v1/stream',
-    { config: { scope: 'events:read' } },
+    { config: { scope: 'events:read' }, schema: STREAM_SCHEMA },
     async (request, reply) => {
       if (closing)
         throw new ConcordError(serviceKitErrors.NOT_READY, 'the notifier is shutting down', {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ConcordError } from '@concord/core';
 import { findUnstorableText, isUnstorableText } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { z } from 'zod';
 import { NOTIFICATION_FORMATS } from '../cloudevent.js';
 import { notifierErrors } from '../errors.js';
@@ -14,6 +13,15 @@ import type { Subscription, SubscriptionStore } from '../store/subscriptions.js'
 import { validateWebhookUrl } from '../url-guard.js';
 import type { ResolveHost } from '../url-guard.js';
 import { webhookSigningKey } from '../verify.js';
+import {
+  CREATE_SCHEMA,
+  DEAD_LETTERS_SCHEMA,
+  DELETE_SCHEMA,
+  GET_SCHEMA,
+  LIST_SCHEMA,
+  ROTATE_SECRET_SCHEMA,
+} from './schemas.js';
+import { ConcordError } from '@concord/core';
 
 /** A `whsec_` secret is a base64 key (Standard Webhooks); any other is used as its UTF-8 bytes. */
 const isSigningSecret = (secret: string): boolean => {
@@ -80,7 +88,8 @@ export interface SubscriptionRoutesOptions {
 }
 
 /** Every subscription route needs the `subscriptions:manage` scope (DESIGN §5). */
-const manage = { config: { scope: 'subscriptions:manage' } } as const;
+const manage = <S extends FastifySchema>(schema: S) =>
+  ({ config: { scope: 'subscriptions:manage' }, schema }) as const;
 
 /**
  * `POST /v1/subscriptions` `{ url, filter?, secret, format? }` (`format`: `json`, the default, or
@@ -107,7 +116,7 @@ export const registerSubscriptionRoutes = (
     return subscription;
   };
 
-  app.post('/v1/subscriptions', manage, async (request, reply) => {
+  app.post('/v1/subscriptions', manage(CREATE_SCHEMA), async (request, reply) => {
     refuseUnstorable(request.body);
     const parsed = bodySchema.safeParse(request.body);
     if (!parsed.success) {
@@ -128,41 +137,53 @@ export const registerSubscriptionRoutes = (
     return reply.status(201).header('location', `/v1/subscriptions/${created.id}`).send(created);
   });
 
-  app.get('/v1/subscriptions', manage, async () => ({
+  app.get('/v1/subscriptions', manage(LIST_SCHEMA), async () => ({
     subscriptions: (await subscriptions.list(db)).map(publicView),
   }));
 
-  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', manage, async (request) =>
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', manage(GET_SCHEMA), async (request) =>
     publicView(await found(request.params.id)),
   );
 
-  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id/dead-letters', manage, async (request) => {
-    await found(request.params.id);
-    const letters = await options.deliveries.deadLetters(db, request.params.id);
-    return { deadLetters: letters.map((letter) => ({ ...letter, url: maskUrl(letter.url) })) };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/v1/subscriptions/:id/dead-letters',
+    manage(DEAD_LETTERS_SCHEMA),
+    async (request) => {
+      await found(request.params.id);
+      const letters = await options.deliveries.deadLetters(db, request.params.id);
+      return { deadLetters: letters.map((letter) => ({ ...letter, url: maskUrl(letter.url) })) };
+    },
+  );
 
   // Sender-side rotation: the new secret signs from now on; the replaced one keeps signing beside it for
   // `previousSecretTtlSeconds`, so a receiver can switch to the new secret without refusing a delivery.
-  app.post<{ Params: { id: string } }>('/v1/subscriptions/:id/secret', manage, async (request) => {
-    refuseUnstorable(request.body);
-    const parsed = rotationSchema.safeParse(request.body);
-    if (!parsed.success) {
-      throw invalidBody('rotation must be { secret, previousSecretTtlSeconds? }', parsed.error.issues);
-    }
-    const subscription = await found(request.params.id);
-    const ttlMs = parsed.data.previousSecretTtlSeconds * 1000;
-    const expiresAt = new Date(Date.now() + ttlMs);
-    if (!(await subscriptions.rotateSecret(db, subscription.id, parsed.data.secret, expiresAt))) {
-      throw notFound(subscription.id);
-    }
-    return { id: subscription.id, previousSecretExpiresAt: ttlMs === 0 ? null : expiresAt.toISOString() };
-  });
+  app.post<{ Params: { id: string } }>(
+    '/v1/subscriptions/:id/secret',
+    manage(ROTATE_SECRET_SCHEMA),
+    async (request) => {
+      refuseUnstorable(request.body);
+      const parsed = rotationSchema.safeParse(request.body);
+      if (!parsed.success) {
+        throw invalidBody('rotation must be { secret, previousSecretTtlSeconds? }', parsed.error.issues);
+      }
+      const subscription = await found(request.params.id);
+      const ttlMs = parsed.data.previousSecretTtlSeconds * 1000;
+      const expiresAt = new Date(Date.now() + ttlMs);
+      if (!(await subscriptions.rotateSecret(db, subscription.id, parsed.data.secret, expiresAt))) {
+        throw notFound(subscription.id);
+      }
+      return { id: subscription.id, previousSecretExpiresAt: ttlMs === 0 ? null : expiresAt.toISOString() };
+    },
+  );
 
-  app.delete<{ Params: { id: string } }>('/v1/subscriptions/:id', manage, async (request, reply) => {
-    const subscription = await found(request.params.id);
-    if (!(await subscriptions.remove(db, subscription.id))) throw notFound(subscription.id);
-    await options.onDeleted?.(subscription);
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/v1/subscriptions/:id',
+    manage(DELETE_SCHEMA),
+    async (request, reply) => {
+      const subscription = await found(request.params.id);
+      if (!(await subscriptions.remove(db, subscription.id))) throw notFound(subscription.id);
+      await options.onDeleted?.(subscription);
+      return reply.status(204).send();
+    },
+  );
 };
