@@ -64,6 +64,13 @@ export interface BusFeatures {
    * keeps messages for groups that join later (Kafka).
    */
   readonly refusesUnroutable: boolean;
+  /**
+   * Every member of a consumer group must subscribe to the same topics (Kafka: the group's leader assigns
+   * only the topics it subscribed to itself), so reading other topics under a group's name, beside its
+   * subscription, needs a group of its own. Absent: false (RabbitMQ, memory: each topic is a queue or
+   * group of its own).
+   */
+  readonly groupsSubscribeOnce?: boolean;
 }
 
 /** A topic with the consumer groups that read it (DESIGN §4's table, `topologyOf` in core). */

@@ -46,9 +46,17 @@ const originalTopic = (message: IncomingMessage): string =>
   (message.topic.endsWith('.dlq') ? message.topic.slice(0, -'.dlq'.length) : message.topic);
 
 /**
+ * The consumer group that reads `group`'s `<topic>.dlq`: the group itself, so that on RabbitMQ it reads
+ * the queue `<group>.<topic>.dlq` its dead letters wait in (and on the memory bus its group); on Kafka,
+ * whose groups' members must subscribe alike, `<group>.dead-letters` (a new group starts from the
+ * beginning of the topic, and commits its offsets as it goes).
+ */
+export const deadLetterGroup = (bus: MessageBus, group: string): string =>
+  bus.features.groupsSubscribeOnce === true ? `${group}.dead-letters` : group;
+
+/**
  * Keeps a group's dead letters where they can be listed and replayed: each group consumes its own
- * `<topic>.dlq` (under its own name, so on RabbitMQ it reads the queue `<group>.<topic>.dlq` its
- * dead letters wait in, on Kafka the topic from its committed offset, on the memory bus its group) into
+ * `<topic>.dlq` (under the name {@link deadLetterGroup} gives) into
  * `bus_dead_letters`, and the bus acknowledges a dead letter only once that row committed, so none is
  * lost. Every group reading a topic receives every dead letter of that topic; a group keeps its own
  * ({@link keptBy}) and acknowledges the others: another group's gets its own copy.
@@ -94,7 +102,11 @@ export const createDeadLetterCollector = (options: DeadLetterCollectorOptions): 
       if (closing !== undefined || subscriptions.length > 0) return;
       for (const [group, topics] of topicsByGroup) {
         subscriptions.push(
-          await options.bus.subscribe({ group, topics: topics.map(dlqTopic), handler: handler(group) }),
+          await options.bus.subscribe({
+            group: deadLetterGroup(options.bus, group),
+            topics: topics.map(dlqTopic),
+            handler: handler(group),
+          }),
         );
       }
     },
