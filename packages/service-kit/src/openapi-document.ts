@@ -3,12 +3,12 @@ import { namedSchemaOf, openApiPath, schemaName } from './openapi-schemas.js';
 import type { JsonSchema } from './openapi-schemas.js';
 
 /**
- * The OpenAPI 3.1 document of a server, generated from its routes' Fastify schemas (DESIGN §5 "HTTP API
- * contract"): `params`, `querystring` and `headers` become parameters, `body` the request body, `response`
- * the responses (a status's schema, or Fastify's `{ description?, content: { <media type>: { schema } } }`),
- * and `summary`, `description`, `tags`, `operationId`, `deprecated` and `hide` mean what they mean in
- * OpenAPI. The route's `config.scope` becomes its security requirement. Schemas registered with
- * `namedSchema` are emitted once, under `components.schemas`, and referenced.
+ * The OpenAPI 3.1 document of a server, generated from its routes' Fastify schemas (DESIGN §5 "The
+ * contract as a document"): `params`, `querystring` and `headers` become parameters, `body` the request
+ * body, `response` the responses (a status's schema, or Fastify's `{ description?, content: { <media
+ * type>: { schema } } }`), and `summary`, `description`, `tags`, `operationId`, `deprecated` and `hide`
+ * mean what they mean in OpenAPI. The route's `config.scope` becomes its security requirement. Schemas
+ * registered with `namedSchema` are emitted once, under `components.schemas`, and referenced.
  */
 
 /** What the generator reads of a route: Fastify's `onRoute` options. */
