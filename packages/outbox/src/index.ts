@@ -4,6 +4,8 @@ export { pgliteDatabase } from './db/pglite.js';
 export type { PgliteDatabaseOptions } from './db/pglite.js';
 export type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlisten } from './db/types.js';
 export { DEFAULT_SCHEMA, outboxChannel, quoteSchema } from './db/ident.js';
+export { SqlFragment, cast, epochMs, insertRow, jsonb, raw, statement } from './db/statement.js';
+export type { Statement } from './db/statement.js';
 export { outboxErrors } from './errors.js';
 export { baseMigrations, loadMigrationSet, outboxMigrations, storeMigrations } from './migrate/files.js';
 export type { Migration, MigrationSet, MigrationSource, SqlFunction } from './migrate/files.js';

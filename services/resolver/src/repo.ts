@@ -4,7 +4,7 @@ import type { JsonValue } from '@concord/core';
 import type { Conflict, WriteProvenance } from '@concord/core/conflict';
 import type { DecisionRecord } from '@concord/core/decision';
 import type { VersionVector } from '@concord/core/versions';
-import { quoteSchema, outboxErrors } from '@concord/outbox';
+import { cast, epochMs, insertRow, jsonb, outboxErrors, quoteSchema, raw, statement } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type {
   ConflictRow,
@@ -122,67 +122,62 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
   return {
     async insertLedger(tx: Tx, entry: LedgerEntry): Promise<number> {
       const r = entry.record;
-      const { rows } = await tx.query<{ id: number }>(
-        `INSERT INTO ${ledger} (conflict_id, event_id, aggregate_type, aggregate_id, outcome, final,
-           provisional, policy_name, policy_hash, rule, grp, strategy, decided_by, user_id, version, record,
-           decided_at, round)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb,
-           to_timestamp($17::float8), $18)
-         RETURNING id::float8 AS id`,
-        [
-          r.conflictId,
-          r.eventId,
-          r.aggregateType,
-          r.aggregateId,
-          r.outcome,
-          r.final,
-          r.provisional,
-          r.policy.name,
-          r.policy.hash,
-          r.rule ?? null,
-          r.group ?? null,
-          r.strategy,
-          entry.decidedBy,
-          r.decidedBy.kind === 'human' ? r.decidedBy.userId : null,
-          entry.version ?? null,
-          JSON.stringify(r),
-          ms(r.decidedAt),
-          entry.round ?? 0,
-        ],
+      const insert = insertRow(
+        ledger,
+        {
+          conflict_id: r.conflictId,
+          event_id: r.eventId,
+          aggregate_type: r.aggregateType,
+          aggregate_id: r.aggregateId,
+          outcome: r.outcome,
+          final: r.final,
+          provisional: r.provisional,
+          policy_name: r.policy.name,
+          policy_hash: r.policy.hash,
+          rule: r.rule ?? null,
+          grp: r.group ?? null,
+          strategy: r.strategy,
+          decided_by: entry.decidedBy,
+          user_id: r.decidedBy.kind === 'human' ? r.decidedBy.userId : null,
+          version: entry.version ?? null,
+          record: jsonb(r),
+          decided_at: epochMs(r.decidedAt),
+          round: entry.round ?? 0,
+        },
+        'RETURNING id::float8 AS id',
       );
+      const { rows } = await tx.query<{ id: number }>(insert.text, insert.values);
       return rows[0]?.id ?? 0;
     },
 
     /** Inserts the conflict's row; false when the resolver already has it. */
     async insertConflict(tx: Tx, c: InsertConflict): Promise<boolean> {
       const r = c.record;
-      const { rowCount } = await tx.query(
-        `INSERT INTO ${conflicts} (conflict_id, event_id, aggregate_type, aggregate_id, status, conflict,
-           decision, ledger_id, rule, grp, strategy, version, provisional_event_id, due_at, escalate_to,
-           detected_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, $13,
-           to_timestamp($14::float8), $15, $16::timestamptz, to_timestamp($17::float8), to_timestamp($17::float8))
-         ON CONFLICT (conflict_id) DO NOTHING`,
-        [
-          r.conflictId,
-          r.eventId,
-          r.aggregateType,
-          r.aggregateId,
-          r.outcome,
-          JSON.stringify(c.conflict),
-          JSON.stringify(r),
-          c.ledgerId,
-          r.rule ?? null,
-          r.group ?? null,
-          r.strategy,
-          c.version ?? null,
-          c.provisionalEventId ?? null,
-          r.outcome === 'pending_review' && r.review?.dueAt !== undefined ? ms(r.review.dueAt) : null,
-          r.review?.escalateTo ?? null,
-          c.detectedAt ?? null,
-          ms(c.nowMs),
-        ],
+      const insert = insertRow(
+        conflicts,
+        {
+          conflict_id: r.conflictId,
+          event_id: r.eventId,
+          aggregate_type: r.aggregateType,
+          aggregate_id: r.aggregateId,
+          status: r.outcome,
+          conflict: jsonb(c.conflict),
+          decision: jsonb(r),
+          ledger_id: c.ledgerId,
+          rule: r.rule ?? null,
+          grp: r.group ?? null,
+          strategy: r.strategy,
+          version: c.version ?? null,
+          provisional_event_id: c.provisionalEventId ?? null,
+          due_at: epochMs(r.outcome === 'pending_review' ? r.review?.dueAt : null),
+          escalate_to: r.review?.escalateTo ?? null,
+          detected_at: cast(c.detectedAt ?? null, 'timestamptz'),
+          created_at: epochMs(c.nowMs),
+          updated_at: epochMs(c.nowMs),
+        },
+        'ON CONFLICT (conflict_id) DO NOTHING',
       );
+      const { rowCount } = await tx.query(insert.text, insert.values);
       return rowCount === 1;
     },
 
@@ -225,49 +220,27 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
     },
 
     async updateConflict(tx: Tx, u: UpdateConflict): Promise<void> {
-      await tx.query(
-        `UPDATE ${conflicts} SET status = $2, decision = $3::jsonb, ledger_id = $4, strategy = $5,
-           version = COALESCE($6, version), provisional_event_id = NULL, due_at = NULL,
-           updated_at = to_timestamp($7::float8)
-         WHERE conflict_id = $1`,
-        [
-          u.conflictId,
-          u.status,
-          JSON.stringify(u.record),
-          u.ledgerId,
-          u.record.strategy,
-          u.version ?? null,
-          ms(u.nowMs),
-        ],
-      );
+      const update = statement`UPDATE ${raw(conflicts)}
+         SET status = ${u.status}, decision = ${jsonb(u.record)}, ledger_id = ${u.ledgerId},
+           strategy = ${u.record.strategy}, version = COALESCE(${u.version ?? null}, version),
+           provisional_event_id = NULL, due_at = NULL, updated_at = ${epochMs(u.nowMs)}
+         WHERE conflict_id = ${u.conflictId}`;
+      await tx.query(update.text, update.values);
     },
 
     /** The reopen's decision, round and (when it opens a review) due time, escalation and provisional change. */
     async reopenConflict(tx: Tx, u: ReopenConflict): Promise<void> {
       const r = u.record;
       const pending = r.outcome === 'pending_review';
-      await tx.query(
-        `UPDATE ${conflicts} SET status = $2, decision = $3::jsonb, ledger_id = $4, rule = $5, grp = $6,
-           strategy = $7, version = COALESCE($8, version), provisional_event_id = $9,
-           due_at = to_timestamp($10::float8), escalate_to = $11, reopens = $12,
-           updated_at = to_timestamp($13::float8)
-         WHERE conflict_id = $1`,
-        [
-          u.conflictId,
-          r.outcome,
-          JSON.stringify(r),
-          u.ledgerId,
-          r.rule ?? null,
-          r.group ?? null,
-          r.strategy,
-          u.version ?? null,
-          pending ? (u.provisionalEventId ?? null) : null,
-          pending && r.review?.dueAt !== undefined ? ms(r.review.dueAt) : null,
-          pending ? (r.review?.escalateTo ?? null) : null,
-          u.round,
-          ms(u.nowMs),
-        ],
-      );
+      const update = statement`UPDATE ${raw(conflicts)}
+         SET status = ${r.outcome}, decision = ${jsonb(r)}, ledger_id = ${u.ledgerId}, rule = ${r.rule ?? null},
+           grp = ${r.group ?? null}, strategy = ${r.strategy}, version = COALESCE(${u.version ?? null}, version),
+           provisional_event_id = ${pending ? (u.provisionalEventId ?? null) : null},
+           due_at = ${epochMs(pending ? r.review?.dueAt : null)},
+           escalate_to = ${pending ? (r.review?.escalateTo ?? null) : null}, reopens = ${u.round},
+           updated_at = ${epochMs(u.nowMs)}
+         WHERE conflict_id = ${u.conflictId}`;
+      await tx.query(update.text, update.values);
     },
 
     /** Undefined for an id no conflict can have (text Postgres cannot store). */

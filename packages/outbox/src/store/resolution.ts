@@ -4,6 +4,7 @@ import type { JsonObject } from '@concord/core';
 import type { AggregateState, FieldChangeSet, WriteProvenance } from '@concord/core/conflict';
 import type { Outcome } from '@concord/core/messages';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
+import { insertRow, jsonb, raw, statement } from '../db/statement.js';
 import type { Tx } from '../db/types.js';
 import { toState } from './rows.js';
 import type { AggregateRow } from './rows.js';
@@ -82,20 +83,12 @@ export const createResolutionStore = (options: ResolutionStoreOptions = {}): Res
     async applyResolution(tx, apply) {
       const before = apply.state?.version ?? 0;
       const next = applyChanges(apply.state, apply.change, applyOptions);
-      const updated = await tx.query(
-        `UPDATE ${aggregates}
-         SET version = $3, fields = $4::jsonb, field_versions = $5::jsonb, vector = $6::jsonb, updated_at = now()
-         WHERE aggregate_type = $1 AND aggregate_id = $2 AND version = $7`,
-        [
-          apply.aggregateType,
-          apply.aggregateId,
-          next.version,
-          JSON.stringify(next.fields),
-          JSON.stringify(next.fieldVersions),
-          JSON.stringify(next.vector),
-          before,
-        ],
-      );
+      const update = statement`UPDATE ${raw(aggregates)}
+         SET version = ${next.version}, fields = ${jsonb(next.fields)},
+           field_versions = ${jsonb(next.fieldVersions)}, vector = ${jsonb(next.vector)}, updated_at = now()
+         WHERE aggregate_type = ${apply.aggregateType} AND aggregate_id = ${apply.aggregateId}
+           AND version = ${before}`;
+      const updated = await tx.query(update.text, update.values);
       if (updated.rowCount !== 1) {
         throw new ConcordError(
           outboxErrors.AGGREGATE_MOVED,
@@ -108,30 +101,26 @@ export const createResolutionStore = (options: ResolutionStoreOptions = {}): Res
       const provenance: Record<string, WriteProvenance> = {};
       for (const field of Object.keys(apply.change.fields))
         provenance[field] = apply.change.provenance?.[field] ?? own;
-      await tx.query(
-        `INSERT INTO ${events} (event_id, type, aggregate_type, aggregate_id, base_version, clock, hlc,
-           origin, data, metadata, outcome, version, applied, conflict_id, details, server_hlc, provenance)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, $12, true, $13, $14::jsonb,
-           $15, $16::jsonb)`,
-        [
-          apply.eventId,
-          apply.type,
-          apply.aggregateType,
-          apply.aggregateId,
-          before,
-          apply.change.clock === undefined ? null : JSON.stringify(apply.change.clock),
-          apply.change.hlc ?? null,
-          apply.change.origin ?? null,
-          JSON.stringify(apply.change.fields),
-          apply.metadata === undefined ? null : JSON.stringify(apply.metadata),
-          apply.outcome,
-          next.version,
-          apply.conflictId,
-          JSON.stringify(apply.details ?? {}),
-          apply.change.serverHlc ?? null,
-          JSON.stringify(provenance),
-        ],
-      );
+      const insert = insertRow(events, {
+        event_id: apply.eventId,
+        type: apply.type,
+        aggregate_type: apply.aggregateType,
+        aggregate_id: apply.aggregateId,
+        base_version: before,
+        clock: jsonb(apply.change.clock),
+        hlc: apply.change.hlc ?? null,
+        origin: apply.change.origin ?? null,
+        data: jsonb(apply.change.fields),
+        metadata: jsonb(apply.metadata),
+        outcome: apply.outcome,
+        version: next.version,
+        applied: true,
+        conflict_id: apply.conflictId,
+        details: jsonb(apply.details ?? {}),
+        server_hlc: apply.change.serverHlc ?? null,
+        provenance: jsonb(provenance),
+      });
+      await tx.query(insert.text, insert.values);
       return { eventId: apply.eventId, version: next.version, state: next };
     },
   };

@@ -1,3 +1,4 @@
+import { cast, insertRow } from '@concord/outbox';
 import type { Database, Sql, Tx } from '@concord/outbox';
 import type { NotificationFormat } from '../cloudevent.js';
 import type { Tables } from './tables.js';
@@ -221,24 +222,23 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
 
   async deadLetter(db, letter) {
     await db.withTransaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO ${tables.deadLetters}
-           (delivery_id, notification_id, subscription_id, url, attempts, error_code, last_error, last_status)
-         VALUES ($1, $2::bigint, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (delivery_id) DO UPDATE SET attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code,
+      const insert = insertRow(
+        tables.deadLetters,
+        {
+          delivery_id: letter.deliveryId,
+          notification_id: cast(letter.notificationId, 'bigint'),
+          subscription_id: letter.subscriptionId,
+          url: letter.url,
+          attempts: letter.attempts,
+          error_code: letter.errorCode,
+          last_error: letter.lastError,
+          last_status: letter.lastStatus ?? null,
+        },
+        `ON CONFLICT (delivery_id) DO UPDATE SET attempts = EXCLUDED.attempts, error_code = EXCLUDED.error_code,
            last_error = EXCLUDED.last_error, last_status = EXCLUDED.last_status,
            dead_lettered_at = EXCLUDED.dead_lettered_at`,
-        [
-          letter.deliveryId,
-          letter.notificationId,
-          letter.subscriptionId,
-          letter.url,
-          letter.attempts,
-          letter.errorCode,
-          letter.lastError,
-          letter.lastStatus ?? null,
-        ],
       );
+      await tx.query(insert.text, insert.values);
       await tx.query(
         `UPDATE ${tables.deliveries}
          SET status = 'dead', attempts = $2, last_error = $3, last_status = $4, finished_at = clock_timestamp()

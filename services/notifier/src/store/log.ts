@@ -1,3 +1,4 @@
+import { cast, insertRow, jsonb, raw, statement } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type { NotifierTopic } from '../filter.js';
 import type { NewNotification, Notification, NotificationKind } from '../notification.js';
@@ -188,23 +189,22 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
 
   return {
     async append(tx, notification) {
-      const { rows } = await tx.query<LogRow>(
-        `INSERT INTO ${tables.log}
-         (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-       RETURNING ${COLUMNS}`,
-        [
-          notification.messageId,
-          notification.topic,
-          notification.kind,
-          notification.eventId ?? null,
-          notification.eventType ?? null,
-          notification.aggregateType ?? null,
-          notification.aggregateId ?? null,
-          notification.outcome ?? null,
-          JSON.stringify(notification.data),
-        ],
+      const insert = insertRow(
+        tables.log,
+        {
+          message_id: notification.messageId,
+          topic: notification.topic,
+          kind: notification.kind,
+          event_id: notification.eventId ?? null,
+          event_type: notification.eventType ?? null,
+          aggregate_type: notification.aggregateType ?? null,
+          aggregate_id: notification.aggregateId ?? null,
+          outcome: notification.outcome ?? null,
+          payload: jsonb(notification.data),
+        },
+        `RETURNING ${COLUMNS}`,
       );
+      const { rows } = await tx.query<LogRow>(insert.text, insert.values);
       const row = rows[0];
       if (row === undefined) throw new Error('notification log insert returned no row');
       return toEntry(row).notification;
@@ -215,26 +215,19 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       const sorted = [...notifications].sort((a, b) =>
         a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0,
       );
-      const column = <T>(pick: (n: NewNotification) => T) => sorted.map(pick);
-      const { rows } = await tx.query<LogRow>(
-        `INSERT INTO ${tables.log}
+      const text = (pick: (n: NewNotification) => string | null) => cast(sorted.map(pick), 'text[]');
+      const insert = statement`INSERT INTO ${raw(tables.log)}
          (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-         $8::text[], $9::jsonb[])
+       SELECT * FROM unnest(${text((n) => n.messageId)}, ${text((n) => n.topic)}, ${text((n) => n.kind)},
+         ${text((n) => n.eventId ?? null)}, ${text((n) => n.eventType ?? null)},
+         ${text((n) => n.aggregateType ?? null)}, ${text((n) => n.aggregateId ?? null)},
+         ${text((n) => n.outcome ?? null)}, ${cast(
+           sorted.map((n) => JSON.stringify(n.data)),
+           'jsonb[]',
+         )})
        ON CONFLICT (message_id) DO NOTHING
-       RETURNING ${COLUMNS}`,
-        [
-          column((n) => n.messageId),
-          column((n) => n.topic),
-          column((n) => n.kind),
-          column((n) => n.eventId ?? null),
-          column((n) => n.eventType ?? null),
-          column((n) => n.aggregateType ?? null),
-          column((n) => n.aggregateId ?? null),
-          column((n) => n.outcome ?? null),
-          column((n) => JSON.stringify(n.data)),
-        ],
-      );
+       RETURNING ${raw(COLUMNS)}`;
+      const { rows } = await tx.query<LogRow>(insert.text, insert.values);
       const stored = new Map(rows.map((row) => [row.message_id, toEntry(row).notification]));
       return notifications.map((n) => {
         const notification = stored.get(n.messageId);

@@ -1,6 +1,6 @@
 import type { JsonObject } from '@concord/core';
 import type { FieldVersion } from '@concord/core/conflict';
-import { DEFAULT_SCHEMA } from '@concord/outbox';
+import { DEFAULT_SCHEMA, cast, insertRow, jsonb, raw, statement } from '@concord/outbox';
 import type { Sql } from '@concord/outbox';
 import type { ProjectionBackend, RebuildWriter } from '../backend.js';
 import type { ProjectionRecord, TypeScope, UpsertResult } from '../model.js';
@@ -78,51 +78,37 @@ export const createPostgresBackend = (options: PostgresBackendOptions = {}): Pro
     return rows[0] === undefined ? undefined : toRecord(rows[0]);
   };
 
+  /** A newer version replaces the row; an older or equal one leaves it as it is. */
+  const whenNewer = `ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+    SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
+      event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
+    WHERE ${projections}.version < excluded.version`;
+
+  /** One version-guarded INSERT of many records (of distinct aggregates), one array per column. */
+  const upsertRows = (records: readonly ProjectionRecord[], returning = '') => {
+    const column = (pick: (r: ProjectionRecord) => unknown, type: string) => cast(records.map(pick), type);
+    return statement`INSERT INTO ${raw(projections)} (aggregate_type, aggregate_id, version, fields,
+         field_versions, event_id, committed_at)
+       SELECT * FROM unnest(${column((r) => r.type, 'text[]')}, ${column((r) => r.id, 'text[]')},
+         ${column((r) => r.version, 'bigint[]')}, ${column((r) => JSON.stringify(r.fields), 'jsonb[]')},
+         ${column((r) => JSON.stringify(r.fieldVersions), 'jsonb[]')},
+         ${column((r) => r.eventId ?? null, 'text[]')}, ${column((r) => r.committedAt ?? null, 'timestamptz[]')})
+       ${raw(whenNewer)} ${raw(returning)}`;
+  };
+
   const insertMany = async (sql: Sql, records: readonly ProjectionRecord[]) => {
     if (records.length === 0) return;
-    await sql.query(
-      `INSERT INTO ${projections} (aggregate_type, aggregate_id, version, fields, field_versions, event_id,
-         committed_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::text[],
-         $7::timestamptz[])
-       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-         SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
-           event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
-         WHERE ${projections}.version < excluded.version`,
-      [
-        records.map((r) => r.type),
-        records.map((r) => r.id),
-        records.map((r) => r.version),
-        records.map((r) => JSON.stringify(r.fields)),
-        records.map((r) => JSON.stringify(r.fieldVersions)),
-        records.map((r) => r.eventId ?? null),
-        records.map((r) => r.committedAt ?? null),
-      ],
-    );
+    const insert = upsertRows(records);
+    await sql.query(insert.text, insert.values);
   };
 
   /** One version-guarded statement for records of distinct aggregates; the keys it moved forward. */
   const upsertDistinct = async (sql: Sql, records: readonly ProjectionRecord[]): Promise<Set<string>> => {
     const sorted = [...records].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+    const upsert = upsertRows(sorted, 'RETURNING aggregate_type, aggregate_id');
     const { rows } = await sql.query<{ aggregate_type: string; aggregate_id: string }>(
-      `INSERT INTO ${projections} (aggregate_type, aggregate_id, version, fields, field_versions, event_id,
-         committed_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[], $5::jsonb[], $6::text[],
-         $7::timestamptz[])
-       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-         SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
-           event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
-         WHERE ${projections}.version < excluded.version
-       RETURNING aggregate_type, aggregate_id`,
-      [
-        sorted.map((r) => r.type),
-        sorted.map((r) => r.id),
-        sorted.map((r) => r.version),
-        sorted.map((r) => JSON.stringify(r.fields)),
-        sorted.map((r) => JSON.stringify(r.fieldVersions)),
-        sorted.map((r) => r.eventId ?? null),
-        sorted.map((r) => r.committedAt ?? null),
-      ],
+      upsert.text,
+      upsert.values,
     );
     return new Set(rows.map((row) => keyOf({ type: row.aggregate_type, id: row.aggregate_id })));
   };
@@ -136,24 +122,20 @@ export const createPostgresBackend = (options: PostgresBackendOptions = {}): Pro
       readOrder: 100,
     },
     async upsert({ tx }, record) {
-      const { rowCount } = await tx.query(
-        `INSERT INTO ${projections} (aggregate_type, aggregate_id, version, fields, field_versions, event_id,
-           committed_at)
-         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::timestamptz)
-         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-           SET version = excluded.version, fields = excluded.fields, field_versions = excluded.field_versions,
-             event_id = excluded.event_id, committed_at = excluded.committed_at, updated_at = clock_timestamp()
-           WHERE ${projections}.version < excluded.version`,
-        [
-          record.type,
-          record.id,
-          record.version,
-          JSON.stringify(record.fields),
-          JSON.stringify(record.fieldVersions),
-          record.eventId ?? null,
-          record.committedAt ?? null,
-        ],
+      const upsert = insertRow(
+        projections,
+        {
+          aggregate_type: record.type,
+          aggregate_id: record.id,
+          version: record.version,
+          fields: jsonb(record.fields),
+          field_versions: jsonb(record.fieldVersions),
+          event_id: record.eventId ?? null,
+          committed_at: cast(record.committedAt ?? null, 'timestamptz'),
+        },
+        whenNewer,
       );
+      const { rowCount } = await tx.query(upsert.text, upsert.values);
       return rowCount > 0 ? 'applied' : 'stale';
     },
     async upsertMany({ tx }, records) {
