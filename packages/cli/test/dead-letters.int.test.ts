@@ -176,12 +176,18 @@ describe('webhook dead letters', () => {
     const again = await concord(['dead-letters', 'replay', `webhook:${letter.id}`], { env: env() });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`missing webhook:${letter.id}`);
-    // Delivered by the replay's first attempt, and only then.
-    const { rows } = await database.db.query<{ status: string; attempts: number }>(
-      `SELECT status, attempts FROM concord.notifier_deliveries WHERE id = $1`,
-      [letter.id],
+    // Delivered by the replay's first attempt (recorded once the receiver's answer is in), and only then.
+    const delivered = await eventually(
+      async () => {
+        const { rows } = await database.db.query<{ status: string; attempts: number }>(
+          `SELECT status, attempts FROM concord.notifier_deliveries WHERE id = $1`,
+          [letter.id],
+        );
+        return rows[0]?.status === 'delivered' ? rows : undefined;
+      },
+      { what: 'the delivery recorded' },
     );
-    expect(rows).toEqual([{ status: 'delivered', attempts: 1 }]);
+    expect(delivered).toEqual([{ status: 'delivered', attempts: 1 }]);
     expect(requests.filter((r) => r.status === 204)).toEqual([{ id: letter.id, status: 204 }]);
   });
 });
@@ -234,6 +240,11 @@ describe('bus dead letters', () => {
     };
     expect(conflicts.filter((c) => c.aggregateId === 'gate-1')).toHaveLength(1);
     expect(event.decision).toMatchObject({ strategy: 'gated' });
+    // The projection follows the decision's applied message.
+    await eventually(
+      async () => ((await api('GET', '/v1/aggregates/gate/gate-1')).body.version === 3 ? true : undefined),
+      { what: 'the decision projected' },
+    );
     expect((await api('GET', '/v1/aggregates/gate/gate-1')).body.fields).toEqual({ v: 'c' });
     expect(await deadLetters('bus')).toEqual([]);
   });
