@@ -63,5 +63,5 @@ describe('unused exports', () => {
   it('finds none in the workspace', () => {
     const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
     expect(unusedExports(root)).toEqual(new Map());
-  });
+  }, 60_000);
 });

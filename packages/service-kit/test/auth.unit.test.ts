@@ -151,7 +151,7 @@ describe('authentication (JWT, HS256)', () => {
     expect((await open.app.inject({ url: '/v1/read' })).json()).toEqual({ identity: null });
   });
 
-  it('keeps /healthz and /readyz open, puts /metrics behind admin, and 404s only to an authenticated caller', async () => {
+  it('keeps /healthz, /readyz and the API document open, puts /metrics behind admin, and 404s only to an authenticated caller', async () => {
     const server = build(jwtAccess());
     expect((await server.app.inject({ url: '/healthz' })).statusCode).toBe(200);
     expect((await server.app.inject({ url: '/readyz' })).statusCode).toBe(200);
@@ -166,8 +166,9 @@ describe('authentication (JWT, HS256)', () => {
       server
         .routes()
         .filter((route) => route.scope === 'public')
-        .map((route) => route.url),
-    ).toEqual(['/healthz', '/readyz']);
+        .map((route) => route.url)
+        .sort(),
+    ).toEqual(['/docs', '/docs/:asset', '/healthz', '/openapi.json', '/readyz']);
   });
 });
 
