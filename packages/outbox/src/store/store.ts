@@ -19,6 +19,8 @@ import { aggregateKey, splitKey, toEnvelope, toFeedEvent, toState } from './rows
 import type { AggregateRow, EventRow } from './rows.js';
 import { storeSql } from './sql.js';
 import type { AppendResult, FeedPage, MessageProducer, StoredEvent } from './types.js';
+import { aggregateRows, duplicateOf, duplicateResult, eventRows, resultOf } from './append-rows.js';
+import type { ExistingEvent, Pending } from './append-rows.js';
 
 export interface EventStoreOptions {
   /** Schema holding the store and outbox tables. Default `concord`. */
@@ -100,28 +102,12 @@ export interface EventStore {
 type LockedAggregate = AggregateRow & { aggregate_type: string; aggregate_id: string };
 
 /** An event id the store has seen before, with its current outcome. */
-interface ExistingEvent {
-  readonly event_id: string;
-  readonly outcome: Outcome;
-  readonly version: number | null;
-  readonly conflict_id: string | null;
-  readonly details: JsonObject;
-}
 
 /** The one row of `prepareBatch`. */
 interface PreparedBatch {
   readonly aggregates: LockedAggregate[];
   readonly created: [string, string][];
   readonly existing: ExistingEvent[];
-}
-
-interface Pending {
-  readonly event: EventEnvelope;
-  readonly classification: Classification;
-  readonly result: AppendResult;
-  readonly state: AggregateState;
-  readonly context: Context | undefined;
-  readonly messages: readonly OutboxMessage[];
 }
 
 /** Creates the event store. */
@@ -322,89 +308,3 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     history: (db, historyOptions) => readHistory(db, sql.history, historyOptions),
   };
 };
-
-const resultOf = (event: EventEnvelope, c: Classification): AppendResult => {
-  switch (c.outcome) {
-    case 'applied':
-    case 'merged':
-    case 'superseded':
-      return { id: event.id, outcome: c.outcome, version: c.version };
-    case 'conflict':
-      return { id: event.id, outcome: 'conflict', version: c.version, conflictId: event.id };
-    case 'rejected':
-      return { id: event.id, outcome: 'rejected', error: { code: c.code, message: c.reason } };
-  }
-};
-
-const duplicateResult = (r: AppendResult): AppendResult => ({
-  ...r,
-  outcome: 'duplicate',
-  originalOutcome: r.outcome,
-});
-
-const duplicateOf = (row: ExistingEvent): AppendResult => {
-  const error = row.details['error'] as { code: string; message: string } | undefined;
-  return {
-    id: row.event_id,
-    outcome: 'duplicate',
-    originalOutcome: row.outcome,
-    ...(row.version === null ? {} : { version: row.version }),
-    ...(row.conflict_id === null ? {} : { conflictId: row.conflict_id }),
-    ...(error === undefined ? {} : { error }),
-  };
-};
-
-const detailsOf = (c: Classification): JsonObject => {
-  switch (c.outcome) {
-    case 'applied':
-      return { changedFields: [...c.changedFields] };
-    case 'merged':
-      return {
-        changedFields: [...c.changedFields],
-        relation: c.relation,
-        concurrentFields: [...c.concurrentFields],
-      };
-    case 'superseded':
-      return { reason: c.reason };
-    case 'conflict':
-      return JSON.parse(JSON.stringify(c.details)) as JsonObject;
-    case 'rejected':
-      return { error: { code: c.code, message: c.reason } };
-  }
-};
-
-/** Event rows as `insertEvents` reads them (JSON; an absent property is NULL). */
-const eventRows = (fresh: readonly Pending[]) =>
-  fresh.map(({ event, classification, result }) => ({
-    event_id: event.id,
-    type: event.type,
-    aggregate_type: event.aggregateType,
-    aggregate_id: event.aggregateId,
-    base_version: event.baseVersion,
-    clock: event.clock,
-    hlc: event.hlc,
-    origin: event.origin,
-    data: event.data,
-    metadata: event.metadata,
-    outcome: result.outcome,
-    version: result.version,
-    server_hlc: event.serverHlc,
-    applied: classification.outcome === 'applied' || classification.outcome === 'merged',
-    conflict_id: result.conflictId,
-    details: detailsOf(classification),
-  }));
-
-/** Aggregate rows as `updateAggregates` reads them. */
-const aggregateRows = (changed: Set<string>, states: Map<string, AggregateState | undefined>) =>
-  [...changed].map((key) => {
-    const state = states.get(key) ?? EMPTY_AGGREGATE;
-    const [aggregate_type, aggregate_id] = splitKey(key);
-    return {
-      aggregate_type,
-      aggregate_id,
-      version: state.version,
-      fields: state.fields,
-      field_versions: state.fieldVersions,
-      vector: state.vector,
-    };
-  });
