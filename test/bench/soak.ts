@@ -51,6 +51,7 @@ export const soakRetentionEnv = (retentionSec: number, intervalSec: number): Rec
   const ms = String(retentionSec * 1000);
   return {
     INBOX_RETENTION_MS: ms,
+    OUTBOX_RETENTION_MS: ms,
     NOTIFIER_LOG_RETENTION_MS: ms,
     NOTIFIER_DELIVERY_RETENTION_MS: ms,
     RETENTION_INTERVAL_MS: String(intervalSec * 1000),
@@ -64,8 +65,7 @@ export const soakRetention = (retentionSec: number, intervalSec: number): SoakRe
     inbox: retentionSec * 1000,
     notifier_log: retentionSec * 1000,
     notifier_deliveries: retentionSec * 1000,
-    // Published outbox rows are kept by the relay's own retention (24 h), which no variable sets.
-    outbox: 24 * 3_600_000,
+    outbox: retentionSec * 1000,
   },
   intervalMs: intervalSec * 1000,
 });

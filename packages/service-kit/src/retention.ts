@@ -28,6 +28,12 @@ export const retentionEnvShape = {
 export const inboxRetentionEnvShape = {
   ...retentionEnvShape,
   INBOX_RETENTION_MS: envInt(7 * DAY_MS, { min: MINUTE_MS, max: 365 * DAY_MS }),
+  /**
+   * How long the service's relay keeps outbox rows once they are published or dead-lettered (its cleanup
+   * runs every minute): only what is settled is deleted, so this bounds the table, not delivery. Default a
+   * day, at least a minute.
+   */
+  OUTBOX_RETENTION_MS: envInt(DAY_MS, { min: MINUTE_MS, max: 365 * DAY_MS }),
 } as const;
 
 /** One table's pruning: `pruneBatch` deletes one bounded batch (its own short transaction). */

@@ -111,7 +111,10 @@ export async function startAllInOne(options: StartAllInOneOptions): Promise<Runn
     logger,
     metrics,
     schema,
-    ...(config.BROKER === 'memory' ? { relay: IN_PROCESS_RELAY } : {}),
+    relay: {
+      retentionMs: config.OUTBOX_RETENTION_MS,
+      ...(config.BROKER === 'memory' ? IN_PROCESS_RELAY : {}),
+    },
   });
   // concord_consumer_lag{group,topic} of every group (DESIGN §8); none on the in-memory bus.
   const lagMetrics = createConsumerLagModule({

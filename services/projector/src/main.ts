@@ -65,7 +65,14 @@ const main = async (): Promise<void> => {
     concurrency: config.PROJECTOR_CONCURRENCY,
     metricTypes: config.PROJECTOR_METRIC_TYPES,
   });
-  const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  const relay = createRelayModule({
+    db,
+    bus,
+    logger,
+    metrics,
+    schema: config.DATABASE_SCHEMA,
+    relay: { retentionMs: config.OUTBOX_RETENTION_MS },
+  });
   // concord_consumer_lag{group,topic} of the groups projector consumes, sampled from the broker (DESIGN §8).
   const lagMetrics = createConsumerLagModule({
     probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),

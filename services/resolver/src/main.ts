@@ -62,7 +62,14 @@ const main = async (): Promise<void> => {
         ? {}
         : { streamUrl: config.RESOLVER_CONSOLE_STREAM_URL },
   });
-  const relay = createRelayModule({ db, bus, logger, metrics, schema: config.DATABASE_SCHEMA });
+  const relay = createRelayModule({
+    db,
+    bus,
+    logger,
+    metrics,
+    schema: config.DATABASE_SCHEMA,
+    relay: { retentionMs: config.OUTBOX_RETENTION_MS },
+  });
   // concord_consumer_lag{group,topic} of the groups resolver consumes, sampled from the broker (DESIGN §8).
   const lagMetrics = createConsumerLagModule({
     probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
