@@ -30,9 +30,9 @@
  * `--admission off` runs ingest without admission control (every bound 0), for comparison.
  *
  * `--soak` (brokers only) runs instead a steady `--rate` (default 200/s) for `--duration` seconds with
- * the services' retention set to `--retention` seconds (inbox, notification log, finished deliveries;
- * pruned every `--retention-interval`, default 15 s; published outbox rows keep the relay's 24 h, which
- * no variable sets), a webhook subscription to a loopback receiver, sampling every table's rows and size
+ * the services' retention set to `--retention` seconds (inbox, published outbox rows, notification log,
+ * finished deliveries; pruned every `--retention-interval`, default 15 s, the outbox by the relay's cleanup
+ * every minute), a webhook subscription to a loopback receiver, sampling every table's rows and size
  * every `--sample` seconds: bench-results/e2e-soak-<broker>.json (see soak.ts for the bounded rule).
  */
 import { randomUUID } from 'node:crypto';
