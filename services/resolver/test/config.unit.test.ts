@@ -17,7 +17,9 @@ describe('resolver config', () => {
     expect(() => loadResolverConfig({ ...base, INBOX_RETENTION_MS: '59000' })).toThrow(/INBOX_RETENTION_MS/);
     expect(defaults.OUTBOX_RETENTION_MS).toBe(86_400_000);
     expect(loadResolverConfig({ ...base, OUTBOX_RETENTION_MS: '60000' }).OUTBOX_RETENTION_MS).toBe(60_000);
-    expect(() => loadResolverConfig({ ...base, OUTBOX_RETENTION_MS: '59000' })).toThrow(/OUTBOX_RETENTION_MS/);
+    expect(() => loadResolverConfig({ ...base, OUTBOX_RETENTION_MS: '59000' })).toThrow(
+      /OUTBOX_RETENTION_MS/,
+    );
     expect(() => loadResolverConfig({ ...base, RETENTION_INTERVAL_MS: '-1' })).toThrow(
       /RETENTION_INTERVAL_MS/,
     );
