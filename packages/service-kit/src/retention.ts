@@ -29,9 +29,9 @@ export const inboxRetentionEnvShape = {
   ...retentionEnvShape,
   INBOX_RETENTION_MS: envInt(7 * DAY_MS, { min: MINUTE_MS, max: 365 * DAY_MS }),
   /**
-   * How long the service's relay keeps outbox rows once they are published or dead-lettered (its cleanup
-   * runs every minute): only what is settled is deleted, so this bounds the table, not delivery. Default a
-   * day, at least a minute.
+   * How long the service's relay keeps outbox rows once they are published (its cleanup runs every
+   * minute): only what is settled is deleted, so this bounds the table, not delivery; dead letters stay in
+   * `outbox_dead_letters` until replayed. Default a day, at least a minute.
    */
   OUTBOX_RETENTION_MS: envInt(DAY_MS, { min: MINUTE_MS, max: 365 * DAY_MS }),
 } as const;

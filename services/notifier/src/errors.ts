@@ -14,6 +14,13 @@ export const notifierErrors = defineErrors({
     status: 404,
     message: 'No subscription with that id.',
   },
+  SUBSCRIPTION_ROTATION_PENDING: {
+    code: 'CONCORD_SUBSCRIPTION_ROTATION_PENDING',
+    retryable: false,
+    status: 409,
+    message:
+      "A secret rotation with a grace period while an earlier rotation's grace period still runs (it would end that one early).",
+  },
   FILTER_INVALID: {
     code: 'CONCORD_FILTER_INVALID',
     retryable: false,

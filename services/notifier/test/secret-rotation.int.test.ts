@@ -3,7 +3,7 @@ import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMemoryJobQueue } from '../src/queue/memory.js';
 import type { DeliveryRef } from '../src/store/deliveries.js';
-import { delay, startNotifier, unique, waitFor } from './support/harness.js';
+import { startNotifier, unique, waitFor } from './support/harness.js';
 import type { Harness } from './support/harness.js';
 import { startReceiver, verifyReceived } from './support/receiver.js';
 import type { ReceivedRequest, Receiver } from './support/receiver.js';
@@ -85,17 +85,37 @@ describe('webhook secret rotation', () => {
     expect(verifyReceived(during, first)).toBe('verified');
     expect(verifyReceived(during, second)).toBe('verified');
 
-    // A short grace period: once it is over, only the new secret signs.
-    const short = await rotate(id, { secret: third, previousSecretTtlSeconds: 1 });
+    // While that grace period runs, another rotation with one of its own would end it early: refused.
+    const early = await rotate(id, { secret: third, previousSecretTtlSeconds: 60 });
+    expect(early.status).toBe(409);
+    expect(codeOf(early.json)).toBe('CONCORD_SUBSCRIPTION_ROTATION_PENDING');
+    expect(verifyReceived(await deliver(path, 'rot-2b'), first)).toBe('verified');
+
+    // Once the grace period is over, only the new secret signs, and the next rotation is taken.
+    await database.db.query(
+      `UPDATE concord.notifier_subscriptions SET previous_secret_expires_at = clock_timestamp() - interval '1 second'
+       WHERE id = $1`,
+      [id],
+    );
+    const ended = await deliver(path, 'rot-2c');
+    expect(signatures(ended)).toHaveLength(1);
+    expect(verifyReceived(ended, second)).toBe('verified');
+    expect(verifyReceived(ended, first)).toBe('CONCORD_WEBHOOK_SIGNATURE_INVALID');
+    const short = await rotate(id, { secret: third, previousSecretTtlSeconds: 60 });
     expect(short.status).toBe(200);
-    await delay(1_200);
+    await database.db.query(
+      `UPDATE concord.notifier_subscriptions SET previous_secret_expires_at = clock_timestamp() - interval '1 second'
+       WHERE id = $1`,
+      [id],
+    );
     const after = await deliver(path, 'rot-3');
     expect(signatures(after)).toHaveLength(1);
     expect(verifyReceived(after, third)).toBe('verified');
     expect(verifyReceived(after, second)).toBe('CONCORD_WEBHOOK_SIGNATURE_INVALID');
     expect(verifyReceived(after, first)).toBe('CONCORD_WEBHOOK_SIGNATURE_INVALID');
 
-    // 0: the replaced secret stops signing at once.
+    // 0: the replaced secret stops signing at once, and is taken during a grace period too.
+    expect((await rotate(id, { secret: second, previousSecretTtlSeconds: 60 })).status).toBe(200);
     const immediate = await rotate(id, { secret: first, previousSecretTtlSeconds: 0 });
     expect(immediate.json).toEqual({ id, previousSecretExpiresAt: null });
     const last = await deliver(path, 'rot-4');

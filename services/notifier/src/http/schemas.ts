@@ -153,7 +153,8 @@ export const ROTATE_SECRET_SCHEMA = {
   summary: 'Rotate a subscription’s signing secret',
   description:
     'The new secret signs from now on; the one it replaces keeps signing beside it for ' +
-    '`previousSecretTtlSeconds`, so receivers switch without refusing a delivery.',
+    '`previousSecretTtlSeconds`, so receivers switch without refusing a delivery. While an earlier ' +
+    "rotation's grace period runs, only a rotation with `previousSecretTtlSeconds` 0 is taken.",
   tags: TAGS,
   params: ID_PARAMS,
   body: {
@@ -180,6 +181,10 @@ export const ROTATE_SECRET_SCHEMA = {
     }),
     400: errorResponse('An invalid rotation (CONCORD_SUBSCRIPTION_INVALID).'),
     404: NOT_FOUND,
+    409: errorResponse(
+      "An earlier rotation's grace period still runs and this one has its own " +
+        '(CONCORD_SUBSCRIPTION_ROTATION_PENDING).',
+    ),
   },
 } as const;
 

@@ -166,13 +166,18 @@ export const registerSubscriptionRoutes = (
       if (!parsed.success) {
         throw invalidBody('rotation must be { secret, previousSecretTtlSeconds? }', parsed.error.issues);
       }
-      const subscription = await found(request.params.id);
-      const ttlMs = parsed.data.previousSecretTtlSeconds * 1000;
-      const expiresAt = new Date(Date.now() + ttlMs);
-      if (!(await subscriptions.rotateSecret(db, subscription.id, parsed.data.secret, expiresAt))) {
-        throw notFound(subscription.id);
+      const { id } = await found(request.params.id);
+      const ttl = parsed.data.previousSecretTtlSeconds;
+      const result = await subscriptions.rotateSecret(db, id, parsed.data.secret, ttl);
+      if (!result.rotated) {
+        await found(id); // deleted meanwhile: 404
+        throw new ConcordError(
+          notifierErrors.SUBSCRIPTION_ROTATION_PENDING,
+          `subscription ${id} still signs with the secret an earlier rotation replaced: rotate again once ` +
+            'that grace period ends, or with previousSecretTtlSeconds 0 (no grace period for either)',
+        );
       }
-      return { id: subscription.id, previousSecretExpiresAt: ttlMs === 0 ? null : expiresAt.toISOString() };
+      return { id, previousSecretExpiresAt: result.previousExpiresAt };
     },
   );
 

@@ -63,10 +63,18 @@ export interface SubscriptionStore {
   list(sql: Sql): Promise<SubscriptionWithSecret[]>;
   get(sql: Sql, id: string): Promise<SubscriptionWithSecret | undefined>;
   /**
-   * Replaces the secret; the one it replaces keeps signing beside it until `previousExpiresAt` (none when
-   * that is not later than now). False when there is no such subscription.
+   * Replaces the secret; the one it replaces keeps signing beside it for `previousTtlSeconds` (0: not at
+   * all), timed by the database's clock. While an earlier rotation's grace period runs, a rotation with
+   * a grace period of its own would drop that earlier secret early: it is refused (`pending`).
    */
-  rotateSecret(sql: Sql, id: string, secret: string, previousExpiresAt: Date): Promise<boolean>;
+  rotateSecret(
+    sql: Sql,
+    id: string,
+    secret: string,
+    previousTtlSeconds: number,
+  ): Promise<
+    { readonly rotated: true; readonly previousExpiresAt: string | null } | { readonly rotated: false }
+  >;
   /** Deletes the subscription and its undelivered deliveries; false when there was none. */
   remove(sql: Sql, id: string): Promise<boolean>;
 }
@@ -101,16 +109,21 @@ export const createSubscriptionStore = (tables: Tables): SubscriptionStore => ({
     const row = rows[0];
     return row === undefined ? undefined : toSubscription(row);
   },
-  async rotateSecret(sql, id, secret, previousExpiresAt) {
-    const { rowCount } = await sql.query(
+  async rotateSecret(sql, id, secret, previousTtlSeconds) {
+    const { rows } = await sql.query<{ expires_at: string | null }>(
       `UPDATE ${tables.subscriptions}
-       SET previous_secret = CASE WHEN $3::timestamptz > clock_timestamp() THEN secret END,
-           previous_secret_expires_at = CASE WHEN $3::timestamptz > clock_timestamp() THEN $3::timestamptz END,
+       SET previous_secret = CASE WHEN $3::int > 0 THEN secret END,
+           previous_secret_expires_at =
+             CASE WHEN $3::int > 0 THEN clock_timestamp() + $3::int * interval '1 second' END,
            secret = $2
-       WHERE id = $1`,
-      [id, secret, previousExpiresAt.toISOString()],
+       WHERE id = $1
+         AND ($3::int = 0 OR previous_secret_expires_at IS NULL OR previous_secret_expires_at <= clock_timestamp())
+       RETURNING to_char(previous_secret_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+         AS expires_at`,
+      [id, secret, previousTtlSeconds],
     );
-    return rowCount > 0;
+    const row = rows[0];
+    return row === undefined ? { rotated: false } : { rotated: true, previousExpiresAt: row.expires_at };
   },
   async remove(sql, id) {
     const { rowCount } = await sql.query(`DELETE FROM ${tables.subscriptions} WHERE id = $1`, [id]);
