@@ -18,23 +18,28 @@ const RUN = '[0-9a-f]{8}';
 const LABEL = '[a-z0-9-]+';
 /** `.dlq`, or `.dlq.dlq` (the dead letters of a group reading `<topic>.dlq`). */
 const DLQ = '(?:\\.dlq){0,2}';
+/**
+ * What a RabbitMQ consumer group adds to its queue `<group>.<topic>`: a shard `.<n>`, a shard's claim
+ * queue `.<n>~claim`, or the members queue `~members` (a dead-letter topic has none).
+ */
+const SHARD = '(?:\\.[0-9]{1,2}(?:~claim)?|~members)?';
 /** A Concord topic (`concord.events.applied`), or its dead-letter topic. */
 const CONCORD_TOPIC = `concord\\.[a-z]+\\.[a-z]+${DLQ}`;
 
 const full = (source: string): RegExp => new RegExp(`^(?:${source})$`);
 
-/** Queues: `<group>.<topic>` and `<group>.<topic>.dlq` of the suites that use RabbitMQ. */
+/** Queues: `<group>.<topic>`, its shards and `<group>.<topic>.dlq` of the suites that use RabbitMQ. */
 const QUEUES: readonly RegExp[] = [
   // e2e stack: `e2e-<run>.<service>.e2e-<run>.concord.<topic>`
-  full(`e2e-(${RUN})\\.${LABEL}\\.e2e-\\1\\.${CONCORD_TOPIC}`),
+  full(`e2e-(${RUN})\\.${LABEL}\\.e2e-\\1\\.${CONCORD_TOPIC}${SHARD}`),
   // bus contract: `<label>-<ns>.contract.<ns>.<label>`
-  full(`${LABEL}-(${SUFFIX})\\.contract\\.\\1\\.${LABEL}${DLQ}`),
+  full(`${LABEL}-(${SUFFIX})\\.contract\\.\\1\\.${LABEL}${DLQ}${SHARD}`),
   // bus adapter specifics: `g-<suffix>.adapter.<suffix>.<label>`
-  full(`g-(${SUFFIX})\\.adapter\\.\\1\\.${LABEL}${DLQ}`),
+  full(`g-(${SUFFIX})\\.adapter\\.\\1\\.${LABEL}${DLQ}${SHARD}`),
   // outbox relay tests: `g.<unique>.t.<unique>` (and `g-<unique>` groups of `collect`)
-  full(`g[.-]${UNIQUE}\\.t\\.${UNIQUE}${DLQ}`),
+  full(`g[.-]${UNIQUE}\\.t\\.${UNIQUE}${DLQ}${SHARD}`),
   // ingest's id-less submit test: `ingest-<unique>.concord.<topic>`, `collect-<unique>.concord.<topic>`
-  full(`(?:ingest|collect)-${UNIQUE}\\.${CONCORD_TOPIC}`),
+  full(`(?:ingest|collect)-${UNIQUE}\\.${CONCORD_TOPIC}${SHARD}`),
 ];
 
 /** Exchanges: one per e2e stack, one per bus or outbox test (`concord.test.<suffix or unique>`). */

@@ -1,4 +1,5 @@
-import { dlqTopic, groupQueue } from '@concord/bus';
+import { dlqTopic } from '@concord/bus';
+import { groupQueue } from '../src/rabbitmq/shards.js';
 import { connect } from 'amqplib';
 import { benchGroup } from './adapter.js';
 import { batches, countdown, perSecond } from './workload.js';

@@ -17,7 +17,7 @@ export type { ConsumerObserver } from './consumer/observer.js';
 export { runInSpan } from './consumer/tracing.js';
 export { createMemoryBus } from './memory/bus.js';
 export { createRabbitMqBus } from './rabbitmq/bus.js';
-export { groupQueue } from './rabbitmq/topology.js';
+export { groupQueues } from './rabbitmq/shards.js';
 export { createKafkaBus } from './kafka/index.js';
 export { createBus } from './brokers.js';
 export type { BusConfig } from './brokers.js';

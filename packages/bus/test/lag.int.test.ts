@@ -2,7 +2,7 @@
  * Consumer lag probes (ingest's admission control): messages published to a topic that a consumer group
  * has not consumed yet, read from RabbitMQ (queue depth) and Kafka (log end minus committed offset).
  */
-import { createKafkaBus, createRabbitMqBus, groupQueue } from '@concord/bus';
+import { createKafkaBus, createRabbitMqBus, groupQueues } from '@concord/bus';
 import { kafkaLagProbe, rabbitMqLagProbe } from '../src/lag/index.js';
 import type { ConsumerLagProbe, MessageBus } from '@concord/bus';
 import { message, uniqueSuffix, waitFor } from '@concord/bus/testing';
@@ -49,7 +49,7 @@ describe('consumer lag probes', () => {
         await bus.close();
         const connection = await connect(url);
         const channel = await connection.createChannel();
-        for (const queue of [groupQueue(group, topic), groupQueue(group, `${topic}.dlq`)])
+        for (const queue of [...groupQueues(group, topic), ...groupQueues(group, `${topic}.dlq`)])
           await channel.deleteQueue(queue);
         await channel.deleteExchange(exchange);
         await connection.close();

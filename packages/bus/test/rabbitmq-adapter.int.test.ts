@@ -1,4 +1,4 @@
-import { createRabbitMqBus, groupQueue } from '@concord/bus';
+import { createRabbitMqBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { collector, gate, message, publishAll, uniqueSuffix, waitFor } from '@concord/bus/testing';
 import { connect } from 'amqplib';
@@ -8,6 +8,8 @@ import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { coalesceWrites } from '../src/rabbitmq/connection.js';
+import { groupQueue, shardOf, shardQueue } from '../src/rabbitmq/shards.js';
+import { queuesOf } from './support/rabbitmq.js';
 
 const url = inject('AMQP_URL');
 const run = promisify(execFile);
@@ -34,7 +36,9 @@ describe('RabbitMQ adapter specifics', () => {
   let buses: MessageBus[] = [];
   const queues: string[] = [];
   const exchange = () => `concord.test.${suffix}`;
-  const bus = async (options: { singleActiveConsumer?: boolean; drainTimeoutMs?: number } = {}) => {
+  const bus = async (
+    options: { singleActiveConsumer?: boolean; drainTimeoutMs?: number; shards?: number } = {},
+  ) => {
     const created = await createRabbitMqBus({ url, exchange: exchange(), ...options });
     buses.push(created);
     return created;
@@ -42,7 +46,7 @@ describe('RabbitMQ adapter specifics', () => {
   const names = (label: string) => {
     const topic = `adapter.${suffix}.${label}`;
     const group = `g-${suffix}`;
-    queues.push(groupQueue(group, topic), groupQueue(group, `${topic}.dlq`));
+    queues.push(...queuesOf(group, topic), groupQueue(group, `${topic}.dlq`));
     return { topic, group };
   };
 
@@ -68,41 +72,54 @@ describe('RabbitMQ adapter specifics', () => {
     }
   });
 
-  it('declares a durable topic exchange and a durable quorum queue <group>.<topic>', async () => {
+  it('declares a durable topic exchange, a lane <group>.<topic> and a quorum queue per shard', async () => {
     const { topic, group } = names('topology');
     const b = await bus();
     await b.subscribe({ group, topics: [topic], handler: collector().handler });
     const connection = await connect(url);
     try {
       const channel = await connection.createChannel();
+      channel.on('error', () => undefined); // the 404 below closes it
       await channel.checkExchange(exchange());
       const queue = await channel.checkQueue(groupQueue(group, topic));
       expect(queue.queue).toBe(`${group}.${topic}`);
       await channel.checkQueue(groupQueue(group, `${topic}.dlq`));
       // Re-declaring with quorum arguments succeeds only if it is a quorum queue already.
-      await channel.assertQueue(groupQueue(group, topic), {
+      const quorum = (singleActiveConsumer: boolean) => ({
         durable: true,
         arguments: {
           'x-queue-type': 'quorum',
           'x-dead-letter-exchange': exchange(),
           'x-dead-letter-routing-key': `${topic}.dlq`,
+          ...(singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
         },
       });
+      await channel.assertQueue(groupQueue(group, topic), quorum(false));
+      for (let shard = 0; shard < 4; shard += 1) {
+        // Each shard has a single active consumer (this member, which holds them all).
+        const declared = await channel.assertQueue(shardQueue(group, topic, shard), quorum(true));
+        expect(declared.consumerCount).toBe(1);
+      }
+      await expect(channel.checkQueue(shardQueue(group, topic, 4))).rejects.toMatchObject({ code: 404 });
     } finally {
-      await connection.close();
+      await connection.close().catch(() => undefined);
     }
     expect(b.isReady()).toBe(true);
   });
 
-  it('re-subscribes after the broker cancels the consumer (queue deleted)', async () => {
-    const { topic, group } = names('cancel');
-    const b = await bus();
+  it.each([
+    ['its lane', 1],
+    ['a shard queue', 4],
+  ])('re-subscribes after the broker cancels the consumer of %s (queue deleted)', async (_, shards) => {
+    const { topic, group } = names(`cancel-${shards}`);
+    const b = await bus({ shards });
     const sink = collector();
     await b.subscribe({ group, topics: [topic], handler: sink.handler });
     await b.publish(topic, [message('before', 'k')]);
     await waitFor('the first message', () => sink.received.length === 1, 10_000);
+    const queue = shards === 1 ? groupQueue(group, topic) : shardQueue(group, topic, shardOf('k', shards));
     const connection = await connect(url);
-    await (await connection.createChannel()).deleteQueue(groupQueue(group, topic));
+    await (await connection.createChannel()).deleteQueue(queue);
     await connection.close();
     // Until the queue is declared again, published messages have nowhere to go: they are refused
     // (retryably), not confirmed. Keep publishing.
@@ -143,10 +160,10 @@ describe('RabbitMQ adapter specifics', () => {
     const a = collector();
     const b = collector();
     await (
-      await bus({ singleActiveConsumer: true })
+      await bus({ singleActiveConsumer: true, shards: 1 })
     ).subscribe({ group, topics: [topic], handler: a.handler });
     await (
-      await bus({ singleActiveConsumer: true })
+      await bus({ singleActiveConsumer: true, shards: 1 })
     ).subscribe({ group, topics: [topic], handler: b.handler });
     const ids = Array.from({ length: 40 }, (_, n) => `s-${String(n).padStart(2, '0')}`);
     await publishAll(
@@ -173,7 +190,7 @@ describe('RabbitMQ adapter specifics', () => {
     await b.declare([{ topic, groups: [group] }]);
     // The queue goes away (an operator, a broker that lost its state): messages are refused.
     const connection = await connect(url);
-    await (await connection.createChannel()).deleteQueue(groupQueue(group, topic));
+    await (await connection.createChannel()).deleteQueue(shardQueue(group, topic, shardOf('k', 4)));
     await connection.close();
     await expect(b.publish(topic, [message('refused', 'k')])).rejects.toMatchObject({
       code: 'CONCORD_BUS_UNROUTABLE',

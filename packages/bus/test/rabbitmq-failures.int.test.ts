@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ConcordError } from '@concord/core';
-import { createRabbitMqBus, dlqTopic, groupQueue } from '@concord/bus';
+import { createRabbitMqBus, dlqTopic } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
 import { gate, message, uniqueSuffix, waitFor } from '@concord/bus/testing';
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { groupQueue } from '../src/rabbitmq/shards.js';
 
 const run = promisify(execFile);
 const url = inject('AMQP_URL');

@@ -4,6 +4,7 @@ import type { Logger } from '@concord/core';
 import type { ConfirmChannel } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { RabbitPublisher } from '../src/rabbitmq/publisher.js';
+import { shardOf } from '../src/rabbitmq/shards.js';
 import type { PublishEvent } from '../src/port.js';
 import { realTimers } from '../src/timers.js';
 import { UnroutableTopics } from '../src/unroutable.js';
@@ -57,7 +58,7 @@ const recordingLogger = () => {
   return { logger, warnings };
 };
 
-const setup = (publishTimeoutMs = 5_000) => {
+const setup = (publishTimeoutMs = 5_000, shards = 1) => {
   let lost = 0;
   const events: PublishEvent[] = [];
   const log = recordingLogger();
@@ -66,6 +67,7 @@ const setup = (publishTimeoutMs = 5_000) => {
     logger: silentLogger,
     timers: realTimers,
     publishTimeoutMs,
+    shards,
     unroutable: new UnroutableTopics(log.logger, (event) => events.push(event)),
     onChannelLost: () => {
       lost += 1;
@@ -79,7 +81,10 @@ const setup = (publishTimeoutMs = 5_000) => {
   return { publisher, attach, lost: () => lost, events, warnings: log.warnings };
 };
 
-const message = (id: string) => ({ id, key: 'k', payload: new Uint8Array([1]) });
+/** A message of its own key (`key-<id>`), or of `key`. */
+const message = (id: string, key = `key-${id}`) => ({ id, key, payload: new Uint8Array([1]) });
+
+const republishPause = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 describe('RabbitPublisher', () => {
   it('resolves a batch only once every message is confirmed', async () => {
@@ -194,6 +199,93 @@ describe('RabbitPublisher', () => {
     channel.returnAndConfirm(0);
     await expect(refused).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE' });
     expect(warnings).toEqual([{ topic: 't' }, { topic: 'u' }, { topic: 't' }]);
+  });
+
+  it("sends a key's next message only once the one before is confirmed; other keys go at once", async () => {
+    const { publisher, attach } = setup();
+    const channel = attach();
+    const publishing = publisher.publish('t', [message('a1', 'a'), message('b1', 'b'), message('a2', 'a')]);
+    expect(channel.sent.map((s) => s.id)).toEqual(['a1', 'b1']);
+    channel.sent[0]?.confirm(null);
+    expect(channel.sent.map((s) => s.id)).toEqual(['a1', 'b1', 'a2']);
+    channel.confirmAll();
+    await publishing;
+  });
+
+  it('publishes a nacked message again ahead of every later message of its key', async () => {
+    const { publisher, attach } = setup();
+    const channel = attach();
+    const first = publisher.publish('t', [message('k-1', 'k'), message('k-2', 'k')]);
+    const second = publisher.publish('t', [message('k-3', 'k'), message('other', 'o')]);
+    const order: unknown[] = [];
+    const confirmNext = (error: unknown = null) => {
+      const entry = channel.sent.shift();
+      order.push(`${String(entry?.id)}${error === null ? '' : ' (nacked)'}`);
+      entry?.confirm(error);
+    };
+    // k-1 and `other` are out; the broker nacks k-1 (a queue that refuses a message when full, say).
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-1', 'other']);
+    confirmNext(new Error('nacked'));
+    confirmNext(); // other
+    // Had k-2 gone out with k-1, the queue could hold it ahead of k-1's republish: it has not.
+    expect(channel.sent).toHaveLength(0);
+    await republishPause();
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-1']);
+    confirmNext();
+    confirmNext();
+    confirmNext();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['k-1 (nacked)', 'other', 'k-1', 'k-2', 'k-3']);
+  });
+
+  it("after a dead channel, sends its unconfirmed messages first, then their keys' later ones", async () => {
+    const { publisher, attach } = setup();
+    const first = attach();
+    const publishing = publisher.publish('t', [
+      message('k-1', 'k'),
+      message('k-2', 'k'),
+      message('j-1', 'j'),
+    ]);
+    expect(first.sent.map((s) => s.id)).toEqual(['k-1', 'j-1']);
+    publisher.detach();
+    first.confirmAll(new Error('channel closed'));
+    const later = publisher.publish('t', [message('k-3', 'k')]);
+    const second = attach();
+    await republishPause();
+    expect(second.sent.map((s) => s.id)).toEqual(['k-1', 'j-1']);
+    const ids: unknown[] = [];
+    while (second.sent.length > 0) {
+      const entry = second.sent.shift();
+      ids.push(entry?.id);
+      entry?.confirm(null);
+    }
+    await Promise.all([publishing, later]);
+    expect(ids).toEqual(['k-1', 'j-1', 'k-2', 'k-3']);
+  });
+
+  it("lets a key's next message go once the one before was given up with its batch", async () => {
+    const { publisher, attach } = setup(50);
+    const channel = attach();
+    const stuck = publisher.publish('t', [message('k-1', 'k'), message('k-2', 'k')]);
+    await expect(stuck).rejects.toMatchObject({ code: 'CONCORD_BUS_UNAVAILABLE' });
+    const next = publisher.publish('t', [message('k-3', 'k')]);
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-1']);
+    channel.sent.shift()?.confirm(new Error('nacked')); // k-1's batch is gone: k-2 is dropped, k-3 goes
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-3']);
+    channel.confirmAll();
+    await next;
+  });
+
+  it('routes a sharded topic to <topic>.<shard of the key>, and dead letters to the unsharded <topic>.dlq', () => {
+    const { publisher, attach } = setup(5_000, 4);
+    const channel = attach();
+    void publisher.publish('t', [message('a', 'alpha'), message('b', 'beta')]);
+    void publisher.publish('t.dlq', [message('c', 'alpha')]);
+    expect(channel.sent.map((s) => s.routingKey)).toEqual([
+      `t.${shardOf('alpha', 4)}`,
+      `t.${shardOf('beta', 4)}`,
+      't.dlq',
+    ]);
   });
 
   it('asks for a new connection when its channel closes underneath it', () => {

@@ -1,4 +1,4 @@
-import { createKafkaBus, createRabbitMqBus, groupQueue } from '@concord/bus';
+import { createKafkaBus, createRabbitMqBus, groupQueues } from '@concord/bus';
 import type { MessageBus } from '@concord/bus';
 import { connect } from 'amqplib';
 
@@ -69,7 +69,9 @@ export const drainingReader = async (bus: MessageBus, topic: string, suffix: str
       const connection = await connect(amqpUrl);
       try {
         const channel = await connection.createChannel();
-        for (const queued of [topic, `${topic}.dlq`]) await channel.deleteQueue(groupQueue(group, queued));
+        for (const queued of [topic, `${topic}.dlq`]) {
+          for (const queue of groupQueues(group, queued)) await channel.deleteQueue(queue);
+        }
       } finally {
         await connection.close();
       }

@@ -81,6 +81,13 @@ export const serviceEnvShape = {
    * the same value (a queue's arguments are fixed when it is first declared).
    */
   AMQP_SINGLE_ACTIVE_CONSUMER: envBoolean(true),
+  /**
+   * Shards of every RabbitMQ group queue (1 to 64, DESIGN §4): a group's instances share them, each shard
+   * consumed by one instance at a time, so they share the work and per-key order holds across them.
+   * Producers route by it: every service of a deployment must use the same value, changed only on drained
+   * queues. 1: one queue per group and topic, as before shards (instances then stand by, see above).
+   */
+  AMQP_SHARDS: envInt(4, { min: 1, max: 64 }),
   /** Prefix of every topic and consumer group on a shared broker (tests use it). Default empty. */
   CONCORD_TOPIC_PREFIX: z
     .string()

@@ -20,6 +20,8 @@ export interface InfrastructureEnv {
   readonly AMQP_EXCHANGE: string;
   /** One active consumer per group queue, the others standing by (absent: true). */
   readonly AMQP_SINGLE_ACTIVE_CONSUMER?: boolean;
+  /** Shards of every group queue, the same for every service (absent: the bus's default, 4). */
+  readonly AMQP_SHARDS?: number;
   readonly KAFKA_BROKERS?: string | undefined;
   readonly CONCORD_TOPIC_PREFIX: string;
   /** Outcome messages as binary-mode CloudEvents (absent: false). */
@@ -37,6 +39,9 @@ export const busConfigFromEnv = (env: InfrastructureEnv, service: string, logger
         // Order per key across a group's instances: competing consumers on one queue take a key's
         // messages in parallel, and a later one can finish first (DESIGN §4).
         singleActiveConsumer: env.AMQP_SINGLE_ACTIVE_CONSUMER ?? true,
+        // The instances of a service share a group's work through its shards, each consumed by one
+        // instance at a time (DESIGN §4).
+        ...(env.AMQP_SHARDS === undefined ? {} : { shards: env.AMQP_SHARDS }),
         connectionName: service,
         logger,
       };

@@ -56,6 +56,7 @@ export const allInOneEnvSchema = z
       .transform((value) => value ?? 'concord'),
     KAFKA_BROKERS: z.string().optional(),
     AMQP_SINGLE_ACTIVE_CONSUMER: envBoolean(true),
+    AMQP_SHARDS: envInt(4, { min: 1, max: 64 }),
     CONCORD_TOPIC_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9._-]*$/, 'must contain only letters, digits, ".", "_" and "-"')

@@ -1,4 +1,4 @@
-import { createRabbitMqBus, decodeJson, encodeJson, groupQueue, namespacedBus } from '@concord/bus';
+import { createRabbitMqBus, decodeJson, encodeJson, groupQueues, namespacedBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import { consumedTopics, fullTopology, Topics, topologyOf } from '@concord/core/messages';
@@ -60,7 +60,8 @@ describe('ingest started before its consumers, on RabbitMQ', () => {
     for (const { topic, groups } of fullTopology()) {
       for (const group of groups) {
         for (const queued of [topic, `${topic}.dlq`]) {
-          await channel.deleteQueue(groupQueue(`${prefix}${group}`, `${prefix}${queued}`));
+          for (const queue of groupQueues(`${prefix}${group}`, `${prefix}${queued}`))
+            await channel.deleteQueue(queue);
         }
       }
     }

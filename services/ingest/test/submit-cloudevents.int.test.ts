@@ -1,4 +1,4 @@
-import { cloudEventsBus, createKafkaBus, createRabbitMqBus, groupQueue, namespacedBus } from '@concord/bus';
+import { cloudEventsBus, createKafkaBus, createRabbitMqBus, groupQueues, namespacedBus } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { OutcomeMessage } from '@concord/core/messages';
@@ -166,7 +166,7 @@ describe('binary-mode CloudEvents on the RabbitMQ submit topic', () => {
     const channel = await connection.createChannel();
     for (const g of [group, `collect-${group}`]) {
       for (const topic of [SUBMIT, `${SUBMIT}.dlq`, OUTCOME, `${OUTCOME}.dlq`]) {
-        await channel.deleteQueue(groupQueue(g, topic));
+        for (const queue of groupQueues(g, topic)) await channel.deleteQueue(queue);
       }
     }
     await channel.deleteExchange(exchange);

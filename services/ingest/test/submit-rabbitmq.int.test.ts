@@ -1,4 +1,4 @@
-import { createRabbitMqBus, DLQ_HEADERS, groupQueue } from '@concord/bus';
+import { createRabbitMqBus, DLQ_HEADERS, groupQueues } from '@concord/bus';
 import type { IncomingMessage, MessageBus } from '@concord/bus';
 import { silentLogger } from '@concord/core';
 import type { OutcomeMessage } from '@concord/core/messages';
@@ -69,7 +69,7 @@ describe('submit messages without a message id on RabbitMQ', () => {
     const channel = await connection.createChannel();
     for (const g of [group, collectorGroup]) {
       for (const topic of [SUBMIT, `${SUBMIT}.dlq`, OUTCOME, `${OUTCOME}.dlq`]) {
-        await channel.deleteQueue(groupQueue(g, topic));
+        for (const queue of groupQueues(g, topic)) await channel.deleteQueue(queue);
       }
     }
     await channel.deleteExchange(exchange);

@@ -20,6 +20,13 @@ export interface Delivery {
   release(): void | Promise<void>;
   /** False once the delivery can no longer be settled (e.g. its channel died); it is then skipped. */
   isValid?(): boolean;
+  /** Called once, when the message's first attempt is about to start (its key's turn came, it is valid). */
+  started?(): void;
+  /**
+   * Aborted when the delivery is to stop early (its RabbitMQ shard is being handed to another member):
+   * a backoff wait ends at once, and the message is then released since it is no longer valid.
+   */
+  readonly signal?: AbortSignal;
   /**
    * Failed attempts the adapter remembers for this message from earlier deliveries of it (a record
    * delivered again after a rebalance or a rewind); read when the first attempt starts. The first
@@ -120,6 +127,14 @@ export class ConsumerPipeline {
   async #process(delivery: Delivery): Promise<DeliveryOutcome> {
     const { handler, logger, group } = this.#options;
     let attempt = Math.max(delivery.message.attempt, (delivery.failedBefore?.() ?? 0) + 1);
+    if (!this.#live(delivery)) return this.#release(delivery);
+    delivery.started?.();
+    // What ends a backoff wait early; combined only when a wait comes (most messages never wait).
+    let combined: AbortSignal | undefined;
+    const signal = (): AbortSignal =>
+      delivery.signal === undefined
+        ? this.#stop.signal
+        : (combined ??= AbortSignal.any([this.#stop.signal, delivery.signal]));
     for (;;) {
       if (!this.#live(delivery)) return this.#release(delivery);
       const message =
@@ -146,13 +161,13 @@ export class ConsumerPipeline {
           await sleep(
             this.#timers,
             backoffDelay(this.#retry.maxAttempts, retryBackoff(this.#retry), this.#random),
-            this.#stop.signal,
+            signal(),
           );
           continue;
         }
         delivery.failed?.(attempt);
         if (!isRetryable(error) || attempt >= this.#retry.maxAttempts) {
-          return this.#deadLetter(delivery, message, { error, attempts: attempt, group });
+          return this.#deadLetter(delivery, message, { error, attempts: attempt, group }, signal());
         }
         this.#observe({ kind: 'retry', group, topic: message.topic, attempt });
         const delay = backoffDelay(attempt, retryBackoff(this.#retry), this.#random);
@@ -160,7 +175,7 @@ export class ConsumerPipeline {
           { group, topic: message.topic, id: message.id, attempt, delay, err: error },
           'handler failed; retrying after backoff',
         );
-        await sleep(this.#timers, delay, this.#stop.signal);
+        await sleep(this.#timers, delay, signal());
         attempt += 1;
       }
     }
@@ -176,6 +191,7 @@ export class ConsumerPipeline {
     delivery: Delivery,
     message: IncomingMessage,
     cause: DeadLetterCause,
+    signal: AbortSignal,
   ): Promise<DeliveryOutcome> {
     const { logger } = this.#options;
     for (let failures = 1; ; failures += 1) {
@@ -188,7 +204,7 @@ export class ConsumerPipeline {
           { id: message.id, topic: message.topic, failures, delay, err: error },
           'dead-lettering failed; trying again while the key waits',
         );
-        await sleep(this.#timers, delay, this.#stop.signal);
+        await sleep(this.#timers, delay, signal);
         if (!this.#live(delivery)) return this.#release(delivery);
       }
     }

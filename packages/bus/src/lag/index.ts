@@ -19,7 +19,12 @@ export const createConsumerLagProbe = (
 ): ConsumerLagProbe | undefined => {
   const prefix = options.prefix ?? '';
   if (config.broker === 'rabbitmq')
-    return rabbitMqLagProbe({ url: config.url, prefix, consumers: options.consumers });
+    return rabbitMqLagProbe({
+      url: config.url,
+      prefix,
+      consumers: options.consumers,
+      ...(config.shards === undefined ? {} : { shards: config.shards }),
+    });
   if (config.broker === 'kafka') {
     return kafkaLagProbe({
       brokers: config.brokers,

@@ -1,18 +1,20 @@
 import { connect } from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
-import { groupQueue } from '../rabbitmq/topology.js';
+import { groupQueues } from '../rabbitmq/shards.js';
 import type { ConsumerLagProbe, GroupLag, GroupTopic } from './types.js';
 
 export interface RabbitMqLagOptions {
   readonly url: string;
   /** The deployment's topic prefix (`CONCORD_TOPIC_PREFIX`), as `namespacedBus` adds it. */
   readonly prefix?: string;
+  /** The buses' `shards` (default 4): a group's messages of a topic are in its lane and its shards. */
+  readonly shards?: number;
   readonly consumers: readonly GroupTopic[];
 }
 
 /**
- * RabbitMQ: the ready messages of each group's queue (`queue.declare` passive, which also answers the
- * count), on a connection of the probe's own. A queue that does not exist closes the channel (404); it
+ * RabbitMQ: the ready messages of each group's queues — its lane and its shards — (`queue.declare`
+ * passive, which also answers the count), on a connection of the probe's own. A queue that does not exist closes the channel (404); it
  * counts 0 and the next queue gets a fresh channel. A lost connection is opened again on the next call.
  */
 export const rabbitMqLagProbe = (options: RabbitMqLagOptions): ConsumerLagProbe => {
@@ -41,8 +43,7 @@ export const rabbitMqLagProbe = (options: RabbitMqLagOptions): ConsumerLagProbe 
     }
     return channel;
   };
-  const depth = async (consumer: GroupTopic): Promise<number> => {
-    const queue = groupQueue(`${prefix}${consumer.group}`, `${prefix}${consumer.topic}`);
+  const ready = async (queue: string): Promise<number> => {
     const current = await open();
     try {
       return (await current.checkQueue(queue)).messageCount;
@@ -50,6 +51,12 @@ export const rabbitMqLagProbe = (options: RabbitMqLagOptions): ConsumerLagProbe 
       if (isNotFound(error)) return 0;
       throw error;
     }
+  };
+  const depth = async (consumer: GroupTopic): Promise<number> => {
+    let messages = 0;
+    const queues = groupQueues(`${prefix}${consumer.group}`, `${prefix}${consumer.topic}`, options.shards);
+    for (const queue of queues) messages += await ready(queue);
+    return messages;
   };
   return {
     async lag(): Promise<GroupLag[]> {

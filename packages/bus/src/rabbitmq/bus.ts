@@ -24,12 +24,13 @@ import {
 import { RabbitConnection } from './connection.js';
 import type { RabbitMqBusOptions, ResolvedRabbitOptions } from './options.js';
 import { RabbitPublisher } from './publisher.js';
+import { assertShardableTopic, assertShardQueueNames, DEFAULT_SHARDS, MAX_SHARDS } from './shards.js';
 import { RabbitSubscription } from './subscription.js';
 import { assertExchange, declareTopology } from './topology.js';
 
 /**
- * Per-key order holds within each subscriber (and across a group's members with `singleActiveConsumer`);
- * consumer groups share work; quorum queues persist messages across broker restarts; a message no queue
+ * Per-key order holds across a group's members (each shard queue has one consumer at a time; the lanes
+ * across members with `singleActiveConsumer`); consumer groups share work (the shards); quorum queues persist messages across broker restarts; a message no queue
  * takes is returned (`mandatory`) and its publish fails.
  */
 export const RABBITMQ_FEATURES: BusFeatures = {
@@ -42,6 +43,14 @@ export const RABBITMQ_FEATURES: BusFeatures = {
 const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
   const exchange = options.exchange ?? 'concord';
   if (!TOPIC_PATTERN.test(exchange)) throw invalidOptionsError(`Invalid exchange name ${exchange}`);
+  const shards = options.shards ?? DEFAULT_SHARDS;
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+    throw invalidOptionsError(`shards must be an integer from 1 to ${MAX_SHARDS}`, { shards });
+  }
+  const rebalanceIntervalMs = options.rebalanceIntervalMs ?? 1_500;
+  if (!(rebalanceIntervalMs > 0)) {
+    throw invalidOptionsError('rebalanceIntervalMs must be positive', { rebalanceIntervalMs });
+  }
   return {
     url: options.url,
     exchange,
@@ -53,6 +62,8 @@ const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
     connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
     reconnect: { initialDelayMs: 100, maxDelayMs: 5_000, ...options.reconnect },
     singleActiveConsumer: options.singleActiveConsumer ?? false,
+    shards,
+    rebalanceIntervalMs,
     connectionName: options.connectionName ?? 'concord-bus',
     timers: options.timers ?? realTimers,
     random: options.random ?? Math.random,
@@ -62,11 +73,13 @@ const resolve = (options: RabbitMqBusOptions): ResolvedRabbitOptions => {
 };
 
 /**
- * The RabbitMQ adapter (DESIGN §4): one durable topic exchange (`concord` unless configured), routing
- * key = topic, a durable quorum queue `<group>.<topic>` per consumer group with its dead-letter queue
- * `<group>.<topic>.dlq`, publisher confirms, prefetch, reconnect with backoff (unconfirmed messages are
- * published again), publishing paused while the broker blocks the connection, re-subscription after a
- * consumer cancellation. Publishes are `mandatory`: a message no queue takes fails its publish with the
+ * The RabbitMQ adapter (DESIGN §4): one durable topic exchange (`concord` unless configured); per
+ * consumer group and topic, `shards` durable quorum queues `<group>.<topic>.<n>` (routing key
+ * `<topic>.<n>`, n from a hash of the key) that the group's members share (`ShardAssigner`), a lane
+ * `<group>.<topic>` (routing key = topic) for producers that do not shard, and the dead-letter queue
+ * `<group>.<topic>.dlq`; publisher confirms (a key's messages one confirm at a time), prefetch,
+ * reconnect with backoff (unconfirmed messages are published again), publishing paused while the broker
+ * blocks the connection, re-subscription after a consumer cancellation. Publishes are `mandatory`: a message no queue takes fails its publish with the
  * retryable `CONCORD_BUS_UNROUTABLE`; `declare` creates the queues of the groups that read a topic before
  * they first subscribe, and is repeated on every reconnect before publishing resumes.
  *
@@ -102,6 +115,7 @@ class RabbitMqBus implements MessageBus {
       logger: options.logger,
       timers: options.timers,
       publishTimeoutMs: options.publishTimeoutMs,
+      shards: options.shards,
       unroutable: new UnroutableTopics(options.logger, options.publishObserver),
       onChannelLost: () => this.#connection.recycle(),
     });
@@ -124,6 +138,7 @@ class RabbitMqBus implements MessageBus {
     return promised(() => {
       if (this.#closing !== undefined) throw busClosedError();
       assertPublishable(topic, messages, this.#options.maxMessageBytes);
+      assertShardableTopic(topic);
       return this.#publisher.publish(topic, messages);
     });
   }
@@ -137,7 +152,11 @@ class RabbitMqBus implements MessageBus {
       if (this.#closing !== undefined) throw busClosedError();
       for (const { topic, groups } of topology) {
         assertTopic(topic);
-        for (const group of groups) assertGroup(group);
+        assertShardableTopic(topic);
+        for (const group of groups) {
+          assertGroup(group);
+          assertShardQueueNames(group, topic, this.#options.shards);
+        }
       }
       for (const { topic, groups } of topology) {
         const known = this.#declared.get(topic) ?? new Set();
@@ -153,7 +172,11 @@ class RabbitMqBus implements MessageBus {
     return promised(async () => {
       if (this.#closing !== undefined) throw busClosedError();
       assertGroup(options.group);
-      for (const topic of options.topics) assertTopic(topic);
+      for (const topic of options.topics) {
+        assertTopic(topic);
+        assertShardableTopic(topic);
+        assertShardQueueNames(options.group, topic, this.#options.shards);
+      }
       const subscription = new RabbitSubscription({
         ...this.#options,
         subscribe: options,
@@ -204,6 +227,7 @@ class RabbitMqBus implements MessageBus {
     return declareTopology(connection, {
       exchange: this.#options.exchange,
       singleActiveConsumer: this.#options.singleActiveConsumer,
+      shards: this.#options.shards,
       topology,
       logger: this.#logger,
     });

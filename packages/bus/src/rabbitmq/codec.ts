@@ -73,13 +73,17 @@ const text = (value: unknown): string | undefined =>
   typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 
 /**
- * The bus's view of a delivery. `attempt` is 1 + the quorum queue's `x-delivery-count` (how often the
+ * The bus's view of a delivery from a queue of `topic` (a shard's routing key is `<topic>.<n>`, so the
+ * consumer names the topic; it defaults to the routing key, which is the topic on a lane). `attempt` is 1 + the quorum queue's `x-delivery-count` (how often the
  * broker handed the message out before, e.g. to a consumer that died). Only string headers are user
  * headers (and CloudEvents application properties of other primitive types, as text), and a foreign
  * producer's content-type property is the `content-type` header; broker bookkeeping (`x-delivery-count`,
  * `x-death`, the key header) is left out.
  */
-export const incomingMessage = (delivery: ConsumeMessage): IncomingMessage => {
+export const incomingMessage = (
+  delivery: ConsumeMessage,
+  topic: string = delivery.fields.routingKey,
+): IncomingMessage => {
   const raw = (delivery.properties.headers ?? {}) as Record<string, unknown>;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
@@ -100,7 +104,6 @@ export const incomingMessage = (delivery: ConsumeMessage): IncomingMessage => {
     headers['content-type'] = contentType;
   }
   const deliveryCount = raw[DELIVERY_COUNT_HEADER];
-  const topic = delivery.fields.routingKey;
   const key = text(raw[KEY_HEADER]);
   const given = text(delivery.properties.messageId) || headers[MESSAGE_ID_HEADER];
   const attributes = Object.fromEntries(

@@ -25,9 +25,24 @@ export interface RabbitMqBusOptions {
   /** Reconnect backoff (full jitter). Default 100 ms doubling up to 5 s. */
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
   /**
-   * Declare group queues with `x-single-active-consumer`: one member of a group consumes at a time
-   * (the others stand by), so per-key order also holds across members. Default false: members compete
-   * for messages and share the work; per-key order then holds within each member. A queue's arguments
+   * Shards of every group queue (DESIGN §4), 1 to 64. A message goes to shard hash(key) mod `shards`
+   * (`<group>.<topic>.<n>`); each shard has one consumer at a time, and a group's members share the
+   * shards, so they share the work and per-key order holds across them. Dead-letter topics are not
+   * sharded. With 1, the bus publishes to and consumes only the lanes `<group>.<topic>`, as before
+   * shards. Producers route by it, so every service of a deployment (and every tool that publishes to
+   * or consumes its topics) must use the same value; change it only on drained queues. Default 4.
+   */
+  readonly shards?: number;
+  /**
+   * Mean pause between two shard balancing passes of a subscription (each drawn from ½ to 1½ of it):
+   * how soon a member takes shards that were given up or whose member died. Default 1 500 ms.
+   */
+  readonly rebalanceIntervalMs?: number;
+  /**
+   * Declare the lanes `<group>.<topic>` and dead-letter queues with `x-single-active-consumer`: one member
+   * of a group consumes each at a time (the others stand by), so per-key order also holds across members
+   * for what reaches a lane (messages of producers that do not shard, dead letters). Default false: members
+   * compete for a lane's messages. Shard queues always have a single active consumer. A queue's arguments
    * are fixed when it is first declared — by its group, or by a producer's `declare` — so every service
    * of a deployment uses the same setting.
    */
@@ -53,6 +68,8 @@ export interface ResolvedRabbitOptions {
   readonly connectTimeoutMs: number;
   readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
   readonly singleActiveConsumer: boolean;
+  readonly shards: number;
+  readonly rebalanceIntervalMs: number;
   readonly connectionName: string;
   readonly timers: Timers;
   readonly random: () => number;

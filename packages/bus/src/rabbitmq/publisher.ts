@@ -5,6 +5,7 @@ import type { OutgoingMessage } from '../port.js';
 import type { Timers } from '../timers.js';
 import type { UnroutableTopics } from '../unroutable.js';
 import { content, publishOptions } from './codec.js';
+import { shardRoutingKey } from './shards.js';
 import { MESSAGE_ID_HEADER } from './options.js';
 
 interface Batch {
@@ -17,7 +18,11 @@ interface Batch {
 }
 
 interface Entry {
+  readonly topic: string;
+  /** `<topic>.<shard>`, or the topic when it is not sharded. */
   readonly routingKey: string;
+  /** Routing key and message key: the messages of a key, which go out one at a time. */
+  readonly chain: string;
   readonly messageId: string;
   readonly content: Buffer;
   readonly options: Options.Publish;
@@ -29,6 +34,8 @@ export interface PublisherOptions {
   readonly logger: Logger;
   readonly timers: Timers;
   readonly publishTimeoutMs: number;
+  /** Shards of every group queue: a message goes to routing key `<topic>.<hash(key) mod shards>`. */
+  readonly shards: number;
   /** Where messages the broker returned (no queue took them) are reported. */
   readonly unroutable: UnroutableTopics;
   /** Called when the confirm channel fails while the connection may still be up. */
@@ -57,6 +64,14 @@ const returnedId = (message: Message): string => {
  * buffer is full, messages wait. A batch that is not confirmed within `publishTimeoutMs` rejects with
  * the retryable `CONCORD_BUS_UNAVAILABLE`.
  *
+ * Per-key order: a message goes out only once the previous message of its key (same routing key) is
+ * confirmed, returned, or given up with its batch; messages of different keys go out together. A nack
+ * does not say that the broker kept none of the messages sent after the nacked one: had the next
+ * message of the key been on the wire already, the queue could hold it before the nacked one's
+ * republish (a queue that refuses a message when full takes the next once a consumer made room). So
+ * the next message of a key waits for the confirm of the one before, and a nacked message is published
+ * again ahead of every later message of its key.
+ *
  * Messages are `mandatory`: one that no queue takes comes back (basic.return, just before its confirm),
  * and its batch rejects with the retryable `CONCORD_BUS_UNROUTABLE` rather than resolving for a message
  * the broker dropped. The caller (an outbox relay) keeps it and tries again.
@@ -66,7 +81,10 @@ export class RabbitPublisher {
   #channel: ConfirmChannel | undefined;
   /** Messages the current channel returned whose confirm has not come yet, by {@link returnKey}. */
   #returned = new Map<string, number>();
+  /** Heads of chains waiting for a writable channel (new, nacked, or unconfirmed on a dead channel). */
   #waiting: Entry[] = [];
+  /** By {@link Entry.chain}: the key's message out (or waiting to go), then the ones waiting for its confirm. */
+  readonly #chains = new Map<string, Entry[]>();
   #blocked = false;
   #full = false;
   #retryScheduled = false;
@@ -138,8 +156,11 @@ export class RabbitPublisher {
       );
       this.#batches.add(batch);
       for (const message of messages) {
-        this.#send({
-          routingKey: topic,
+        const routingKey = shardRoutingKey(topic, message.key, this.#options.shards);
+        this.#enqueue({
+          topic,
+          routingKey,
+          chain: `${routingKey}\n${message.key}`,
           messageId: message.id,
           content: content(message.payload),
           options: publishOptions(message),
@@ -154,6 +175,7 @@ export class RabbitPublisher {
     this.#closed = true;
     for (const batch of [...this.#batches]) this.#fail(batch, busClosedError());
     this.#waiting = [];
+    this.#chains.clear();
   }
 
   /** Resolves once no batch is pending (settled either way). */
@@ -162,6 +184,28 @@ export class RabbitPublisher {
       (batch) => new Promise<void>((resolve) => (batch.onSettled = resolve)),
     );
     await Promise.all(batches);
+  }
+
+  /** Sends the message, or queues it behind the unconfirmed message of its key. */
+  #enqueue(entry: Entry): void {
+    const chain = this.#chains.get(entry.chain);
+    if (chain !== undefined) {
+      chain.push(entry);
+      return;
+    }
+    this.#chains.set(entry.chain, [entry]);
+    this.#send(entry);
+  }
+
+  /** The head of its chain is done with (confirmed, returned, or its batch gave up): the next one goes. */
+  #next(entry: Entry): void {
+    const chain = this.#chains.get(entry.chain);
+    if (chain === undefined || chain[0] !== entry) return;
+    chain.shift();
+    while (chain[0]?.batch.settled === true) chain.shift();
+    const next = chain[0];
+    if (next === undefined) this.#chains.delete(entry.chain);
+    else this.#send(next);
   }
 
   #send(entry: Entry): void {
@@ -178,15 +222,18 @@ export class RabbitPublisher {
       entry.options,
       (error: unknown) => {
         if (error !== null && error !== undefined) this.#retry(entry);
-        else if (returned.size > 0 && this.#takeReturned(returned, entry)) this.#unroutable(entry);
-        else this.#confirmed(entry);
+        else {
+          if (returned.size > 0 && this.#takeReturned(returned, entry)) this.#unroutable(entry);
+          else this.#confirmed(entry);
+          this.#next(entry);
+        }
       },
     );
     if (!written) this.#full = true;
   }
 
   #confirmed(entry: Entry): void {
-    this.#options.unroutable.routed(entry.routingKey);
+    this.#options.unroutable.routed(entry.topic);
     const batch = entry.batch;
     batch.remaining -= 1;
     if (batch.remaining > 0 || batch.settled) return;
@@ -208,7 +255,7 @@ export class RabbitPublisher {
 
   /** The broker returned the message: its batch fails, retryably (it is not published again here). */
   #unroutable(entry: Entry): void {
-    const error = this.#options.unroutable.refused(entry.routingKey, 1);
+    const error = this.#options.unroutable.refused(entry.topic, 1);
     this.#fail(entry.batch, error);
   }
 
@@ -221,9 +268,15 @@ export class RabbitPublisher {
     batch.onSettled?.();
   }
 
-  /** Nacked, or the channel closed before the confirm: publish again once a channel is there. */
+  /**
+   * Nacked, or the channel closed before the confirm: publish again once a channel is there, still ahead
+   * of the later messages of its key. If its batch gave up meanwhile, the key's next message goes.
+   */
   #retry(entry: Entry): void {
-    if (entry.batch.settled) return;
+    if (entry.batch.settled) {
+      this.#next(entry);
+      return;
+    }
     this.#waiting.push(entry);
     if (this.#retryScheduled) return;
     this.#retryScheduled = true;
@@ -238,9 +291,12 @@ export class RabbitPublisher {
     this.#waiting = [];
     for (let index = 0; index < waiting.length; index += 1) {
       const entry = waiting[index] as Entry;
-      if (entry.batch.settled) continue;
+      if (entry.batch.settled) {
+        this.#next(entry);
+        continue;
+      }
       if (this.#channel === undefined || this.#blocked || this.#full || this.#closed) {
-        this.#waiting.push(...waiting.slice(index).filter((e) => !e.batch.settled));
+        this.#waiting.push(...waiting.slice(index));
         return;
       }
       this.#send(entry);
