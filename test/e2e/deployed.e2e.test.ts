@@ -93,5 +93,10 @@ describe.each(['rabbitmq', 'kafka'] as const)('the deployed services over %s', (
     });
     expect(report.accepted).toBe(report.submitted);
     expect(report.uncleanExits).toEqual([]);
+    // Several instances share a consumer group's work (partitions on Kafka, shards on RabbitMQ): each
+    // instance of each consumer service handled messages.
+    const idle = Object.entries(report.handled).filter(([, count]) => count === 0);
+    expect(idle, `instances that handled nothing: ${JSON.stringify(report.handled)}`).toEqual([]);
+    expect(Object.keys(report.handled)).toHaveLength(6);
   }, 360_000);
 });

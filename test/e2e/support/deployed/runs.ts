@@ -39,6 +39,23 @@ const publishedByIngest = async (deployment: Deployment): Promise<number> => {
 };
 
 /**
+ * Messages each running consumer instance handled since it (last) started, by instance name (their
+ * `/metrics`): with two instances of a service, both must have had a share of the work.
+ */
+const handledByInstance = async (deployment: Deployment): Promise<Record<string, number>> => {
+  const consumers = (['resolver', 'projector', 'notifier'] as const).flatMap((service) =>
+    deployment.of(service).filter((instance) => instance.ready),
+  );
+  const counts = await Promise.all(
+    consumers.map(async (instance) => {
+      const page = await (await fetch(`${instance.url}/metrics`)).text();
+      return [instance.name, metricSum(page, 'concord_consumer_messages_total')] as const;
+    }),
+  );
+  return Object.fromEntries(counts);
+};
+
+/**
  * Waits at least `minMs`, and until ingest's relays published `rows` (or `maxMs` passed): the
  * consumers then start after the first publishes, as in a deployment that starts ingest first.
  */
@@ -131,6 +148,8 @@ export interface ChaosReport extends CheckReport {
    * the Postgres restart) included, the processes the run SIGKILLed not counted.
    */
   readonly uncleanExits: readonly string[];
+  /** Messages each consumer instance handled since it last started (see {@link handledByInstance}). */
+  readonly handled: Readonly<Record<string, number>>;
   readonly startOrder: readonly string[];
   readonly timeline: readonly string[];
   readonly durationMs: number;
@@ -236,6 +255,7 @@ export const runChaos = async (options: {
         deadline: Date.now() + options.settleMs,
       }),
     );
+    const handled = await handledByInstance(deployment);
     const exits = await timeline.step('SIGTERM every instance', () => deployment.close());
     const uncleanExits = Object.entries(exits).flatMap(([name, codes]) =>
       codes
@@ -252,6 +272,7 @@ export const runChaos = async (options: {
       unanswered: submitter.unanswered.length,
       submitRetries: submitter.retries,
       uncleanExits,
+      handled,
       startOrder,
       timeline: timeline.entries,
       durationMs: timeline.elapsedMs,
