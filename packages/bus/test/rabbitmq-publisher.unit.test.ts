@@ -263,17 +263,40 @@ describe('RabbitPublisher', () => {
     expect(ids).toEqual(['k-1', 'j-1', 'k-2', 'k-3']);
   });
 
-  it("lets a key's next message go once the one before was given up with its batch", async () => {
+  it("lets a key's next message go once the one before was given up with its batch, even if its confirm never comes", async () => {
     const { publisher, attach } = setup(50);
     const channel = attach();
     const stuck = publisher.publish('t', [message('k-1', 'k'), message('k-2', 'k')]);
     await expect(stuck).rejects.toMatchObject({ code: 'CONCORD_BUS_UNAVAILABLE' });
+    // k-1's confirm never comes (its connection died without saying): k-3 does not wait for it.
     const next = publisher.publish('t', [message('k-3', 'k')]);
-    expect(channel.sent.map((s) => s.id)).toEqual(['k-1']);
-    channel.sent.shift()?.confirm(new Error('nacked')); // k-1's batch is gone: k-2 is dropped, k-3 goes
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-1', 'k-3']);
+    channel.sent.shift()?.confirm(new Error('nacked')); // late: k-1's batch is gone, nothing is resent
     expect(channel.sent.map((s) => s.id)).toEqual(['k-3']);
     channel.confirmAll();
     await next;
+    expect(channel.sent).toEqual([]);
+  });
+
+  it('fails the batches queued behind a batch it gives up, so they are published again after it', async () => {
+    const { publisher, attach } = setup(5_000);
+    const channel = attach();
+    const first = publisher.publish('t', [message('k-1', 'k'), message('j-1', 'j')]);
+    const behind = publisher.publish('t', [message('k-2', 'k')]);
+    const other = publisher.publish('t', [message('i-1', 'i')]);
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-1', 'j-1', 'i-1']);
+    channel.returnAndConfirm(0); // k-1 comes back: its batch fails, and k-2's with it (never sent)
+    await expect(first).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE' });
+    await expect(behind).rejects.toMatchObject({ code: 'CONCORD_BUS_UNROUTABLE' });
+    channel.confirmAll();
+    await other;
+    expect(channel.sent).toEqual([]);
+    const again = publisher.publish('t', [message('k-1', 'k'), message('k-2', 'k')]);
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-1']);
+    channel.confirmAll();
+    expect(channel.sent.map((s) => s.id)).toEqual(['k-2']);
+    channel.confirmAll();
+    await again;
   });
 
   it('routes a sharded topic to <topic>.<shard of the key>, and dead letters to the unsharded <topic>.dlq', () => {

@@ -197,7 +197,7 @@ export class RabbitPublisher {
     this.#send(entry);
   }
 
-  /** The head of its chain is done with (confirmed, returned, or its batch gave up): the next one goes. */
+  /** The head of its chain is done with (confirmed or nacked after its batch gave up): the next one goes. */
   #next(entry: Entry): void {
     const chain = this.#chains.get(entry.chain);
     if (chain === undefined || chain[0] !== entry) return;
@@ -264,8 +264,27 @@ export class RabbitPublisher {
     batch.settled = true;
     this.#options.timers.clearTimeout(batch.timer);
     this.#batches.delete(batch);
+    this.#dropChains(batch, error);
     batch.reject(error);
     batch.onSettled?.();
+  }
+
+  /**
+   * A batch given up (timed out, returned, closed) leaves its keys' chains: its messages are dropped
+   * from them, and the later messages queued behind them (not sent yet) fail with it, so the caller
+   * publishes them again after it, in order. Its messages still on the wire are not waited for: a
+   * confirm that never comes (a connection that died without reporting them) must not hold its keys
+   * for good; the caller publishes a key's next message only after it published the failed one again.
+   */
+  #dropChains(batch: Batch, error: Error): void {
+    const behind = new Set<Batch>();
+    for (const [key, chain] of this.#chains) {
+      const first = chain.findIndex((entry) => entry.batch === batch);
+      if (first === -1) continue;
+      for (const entry of chain.splice(first)) if (entry.batch !== batch) behind.add(entry.batch);
+      if (chain.length === 0) this.#chains.delete(key);
+    }
+    for (const later of behind) this.#fail(later, error);
   }
 
   /**
