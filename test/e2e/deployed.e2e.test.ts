@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { cleanUpBrokers } from '../support/broker-cleanup.js';
+import { TEST_OBJECTS } from '../support/broker-leftovers.js';
 import { deployServices } from './support/deployed/build.js';
 import type { Deployed } from './support/deployed/build.js';
 import { runChaos, runRepro } from './support/deployed/runs.js';
@@ -32,6 +34,14 @@ const artifacts = (): Deployed => {
 };
 
 beforeAll(async () => {
+  // The chaos runs restart the brokers: the queues and topics earlier test files left (deleted only at
+  // the end of the run) would make each restart recover them all first, on a small machine for minutes.
+  await cleanUpBrokers({
+    amqpUrl: inject('AMQP_URL'),
+    kafkaBrokers: inject('KAFKA_BROKERS'),
+    select: TEST_OBJECTS,
+    log: (line) => console.info(`broker cleanup before the deployed runs: ${line}`),
+  });
   deployed = await deployServices();
   console.info(`services built and deployed from ${deployed.source} in ${deployed.buildMs} ms`);
 }, 300_000);
