@@ -190,6 +190,12 @@ export const judgeTable = (
 /** Runs the soak and returns its JSON line. */
 export const soak = async (options: SoakOptions) => {
   const { url, db, schema, rate, durationSec, sampleSec, batch, log } = options;
+  // Pruned rows free their space only once vacuumed: with the server's autovacuum off (a CI setting),
+  // a retained table's row count stays bounded but its size in bytes grows with everything it ever held.
+  const { rows: settings } = await db.query<{ autovacuum: string }>('SHOW autovacuum');
+  const autovacuum = settings[0]?.autovacuum ?? 'unknown';
+  if (autovacuum !== 'on')
+    log(`soak: the server's autovacuum is ${autovacuum}: sizes in bytes cannot stay bounded, only rows`);
   const hook = await receiver();
   const subscribed = await fetch(`${options.notifierUrl}/v1/subscriptions`, {
     method: 'POST',
@@ -289,6 +295,7 @@ export const soak = async (options: SoakOptions) => {
       Object.entries(options.retention.windows).map(([k, v]) => [k, v / 1000]),
     ),
     retentionIntervalSec: options.retention.intervalMs / 1000,
+    autovacuum,
     ...counts,
     webhooksReceived: hook.received(),
     tables,
