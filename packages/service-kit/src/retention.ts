@@ -161,7 +161,8 @@ export const inboxRetentionTask = (options: {
 
 /**
  * A service's retention loop over its own inbox rows, from its {@link inboxRetentionEnvShape} variables:
- * one line in a composition root.
+ * one line in a composition root. An inbox window under an hour is taken (tests and soaks use one) with a
+ * warning: a message redelivered or replayed after it is handled again.
  */
 export const createInboxRetentionModule = (deps: {
   readonly db: Database;
@@ -171,8 +172,14 @@ export const createInboxRetentionModule = (deps: {
   /** The inbox consumer names the service records (its consumer groups). */
   readonly consumers: readonly string[];
   readonly env: { readonly INBOX_RETENTION_MS: number; readonly RETENTION_INTERVAL_MS: number };
-}): RetentionModule =>
-  createRetentionModule({
+}): RetentionModule => {
+  if (deps.env.INBOX_RETENTION_MS < HOUR_MS) {
+    (deps.logger ?? silentLogger).warn(
+      { inboxRetentionMs: deps.env.INBOX_RETENTION_MS },
+      'INBOX_RETENTION_MS is under an hour: a message redelivered or replayed later than that is handled again (for tests and soaks, not deployments)',
+    );
+  }
+  return createRetentionModule({
     metrics: deps.metrics,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
     intervalMs: deps.env.RETENTION_INTERVAL_MS,
@@ -185,3 +192,4 @@ export const createInboxRetentionModule = (deps: {
       }),
     ],
   });
+};

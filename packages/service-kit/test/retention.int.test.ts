@@ -1,4 +1,5 @@
 import { silentLogger } from '@concord/core';
+import type { Logger } from '@concord/core';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -23,6 +24,23 @@ describe('retention loop', () => {
 
   afterAll(async () => {
     await database?.close();
+  });
+
+  it('warns when the inbox window is under an hour, and not otherwise', () => {
+    const warnings: unknown[] = [];
+    const logger: Logger = { ...silentLogger, warn: (fields: unknown) => void warnings.push(fields) };
+    const module = (ms: number) =>
+      createInboxRetentionModule({
+        db: database.db,
+        metrics: createMetrics('retention-warn-test'),
+        logger,
+        consumers: ['svc'],
+        env: { INBOX_RETENTION_MS: ms, RETENTION_INTERVAL_MS: 50 },
+      });
+    module(HOUR_MS);
+    expect(warnings).toEqual([]);
+    module(60_000);
+    expect(warnings).toEqual([{ inboxRetentionMs: 60_000 }]);
   });
 
   it('prunes a service’s own inbox rows past their retention on its own, in batches, and counts them', async () => {
