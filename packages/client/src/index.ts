@@ -1,6 +1,6 @@
 /** `@concord/client`: the browser-safe entry (no Node built-ins). `fileStore` is in `@concord/client/node`. */
 export { createClient } from './client.js';
-export type { ClientEvents, ClientOptions, ConcordClient } from './client.js';
+export type { ClientEvents, ClientOptions, ConcordClient } from './client-api.js';
 export type { AutosyncOptions } from './autosync.js';
 export type { Unsubscribe } from './emitter.js';
 export { clientErrors, ConcordClientError } from './errors.js';
