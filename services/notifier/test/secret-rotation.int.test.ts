@@ -40,6 +40,14 @@ describe('webhook secret rotation', () => {
     return { status: response.status, json: (await response.json()) as Record<string, unknown> };
   };
 
+  /** Moves a rotation's grace period into the past (the database's clock times it). */
+  const endGracePeriod = (id: string) =>
+    database.db.query(
+      `UPDATE concord.notifier_subscriptions SET previous_secret_expires_at = clock_timestamp() - interval '1 second'
+       WHERE id = $1`,
+      [id],
+    );
+
   const codeOf = (json: Record<string, unknown>) => (json['error'] as { code?: string } | undefined)?.code;
 
   /** Publishes one applied event for `aggregateId` and returns the webhook it caused. */
@@ -92,22 +100,14 @@ describe('webhook secret rotation', () => {
     expect(verifyReceived(await deliver(path, 'rot-2b'), first)).toBe('verified');
 
     // Once the grace period is over, only the new secret signs, and the next rotation is taken.
-    await database.db.query(
-      `UPDATE concord.notifier_subscriptions SET previous_secret_expires_at = clock_timestamp() - interval '1 second'
-       WHERE id = $1`,
-      [id],
-    );
+    await endGracePeriod(id);
     const ended = await deliver(path, 'rot-2c');
     expect(signatures(ended)).toHaveLength(1);
     expect(verifyReceived(ended, second)).toBe('verified');
     expect(verifyReceived(ended, first)).toBe('CONCORD_WEBHOOK_SIGNATURE_INVALID');
     const short = await rotate(id, { secret: third, previousSecretTtlSeconds: 60 });
     expect(short.status).toBe(200);
-    await database.db.query(
-      `UPDATE concord.notifier_subscriptions SET previous_secret_expires_at = clock_timestamp() - interval '1 second'
-       WHERE id = $1`,
-      [id],
-    );
+    await endGracePeriod(id);
     const after = await deliver(path, 'rot-3');
     expect(signatures(after)).toHaveLength(1);
     expect(verifyReceived(after, third)).toBe('verified');
