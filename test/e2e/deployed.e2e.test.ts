@@ -33,20 +33,31 @@ const artifacts = (): Deployed => {
   return deployed;
 };
 
-beforeAll(async () => {
-  // The chaos runs restart the brokers: the queues and topics earlier test files left (deleted only at
-  // the end of the run) would make each restart recover them all first, on a small machine for minutes.
-  await cleanUpBrokers({
+/**
+ * The chaos runs restart the brokers: the queues and topics other test files left (deleted only at the
+ * end of the run) would make each restart recover them all first, and the runs' own would keep a restarted
+ * RabbitMQ busy recovering them while the next files start their services — on a small machine, minutes.
+ */
+const cleanUp = (when: string, settleMs = 0) =>
+  cleanUpBrokers({
     amqpUrl: inject('AMQP_URL'),
     kafkaBrokers: inject('KAFKA_BROKERS'),
     select: TEST_OBJECTS,
-    log: (line) => console.info(`broker cleanup before the deployed runs: ${line}`),
+    settleMs,
+    log: (line) => console.info(`broker cleanup ${when} the deployed runs: ${line}`),
   });
+
+beforeAll(async () => {
+  await cleanUp('before');
   deployed = await deployServices();
   console.info(`services built and deployed from ${deployed.source} in ${deployed.buildMs} ms`);
 }, 300_000);
 
-afterAll(() => deployed?.remove());
+afterAll(async () => {
+  deployed?.remove();
+  // Their processes have stopped; the broker drops their consumers a moment later.
+  await cleanUp('after', 5_000);
+}, 60_000);
 
 describe.each(['rabbitmq', 'kafka'] as const)('the deployed services over %s', (broker) => {
   test('ingest started alone, 20 pairs of conflicting edits, consumers 3 s later: every conflict resolved and projected', async () => {
