@@ -66,7 +66,7 @@ const attributes = (
 /**
  * A view of a bus that publishes the messages of `topics` as binary-mode CloudEvents of the broker's
  * binding (attributes in headers, the payload unchanged as `data`); everything else passes through.
- * Every attribute is at most a message id, an aggregate or event id (≤ 230 characters each) or a short
+ * Every attribute is at most a message id, an aggregate or event id (≤ 294 characters each) or a short
  * constant, well within the 16 KiB a message keeps for key, id and headers (DESIGN §2).
  */
 export const cloudEventsBus = (bus: MessageBus, options: CloudEventsBusOptions): MessageBus => {

@@ -9,6 +9,7 @@ import {
   MAX_MESSAGE_ID_LENGTH,
   derivedMessageIds,
 } from '@concord/core/messages';
+import { MAX_TENANT_LENGTH } from '@concord/core/envelope';
 import { describe, expect, it } from 'vitest';
 import { incomingMessage, publishOptions } from '../src/rabbitmq/codec.js';
 import { assertPublishable } from '../src/validation.js';
@@ -41,7 +42,7 @@ const message = (id: string) => ({ id, key: 'k', payload: new Uint8Array(1) });
 describe('message ids: every id derived from the longest event id fits the bus', () => {
   it('allows the longest event id plus the longest derived suffix, and not one character more', () => {
     expect(LONGEST_DERIVED_SUFFIX).toBe(':provisional:applied:projected'.length);
-    expect(MAX_MESSAGE_ID_LENGTH).toBe(MAX_ID_LENGTH + LONGEST_DERIVED_SUFFIX);
+    expect(MAX_MESSAGE_ID_LENGTH).toBe(MAX_TENANT_LENGTH + 1 + MAX_ID_LENGTH + LONGEST_DERIVED_SUFFIX);
     expect(() => assertPublishable('t', [message('a'.repeat(MAX_MESSAGE_ID_LENGTH))], 1e6)).not.toThrow();
     expect(() => assertPublishable('t', [message('a'.repeat(MAX_MESSAGE_ID_LENGTH + 1))], 1e6)).toThrow(
       expect.objectContaining({ code: 'CONCORD_BUS_INVALID_MESSAGE' }),

@@ -12,3 +12,15 @@ export {
 export type { EventValidation } from './envelope/validate.js';
 export { isCloudEvent, validateCloudEvent } from './envelope/cloudevents.js';
 export { validateBatch, validateEvent } from './envelope/index.js';
+export {
+  MAX_TENANT_LENGTH,
+  TENANT_SEPARATOR,
+  belongsTo,
+  isTenantName,
+  localId,
+  scopeId,
+  scopeRequestedId,
+  tenantOfId,
+  tenantPrefix,
+  unscopeJson,
+} from './envelope/tenants.js';

@@ -1,4 +1,5 @@
 import { ConcordError } from '@concord/core';
+import { scopeRequestedId, unscopeJson } from '@concord/core/envelope';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loadApiKeysFile } from './api-keys.js';
 import { createAuthenticator, grants, unauthenticated } from './auth.js';
@@ -148,6 +149,9 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
     }
   };
 
+  // What a tenant's caller is answered holds its ids as it knows them, its tenant's prefix taken out.
+  app.addHook('preSerialization', async (request, _reply, payload) => unscopeJson(tenantOf(request), payload));
+
   app.addHook('onRequest', async (request, reply) => {
     if (cors(request, reply)) return reply;
     const scope = request.is404 ? undefined : request.routeOptions.config.scope;
@@ -171,6 +175,14 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
         `${request.method} ${request.routeOptions.url ?? ''} declares no scope`,
       );
     }
+    if (scope === 'admin' && identity?.tenant !== undefined) {
+      // Admin routes act on the whole deployment (every tenant's rows): a tenant's credential never does.
+      throw new ConcordError(
+        serviceKitErrors.FORBIDDEN,
+        `this route acts on every tenant's data: it needs an admin credential with no tenant`,
+        { details: { scope, tenant: identity.tenant } },
+      );
+    }
     if (identity !== undefined && !grants(identity, scope)) {
       void reply.header(
         'www-authenticate',
@@ -184,5 +196,15 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
   });
 }
 
-/** The authenticated caller's subject, when authentication is on. */
+/** The caller's tenant: the credential's, `undefined` for the default tenant (or authentication off). */
+export const tenantOf = (request: FastifyRequest): string | undefined => request.identity?.tenant;
+
+/**
+ * An id the caller names in a path or query, as stored for the caller's tenant; `undefined` when it
+ * names nothing the caller may see (it holds the tenant separator), which the route answers as not found.
+ */
+export const requestedId = (request: FastifyRequest, id: string): string | undefined =>
+  scopeRequestedId(tenantOf(request), id);
+
+/** The caller's authenticated subject, when authentication is on. */
 export const subjectOf = (request: FastifyRequest): string | undefined => request.identity?.subject;

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { ConcordError } from '@concord/core';
+import { isTenantName } from '@concord/core/envelope';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { SCOPES, sha256Hex } from './auth.js';
+import { SCOPES, TENANT_NAME_RULE, sha256Hex } from './auth.js';
 import type { ApiKey } from './auth.js';
 import { serviceKitErrors } from './errors.js';
 
@@ -15,7 +16,7 @@ const entrySchema = z
       .optional(),
     subject: z.string().min(1).max(200),
     scopes: z.array(z.enum(SCOPES, { message: `must be one of ${SCOPES.join(', ')}` })).min(1),
-    tenant: z.string().min(1).max(200).optional(),
+    tenant: z.string().refine(isTenantName, `must be ${TENANT_NAME_RULE}`).optional(),
   })
   .strict()
   .refine((entry) => (entry.key === undefined) !== (entry.sha256 === undefined), {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConcordError } from '@concord/core';
+import { isTenantName } from '@concord/core/envelope';
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { serviceKitErrors } from './errors.js';
@@ -21,7 +22,10 @@ export type RouteScope = Scope | 'public';
 export interface Identity {
   readonly subject: string;
   readonly scopes: ReadonlySet<Scope>;
-  /** The token's `tenant` claim (or the key's `tenant`). Read, not enforced yet: no tenant isolation. */
+  /**
+   * The token's `tenant` claim (or the key's `tenant`): the tenant whose data the request reads and
+   * writes (DESIGN §5 "Tenants"); absent for the default tenant.
+   */
   readonly tenant?: string;
   readonly via: 'jwt' | 'api-key';
   /** What the rate limit counts by: the key (its digest's prefix) or the token's subject. */
@@ -61,6 +65,9 @@ export interface Authenticator {
 
 export const unauthenticated = (message: string): ConcordError =>
   new ConcordError(serviceKitErrors.UNAUTHENTICATED, message);
+
+/** What {@link isTenantName} accepts, for messages. */
+export const TENANT_NAME_RULE = '1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit';
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -113,10 +120,12 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (typeof payload.sub !== 'string' || payload.sub === '')
       throw unauthenticated('the token has no sub claim');
     const tenant = payload['tenant'];
+    if (tenant !== undefined && (typeof tenant !== 'string' || !isTenantName(tenant)))
+      throw unauthenticated(`the token's tenant claim is not a tenant name (${TENANT_NAME_RULE})`);
     return {
       subject: payload.sub,
       scopes: scopesOf(payload['scope']),
-      ...(typeof tenant === 'string' && tenant !== '' ? { tenant } : {}),
+      ...(tenant === undefined ? {} : { tenant }),
       via: 'jwt',
       limitKey: `sub:${payload.sub}`,
     };

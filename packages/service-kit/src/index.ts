@@ -38,7 +38,7 @@ export {
   retentionEnvShape,
 } from './retention.js';
 export type { RetentionModule, RetentionModuleDeps, RetentionTask } from './retention.js';
-export { authConfigured, httpAccessFromEnv, subjectOf } from './access.js';
+export { authConfigured, httpAccessFromEnv, requestedId, subjectOf, tenantOf } from './access.js';
 export type { AccessEnv, HttpAccess } from './access.js';
 export { createAuthenticator, SCOPES, sha256Hex } from './auth.js';
 export type { ApiKey, Authenticator, Identity, RouteScope, Scope } from './auth.js';

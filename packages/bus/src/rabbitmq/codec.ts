@@ -24,7 +24,7 @@ export const publishOptions = (message: OutgoingMessage): Options.Publish => ({
   persistent: true,
   mandatory: true,
   // The id always travels in the `message-id` header, which decoding falls back to; the `message_id`
-  // property is an AMQP shortstr (≤ 255 bytes), too short for some ids the bus accepts (230 characters).
+  // property is an AMQP shortstr (≤ 255 bytes), too short for some ids the bus accepts (294 characters).
   ...(Buffer.byteLength(message.id) <= MAX_SHORTSTR_BYTES ? { messageId: message.id } : {}),
   // A binary-mode CloudEvent's `datacontenttype` is the content-type property (CloudEvents AMQP binding).
   contentType: message.headers?.['content-type'] ?? OUR_CONTENT_TYPE,

@@ -1,3 +1,4 @@
+import { MAX_TENANT_LENGTH, TENANT_SEPARATOR } from '../envelope/tenants.js';
 import { DEFAULT_ENVELOPE_LIMITS } from '../envelope/types.js';
 import { OUTCOMES } from './topics.js';
 import type { Outcome } from './topics.js';
@@ -84,5 +85,9 @@ export const derivedMessageIds = (eventId: string): string[] => {
 /** Characters the longest derivation adds to an event id (`:provisional:applied:projected`, 30). */
 export const LONGEST_DERIVED_SUFFIX = Math.max(...derivedMessageIds('').map((id) => id.length));
 
-/** Longest message id the bus accepts: every id derived from the longest event id fits. */
-export const MAX_MESSAGE_ID_LENGTH = MAX_ID_LENGTH + LONGEST_DERIVED_SUFFIX;
+/**
+ * Longest message id the bus accepts: every id derived from the longest event id of a tenant with the
+ * longest name (its stored id `<tenant>` U+001F `<id>`, DESIGN §5 "Tenants") fits.
+ */
+export const MAX_MESSAGE_ID_LENGTH =
+  MAX_TENANT_LENGTH + TENANT_SEPARATOR.length + MAX_ID_LENGTH + LONGEST_DERIVED_SUFFIX;

@@ -11,7 +11,7 @@
 export const MAX_MESSAGE_BYTES = 1_000_000;
 
 /**
- * What a message holds besides its payload, at most: the key and id (ids ≤ 230 characters, ≤ 3 UTF-8
+ * What a message holds besides its payload, at most: the key and id (ids ≤ 294 characters, ≤ 3 UTF-8
  * bytes each), the correlation, causation and trace headers, and the headers a dead letter adds (error
  * code, a reason of ≤ 1,000 characters, attempts, topic, group). 16 KiB bounds them with room to spare.
  */

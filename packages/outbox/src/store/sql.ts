@@ -1,3 +1,4 @@
+import { tenantConditionText } from '../db/tenant.js';
 import { outboxInsertSql } from '../outbox/writer.js';
 
 /** SQL texts of the event store, bound to one (quoted) schema. */
@@ -63,6 +64,7 @@ export const storeSql = (schema: string) => {
       FROM ${t('events')} e
       WHERE e.applied AND (e.tx_id, e.position) > ($1::text::xid8, $2::bigint)
         AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND ${tenantConditionText('e.event_id', '$4')}
       ORDER BY e.tx_id, e.position
       LIMIT $3`,
     // $1 type, $2 id, $3 tx id, $4 position, $5 limit: an aggregate's events of every outcome (the

@@ -9,6 +9,8 @@ import type { Outcome } from '@concord/core/messages';
 import type { Accepted } from '@concord/core/versions';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql, Tx } from '../db/types.js';
+import { tenantScopeValue } from '../db/tenant.js';
+import type { TenantScope } from '../db/tenant.js';
 import { createOutbox, outboxRows } from '../outbox/writer.js';
 import type { Outbox, OutboxMessage } from '../outbox/writer.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -89,8 +91,14 @@ export interface EventStore {
   duplicate(sql: Sql, eventId: string): Promise<AppendResult | undefined>;
   /** An aggregate's current state; undefined before anything applied to it. */
   getAggregate(sql: Sql, aggregateType: string, aggregateId: string): Promise<AggregateState | undefined>;
-  /** Applied events in commit order after `after`; never skips events that commit late. */
-  feed(sql: Sql, options?: { readonly after?: string; readonly limit?: number }): Promise<FeedPage>;
+  /**
+   * Applied events in commit order after `after`; never skips events that commit late. `tenant`: only
+   * that tenant's events (a caller's feed), else every tenant's.
+   */
+  feed(
+    sql: Sql,
+    options?: { readonly after?: string; readonly limit?: number; readonly tenant?: TenantScope },
+  ): Promise<FeedPage>;
   /** Moves an event to a later outcome (conflict → resolved, pending_review …), keeping its history. */
   recordOutcome(tx: Tx, options: RecordOutcomeOptions): Promise<boolean>;
   /** One aggregate's events of every outcome with their outcomes, in commit order, a page at a time. */
@@ -292,6 +300,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
         after.txId,
         after.position,
         limit,
+        tenantScopeValue(feedOptions.tenant),
       ]);
       const events = rows.map(toFeedEvent);
       return { events, next: events.at(-1)?.cursor ?? feedOptions.after ?? encodeCursor(after) };
