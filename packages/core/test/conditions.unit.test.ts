@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { scopeId } from '@concord/core/envelope';
 import { loadPolicy, loadPolicyOrThrow } from '@concord/core/policy';
 import { scalarText } from '../src/spec/side.js';
 import { describe, expect, it } from 'vitest';
@@ -112,5 +113,41 @@ rules:
       rule: 'erp-owns-price',
       result: { fields: { price: 12 } },
     });
+  });
+});
+
+describe('aggregate_ids match the id a tenant knows, not its scoped id', () => {
+  const policy = loadPolicyOrThrow(`
+rules:
+  - name: exact
+    priority: 30
+    conditions: { aggregate_ids: [task-1] }
+    resolution: { strategy: reject }
+  - name: glob
+    priority: 20
+    conditions: { aggregate_ids: ['task-*'] }
+    resolution: { strategy: fww }
+  - name: regex
+    priority: 10
+    conditions: { aggregate_ids: ['re:^note-\\d+$'] }
+    resolution: { strategy: fww }
+  - name: prefix
+    priority: 5
+    conditions: { aggregate_ids: ['acme*'] }
+    resolution: { strategy: fww }
+`);
+  const onAggregate = (aggregateId: string) => makeConflict({ event: { aggregateId } });
+
+  it('matches exact ids, globs and regexes in every tenant as in the default one', () => {
+    for (const tenant of [undefined, 'acme', 'globex']) {
+      expect(policy.decide(onAggregate(scopeId(tenant, 'task-1'))).rule, tenant).toBe('exact');
+      expect(policy.decide(onAggregate(scopeId(tenant, 'task-2'))).rule, tenant).toBe('glob');
+      expect(policy.decide(onAggregate(scopeId(tenant, 'note-7'))).rule, tenant).toBe('regex');
+    }
+  });
+
+  it("never sees a tenant's prefix", () => {
+    expect(policy.decide(onAggregate(scopeId('acme', 'other'))).rule).toBeUndefined();
+    expect(policy.decide(onAggregate('acme-1')).rule).toBe('prefix');
   });
 });

@@ -1,7 +1,8 @@
+import { localId } from '../envelope/tenants.js';
 import { ConcordError, coreErrors, isConcordError } from '../errors.js';
+import { compileIdPatterns } from '../spec/pattern.js';
 import { metadataOnSide, originOnSide, STORED_METADATA_KEY, typedList } from '../spec/side.js';
 import {
-  aggregateId,
   aggregateType,
   eventType,
   fieldsAllOf,
@@ -29,6 +30,16 @@ export interface CompileConditionsOptions {
 }
 
 const list = (values: readonly unknown[]): string => `[${values.map(String).join(', ')}]`;
+
+/**
+ * `aggregate_ids` against the aggregate id as its tenant knows it (DESIGN §5 "Tenants"): a tenant's
+ * aggregate ids are stored scoped (`acme` U+001F `task-1`), and a rule names ids the way writers do
+ * (`task-1`, `task-*`), so it matches that id in every tenant and a pattern never sees a tenant's prefix.
+ */
+const localAggregateId = (patterns: readonly string[]): Spec => {
+  const test = compileIdPatterns(patterns);
+  return (c) => c !== undefined && test(localId(c.event.aggregateId));
+};
 
 /**
  * Compile conditions into specs, once, in a fixed order (cheap, selective tests first): AND across keys,
@@ -82,7 +93,7 @@ export const compileConditions = (options: CompileConditionsOptions): CompiledCo
   }
   if (c.aggregate_ids) {
     add('aggregate_ids', `aggregate_ids match ${list(c.aggregate_ids)}`, () =>
-      aggregateId(...(c.aggregate_ids ?? [])),
+      localAggregateId(c.aggregate_ids ?? []),
     );
   }
   if (c.fields)
