@@ -1,14 +1,16 @@
 import type { IncomingMessage, MessageBus, Subscription } from '@concord/bus';
 import { decodeJson } from '@concord/bus';
-import { errorCode, isRetryable } from '@concord/core';
+import { ConcordError, errorCode, isRetryable } from '@concord/core';
 import { Topics } from '@concord/core/messages';
 import type { Logger } from '@concord/core';
+import { isTenantName } from '@concord/core/envelope';
 import type { EnvelopeLimits } from '@concord/core/envelope';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
 import type { IntakeJob, JobResult } from './commit.js';
 import { parseSubmitMessage } from './cloudevents.js';
-import { nothingUsable, unusableMessageError } from './intake.js';
+import { nothingUsable, scopeItems, unusableMessageError } from './intake.js';
+import { ingestErrors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import { logResults } from './results.js';
 
@@ -28,6 +30,25 @@ export interface SubmitConsumerDeps {
   readonly admission?: Admission;
 }
 
+/** The header naming the tenant a submit message's events belong to (DESIGN §5 "Tenants"). */
+export const TENANT_HEADER = 'concord-tenant';
+
+/**
+ * The tenant of a submit message's events: its `concord-tenant` header, absent for the default tenant.
+ * The broker is trusted as a whole (whoever may publish to it may write for any tenant); a header that
+ * names no tenant dead-letters the message rather than writing its events to the default tenant.
+ */
+const submitTenant = (message: IncomingMessage): string | undefined => {
+  const tenant = message.headers[TENANT_HEADER];
+  if (tenant === undefined || tenant === '') return undefined;
+  if (!isTenantName(tenant)) {
+    throw new ConcordError(ingestErrors.TENANT_INVALID, `the ${TENANT_HEADER} header is not a tenant name`, {
+      details: { tenant },
+    });
+  }
+  return tenant;
+};
+
 /**
  * Handles one `concord.events.submit` message with the HTTP semantics. Outcomes reach the submitter on
  * `concord.events.outcome` (through the store's outbox messages, and the rejected outcomes the group
@@ -37,7 +58,10 @@ export interface SubmitConsumerDeps {
  */
 export const handleSubmit = async (deps: SubmitConsumerDeps, message: IncomingMessage): Promise<void> => {
   const payload = decodeJson(message.payload);
-  const items = parseSubmitMessage({ payload, headers: message.headers }, deps.limits);
+  const items = scopeItems(
+    parseSubmitMessage({ payload, headers: message.headers }, deps.limits),
+    submitTenant(message),
+  );
   if (nothingUsable(items)) throw unusableMessageError(items);
   const result = await deps.batcher.submit({ items, inboxId: message.id, bytes: message.payload.byteLength });
   if (result.kind === 'failed') throw result.error;

@@ -33,6 +33,13 @@ export const ingestErrors = defineErrors({
     status: 400,
     message: 'A limit query parameter is not an integer in range.',
   },
+  TENANT_INVALID: {
+    code: 'CONCORD_TENANT_INVALID',
+    retryable: false,
+    status: 400,
+    message:
+      "A submit message's `concord-tenant` header is not a tenant name (1–63 letters, digits, `.`, `_`, `-`).",
+  },
   EVENT_NOT_FOUND: {
     code: 'CONCORD_EVENT_NOT_FOUND',
     retryable: false,

@@ -1,5 +1,5 @@
 import { ConcordError, isPlainObject, coreErrors } from '@concord/core';
-import { escapeUnstorable, validateBatch, validateEvent } from '@concord/core/envelope';
+import { escapeUnstorable, scopeId, validateBatch, validateEvent } from '@concord/core/envelope';
 import type { EnvelopeLimits, EventEnvelope, EventProblem, EventValidation } from '@concord/core/envelope';
 
 /** A per-event error as results report it: a stable code, a message, and every problem found. */
@@ -100,5 +100,29 @@ export const unusableMessageError = (items: readonly IntakeItem[]): ConcordError
   const message = first !== undefined && !first.valid ? first.error.message : 'the batch holds no events';
   return new ConcordError(code, `submit message has no usable event: ${message}`, {
     details: first !== undefined && !first.valid ? first.error.details : undefined,
+  });
+};
+
+/**
+ * The items as stored for `tenant` (DESIGN §5 "Tenants"): each event's id and aggregate id scoped by
+ * the tenant, so the same ids in two tenants are two events and two aggregates everywhere downstream.
+ * Validation refused U+001F in every id, so no item names another tenant's. The default tenant's are
+ * unchanged.
+ */
+export const scopeItems = (items: readonly IntakeItem[], tenant: string | undefined): readonly IntakeItem[] => {
+  if (tenant === undefined) return items;
+  return items.map((item): IntakeItem => {
+    if (item.valid) {
+      const { event } = item;
+      return {
+        valid: true,
+        event: { ...event, id: scopeId(tenant, event.id), aggregateId: scopeId(tenant, event.aggregateId) },
+      };
+    }
+    return {
+      ...item,
+      id: item.id === undefined ? undefined : scopeId(tenant, item.id),
+      aggregateId: item.aggregateId === '' ? '' : scopeId(tenant, item.aggregateId),
+    };
   });
 };

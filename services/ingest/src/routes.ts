@@ -4,7 +4,8 @@ import type { Logger } from '@concord/core';
 import type { EnvelopeLimits } from '@concord/core/envelope';
 import { outboxErrors } from '@concord/outbox';
 import type { Database, EventStore } from '@concord/outbox';
-import { decodedBodyBytes } from '@concord/service-kit';
+import { decodedBodyBytes, requestedId, tenantOf } from '@concord/service-kit';
+import { scopeItems } from './intake.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admission } from './admission.js';
 import type { Batcher } from './batcher.js';
@@ -61,7 +62,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     '/v1/events',
     { bodyLimit: deps.bodyLimit, onRequest, config: { scope: 'events:write' }, schema: SUBMIT_SCHEMA },
     async (request) => {
-      const items = parseHttpSubmission(request, deps.limits);
+      const items = scopeItems(parseHttpSubmission(request, deps.limits), tenantOf(request));
       // A chunked body has no length; it counts as the largest one.
       const length = Number(request.headers['content-length']);
       // A compressed body counts as what it decompressed to: that is what it holds in memory.
@@ -82,7 +83,8 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
       const { id } = request.params as { id: string };
       // Postgres text refuses U+0000 (and validation refuses it in ids), so no event has such an id:
       // answer without asking the database, which would fail the query.
-      const stored = isUnstorableText(id) ? undefined : await deps.store.getEvent(deps.db, id);
+      const scoped = isUnstorableText(id) ? undefined : requestedId(request, id);
+      const stored = scoped === undefined ? undefined : await deps.store.getEvent(deps.db, scoped);
       if (stored === undefined) {
         throw new ConcordError(ingestErrors.EVENT_NOT_FOUND, `no event with id ${JSON.stringify(id)}`, {
           details: { id },
@@ -100,6 +102,10 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     if (after !== undefined && typeof after !== 'string') {
       throw new ConcordError(outboxErrors.INVALID_CURSOR, 'after must be a cursor string');
     }
-    return deps.store.feed(deps.db, { limit, ...(after === undefined ? {} : { after }) });
+    return deps.store.feed(deps.db, {
+      limit,
+      tenant: { tenant: tenantOf(request) },
+      ...(after === undefined ? {} : { after }),
+    });
   });
 };

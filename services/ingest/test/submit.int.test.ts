@@ -1,4 +1,4 @@
-import { DLQ_HEADERS } from '@concord/bus';
+import { DLQ_HEADERS, encodeJson } from '@concord/bus';
 import type { IncomingMessage } from '@concord/bus';
 import type { OutcomeMessage } from '@concord/core/messages';
 import type { TestDatabase } from '@concord/outbox/testing';
@@ -101,6 +101,37 @@ describe('concord.events.submit intake on Postgres', () => {
     const deepOutcome = decode(outcomes.find((m) => m.key === `${id}-deep`) as IncomingMessage);
     expect(deepOutcome.error?.code).toBe('CONCORD_EVENT_TOO_LARGE');
     expect(dead.filter((m) => m.id === messageId)).toEqual([]);
+  });
+
+  it('writes a message’s events to the tenant its concord-tenant header names, and dead-letters a header naming none', async () => {
+    const id = `task-${unique()}`;
+    const publish = async (headers: Record<string, string>, data: object) => {
+      const messageId = `m-${unique()}`;
+      await ingest.bus.publish('concord.events.submit', [
+        {
+          id: messageId,
+          key: id,
+          headers,
+          payload: encodeJson(event({ id: `${id}-1`, aggregateId: id, data })),
+        },
+      ]);
+      return messageId;
+    };
+    await publish({ 'concord-tenant': 'acme' }, { title: 'acme' });
+    await publish({}, { title: 'default' });
+    const scoped = `acme\u001f${id}-1`;
+    await waitFor('both outcomes', () => outcomeOf(scoped).length + outcomeOf(`${id}-1`).length === 2);
+    // The same event id is two events: acme's is stored under its scoped id, on its scoped aggregate.
+    expect(outcomeOf(scoped)).toEqual(['applied']);
+    expect(outcomeOf(`${id}-1`)).toEqual(['applied']);
+    const { rows } = await t.db.query<{ aggregate_id: string; data: { title: string } }>(
+      'SELECT aggregate_id, data FROM concord.events WHERE event_id = $1',
+      [scoped],
+    );
+    expect(rows).toEqual([{ aggregate_id: `acme\u001f${id}`, data: { title: 'acme' } }]);
+    const invalid = await publish({ 'concord-tenant': 'not a tenant' }, { title: 'x' });
+    await waitFor('the dead letter', () => dead.some((m) => m.id === invalid));
+    expect(dead.find((m) => m.id === invalid)?.headers[DLQ_HEADERS.errorCode]).toBe('CONCORD_TENANT_INVALID');
   });
 
   it('changes nothing when a submit message is redelivered', async () => {

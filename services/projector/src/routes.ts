@@ -2,7 +2,8 @@ import { ConcordError, isPlainObject } from '@concord/core';
 import { isUnstorableText } from '@concord/core/envelope';
 import type { Logger } from '@concord/core';
 import type { Database, EventStore, HistoryEvent } from '@concord/outbox';
-import { exemptFromIdleTimeout, serviceKitErrors } from '@concord/service-kit';
+import { exemptFromIdleTimeout, requestedId, serviceKitErrors } from '@concord/service-kit';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Checkpoints } from './checkpoints.js';
 import { aggregateNotFound } from './errors.js';
@@ -71,6 +72,13 @@ const historyEntry = (entry: HistoryEvent) => ({
   cursor: entry.cursor,
 });
 
+/**
+ * The aggregate a path names, as stored: the caller's tenant's (DESIGN §5 "Tenants"). Undefined when it
+ * names none: text Postgres cannot store (answered without a failed query) or the tenant separator.
+ */
+const storedAggregateId = (request: FastifyRequest, type: string, id: string): string | undefined =>
+  isUnstorableText(type) || isUnstorableText(id) ? undefined : requestedId(request, id);
+
 /** `GET /v1/aggregates/:type/:id` (and `…/history`) and the projection administration endpoints. */
 export const registerProjectorRoutes = (app: FastifyInstance, options: ProjectorRoutesOptions): void => {
   const { db, store, orchestrator, rebuilder, checkpoints, logger } = options;
@@ -80,9 +88,9 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
     { config: { scope: 'events:read' }, schema: AGGREGATE_SCHEMA },
     async (request) => {
       const { type, id } = request.params;
-      // No aggregate has text Postgres cannot store in its type or id: not found, without a failed query.
-      if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
-      const hit = await orchestrator.read({ sql: db }, type, id);
+      const stored = storedAggregateId(request, type, id);
+      if (stored === undefined) throw aggregateNotFound(type, id);
+      const hit = await orchestrator.read({ sql: db }, type, stored);
       if (hit === undefined) throw aggregateNotFound(type, id);
       const { record } = hit;
       if (hit.missed.length > 0) {
@@ -90,7 +98,9 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
         // (version-guarded as well, so a race with a live update is safe).
         await db
           .withTransaction((tx) => orchestrator.fill({ tx }, hit))
-          .catch((error: unknown) => logger.warn({ err: error, type, id }, 'projection cache fill failed'));
+          .catch((error: unknown) =>
+            logger.warn({ err: error, type, id: stored }, 'projection cache fill failed'),
+          );
       }
       return {
         type: record.type,
@@ -110,13 +120,14 @@ export const registerProjectorRoutes = (app: FastifyInstance, options: Projector
     { config: { scope: 'events:read' }, schema: HISTORY_SCHEMA },
     async (request) => {
       const { type, id } = request.params;
-      if (isUnstorableText(type) || isUnstorableText(id)) throw aggregateNotFound(type, id);
+      const stored = storedAggregateId(request, type, id);
+      if (stored === undefined) throw aggregateNotFound(type, id);
       const limit = historyLimit(request.query['limit']);
       const after = request.query['after'];
       if (after !== undefined && typeof after !== 'string') throw invalidRequest('after must be a cursor');
       const page = await store.history(db, {
         aggregateType: type,
-        aggregateId: id,
+        aggregateId: stored,
         limit,
         ...(after === undefined || after === '' ? {} : { after }),
       });
