@@ -1,7 +1,7 @@
 import type { JsonValue } from '@concord/core';
 import type { Conflict, WriteProvenance } from '@concord/core/conflict';
 import type { DecisionRecord } from '@concord/core/decision';
-import type { Sql, Tx } from '@concord/outbox';
+import type { Sql, TenantScope, Tx } from '@concord/outbox';
 
 /** Conflict statuses the resolver keeps (DESIGN §3 outcomes after the resolver saw the conflict). */
 export const CONFLICT_STATUSES = ['pending_review', 'resolved', 'rejected'] as const;
@@ -95,6 +95,8 @@ export interface ListOptions {
   readonly status?: ConflictStatus;
   readonly after?: string;
   readonly limit: number;
+  /** Whose conflicts: one tenant's (a caller's list), or every tenant's (`undefined`). */
+  readonly scope: TenantScope;
 }
 
 /** A field's value at an earlier version and the write it came from. */

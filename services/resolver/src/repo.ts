@@ -4,7 +4,18 @@ import type { JsonValue } from '@concord/core';
 import type { Conflict, WriteProvenance } from '@concord/core/conflict';
 import type { DecisionRecord } from '@concord/core/decision';
 import type { VersionVector } from '@concord/core/versions';
-import { cast, epochMs, insertRow, jsonb, outboxErrors, quoteSchema, raw, statement } from '@concord/outbox';
+import {
+  cast,
+  epochMs,
+  insertRow,
+  jsonb,
+  outboxErrors,
+  quoteSchema,
+  raw,
+  statement,
+  tenantConditionText,
+  tenantScopeValue,
+} from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type {
   ConflictRow,
@@ -292,15 +303,19 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
       }));
     },
 
-    /** One page in (created_at, conflict_id) order, oldest first. */
+    /**
+     * One page of the scope's conflicts in (created_at, conflict_id) order, oldest first. A conflict's id
+     * is its event's, scoped as that is, so its tenant is the one the id names.
+     */
     async list(sql: Sql, options: ListOptions): Promise<{ rows: ConflictRow[]; next?: string }> {
       const [afterMs, afterId] = options.after === undefined ? [-1, ''] : decodeCursor(options.after);
       const { rows } = await sql.query<RawConflict>(
         `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c
          WHERE ($1::text IS NULL OR c.status = $1)
            AND (c.created_at, c.conflict_id) > (to_timestamp($2::float8), $3::text)
+           AND ${tenantConditionText('c.conflict_id', '$5')}
          ORDER BY c.created_at, c.conflict_id LIMIT $4`,
-        [options.status ?? null, ms(afterMs), afterId, options.limit + 1],
+        [options.status ?? null, ms(afterMs), afterId, options.limit + 1, tenantScopeValue(options.scope)],
       );
       const page = rows.slice(0, options.limit).map(toRow);
       const last = page.at(-1);

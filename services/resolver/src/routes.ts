@@ -2,7 +2,7 @@ import { ConcordError, coreErrors, isPlainObject } from '@concord/core';
 import type { SpecRegistry } from '@concord/core/policy';
 import type { StrategyRegistry } from '@concord/core/strategy';
 import type { Database } from '@concord/outbox';
-import { serviceKitErrors, subjectOf } from '@concord/service-kit';
+import { requestedId, serviceKitErrors, subjectOf, tenantOf } from '@concord/service-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { registerDryRun } from './dry-run.js';
 import { parseReopen } from './reopen-input.js';
@@ -24,6 +24,20 @@ export interface RoutesDeps {
 
 const queryError = (message: string, details?: unknown): ConcordError =>
   new ConcordError(resolverErrors.QUERY_INVALID, message, details === undefined ? {} : { details });
+
+const notFound = (id: string): ConcordError =>
+  new ConcordError(resolverErrors.CONFLICT_NOT_FOUND, `no conflict ${id}`, { details: { conflictId: id } });
+
+/**
+ * The conflict `:id` names, as stored: scoped for the caller's tenant (DESIGN §5 "Tenants"), so it can
+ * only be one of the caller's own; an id no conflict of the caller's can have is not found.
+ */
+const conflictIdOf = (request: FastifyRequest): string => {
+  const { id } = request.params as { id: string };
+  const scoped = requestedId(request, id);
+  if (scoped === undefined) throw notFound(id);
+  return scoped;
+};
 
 const summary = (row: ConflictRow) => ({
   id: row.conflictId,
@@ -135,18 +149,15 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
       limit,
       ...(status === undefined ? {} : { status: status as ConflictStatus }),
       ...(after === undefined || after === '' ? {} : { after }),
+      scope: { tenant: tenantOf(request) },
     });
     return { conflicts: page.rows.map(summary), next: page.next ?? null };
   });
 
   app.get('/v1/conflicts/:id', { config: { scope: 'events:read' }, schema: GET_SCHEMA }, async (request) => {
-    const { id } = request.params as { id: string };
+    const id = conflictIdOf(request);
     const row = await resolver.conflicts.get(db, id);
-    if (row === undefined) {
-      throw new ConcordError(resolverErrors.CONFLICT_NOT_FOUND, `no conflict ${id}`, {
-        details: { conflictId: id },
-      });
-    }
+    if (row === undefined) throw notFound(id);
     return conflictView(row, await resolver.conflicts.ledgerOf(db, id));
   });
 
@@ -154,7 +165,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     '/v1/conflicts/:id/decision',
     { config: { scope: 'conflicts:decide' }, schema: DECISION_SCHEMA },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const id = conflictIdOf(request);
       await resolver.decideByHuman(id, asSubject(request));
       const row = await resolver.conflicts.get(db, id);
       if (row === undefined) throw new ConcordError(coreErrors.INTERNAL, `conflict ${id} vanished`);
@@ -166,7 +177,7 @@ export const registerRoutes = (app: FastifyInstance, deps: RoutesDeps): void => 
     '/v1/conflicts/:id/reopen',
     { config: { scope: 'conflicts:decide' }, schema: REOPEN_SCHEMA },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const id = conflictIdOf(request);
       await resolver.reopen(
         id,
         parseReopen(asSubject(request), {

@@ -15,7 +15,7 @@ import type { Database, EventStore } from '@concord/outbox';
 import { createTestDatabase } from '@concord/outbox/testing';
 import type { TestDatabase } from '@concord/outbox/testing';
 import { createMetrics, runService } from '@concord/service-kit';
-import type { RunningService, ServiceMetrics } from '@concord/service-kit';
+import type { HttpAccess, RunningService, ServiceMetrics } from '@concord/service-kit';
 import { createResolverModule, openPolicySource, resolverMigrations } from '../../src/index.js';
 import { createRelayModule } from '@concord/service-kit';
 import type { PolicySource, ResolverModule } from '../../src/index.js';
@@ -163,7 +163,7 @@ export interface Harness {
 
 export const createHarness = async (
   adminUrl: string,
-  options: { relay?: boolean; sweepIntervalMs?: number } = {},
+  options: { relay?: boolean; sweepIntervalMs?: number; access?: HttpAccess } = {},
 ): Promise<Harness> => {
   // The tables the resolver creates and no others, as in its own deployment.
   const t = await createTestDatabase({ adminUrl, sets: [...baseMigrations, resolverMigrations] });
@@ -207,6 +207,7 @@ export const createHarness = async (
     clients: [],
     handleSignals: false,
     exit: () => undefined,
+    ...(options.access === undefined ? {} : { access: options.access }),
   });
 
   const outboxFor: Harness['outboxFor'] = async (prefix) => {
