@@ -36,10 +36,12 @@ export class EmbeddedConcord {
   private constructor(
     readonly port: number,
     readonly label: string,
+    readonly env: Readonly<Record<string, string>>,
   ) {}
 
-  static async start(label: string): Promise<EmbeddedConcord> {
-    const concord = new EmbeddedConcord(await freePort(), label);
+  /** `env`: settings of the process beside the defaults (authentication, say). */
+  static async start(label: string, env: Readonly<Record<string, string>> = {}): Promise<EmbeddedConcord> {
+    const concord = new EmbeddedConcord(await freePort(), label, env);
     await concord.start();
     return concord;
   }
@@ -72,6 +74,7 @@ export class EmbeddedConcord {
           LOG_LEVEL: 'warn',
           LOG_FORMAT: 'json',
           SHUTDOWN_GRACE_MS: '3000',
+          ...this.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
