@@ -79,10 +79,8 @@ describe('@concord/client with tenants', () => {
       acmeLaptop.start();
       globex.start();
       await eventually(
-        async () => (acmeLaptop.status().streaming && globex.status().streaming ? true : undefined),
-        {
-          what: 'both streams',
-        },
+        () => Promise.resolve(acmeLaptop.status().streaming && globex.status().streaming ? true : undefined),
+        { what: 'both streams' },
       );
       await acme.change({
         aggregateType: 'task',
