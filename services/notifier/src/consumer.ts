@@ -8,11 +8,11 @@ import { createBatchedHandler } from '@concord/service-kit';
 import { compileFilter, NOTIFIER_TOPICS } from './filter.js';
 import type { FilterMatcher, NotificationFilter } from './filter.js';
 import type { NotifierMetrics } from './metrics.js';
-import { toNotification } from './notification.js';
+import { filterSubjectOf, tenantOfNotification, toNotification } from './notification.js';
 import type { NewNotification, Notification } from './notification.js';
 import type { DeliveryStore, NewDelivery } from './store/deliveries.js';
 import type { NotificationLog } from './store/log.js';
-import type { SubscriptionStore } from './store/subscriptions.js';
+import type { SubscriptionStore, SubscriptionWithSecret } from './store/subscriptions.js';
 
 const traceCarrier = (of: Context): { traceparent?: string; tracestate?: string } => {
   const carrier: { traceparent?: string; tracestate?: string } = {};
@@ -78,6 +78,17 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     return matches;
   };
 
+  /** Subscriptions by tenant: a notification goes only to its own tenant's (DESIGN §5 "Tenants"). */
+  const byTenant = (subscriptions: readonly SubscriptionWithSecret[]) => {
+    const groups = new Map<string | undefined, SubscriptionWithSecret[]>();
+    for (const subscription of subscriptions) {
+      const group = groups.get(subscription.tenant);
+      if (group === undefined) groups.set(subscription.tenant, [subscription]);
+      else group.push(subscription);
+    }
+    return groups;
+  };
+
   const forgetDeleted = (current: readonly { readonly id: string }[]) => {
     const live = new Set(current.map((subscription) => subscription.id));
     for (const id of compiled.keys()) if (!live.has(id)) compiled.delete(id);
@@ -92,12 +103,14 @@ export const createNotifierConsumer = (options: NotifierConsumerOptions): Notifi
     const appended = await options.log.appendMany(tx, drafts);
     const subscriptions = appended.some((n) => n !== undefined) ? await options.subscriptions.list(tx) : [];
     if (compiled.size > subscriptions.length + 1_000) forgetDeleted(subscriptions);
+    const tenants = byTenant(subscriptions);
     const deliveries = appended.flatMap((notification, i) => {
       if (notification === undefined) return [];
       // Each delivery continues the trace of the message its notification came from.
       const trace = traceCarrier(contexts[i] as Context);
-      return subscriptions
-        .filter((subscription) => matcherOf(subscription.id, subscription.filter)(notification))
+      const subject = filterSubjectOf(notification);
+      return (tenants.get(tenantOfNotification(notification)) ?? [])
+        .filter((subscription) => matcherOf(subscription.id, subscription.filter)(subject))
         .map((subscription): NewDelivery => ({
           notificationId: notification.id,
           subscriptionId: subscription.id,

@@ -1,7 +1,8 @@
 import { ConcordError, isPlainObject } from '@concord/core';
+import { localId, tenantOfId } from '@concord/core/envelope';
 import { Topics } from '@concord/core/messages';
 import type { JsonObject } from '@concord/core';
-import type { NotifierTopic } from './filter.js';
+import type { FilterSubject, NotifierTopic } from './filter.js';
 import { busErrors } from '@concord/bus';
 
 /** What a notification tells: a change applied, a conflict decided, a projection caught up, an outcome. */
@@ -95,3 +96,22 @@ export const toNotification = (options: {
     data,
   };
 };
+
+/**
+ * The tenant a notification belongs to (DESIGN §5 "Tenants"): its event's, whose scoped id every message
+ * carries (an outcome may name no aggregate, never no event); `undefined` for the default tenant.
+ */
+export const tenantOfNotification = (notification: Pick<NewNotification, 'eventId' | 'messageId'>) =>
+  tenantOfId(notification.eventId ?? notification.messageId);
+
+/**
+ * What a filter looks at, with the aggregate id as the notification's tenant knows it: filters are
+ * written by that tenant's callers, in its plain ids (types, topics and outcomes are never scoped).
+ */
+export const filterSubjectOf = (notification: NewNotification): FilterSubject => ({
+  topic: notification.topic,
+  eventType: notification.eventType,
+  aggregateType: notification.aggregateType,
+  aggregateId: notification.aggregateId === undefined ? undefined : localId(notification.aggregateId),
+  outcome: notification.outcome,
+});

@@ -2,6 +2,7 @@ import { ROOT_CONTEXT, SpanKind, propagation, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { ConcordError, errorCode, isConcordError, silentLogger } from '@concord/core';
 import type { Logger } from '@concord/core';
+import { unscopeJson } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
 import { runInSpan } from '@concord/bus';
 import { CLOUDEVENT_CONTENT_TYPE, formatNotification } from '../cloudevent.js';
@@ -112,8 +113,9 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
       'concord.notification.kind': notification.kind,
       'server.address': hostOf(target.url),
     });
-    // A `cloudevents` subscription gets a structured-mode CloudEvent, signed as any body is.
-    const body = formatNotification(notification, target.format);
+    // A `cloudevents` subscription gets a structured-mode CloudEvent, signed as any body is. Either holds
+    // the ids as the subscription's tenant knows them (DESIGN §5 "Tenants"), and the signature covers them.
+    const body = formatNotification(unscopeJson(target.tenant ?? undefined, notification), target.format);
     const headers = {
       'content-type': target.format === 'cloudevents' ? CLOUDEVENT_CONTENT_TYPE : 'application/json',
       'user-agent': 'concord-notifier',

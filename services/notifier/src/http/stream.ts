@@ -1,7 +1,7 @@
 import { ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
 import type { Database } from '@concord/outbox';
-import { exemptFromIdleTimeout, serviceKitErrors } from '@concord/service-kit';
+import { exemptFromIdleTimeout, serviceKitErrors, tenantOf } from '@concord/service-kit';
 import type { FastifyInstance } from 'fastify';
 import { parseFormat } from '../cloudevent.js';
 import { notifierErrors } from '../errors.js';
@@ -67,6 +67,8 @@ const lastEventIdOf = (header: string | string[] | undefined, query: unknown): s
  * `Last-Event-ID` header (or `?lastEventId=`) resumes after that id; `0` replays the whole log;
  * without one the stream starts at the present. `?format=cloudevents` sends each notification as a
  * structured-mode CloudEvent (`data:` the event; `id:` and `event:` as always). Heartbeat comments keep proxies from timing out.
+ * A caller sees only its tenant's notifications, with its plain ids (DESIGN §5 "Tenants"); ids stay the
+ * log's, so Last-Event-ID resumes as for anyone.
  * Streams are capped in all and per client address (`limits`); the slot is taken before the first
  * await, so a burst of requests cannot overshoot the caps.
  */
@@ -138,6 +140,7 @@ export const registerStreamRoute = (app: FastifyInstance, options: StreamRouteOp
         log: options.log,
         feed: options.feed,
         matches,
+        tenant: tenantOf(request),
         from,
         format,
         heartbeatMs: options.heartbeatMs,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { findUnstorableText, isUnstorableText } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import { tenantOf } from '@concord/service-kit';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { z } from 'zod';
 import { NOTIFICATION_FORMATS } from '../cloudevent.js';
 import { notifierErrors } from '../errors.js';
@@ -98,6 +99,9 @@ const manage = <S extends FastifySchema>(schema: S) =>
  * `GET /v1/subscriptions`, `GET /v1/subscriptions/:id`, `DELETE /v1/subscriptions/:id` (204),
  * `GET /v1/subscriptions/:id/dead-letters`, `POST /v1/subscriptions/:id/secret`
  * `{ secret, previousSecretTtlSeconds? }` (rotation).
+ *
+ * A subscription belongs to the tenant of the caller who created it (DESIGN §5 "Tenants"): a caller lists
+ * only its tenant's, and another tenant's is not found on every `:id` route, as if it did not exist.
  */
 export const registerSubscriptionRoutes = (
   app: FastifyInstance,
@@ -110,8 +114,10 @@ export const registerSubscriptionRoutes = (
     new ConcordError(notifierErrors.SUBSCRIPTION_NOT_FOUND, `subscription ${id} not found`);
 
   // No subscription has an id Postgres cannot store (U+0000): not found, without a failed query.
-  const found = async (id: string) => {
-    const subscription = isUnstorableText(id) ? undefined : await subscriptions.get(db, id);
+  const found = async (request: FastifyRequest, id: string) => {
+    const subscription = isUnstorableText(id)
+      ? undefined
+      : await subscriptions.get(db, id, { tenant: tenantOf(request) });
     if (subscription === undefined) throw notFound(id);
     return subscription;
   };
@@ -133,23 +139,24 @@ export const registerSubscriptionRoutes = (
       filter,
       format: parsed.data.format ?? 'json',
       secret: parsed.data.secret,
+      tenant: tenantOf(request),
     });
     return reply.status(201).header('location', `/v1/subscriptions/${created.id}`).send(created);
   });
 
-  app.get('/v1/subscriptions', manage(LIST_SCHEMA), async () => ({
-    subscriptions: (await subscriptions.list(db)).map(publicView),
+  app.get('/v1/subscriptions', manage(LIST_SCHEMA), async (request) => ({
+    subscriptions: (await subscriptions.list(db, { tenant: tenantOf(request) })).map(publicView),
   }));
 
   app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', manage(GET_SCHEMA), async (request) =>
-    publicView(await found(request.params.id)),
+    publicView(await found(request, request.params.id)),
   );
 
   app.get<{ Params: { id: string } }>(
     '/v1/subscriptions/:id/dead-letters',
     manage(DEAD_LETTERS_SCHEMA),
     async (request) => {
-      await found(request.params.id);
+      await found(request, request.params.id);
       const letters = await options.deliveries.deadLetters(db, request.params.id);
       return { deadLetters: letters.map((letter) => ({ ...letter, url: maskUrl(letter.url) })) };
     },
@@ -166,11 +173,11 @@ export const registerSubscriptionRoutes = (
       if (!parsed.success) {
         throw invalidBody('rotation must be { secret, previousSecretTtlSeconds? }', parsed.error.issues);
       }
-      const { id } = await found(request.params.id);
+      const { id } = await found(request, request.params.id);
       const ttl = parsed.data.previousSecretTtlSeconds;
       const result = await subscriptions.rotateSecret(db, id, parsed.data.secret, ttl);
       if (!result.rotated) {
-        await found(id); // deleted meanwhile: 404
+        await found(request, id); // deleted meanwhile: 404
         throw new ConcordError(
           notifierErrors.SUBSCRIPTION_ROTATION_PENDING,
           `subscription ${id} still signs with the secret an earlier rotation replaced: rotate again once ` +
@@ -185,7 +192,7 @@ export const registerSubscriptionRoutes = (
     '/v1/subscriptions/:id',
     manage(DELETE_SCHEMA),
     async (request, reply) => {
-      const subscription = await found(request.params.id);
+      const subscription = await found(request, request.params.id);
       if (!(await subscriptions.remove(db, subscription.id))) throw notFound(subscription.id);
       await options.onDeleted?.(subscription);
       return reply.status(204).send();

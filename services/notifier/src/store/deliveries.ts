@@ -45,6 +45,8 @@ export interface DeliveryTarget {
   /** The secret a rotation replaced, while it still signs beside `secret`; null otherwise. */
   readonly previousSecret: string | null;
   readonly format: NotificationFormat;
+  /** The subscription's tenant (null: the default tenant): the body carries the ids as it knows them. */
+  readonly tenant: string | null;
 }
 
 export interface DeadLetter {
@@ -193,7 +195,7 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
 
   async target(sql, id) {
     const { rows } = await sql.query<DeliveryTarget>(
-      `SELECT d.status, s.url, s.secret, s.format,
+      `SELECT d.status, s.url, s.secret, s.format, s.tenant,
          CASE WHEN s.previous_secret_expires_at > clock_timestamp() THEN s.previous_secret END AS "previousSecret"
        FROM ${tables.deliveries} d
        JOIN ${tables.subscriptions} s ON s.id = d.subscription_id

@@ -1,8 +1,10 @@
 import { cast, insertRow, jsonb, raw, statement } from '@concord/outbox';
-import type { Sql, Tx } from '@concord/outbox';
+import type { Sql, TenantScope, Tx } from '@concord/outbox';
 import type { NotifierTopic } from '../filter.js';
+import { tenantOfNotification } from '../notification.js';
 import type { NewNotification, Notification, NotificationKind } from '../notification.js';
 import type { Tables } from './tables.js';
+import { tenantColumnValue } from './tenant.js';
 
 /**
  * A position in the log's global order (transaction id, then id). Readers only see rows below the
@@ -22,9 +24,10 @@ export const comparePositions = (a: LogPosition, b: LogPosition): number => {
   return id === 0n ? 0 : id < 0n ? -1 : 1;
 };
 
-/** A notification with its position in the log. */
+/** A notification with its position in the log and its tenant (absent: the default tenant). */
 export interface LogEntry {
   readonly position: LogPosition;
+  readonly tenant?: string;
   readonly notification: Notification;
 }
 
@@ -40,6 +43,7 @@ interface LogRow {
   aggregate_id: string | null;
   outcome: string | null;
   payload: Notification['data'] | string;
+  tenant: string | null;
   created_at: string;
 }
 
@@ -47,11 +51,12 @@ interface LogRow {
 // every query that orders rows names the table's columns through the alias `l`: ordering by the text
 // ids would put id 10 before id 9 within a transaction, and readers would skip the rows in between.
 const COLUMNS = `id::text AS id, tx_id::text AS tx_id, message_id, topic, kind, event_id, event_type,
-  aggregate_type, aggregate_id, outcome, payload, to_char(created_at AT TIME ZONE 'UTC',
+  aggregate_type, aggregate_id, outcome, payload, tenant, to_char(created_at AT TIME ZONE 'UTC',
   'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 const toEntry = (row: LogRow): LogEntry => ({
   position: { txId: row.tx_id, id: row.id },
+  ...(row.tenant === null ? {} : { tenant: row.tenant }),
   notification: {
     id: row.id,
     kind: row.kind as NotificationKind,
@@ -79,8 +84,11 @@ export interface NotificationLog {
    * id again in the batch) is not stored again, and its place in the result is `undefined`.
    */
   appendMany(tx: Tx, notifications: readonly NewNotification[]): Promise<(Notification | undefined)[]>;
-  /** Entries after `after` in log order, only below the snapshot's xmin (never skips late commits). */
-  readAfter(sql: Sql, after: LogPosition, limit: number): Promise<LogEntry[]>;
+  /**
+   * Entries after `after` in log order, only below the snapshot's xmin (never skips late commits).
+   * `scope`: only that tenant's entries (a caller's stream), else every tenant's (the live feed).
+   */
+  readAfter(sql: Sql, after: LogPosition, limit: number, scope?: TenantScope): Promise<LogEntry[]>;
   /** The position of the last readable entry (or the start when the log is empty). */
   head(sql: Sql): Promise<LogPosition>;
   /**
@@ -201,6 +209,7 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
           aggregate_id: notification.aggregateId ?? null,
           outcome: notification.outcome ?? null,
           payload: jsonb(notification.data),
+          tenant: tenantOfNotification(notification) ?? null,
         },
         `RETURNING ${COLUMNS}`,
       );
@@ -217,14 +226,14 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       );
       const text = (pick: (n: NewNotification) => string | null) => cast(sorted.map(pick), 'text[]');
       const insert = statement`INSERT INTO ${raw(tables.log)}
-         (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload)
+         (message_id, topic, kind, event_id, event_type, aggregate_type, aggregate_id, outcome, payload, tenant)
        SELECT * FROM unnest(${text((n) => n.messageId)}, ${text((n) => n.topic)}, ${text((n) => n.kind)},
          ${text((n) => n.eventId ?? null)}, ${text((n) => n.eventType ?? null)},
          ${text((n) => n.aggregateType ?? null)}, ${text((n) => n.aggregateId ?? null)},
          ${text((n) => n.outcome ?? null)}, ${cast(
            sorted.map((n) => JSON.stringify(n.data)),
            'jsonb[]',
-         )})
+         )}, ${text((n) => tenantOfNotification(n) ?? null)})
        ON CONFLICT (message_id) DO NOTHING
        RETURNING ${raw(COLUMNS)}`;
       const { rows } = await tx.query<LogRow>(insert.text, insert.values);
@@ -237,14 +246,17 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       });
     },
 
-    async readAfter(sql, after, limit) {
+    async readAfter(sql, after, limit, scope) {
+      // One tenant's entries through its index (migrations/0005_tenants.sql: '' is the default tenant).
+      const tenant = tenantColumnValue(scope);
       const { rows } = await sql.query<LogRow>(
         `SELECT ${COLUMNS} FROM ${tables.log} AS l
        WHERE (l.tx_id, l.id) > ($1::text::xid8, $2::bigint)
          AND l.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+         ${tenant === null ? '' : "AND coalesce(l.tenant, '') = $4"}
        ORDER BY l.tx_id, l.id
        LIMIT $3`,
-        [after.txId, after.id, limit],
+        [after.txId, after.id, limit, ...(tenant === null ? [] : [tenant])],
       );
       return rows.map(toEntry);
     },

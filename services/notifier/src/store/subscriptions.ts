@@ -1,8 +1,9 @@
-import type { Sql } from '@concord/outbox';
+import type { Sql, TenantScope } from '@concord/outbox';
 import type { NotificationFormat } from '../cloudevent.js';
 import type { NotificationFilter } from '../filter.js';
 import { maskUrl } from '../mask-url.js';
 import type { Tables } from './tables.js';
+import { tenantColumnCondition, tenantColumnValue } from './tenant.js';
 
 /** A webhook subscription as the API shows it: the secret is never echoed back. */
 export interface Subscription {
@@ -14,9 +15,11 @@ export interface Subscription {
   readonly createdAt: string;
 }
 
-/** A subscription with its signing secret, for the delivery path only. */
+/** A subscription with its signing secret and its tenant, for the delivery path only. */
 export interface SubscriptionWithSecret extends Subscription {
   readonly secret: string;
+  /** The tenant of the caller who created it (`undefined`: the default tenant); it hears only its own. */
+  readonly tenant: string | undefined;
 }
 
 interface Row {
@@ -25,10 +28,11 @@ interface Row {
   filter: NotificationFilter | string;
   format: NotificationFormat;
   secret: string;
+  tenant: string | null;
   created_at: string;
 }
 
-const COLUMNS = `id, url, filter, format, secret,
+const COLUMNS = `id, url, filter, format, secret, tenant,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
 
 const toSubscription = (row: Row): SubscriptionWithSecret => ({
@@ -37,6 +41,7 @@ const toSubscription = (row: Row): SubscriptionWithSecret => ({
   filter: typeof row.filter === 'string' ? (JSON.parse(row.filter) as NotificationFilter) : row.filter,
   format: row.format,
   secret: row.secret,
+  tenant: row.tenant ?? undefined,
   createdAt: row.created_at,
 });
 
@@ -58,10 +63,13 @@ export interface SubscriptionStore {
       filter: NotificationFilter;
       format: NotificationFormat;
       secret: string;
+      tenant: string | undefined;
     },
   ): Promise<Subscription>;
-  list(sql: Sql): Promise<SubscriptionWithSecret[]>;
-  get(sql: Sql, id: string): Promise<SubscriptionWithSecret | undefined>;
+  /** `scope`: only that tenant's subscriptions (a caller's), else every tenant's (the consumer's). */
+  list(sql: Sql, scope?: TenantScope): Promise<SubscriptionWithSecret[]>;
+  /** `scope`: undefined when the subscription is another tenant's (a caller never learns it exists). */
+  get(sql: Sql, id: string, scope?: TenantScope): Promise<SubscriptionWithSecret | undefined>;
   /**
    * Replaces the secret; the one it replaces keeps signing beside it for `previousTtlSeconds` (0: not at
    * all), timed by the database's clock. While an earlier rotation's grace period runs, a rotation with
@@ -82,30 +90,34 @@ export interface SubscriptionStore {
 export const createSubscriptionStore = (tables: Tables): SubscriptionStore => ({
   async create(sql, subscription) {
     const { rows } = await sql.query<Row>(
-      `INSERT INTO ${tables.subscriptions} (id, url, filter, secret, format)
-       VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING ${COLUMNS}`,
+      `INSERT INTO ${tables.subscriptions} (id, url, filter, secret, format, tenant)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6) RETURNING ${COLUMNS}`,
       [
         subscription.id,
         subscription.url,
         JSON.stringify(subscription.filter),
         subscription.secret,
         subscription.format,
+        subscription.tenant ?? null,
       ],
     );
     const row = rows[0];
     if (row === undefined) throw new Error('subscription insert returned no row');
     return publicView(toSubscription(row));
   },
-  async list(sql) {
+  async list(sql, scope) {
     const { rows } = await sql.query<Row>(
-      `SELECT ${COLUMNS} FROM ${tables.subscriptions} ORDER BY created_at, id`,
+      `SELECT ${COLUMNS} FROM ${tables.subscriptions} WHERE ${tenantColumnCondition('tenant', '$1')}
+       ORDER BY created_at, id`,
+      [tenantColumnValue(scope)],
     );
     return rows.map(toSubscription);
   },
-  async get(sql, id) {
-    const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM ${tables.subscriptions} WHERE id = $1`, [
-      id,
-    ]);
+  async get(sql, id, scope) {
+    const { rows } = await sql.query<Row>(
+      `SELECT ${COLUMNS} FROM ${tables.subscriptions} WHERE id = $1 AND ${tenantColumnCondition('tenant', '$2')}`,
+      [id, tenantColumnValue(scope)],
+    );
     const row = rows[0];
     return row === undefined ? undefined : toSubscription(row);
   },

@@ -1,9 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '@concord/core';
+import { unscopeJson } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
 import { formatNotification } from '../cloudevent.js';
 import type { NotificationFormat } from '../cloudevent.js';
 import type { FilterMatcher } from '../filter.js';
+import { filterSubjectOf } from '../notification.js';
 import type { Notification } from '../notification.js';
 import { comparePositions } from '../store/log.js';
 import type { LogEntry, LogPosition, NotificationLog } from '../store/log.js';
@@ -16,6 +18,11 @@ export interface StreamSessionOptions {
   readonly log: NotificationLog;
   readonly feed: NotificationFeed;
   readonly matches: FilterMatcher;
+  /**
+   * The caller's tenant (`undefined`: the default tenant): the stream shows only its notifications, with
+   * their ids as it knows them (DESIGN §5 "Tenants").
+   */
+  readonly tenant?: string | undefined;
   /** Where the client resumes: its Last-Event-ID's position, or the log head for "from now". */
   readonly from: LogPosition;
   readonly heartbeatMs: number;
@@ -75,6 +82,8 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
   const { response } = options;
   const pageSize = options.pageSize ?? 100;
   const format = options.format ?? 'json';
+  const { tenant } = options;
+  const scope = { tenant };
   let position = options.from;
   let sent = 0;
   let closed = false;
@@ -117,15 +126,22 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
     if (!response.write(text)) await drained();
   };
 
+  /** The event of an entry this stream shows (its tenant's, matching the filter), else undefined. */
+  const eventOf = (entry: LogEntry): string | undefined =>
+    entry.tenant === tenant && options.matches(filterSubjectOf(entry.notification))
+      ? formatEvent(unscopeJson(tenant, entry.notification), format)
+      : undefined;
+
   /** Writes the entries after `position` that match, one drained buffer at a time. */
   const send = async (entries: readonly LogEntry[]) => {
     for (const entry of entries) {
       if (closed) return;
       if (comparePositions(entry.position, position) <= 0) continue;
       position = entry.position;
-      if (!options.matches(entry.notification)) continue;
+      const event = eventOf(entry);
+      if (event === undefined) continue;
       sent += 1;
-      await put(formatEvent(entry.notification, format));
+      await put(event);
     }
   };
 
@@ -147,7 +163,7 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
         for (;;) {
           if (closed) return;
           const before = position;
-          const entries = await options.log.readAfter(options.db, position, pageSize);
+          const entries = await options.log.readAfter(options.db, position, pageSize, scope);
           await send(entries);
           // The pruned position only grows: not past `before` now, so not when the page was read.
           await resyncIfPrunedAfter(before);
@@ -176,9 +192,10 @@ export const createStreamSession = (options: StreamSessionOptions): StreamSessio
     for (const entry of entries) {
       if (comparePositions(entry.position, position) <= 0) continue;
       position = entry.position;
-      if (!options.matches(entry.notification)) continue;
+      const event = eventOf(entry);
+      if (event === undefined) continue;
       sent += 1;
-      if (!response.write(formatEvent(entry.notification, format))) {
+      if (!response.write(event)) {
         behind = true;
         backOff();
         return;

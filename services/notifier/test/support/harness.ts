@@ -5,7 +5,7 @@ import { Topics } from '@concord/core/messages';
 import type { AppliedMessage, OutcomeMessage } from '@concord/core/messages';
 import type { Database } from '@concord/outbox';
 import { createMetrics, runService } from '@concord/service-kit';
-import type { RunningService, ServiceMetrics } from '@concord/service-kit';
+import type { HttpAccess, RunningService, ServiceMetrics } from '@concord/service-kit';
 import { createNotifierModule } from '../../src/module.js';
 import type { NotifierModule, NotifierSettings } from '../../src/module.js';
 import type { JobQueue } from '../../src/queue/port.js';
@@ -58,6 +58,8 @@ export const startNotifier = async (options: {
   readonly schema: string;
   readonly jobQueue: JobQueue<DeliveryRef>;
   readonly settings?: Partial<NotifierSettings>;
+  /** Who may call the API; default open (authentication off). */
+  readonly access?: HttpAccess;
 }): Promise<Harness> => {
   const bus = createMemoryBus({ logger: silentLogger });
   const metrics = createMetrics('notifier');
@@ -78,6 +80,7 @@ export const startNotifier = async (options: {
     metrics,
     modules: [module],
     checks: [],
+    ...(options.access === undefined ? {} : { access: options.access }),
     clients: [{ name: 'bus', close: () => bus.close() }],
     handleSignals: false,
     exit: () => undefined,
