@@ -15,7 +15,6 @@ export { validateBatch, validateEvent } from './envelope/index.js';
 export {
   MAX_TENANT_LENGTH,
   TENANT_SEPARATOR,
-  belongsTo,
   isTenantName,
   localId,
   scopeId,

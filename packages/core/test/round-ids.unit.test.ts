@@ -38,7 +38,9 @@ describe('ids of a reopened conflict’s rounds', () => {
     expect(ids).toContain(`${longest}:reopen:${MAX_REOPENS}:applied:projected`);
     expect(ids).toContain(`${longest}:outcome:pending_review:${MAX_REOPENS}`);
     expect(Math.max(...ids.map((id) => id.length))).toBeLessThanOrEqual(MAX_MESSAGE_ID_LENGTH);
-    expect(MAX_MESSAGE_ID_LENGTH).toBe(MAX_TENANT_LENGTH + 1 + MAX_ID_LENGTH + ':provisional:applied:projected'.length);
+    expect(MAX_MESSAGE_ID_LENGTH).toBe(
+      MAX_TENANT_LENGTH + 1 + MAX_ID_LENGTH + ':provisional:applied:projected'.length,
+    );
   });
 
   it('can never be taken by a submitted event', () => {

@@ -150,7 +150,9 @@ export function registerAccessControl(app: FastifyInstance, access: HttpAccess):
   };
 
   // What a tenant's caller is answered holds its ids as it knows them, its tenant's prefix taken out.
-  app.addHook('preSerialization', async (request, _reply, payload) => unscopeJson(tenantOf(request), payload));
+  app.addHook('preSerialization', async (request, _reply, payload) =>
+    unscopeJson(tenantOf(request), payload),
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     if (cors(request, reply)) return reply;

@@ -1,12 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { silentLogger } from '@concord/core';
-import type { RouteInfo, RunningService, Scope } from '@concord/service-kit';
+import type { RouteInfo, Scope } from '@concord/service-kit';
 import { signTestToken } from '@concord/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne } from '../src/app.js';
 import { loadAllInOneConfig } from '../src/config.js';
+import { startTestAllInOne } from './support/running.js';
+import type { TestAllInOne } from './support/running.js';
 
 const SECRET = 'all-in-one-test-secret-32-characters+';
 
@@ -31,36 +28,24 @@ const otherScope = (scope: Scope): Scope => (scope === 'events:read' ? 'events:w
  * and a wrong-scope token.
  */
 describe('the all-in-one process with authentication', () => {
-  let dir: string;
-  let running: RunningService | undefined;
+  let concord: TestAllInOne | undefined;
   let routes: readonly RouteInfo[];
   let base = '';
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'concord-aio-auth-'));
-    const policy = join(dir, 'policy.yaml');
-    await writeFile(policy, POLICY);
-    const config = loadAllInOneConfig({
-      CONCORD_DATA_DIR: dir,
-      CONCORD_POLICY: policy,
-      CONCORD_AUTH_JWT_SECRET: SECRET,
-      LOG_LEVEL: 'silent',
+    concord = await startTestAllInOne({
+      label: 'auth',
+      policy: POLICY,
+      env: { CONCORD_AUTH_JWT_SECRET: SECRET },
     });
     // With credentials configured the default is every interface; loopback here all the same.
-    expect(config.HOST).toBe('0.0.0.0');
-    running = await startAllInOne({
-      config: { ...config, PORT: 0, HOST: '127.0.0.1' },
-      logger: silentLogger,
-      handleSignals: false,
-      exit: () => undefined,
-    });
-    routes = running.routes;
-    base = running.url;
+    expect(concord.config.HOST).toBe('0.0.0.0');
+    routes = concord.running.routes;
+    base = concord.url;
   });
 
   afterAll(async () => {
-    await running?.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    await concord?.stop();
   });
 
   it('declares a scope on every route but the health checks, the API documentation and the console’s files (deny by default)', () => {

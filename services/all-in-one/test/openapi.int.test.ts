@@ -1,16 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { waitFor } from '@concord/bus/testing';
-import { silentLogger } from '@concord/core';
-import type { RunningService } from '@concord/service-kit';
 import { openApiPath } from '@concord/service-kit/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne } from '../src/app.js';
-import { loadAllInOneConfig } from '../src/config.js';
 import { contentSchema, createChecker, documentedResponse } from './support/openapi-check.js';
 import type { Checker } from './support/openapi-check.js';
+import { startTestAllInOne } from './support/running.js';
+import type { TestAllInOne } from './support/running.js';
 
 /**
  * Issue 19 item 4: `/openapi.json` of the all-in-one lists every route it registered, and every operation,
@@ -178,36 +173,24 @@ const EXAMPLES: readonly [string, () => Example][] = [
 ];
 
 describe('the OpenAPI document of the all-in-one process', () => {
-  let dir: string;
-  let running: RunningService | undefined;
+  let concord: TestAllInOne | undefined;
   let base = '';
   let doc: Json;
   let check: Checker;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'concord-aio-openapi-'));
-    const policy = join(dir, 'policy.yaml');
-    await writeFile(policy, POLICY);
-    const config = loadAllInOneConfig({
-      CONCORD_DATA_DIR: dir,
-      CONCORD_POLICY: policy,
-      LOG_LEVEL: 'silent',
-      NOTIFIER_ALLOW_PRIVATE_URLS: 'true',
+    concord = await startTestAllInOne({
+      label: 'openapi',
+      policy: POLICY,
+      env: { NOTIFIER_ALLOW_PRIVATE_URLS: 'true' },
     });
-    running = await startAllInOne({
-      config: { ...config, PORT: 0, HOST: '127.0.0.1' },
-      logger: silentLogger,
-      handleSignals: false,
-      exit: () => undefined,
-    });
-    base = running.url;
+    base = concord.url;
     doc = (await (await fetch(`${base}/openapi.json`)).json()) as Json;
     check = createChecker(doc);
   });
 
   afterAll(async () => {
-    await running?.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    await concord?.stop();
   });
 
   const operations = (): [string, Json][] =>
@@ -230,7 +213,7 @@ describe('the OpenAPI document of the all-in-one process', () => {
   });
 
   it('lists every route the process registered, and nothing else', () => {
-    const registered = running!.routes.map((route) => `${route.method} ${openApiPath(route.url)}`);
+    const registered = concord!.running.routes.map((route) => `${route.method} ${openApiPath(route.url)}`);
     expect(registered.length).toBeGreaterThanOrEqual(25);
     expect(
       operations()

@@ -1,12 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { silentLogger } from '@concord/core';
-import type { RunningService } from '@concord/service-kit';
 import { signTestToken } from '@concord/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne } from '../src/app.js';
-import { loadAllInOneConfig } from '../src/config.js';
+import { startTestAllInOne } from './support/running.js';
+import type { TestAllInOne } from './support/running.js';
 
 const SECRET = 'all-in-one-tenants-secret-32-characters';
 
@@ -38,8 +33,7 @@ interface Problem {
  * own and nothing of the others' (DESIGN §5 "Tenants").
  */
 describe('tenants: every route shows a tenant its own data only', () => {
-  let dir: string;
-  let running: RunningService | undefined;
+  let concord: TestAllInOne | undefined;
   let base = '';
   const acme: Caller = { name: 'acme', tenant: 'acme', headers: {} };
   const globex: Caller = { name: 'globex', tenant: 'globex', headers: {} };
@@ -84,22 +78,12 @@ describe('tenants: every route shows a tenant its own data only', () => {
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'concord-aio-tenants-'));
-    const policy = join(dir, 'policy.yaml');
-    await writeFile(policy, POLICY);
-    const config = loadAllInOneConfig({
-      CONCORD_DATA_DIR: dir,
-      CONCORD_POLICY: policy,
-      CONCORD_AUTH_JWT_SECRET: SECRET,
-      LOG_LEVEL: 'silent',
+    concord = await startTestAllInOne({
+      label: 'tenants',
+      policy: POLICY,
+      env: { CONCORD_AUTH_JWT_SECRET: SECRET },
     });
-    running = await startAllInOne({
-      config: { ...config, PORT: 0, HOST: '127.0.0.1' },
-      logger: silentLogger,
-      handleSignals: false,
-      exit: () => undefined,
-    });
-    base = running.url;
+    base = concord.url;
     for (const caller of callers) {
       const token = await signTestToken({
         secret: SECRET,
@@ -127,8 +111,7 @@ describe('tenants: every route shows a tenant its own data only', () => {
   });
 
   afterAll(async () => {
-    await running?.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    await concord?.stop();
   });
 
   it('POST /v1/events: the same event id is a new event in each tenant, answered with the ids as sent', async () => {

@@ -109,7 +109,10 @@ export const unusableMessageError = (items: readonly IntakeItem[]): ConcordError
  * Validation refused U+001F in every id, so no item names another tenant's. The default tenant's are
  * unchanged.
  */
-export const scopeItems = (items: readonly IntakeItem[], tenant: string | undefined): readonly IntakeItem[] => {
+export const scopeItems = (
+  items: readonly IntakeItem[],
+  tenant: string | undefined,
+): readonly IntakeItem[] => {
   if (tenant === undefined) return items;
   return items.map((item): IntakeItem => {
     if (item.valid) {

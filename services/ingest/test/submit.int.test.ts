@@ -105,7 +105,7 @@ describe('concord.events.submit intake on Postgres', () => {
 
   it('writes a message’s events to the tenant its concord-tenant header names, and dead-letters a header naming none', async () => {
     const id = `task-${unique()}`;
-    const publish = async (headers: Record<string, string>, data: object) => {
+    const publish = async (headers: Record<string, string>, data: { title: string }) => {
       const messageId = `m-${unique()}`;
       await ingest.bus.publish('concord.events.submit', [
         {

@@ -45,9 +45,6 @@ export const localId = (id: string): string => {
   return at < 0 ? id : id.slice(at + 1);
 };
 
-/** Whether the stored id `id` belongs to `tenant`. */
-export const belongsTo = (id: string, tenant: string | undefined): boolean => tenantOfId(id) === tenant;
-
 /**
  * `value` (a JSON value: a response body, a notification) as `tenant` sees it: its own prefix taken out
  * of every string and member name, wherever in the text it stands (an explanation may quote an id). The
@@ -65,7 +62,12 @@ export const unscopeJson = <T>(tenant: string | undefined, value: T): T => {
     for (const [key, member] of Object.entries(item)) {
       const name = key.includes(TENANT_SEPARATOR) ? key.replaceAll(prefix, '') : key;
       // defineProperty, not assignment: a member named `__proto__` stays a member.
-      Object.defineProperty(out, name, { value: walk(member), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, name, {
+        value: walk(member),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   };
