@@ -304,6 +304,12 @@ describe('usage', () => {
     const bare = await concord(['dead-letters', 'replay', '42'], { env: env() });
     expect(bare.code).toBe(2);
     expect(bare.stderr).toContain('<kind>:<id>');
+    const none = await concord(['dead-letters', 'list', '--kind', 'outbox', '--error-code', 'CONCORD_NONE'], {
+      env: env(),
+    });
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain('no dead letters (outbox)');
     const kind = await concord(['dead-letters', 'list', '--kind', 'mail'], { env: env() });
     expect(kind.code).toBe(2);
     const foreign = await concord(['dead-letters', 'list', '--kind', 'outbox', '--group', 'x'], {

@@ -160,8 +160,8 @@ export const deadLettersList: Command = {
     'Prints one line per dead letter: `<kind>:<id> <dead-lettered at> <error code> attempts=<n>`, then the',
     'topic and key (outbox), the group, topic and key (bus) or the subscription and masked URL (webhook),',
     'and the last error. Without --kind, every kind the server keeps (a standalone service keeps its own',
-    'outbox and groups; only the notifier and the all-in-one keep webhooks). With --json, one page',
-    '`{ kind, deadLetters, next }` per line. Needs the admin scope.',
+    'outbox and groups; only the notifier and the all-in-one keep webhooks). None: says so on stderr.',
+    'With --json, one page `{ kind, deadLetters, next }` per line. Needs the admin scope.',
   ],
   options: {
     ...FILTER_OPTIONS,
@@ -178,10 +178,14 @@ export const deadLettersList: Command = {
     const limit = intOption(stringOption(values, 'limit'), 'limit', { min: 1, max: 1000, fallback: 100 });
     const named = stringOption(values, 'kind') !== undefined;
     const all = booleanOption(values, 'all');
+    let listed = 0;
     await walk(context, { kinds, named, all, limit, ...(after === undefined ? {} : { after }) }, (page) => {
+      listed += page.deadLetters.length;
       if (global.json) writeJson(io.stdout, page);
       else for (const letter of page.deadLetters) writeLine(io.stdout, describe(letter));
     });
+    // Said on stderr, so stdout stays one line per dead letter for scripts.
+    if (listed === 0 && !global.json) writeLine(io.stderr, `no dead letters (${kinds.join(', ')})`);
     return ExitCode.ok;
   },
 };
