@@ -6,7 +6,7 @@ export type { Database, ListenOptions, QueryOptions, QueryResult, Sql, Tx, Unlis
 export { DEFAULT_SCHEMA, outboxChannel, quoteSchema } from './db/ident.js';
 export { SqlFragment, cast, epochMs, insertRow, jsonb, raw, statement } from './db/statement.js';
 export type { Statement } from './db/statement.js';
-export { tenantCondition, tenantConditionText, tenantScopeValue } from './db/tenant.js';
+export { tenantKey, tenantKeyText } from './db/tenant.js';
 export type { TenantScope } from './db/tenant.js';
 export { outboxErrors } from './errors.js';
 export { baseMigrations, loadMigrationSet, outboxMigrations, storeMigrations } from './migrate/files.js';

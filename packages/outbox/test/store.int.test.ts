@@ -4,6 +4,7 @@ import { createEventStore, createOutbox, createResolutionStore } from '../src/in
 import type { Database, Tx } from '../src/index.js';
 import { createPgliteTestDatabase, createTestDatabase } from '../src/testing/index.js';
 import type { TestDatabase } from '../src/testing/index.js';
+import { storeSql } from '../src/store/sql.js';
 import { unique } from './helpers.js';
 
 const store = createEventStore({ now: () => Date.UTC(2025, 0, 1) });
@@ -171,6 +172,47 @@ const suite = (name: string, open: () => Promise<TestDatabase>, opts: { concurre
       expect(stored?.history.map((h) => h.outcome)).toEqual(['conflict']);
       const [dup] = await t.db.withTransaction((tx) => store.append(tx, [e2]));
       expect(dup).toMatchObject({ outcome: 'duplicate', originalOutcome: 'resolved' });
+    });
+
+    it('serves one tenant’s feed (the default tenant’s: ids without a tenant), paging through the tenant index', async () => {
+      const id = `task-${unique()}`;
+      const scoped = (tenant: string, local: string) => `${tenant}\u001f${local}`;
+      const start = (await store.feed(t.db, { limit: 1000 })).next;
+      await t.db.withTransaction((tx) =>
+        store.append(tx, [
+          ev({ id: scoped('acme', `${id}-1`), aggregateId: scoped('acme', id) }),
+          ev({ id: `${id}-1`, aggregateId: id }),
+          ev({ id: scoped('globex', `${id}-1`), aggregateId: scoped('globex', id) }),
+          ev({ id: scoped('acme', `${id}-2`), aggregateId: scoped('acme', `${id}-b`) }),
+        ]),
+      );
+      const ids = async (tenant: string | undefined) => {
+        const seen: string[] = [];
+        let after = start;
+        for (;;) {
+          const page = await store.feed(t.db, { after, limit: 1, tenant: { tenant } });
+          if (page.events.length === 0) return seen;
+          seen.push(...page.events.map((e) => e.event.id));
+          after = page.next;
+        }
+      };
+      expect(await ids('acme')).toEqual([scoped('acme', `${id}-1`), scoped('acme', `${id}-2`)]);
+      expect(await ids('globex')).toEqual([scoped('globex', `${id}-1`)]);
+      // Other tests write the default tenant's events meanwhile: only this test's are compared.
+      expect((await ids(undefined)).filter((seen) => seen.startsWith(id))).toEqual([`${id}-1`]);
+      expect(await ids('initech')).toEqual([]);
+      // The feed's tenant condition is the indexed expression: with scans off, the plan uses the index.
+      const plan = await t.db.withTransaction(async (tx) => {
+        await tx.query('SET LOCAL enable_seqscan = off');
+        const { rows } = await tx.query<Record<string, string>>(
+          `EXPLAIN ${storeSql('concord').feedOfTenant}`.replace(
+            /\$(\d)/g,
+            (_, n: string) => ["'0'", '0', '10', "'acme'"][Number(n) - 1] ?? '',
+          ),
+        );
+        return rows.map((row) => Object.values(row)[0]).join('\n');
+      });
+      expect(plan).toContain('events_feed_by_tenant');
     });
 
     it('serves the pull feed in commit order with a cursor', async () => {

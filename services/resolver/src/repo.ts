@@ -13,8 +13,8 @@ import {
   quoteSchema,
   raw,
   statement,
-  tenantConditionText,
-  tenantScopeValue,
+  tenantKeyText,
+  tenantKey,
 } from '@concord/outbox';
 import type { Sql, Tx } from '@concord/outbox';
 import type {
@@ -130,6 +130,16 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
   const conflicts = `${quoted}.conflicts`;
   const ledger = `${quoted}.resolution_ledger`;
   const events = `${quoted}.events`;
+  // $1 status or null, $2 after (ms), $3 after conflict id, $4 limit: a page in (created_at, conflict_id)
+  // order, those `also` keeps.
+  const listPage = (also: string) =>
+    `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c
+     WHERE ($1::text IS NULL OR c.status = $1)
+       AND (c.created_at, c.conflict_id) > (to_timestamp($2::float8), $3::text) ${also}
+     ORDER BY c.created_at, c.conflict_id LIMIT $4`;
+  const listSql = listPage('');
+  // $5 the tenant key: one tenant's conflicts, through the conflicts_by_tenant index.
+  const listOfTenantSql = listPage(`AND ${tenantKeyText('c.conflict_id')} = $5::text`);
   return {
     async insertLedger(tx: Tx, entry: LedgerEntry): Promise<number> {
       const r = entry.record;
@@ -309,14 +319,14 @@ export const createResolverRepo = (schema: string): ResolverRepo => {
      */
     async list(sql: Sql, options: ListOptions): Promise<{ rows: ConflictRow[]; next?: string }> {
       const [afterMs, afterId] = options.after === undefined ? [-1, ''] : decodeCursor(options.after);
-      const { rows } = await sql.query<RawConflict>(
-        `SELECT ${CONFLICT_COLUMNS} FROM ${conflicts} c
-         WHERE ($1::text IS NULL OR c.status = $1)
-           AND (c.created_at, c.conflict_id) > (to_timestamp($2::float8), $3::text)
-           AND ${tenantConditionText('c.conflict_id', '$5')}
-         ORDER BY c.created_at, c.conflict_id LIMIT $4`,
-        [options.status ?? null, ms(afterMs), afterId, options.limit + 1, tenantScopeValue(options.scope)],
-      );
+      const { scope } = options;
+      const { rows } = await sql.query<RawConflict>(scope === undefined ? listSql : listOfTenantSql, [
+        options.status ?? null,
+        ms(afterMs),
+        afterId,
+        options.limit + 1,
+        ...(scope === undefined ? [] : [tenantKey(scope.tenant)]),
+      ]);
       const page = rows.slice(0, options.limit).map(toRow);
       const last = page.at(-1);
       return rows.length > options.limit && last !== undefined

@@ -1,4 +1,5 @@
 import { scopeId } from '@concord/core/envelope';
+import { tenantKeyText } from '@concord/outbox';
 import { createAuthenticator } from '@concord/service-kit';
 import { signTestToken } from '@concord/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -122,6 +123,16 @@ describe('conflicts per tenant', () => {
     expect(await listed('acme', 'pending_review')).toEqual([`${SHARED_REVIEW}-3`]);
     expect(await listed('globex', 'pending_review')).toEqual([`${GLOBEX_REVIEW}-3`, `${SHARED_REVIEW}-3`]);
     expect(await listed('acme', 'resolved')).toEqual([`${SHARED_DECIDED}-3`]);
+    // The list's tenant condition is the indexed expression: with scans off, a page uses the index.
+    const plan = await h.db.withTransaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const { rows } = await tx.query<Record<string, string>>(
+        `EXPLAIN SELECT c.conflict_id FROM concord.conflicts c WHERE ${tenantKeyText('c.conflict_id')} = 'acme'
+         ORDER BY c.created_at, c.conflict_id LIMIT 10`,
+      );
+      return rows.map((row) => Object.values(row)[0]).join('\n');
+    });
+    expect(plan).toContain('conflicts_by_tenant');
   });
 
   it("GET /v1/conflicts/:id answers the caller's tenant's conflict, and 404 for another tenant's", async () => {

@@ -1,26 +1,19 @@
-import { tenantPrefix } from '@concord/core/envelope';
-import { SqlFragment } from './statement.js';
-
 /**
  * Which tenants' rows a read takes (DESIGN §5 "Tenants"): `undefined`, every tenant's (Concord's own
- * readers: a rebuild, a relay); `{ tenant }`, that one tenant's (a caller's read), the default tenant's
- * when `tenant` is `undefined`. A row belongs to the tenant its scoped id (`column`) starts with.
+ * readers: a rebuild); `{ tenant }`, that one tenant's (a caller's read), the default tenant's when
+ * `tenant` is `undefined`.
  */
 export type TenantScope = { readonly tenant: string | undefined } | undefined;
 
-/** The parameter {@link tenantCondition} compares with: null (every tenant), '' (default) or the prefix. */
-export const tenantScopeValue = (scope: TenantScope): string | null =>
-  scope === undefined ? null : tenantPrefix(scope.tenant);
-
 /**
- * The condition that keeps `column`'s rows of `scope`, for a text whose parameter `$n` holds
- * {@link tenantScopeValue}: the default tenant's ids hold no U+001F (chr(31)), a named tenant's start
- * with its prefix.
+ * The tenant a row belongs to, from its scoped id `column` (`<tenant>` U+001F `<id>`): the id's
+ * prefix, '' for the default tenant's ids, which hold no U+001F (chr(31)). The events and conflicts
+ * tables index this expression (store migration 0004, resolver migration 0003), so a read that compares
+ * it with {@link tenantKey} pages through one tenant's rows without passing the others'. The indexes'
+ * text must stay this one.
  */
-export const tenantConditionText = (column: string, placeholder: string): string =>
-  `(${placeholder}::text IS NULL OR CASE WHEN ${placeholder}::text = '' THEN strpos(${column}, chr(31)) = 0 ` +
-  `ELSE starts_with(${column}, ${placeholder}::text) END)`;
+export const tenantKeyText = (column: string): string =>
+  `(CASE WHEN strpos(${column}, chr(31)) = 0 THEN '' ELSE split_part(${column}, chr(31), 1) END)`;
 
-/** {@link tenantConditionText} as a fragment of a `statement`. */
-export const tenantCondition = (column: string, scope: TenantScope): SqlFragment =>
-  new SqlFragment((placeholder) => tenantConditionText(column, placeholder(tenantScopeValue(scope))));
+/** What {@link tenantKeyText} gives for `tenant`'s rows. */
+export const tenantKey = (tenant: string | undefined): string => tenant ?? '';

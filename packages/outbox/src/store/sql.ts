@@ -1,4 +1,4 @@
-import { tenantConditionText } from '../db/tenant.js';
+import { tenantKeyText } from '../db/tenant.js';
 import { outboxInsertSql } from '../outbox/writer.js';
 
 /** SQL texts of the event store, bound to one (quoted) schema. */
@@ -25,6 +25,15 @@ export const storeSql = (schema: string) => {
       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
       SET version = EXCLUDED.version, fields = EXCLUDED.fields, field_versions = EXCLUDED.field_versions,
         vector = EXCLUDED.vector, updated_at = now()`;
+  // $1 tx id, $2 position, $3 limit: applied events in commit order, only below the snapshot's xmin,
+  // those `also` keeps.
+  const feedSql = (also: string) =>
+    `SELECT ${eventColumns}, e.tx_id::text AS tx_id, e.position::text AS position
+      FROM ${t('events')} e
+      WHERE e.applied AND (e.tx_id, e.position) > ($1::text::xid8, $2::bigint)
+        AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) ${also}
+      ORDER BY e.tx_id, e.position
+      LIMIT $3`;
   return {
     // $1 lock keys: advisory locks (they assign no transaction id, as row locks would), sorted, so
     // writers never deadlock.
@@ -60,13 +69,9 @@ export const storeSql = (schema: string) => {
       WHERE e.event_id = $1
       RETURNING e.event_id`,
     // $1 tx id, $2 position, $3 limit: applied events in commit order, only below the snapshot's xmin.
-    feed: `SELECT ${eventColumns}, e.tx_id::text AS tx_id, e.position::text AS position
-      FROM ${t('events')} e
-      WHERE e.applied AND (e.tx_id, e.position) > ($1::text::xid8, $2::bigint)
-        AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ${tenantConditionText('e.event_id', '$4')}
-      ORDER BY e.tx_id, e.position
-      LIMIT $3`,
+    feed: feedSql(''),
+    // $4 the tenant key: one tenant's applied events, through the events_feed_by_tenant index.
+    feedOfTenant: feedSql(`AND ${tenantKeyText('e.event_id')} = $4::text`),
     // $1 type, $2 id, $3 tx id, $4 position, $5 limit: an aggregate's events of every outcome (the
     // resolver's changes among them) in commit order after a position. Writers of an aggregate take its
     // lock before their first write, so its rows commit in (tx id, position) order: none commits late

@@ -9,7 +9,7 @@ import type { Outcome } from '@concord/core/messages';
 import type { Accepted } from '@concord/core/versions';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
 import type { Sql, Tx } from '../db/types.js';
-import { tenantScopeValue } from '../db/tenant.js';
+import { tenantKey } from '../db/tenant.js';
 import type { TenantScope } from '../db/tenant.js';
 import { createOutbox, outboxRows } from '../outbox/writer.js';
 import type { Outbox, OutboxMessage } from '../outbox/writer.js';
@@ -296,12 +296,11 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
     async feed(db, feedOptions = {}) {
       const after = decodeCursor(feedOptions.after);
       const limit = Math.max(1, Math.min(feedOptions.limit ?? 100, 1000));
-      const { rows } = await db.query<EventRow & { tx_id: string; position: string }>(sql.feed, [
-        after.txId,
-        after.position,
-        limit,
-        tenantScopeValue(feedOptions.tenant),
-      ]);
+      const scope = feedOptions.tenant;
+      const { rows } = await db.query<EventRow & { tx_id: string; position: string }>(
+        scope === undefined ? sql.feed : sql.feedOfTenant,
+        [after.txId, after.position, limit, ...(scope === undefined ? [] : [tenantKey(scope.tenant)])],
+      );
       const events = rows.map(toFeedEvent);
       return { events, next: events.at(-1)?.cursor ?? feedOptions.after ?? encodeCursor(after) };
     },
