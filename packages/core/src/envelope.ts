@@ -20,6 +20,5 @@ export {
   scopeId,
   scopeRequestedId,
   tenantOfId,
-  tenantPrefix,
   unscopeJson,
 } from './envelope/tenants.js';
