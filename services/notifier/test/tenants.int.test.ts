@@ -225,6 +225,28 @@ describe('the notifier keeps tenants apart', () => {
     }
   });
 
+  it("cancels a delivery of another tenant's notification (one made before subscriptions had tenants), sending nothing", async () => {
+    const cancelled = async () =>
+      (await metricValue(harness.metrics, 'concord_notifier_webhook_deliveries_total', {
+        result: 'cancelled',
+      })) ?? 0;
+    const before = await cancelled();
+    const subscription = await subscribe('default', {
+      url: `${receiver.url}/hooks/stale`,
+      secret: 'stale-secret-0123456789',
+    });
+    await publish('acme', 'e-stale');
+    // As the notifier made deliveries before subscriptions had tenants: acme's notification to a
+    // subscription of the default tenant.
+    await database.db.query(
+      `INSERT INTO ${database.schema}.notifier_deliveries (id, notification_id, subscription_id)
+       SELECT 'stale-' || l.id, l.id, $2 FROM ${database.schema}.notifier_log l WHERE l.message_id = $1`,
+      [`${scopeId('acme', 'e-stale')}:applied`, subscription],
+    );
+    await waitFor('the delivery cancelled', async () => (await cancelled()) > before);
+    expect(receiver.on('/hooks/stale')).toEqual([]);
+  });
+
   describe("another tenant's subscription", () => {
     let globexId = '';
     let acmeId = '';

@@ -6,6 +6,7 @@ import { unscopeJson } from '@concord/core/envelope';
 import type { Database } from '@concord/outbox';
 import { runInSpan } from '@concord/bus';
 import { CLOUDEVENT_CONTENT_TYPE, formatNotification } from '../cloudevent.js';
+import { tenantOfNotification } from '../notification.js';
 import { notifierErrors } from '../errors.js';
 import { maskUrl } from '../mask-url.js';
 import type { NotifierMetrics } from '../metrics.js';
@@ -104,7 +105,9 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
       return;
     }
     const notification = await options.log.get(db, ref.notificationId);
-    if (notification === undefined) {
+    // Deliveries are made for the subscriptions of a notification's own tenant; one that is not (made
+    // before subscriptions had tenants) is cancelled rather than show a tenant another's notification.
+    if (notification === undefined || tenantOfNotification(notification) !== (target.tenant ?? undefined)) {
       metrics.deliveries.inc({ result: 'cancelled' });
       span.setAttribute('concord.delivery.result', 'cancelled');
       return;
