@@ -47,6 +47,8 @@ export { DEFAULT_PAGE_CSP, registerStaticFiles } from './static-files.js';
 export type { StaticFilesOptions } from './static-files.js';
 export { createDeadLettersModule } from './dead-letters/module.js';
 export type { DeadLettersModuleDeps } from './dead-letters/module.js';
+export { createPipelineModules } from './pipeline-modules.js';
+export type { PipelineModulesDeps } from './pipeline-modules.js';
 export type {
   DeadLetterFilter,
   DeadLetterFilterName,

@@ -3,14 +3,9 @@ import { topologyOf } from '@concord/core/messages';
 import {
   busConfigFromEnv,
   connectInfrastructure,
-  consumerLagProbeFor,
-  consumersIn,
-  createConsumerLagModule,
-  createDeadLettersModule,
   createLogger,
   createMetrics,
-  createInboxRetentionModule,
-  createRelayModule,
+  createPipelineModules,
   exitOnStartupFailure,
   httpAccessFromEnv,
   runService,
@@ -66,38 +61,7 @@ const main = async (): Promise<void> => {
       },
     },
   });
-  const relay = createRelayModule({
-    db,
-    bus,
-    logger,
-    metrics,
-    schema: config.DATABASE_SCHEMA,
-    relay: { retentionMs: config.OUTBOX_RETENTION_MS },
-  });
-  // concord_consumer_lag{group,topic} of the groups ingest consumes, sampled from the broker (DESIGN §8).
-  const lagMetrics = createConsumerLagModule({
-    probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
-    metrics,
-    logger,
-  });
-  const retention = createInboxRetentionModule({
-    db,
-    metrics,
-    logger,
-    schema: config.DATABASE_SCHEMA,
-    consumers: [SERVICE],
-    env: config,
-  });
-
-  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
-  // by /v1/dead-letters (DESIGN §5 "Dead letters").
-  const deadLetters = createDeadLettersModule({
-    db,
-    bus,
-    logger,
-    schema: config.DATABASE_SCHEMA,
-    consumers: consumersIn(topologyOf(SERVICE), SERVICE),
-  });
+  const pipeline = createPipelineModules({ service: SERVICE, db, bus, logger, metrics, env: config });
 
   await runService({
     service: SERVICE,
@@ -106,7 +70,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Intake stops first, then the relay publishes what it wrote, then the bus and the pool close.
-    modules: [ingest, deadLetters, relay, retention, lagMetrics],
+    modules: [ingest, ...pipeline],
     checks,
     clients,
     bodyLimit: config.INGEST_MAX_BODY_BYTES,

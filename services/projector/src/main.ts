@@ -1,14 +1,9 @@
 import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
-  consumerLagProbeFor,
-  consumersIn,
-  createConsumerLagModule,
-  createDeadLettersModule,
   createLogger,
   createMetrics,
-  createInboxRetentionModule,
-  createRelayModule,
+  createPipelineModules,
   exitOnStartupFailure,
   httpAccessFromEnv,
   runService,
@@ -65,38 +60,7 @@ const main = async (): Promise<void> => {
     concurrency: config.PROJECTOR_CONCURRENCY,
     metricTypes: config.PROJECTOR_METRIC_TYPES,
   });
-  const relay = createRelayModule({
-    db,
-    bus,
-    logger,
-    metrics,
-    schema: config.DATABASE_SCHEMA,
-    relay: { retentionMs: config.OUTBOX_RETENTION_MS },
-  });
-  // concord_consumer_lag{group,topic} of the groups projector consumes, sampled from the broker (DESIGN §8).
-  const lagMetrics = createConsumerLagModule({
-    probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
-    metrics,
-    logger,
-  });
-  const retention = createInboxRetentionModule({
-    db,
-    metrics,
-    logger,
-    schema: config.DATABASE_SCHEMA,
-    consumers: [SERVICE],
-    env: config,
-  });
-
-  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
-  // by /v1/dead-letters (DESIGN §5 "Dead letters").
-  const deadLetters = createDeadLettersModule({
-    db,
-    bus,
-    logger,
-    schema: config.DATABASE_SCHEMA,
-    consumers: consumersIn(topologyOf(SERVICE), SERVICE),
-  });
+  const pipeline = createPipelineModules({ service: SERVICE, db, bus, logger, metrics, env: config });
 
   await runService({
     service: SERVICE,
@@ -104,7 +68,7 @@ const main = async (): Promise<void> => {
     access: await httpAccessFromEnv(config),
     logger,
     metrics,
-    modules: [projector, deadLetters, relay, retention, lagMetrics],
+    modules: [projector, ...pipeline],
     checks: [
       ...infra.checks,
       ...(redis === undefined ? [] : [{ name: 'redis', isReady: () => redis.status === 'ready' }]),

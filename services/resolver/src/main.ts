@@ -1,14 +1,9 @@
 import { topologyOf } from '@concord/core/messages';
 import {
   connectInfrastructure,
-  consumerLagProbeFor,
-  consumersIn,
-  createConsumerLagModule,
-  createDeadLettersModule,
   createLogger,
   createMetrics,
-  createRelayModule,
-  createInboxRetentionModule,
+  createPipelineModules,
   exitOnStartupFailure,
   httpAccessFromEnv,
   runService,
@@ -62,38 +57,7 @@ const main = async (): Promise<void> => {
         ? {}
         : { streamUrl: config.RESOLVER_CONSOLE_STREAM_URL },
   });
-  const relay = createRelayModule({
-    db,
-    bus,
-    logger,
-    metrics,
-    schema: config.DATABASE_SCHEMA,
-    relay: { retentionMs: config.OUTBOX_RETENTION_MS },
-  });
-  // concord_consumer_lag{group,topic} of the groups resolver consumes, sampled from the broker (DESIGN §8).
-  const lagMetrics = createConsumerLagModule({
-    probe: consumerLagProbeFor(config, { service: SERVICE, topology: topologyOf(SERVICE), logger }),
-    metrics,
-    logger,
-  });
-  const retention = createInboxRetentionModule({
-    db,
-    metrics,
-    logger,
-    schema: config.DATABASE_SCHEMA,
-    consumers: [SERVICE],
-    env: config,
-  });
-
-  // Its outbox's and its group's bus dead letters (collected from `<topic>.dlq`), listed and replayed
-  // by /v1/dead-letters (DESIGN §5 "Dead letters").
-  const deadLetters = createDeadLettersModule({
-    db,
-    bus,
-    logger,
-    schema: config.DATABASE_SCHEMA,
-    consumers: consumersIn(topologyOf(SERVICE), SERVICE),
-  });
+  const pipeline = createPipelineModules({ service: SERVICE, db, bus, logger, metrics, env: config });
 
   await runService({
     service: SERVICE,
@@ -102,7 +66,7 @@ const main = async (): Promise<void> => {
     logger,
     metrics,
     // Consumers stop first, then the relay publishes what they wrote, then clients close (pool last).
-    modules: [resolver, deadLetters, relay, retention, lagMetrics],
+    modules: [resolver, ...pipeline],
     checks,
     clients,
     graceMs: config.SHUTDOWN_GRACE_MS,
