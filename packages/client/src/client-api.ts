@@ -44,6 +44,11 @@ export interface ClientEvents {
   readonly status: ClientStatus;
   /** The local state of an aggregate changed (a local change, a pull, a decision). */
   readonly change: { readonly aggregateType: string; readonly aggregateId: string };
+  /**
+   * The server no longer knew the client's feed cursor (it was restored from a backup, or its data
+   * replaced): the confirmed state is read again from the start, and `requeued` changes are pushed again.
+   */
+  readonly resync: { readonly requeued: number };
   /** An autosync failure (a `sync()` call's failure is its rejection). */
   readonly error: ConcordClientError;
 }

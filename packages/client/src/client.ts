@@ -1,11 +1,17 @@
 import { Autosync, DEFAULT_AUTOSYNC } from './autosync.js';
 import { Emitter } from './emitter.js';
-import { asClientError, clientErrors, ConcordClientError, SERVER_BODY_TOO_LARGE } from './errors.js';
+import {
+  asClientError,
+  clientErrors,
+  ConcordClientError,
+  SERVER_BODY_TOO_LARGE,
+  SERVER_INVALID_CURSOR,
+} from './errors.js';
 import { ConcordHttp } from './http.js';
 import { ClientClock } from './hlc.js';
 import type { ClientEvents, ClientOptions, ConcordClient } from './client-api.js';
 import { randomId } from './ids.js';
-import { answer, baseVersionFor, nextBatch, release, settle } from './queue.js';
+import { answer, baseVersionFor, nextBatch, release, requeueAll, settle } from './queue.js';
 import type { Answered } from './queue.js';
 import { bySeq, foldApplied, isConfirmed, localState } from './state.js';
 import { aggregateKey } from './store/port.js';
@@ -279,6 +285,40 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     }
   };
 
+  /**
+   * The server does not know the cursor: it was restored from a backup or its data replaced, and what it
+   * holds now is the truth. The confirmed state is dropped, to be read again from the start of its feed,
+   * and every queued change is pushed again under its id (see `requeueAll`).
+   */
+  const resync = async (): Promise<void> => {
+    const keys = [
+      ...aggregates.keys(),
+      ...[...pending.values()].map((c) => aggregateKey(c.aggregateType, c.aggregateId)),
+    ];
+    const requeued = requeueAll([...pending.values()]);
+    aggregates.clear();
+    cursor = undefined;
+    for (const change of requeued) pending.set(change.id, change);
+    await persist({ clearAggregates: true, cursor: null, putPending: requeued });
+    emitter.emit('resync', { requeued: requeued.length });
+    changed(keys);
+    setStatus({});
+  };
+
+  /** Whether the feed refused the client's cursor as not its own (a server restored or replaced). */
+  const cursorRefused = (error: unknown): boolean =>
+    cursor !== undefined && error instanceof ConcordClientError && error.serverCode === SERVER_INVALID_CURSOR;
+
+  const pullOrResync = async (pulled: PulledEvent[]): Promise<void> => {
+    try {
+      await pull(pulled);
+    } catch (error) {
+      if (!cursorRefused(error)) throw error;
+      await resync();
+      await pull(pulled);
+    }
+  };
+
   const syncOnce = async (): Promise<SyncResult> => {
     await ready();
     const pushed: PushResult[] = [];
@@ -286,9 +326,14 @@ export const createClient = (options: ClientOptions): ConcordClient => {
     const notices: OutcomeNotice[] = [];
     setStatus({ syncing: true });
     try {
+      // With changes to push, the feed is read first: a server that lost the state the changes were based
+      // on (restored, replaced) refuses the cursor, and the changes go again on what it holds now.
+      if (cursor !== undefined && [...pending.values()].some((c) => c.status === 'queued')) {
+        await pullOrResync(pulled);
+      }
       await push(pushed, notices);
       await followConflicts(notices);
-      await pull(pulled);
+      await pullOrResync(pulled);
       setStatus({ online: true });
       return { pushed, pulled, outcomes: notices };
     } catch (error) {

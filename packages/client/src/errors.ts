@@ -62,6 +62,9 @@ export type ClientErrorCode = ClientErrorEntry['code'];
  */
 export const SERVER_BODY_TOO_LARGE = 'CONCORD_BODY_TOO_LARGE';
 
+/** The code the server's pull feed answers a cursor it did not issue with (DESIGN §5). */
+export const SERVER_INVALID_CURSOR = 'CONCORD_INVALID_CURSOR';
+
 export interface ClientErrorOptions {
   readonly cause?: unknown;
   readonly status?: number;

@@ -154,3 +154,26 @@ export const settle = (change: PendingChange, stored: StoredEventView): Answered
       return { change: undefined, notice };
   }
 };
+
+/**
+ * The whole queue to be pushed again, for a server that no longer knows the client's cursor (restored
+ * from a backup, or its data replaced): every change queued under its own id, so the server answers
+ * `duplicate` with its outcome where it has the change, and takes it anew where it does not. The changes
+ * of an aggregate are chained again in queue order, the first based on version 0 (what the server holds
+ * of the aggregate is not known), each next one on its predecessor's answer (`release`).
+ */
+export const requeueAll = (pending: readonly PendingChange[]): PendingChange[] => {
+  const last = new Map<string, string>();
+  return [...pending].sort(bySeq).map((change) => {
+    const { outcome: _outcome, version: _version, conflictId: _conflictId, after: _after, ...rest } = change;
+    const key = aggregateKey(change.aggregateType, change.aggregateId);
+    const previous = last.get(key);
+    last.set(key, change.id);
+    return {
+      ...rest,
+      status: 'queued',
+      baseVersion: 0,
+      ...(previous === undefined ? {} : { after: previous }),
+    };
+  });
+};

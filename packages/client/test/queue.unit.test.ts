@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answer, baseVersionFor, nextBatch, release, settle } from '../src/queue.js';
+import { answer, baseVersionFor, nextBatch, release, requeueAll, settle } from '../src/queue.js';
 import { foldApplied, isConfirmed, localState } from '../src/state.js';
 import type { PendingChange } from '../src/types.js';
 
@@ -170,5 +170,26 @@ describe('queue', () => {
       change: { status: 'settled', version: 9 },
       notice: { outcome: 'rejected', error: { code: 'CONCORD_POLICY_REJECTED' } },
     });
+  });
+});
+
+describe('requeueAll (a server that lost the client’s cursor)', () => {
+  it('queues every change again, each aggregate’s chained in queue order, the first on version 0', () => {
+    const requeued = requeueAll([
+      change(3, { status: 'conflict', outcome: 'conflict', conflictId: 'c3', version: 4 }),
+      change(1, { status: 'sent', outcome: 'applied', version: 2 }),
+      change(2, { aggregateId: 't2', status: 'settled', outcome: 'resolved', version: 7 }),
+      change(4, { after: 'c3', baseVersion: 5 }),
+    ]);
+    expect(requeued.map((c) => [c.id, c.status, c.baseVersion, c.after])).toEqual([
+      ['c1', 'queued', 0, undefined],
+      ['c2', 'queued', 0, undefined],
+      ['c3', 'queued', 0, 'c1'],
+      ['c4', 'queued', 0, 'c3'],
+    ]);
+    for (const c of requeued) expect(c).not.toHaveProperty('outcome');
+    expect(requeued[2]).not.toHaveProperty('conflictId');
+    // Pushed one per aggregate at a time, in queue order.
+    expect(nextBatch(requeued, 10).map((c) => c.id)).toEqual(['c1', 'c2']);
   });
 });

@@ -234,6 +234,15 @@ const suite = (name: string, open: () => Promise<TestDatabase>, opts: { concurre
       await expect(store.feed(t.db, { after: 'bogus!' })).rejects.toMatchObject({
         code: 'CONCORD_INVALID_CURSOR',
       });
+      // A cursor of another database (this one restored from a backup, or replaced) names a transaction
+      // this one has not reached: refused, rather than read as an empty feed forever.
+      const ahead = Buffer.from('900000000000.1').toString('base64url');
+      await expect(store.feed(t.db, { after: ahead })).rejects.toMatchObject({
+        code: 'CONCORD_INVALID_CURSOR',
+        details: { reason: 'ahead' },
+      });
+      // The last cursor this database issued reads an empty page, as before.
+      expect((await store.feed(t.db, { after: page3.next })).events).toEqual([]);
     });
 
     if (opts.concurrent) {

@@ -13,6 +13,7 @@ export interface IdbRequest<T> {
 export interface IdbObjectStore {
   put(value: unknown): IdbRequest<unknown>;
   delete(key: string): IdbRequest<unknown>;
+  clear(): IdbRequest<unknown>;
   getAll(): IdbRequest<unknown[]>;
 }
 

@@ -93,11 +93,14 @@ export const indexedDbStore = (name: string, options: IndexedDbStoreOptions = {}
       for (const id of batch.deletePending ?? []) pending.delete(id);
       for (const change of batch.putPending ?? []) pending.put(change);
       const aggregates = tx.objectStore(AGGREGATES);
+      if (batch.clearAggregates === true) aggregates.clear();
       for (const a of batch.putAggregates ?? []) {
         aggregates.put({ key: aggregateKey(a.aggregateType, a.aggregateId), ...a });
       }
       const meta = tx.objectStore(META);
-      if (batch.cursor !== undefined) meta.put({ name: 'cursor', value: batch.cursor } satisfies MetaRow);
+      if (batch.cursor === null) meta.delete('cursor');
+      else if (batch.cursor !== undefined)
+        meta.put({ name: 'cursor', value: batch.cursor } satisfies MetaRow);
       if (batch.hlc !== undefined) meta.put({ name: 'hlc', value: batch.hlc } satisfies MetaRow);
       await done;
     },

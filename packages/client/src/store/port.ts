@@ -15,8 +15,11 @@ export interface StoredState {
 export interface StoreWrite {
   readonly putPending?: readonly PendingChange[];
   readonly deletePending?: readonly string[];
+  /** Every confirmed aggregate removed first (the client reads the server's state again from the start). */
+  readonly clearAggregates?: boolean;
   readonly putAggregates?: readonly ConfirmedAggregate[];
-  readonly cursor?: string;
+  /** The new cursor; `null` removes it (the feed is read from the start). */
+  readonly cursor?: string | null;
   readonly hlc?: string;
 }
 
@@ -47,10 +50,15 @@ export const applyWrite = (state: StoredState, batch: StoreWrite): StoredState =
   const pending = new Map(state.pending.map((change) => [change.id, change]));
   for (const id of batch.deletePending ?? []) pending.delete(id);
   for (const change of batch.putPending ?? []) pending.set(change.id, change);
-  const aggregates = new Map(state.aggregates.map((a) => [aggregateKey(a.aggregateType, a.aggregateId), a]));
+  const aggregates = new Map(
+    (batch.clearAggregates === true ? [] : state.aggregates).map((a) => [
+      aggregateKey(a.aggregateType, a.aggregateId),
+      a,
+    ]),
+  );
   for (const a of batch.putAggregates ?? []) aggregates.set(aggregateKey(a.aggregateType, a.aggregateId), a);
   return {
-    cursor: batch.cursor ?? state.cursor,
+    cursor: batch.cursor === undefined ? state.cursor : (batch.cursor ?? undefined),
     hlc: batch.hlc ?? state.hlc,
     pending: [...pending.values()],
     aggregates: [...aggregates.values()],

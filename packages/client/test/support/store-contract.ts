@@ -53,6 +53,33 @@ export const storeContract = (name: string, fixture: () => Promise<StoreFixture>
       await again.close();
     });
 
+    it('clears every aggregate and the cursor in one write, beside the other changes of that write', async () => {
+      const { store, reopen } = await fixture();
+      await store.write({
+        putPending: [change(1)],
+        putAggregates: [
+          { aggregateType: 'task', aggregateId: 'a', version: 3, fields: { a: 1 } },
+          { aggregateType: 'task', aggregateId: 'b', version: 1, fields: { b: 1 } },
+        ],
+        cursor: 'c1',
+      });
+      await store.write({
+        clearAggregates: true,
+        cursor: null,
+        putPending: [change(1, 'sent')],
+        putAggregates: [{ aggregateType: 'task', aggregateId: 'b', version: 1, fields: { b: 2 } }],
+      });
+      await store.close();
+      const again = reopen();
+      expect(await again.load()).toEqual({
+        cursor: undefined,
+        hlc: undefined,
+        pending: [change(1, 'sent')],
+        aggregates: [{ aggregateType: 'task', aggregateId: 'b', version: 1, fields: { b: 2 } }],
+      });
+      await again.close();
+    });
+
     it('replaces an aggregate and keeps aggregates of the same id in two types apart', async () => {
       const { store } = await fixture();
       await store.write({

@@ -1,19 +1,21 @@
 import type { Context } from '@opentelemetry/api';
 import { EMPTY_AGGREGATE, applyPatch, classify } from '@concord/core/conflict';
 import { MAX_PAYLOAD_BYTES } from '@concord/core/messages';
-import { coreErrors } from '@concord/core';
+import { ConcordError, coreErrors } from '@concord/core';
 import type { JsonObject } from '@concord/core';
 import type { AggregateState, Classification } from '@concord/core/conflict';
 import type { EventEnvelope } from '@concord/core/envelope';
 import type { Outcome } from '@concord/core/messages';
 import type { Accepted } from '@concord/core/versions';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/ident.js';
+import { outboxErrors } from '../errors.js';
 import type { Sql, Tx } from '../db/types.js';
 import { tenantKey } from '../db/tenant.js';
 import type { TenantScope } from '../db/tenant.js';
 import { createOutbox, outboxRows } from '../outbox/writer.js';
 import type { Outbox, OutboxMessage } from '../outbox/writer.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { START, decodeCursor, encodeCursor } from './cursor.js';
+import type { FeedPosition } from './cursor.js';
 import { readHistory } from './history.js';
 import type { HistoryOptions, HistoryPage } from './history.js';
 import { defaultMessages } from './messages.js';
@@ -119,6 +121,26 @@ interface PreparedBatch {
 }
 
 /** Creates the event store. */
+/**
+ * A cursor this database issued names a transaction below the oldest one still running (the feed reads
+ * only below it, and it only grows). One at or above it was issued by another database — this one
+ * restored from a backup, or replaced — and would read nothing, ever: refused, so a client starts over
+ * (DESIGN §5, pull sync). Asked only when a page comes back empty.
+ */
+const assertIssuedHere = async (db: Sql, after: FeedPosition): Promise<void> => {
+  const { rows } = await db.query<{ xmin: string }>(
+    'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin',
+  );
+  const xmin = rows[0]?.xmin;
+  if (xmin !== undefined && BigInt(after.txId) >= BigInt(xmin)) {
+    throw new ConcordError(
+      outboxErrors.INVALID_CURSOR,
+      'The feed cursor is ahead of this server: it was issued by another database (restored or replaced); read the feed from the start',
+      { details: { cursor: encodeCursor(after), reason: 'ahead' } },
+    );
+  }
+};
+
 export const createEventStore = (options: EventStoreOptions = {}): EventStore => {
   const schema = options.schema ?? DEFAULT_SCHEMA;
   const sql = storeSql(quoteSchema(schema));
@@ -302,6 +324,7 @@ export const createEventStore = (options: EventStoreOptions = {}): EventStore =>
         [after.txId, after.position, limit, ...(scope === undefined ? [] : [tenantKey(scope.tenant)])],
       );
       const events = rows.map(toFeedEvent);
+      if (events.length === 0 && after.txId !== START.txId) await assertIssuedHere(db, after);
       return { events, next: events.at(-1)?.cursor ?? feedOptions.after ?? encodeCursor(after) };
     },
     async recordOutcome(tx, record) {
