@@ -138,7 +138,6 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
   metrics.observeCircuits(() => breakers.counts());
   const deliverer = createDeliverer({
     db: deps.db,
-    log,
     deliveries,
     breakers,
     send,
@@ -231,6 +230,7 @@ export const createNotifierModule = (deps: NotifierModuleDeps): NotifierModule =
         await feed.close();
         await dispatcher.close();
         await deps.jobQueue.close();
+        await deliverer.close();
         ownSender?.close();
       })();
       return closing;

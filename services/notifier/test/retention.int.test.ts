@@ -121,7 +121,9 @@ describe('notification log and delivery retention', () => {
     // Passed all the same: the stream does not serve it any more.
     expect((await log.prunedThrough(database.db)).id).toBe(other);
 
-    await deliveries.markDelivered(database.db, `d${waiting}-sub-1`, 1, 200);
+    await deliveries.markDelivered(database.db, [
+      { deliveryId: `d${waiting}-sub-1`, attempts: 1, httpStatus: 200 },
+    ]);
     expect(await pruneAll(2 * HOUR_MS)).toBe(1);
     expect(await logIds()).toEqual([]);
     expect((await log.prunedThrough(database.db)).id).toBe(other);
@@ -136,8 +138,10 @@ describe('notification log and delivery retention', () => {
       ),
     );
     const [delivered, dead, recent, pending] = ids.map((id) => `d${id}-sub-1`);
-    await deliveries.markDelivered(database.db, delivered ?? '', 1, 200);
-    await deliveries.markDelivered(database.db, recent ?? '', 1, 200);
+    await deliveries.markDelivered(database.db, [
+      { deliveryId: delivered ?? '', attempts: 1, httpStatus: 200 },
+    ]);
+    await deliveries.markDelivered(database.db, [{ deliveryId: recent ?? '', attempts: 1, httpStatus: 200 }]);
     await database.db.query(
       `UPDATE concord.notifier_deliveries SET status = 'dead', finished_at = now() WHERE id = $1`,
       [dead],

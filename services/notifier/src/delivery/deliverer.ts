@@ -14,14 +14,13 @@ import { DelayJobError } from '../queue/port.js';
 import type { Job, JobWorkerOptions } from '../queue/port.js';
 import { WebhookHeaders, signatureHeaders } from '../signature.js';
 import type { DeliveryRef, DeliveryStore } from '../store/deliveries.js';
-import type { NotificationLog } from '../store/log.js';
+import { createDeliveryBatches } from './batches.js';
 import { CircuitOpenError } from './breakers.js';
 import type { CircuitBreakers } from './breakers.js';
 import type { WebhookSender } from './http-sender.js';
 
 export interface DelivererOptions {
   readonly db: Database;
-  readonly log: NotificationLog;
   readonly deliveries: DeliveryStore;
   readonly breakers: CircuitBreakers;
   readonly send: WebhookSender;
@@ -30,6 +29,14 @@ export interface DelivererOptions {
   readonly timeoutMs: number;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Deliveries one statement reads or marks delivered, and such statements at once (of each kind). */
+  readonly batch?: { readonly maxBatch?: number; readonly maxInFlight?: number };
+}
+
+/** The job handler of deliveries, with the statements its attempts share to close after the queue. */
+export interface Deliverer extends JobWorkerOptions<DeliveryRef> {
+  /** Call once the job queue is closed (no attempt runs any more). Idempotent. */
+  close(): Promise<void>;
 }
 
 const httpStatusOf = (error: unknown): number | undefined => {
@@ -89,22 +96,25 @@ const deliverySpan = (
  * The job handler of webhook deliveries: loads the delivery's subscription (url, secret) and
  * notification from Postgres, POSTs the signed body through the endpoint's circuit breaker, and records
  * the result. An open circuit delays the job without using an attempt. A deleted subscription cancels it.
+ * Concurrent attempts share their statements (one read of target and notification, one mark of the
+ * delivered, per batch): the job completes only once its delivery is recorded.
  */
-export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<DeliveryRef> => {
+export const createDeliverer = (options: DelivererOptions): Deliverer => {
   const { db, deliveries, metrics } = options;
+  const batches = createDeliveryBatches({ db, deliveries, ...options.batch });
   const logger = (options.logger ?? silentLogger).child({ component: 'deliverer' });
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
 
   const deliver = async (job: Job<DeliveryRef>, attempt: number, span: Span): Promise<void> => {
     const ref = job.data;
-    const target = await deliveries.target(db, ref.deliveryId);
-    if (target === undefined || target.status === 'delivered' || target.status === 'dead') {
+    const work = await batches.load(ref.deliveryId);
+    if (work === undefined || work.target.status === 'delivered' || work.target.status === 'dead') {
       metrics.deliveries.inc({ result: 'cancelled' });
       span.setAttribute('concord.delivery.result', 'cancelled');
       return;
     }
-    const notification = await options.log.get(db, ref.notificationId);
+    const { target, notification } = work;
     // Deliveries are made for the subscriptions of a notification's own tenant; one that is not (made
     // before subscriptions had tenants) is cancelled rather than show a tenant another's notification.
     if (notification === undefined || tenantOfNotification(notification) !== (target.tenant ?? undefined)) {
@@ -180,7 +190,7 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
       }
       throw error;
     }
-    await deliveries.markDelivered(db, ref.deliveryId, attempt, status);
+    await batches.markDelivered({ deliveryId: ref.deliveryId, attempts: attempt, httpStatus: status });
     metrics.deliveries.inc({ result: 'delivered' });
     span.setAttribute('concord.delivery.result', 'delivered');
     logger.debug({ deliveryId: ref.deliveryId, attempt, status }, 'webhook delivered');
@@ -213,5 +223,7 @@ export const createDeliverer = (options: DelivererOptions): JobWorkerOptions<Del
         'webhook delivery dead-lettered',
       );
     },
+
+    close: () => batches.close(),
   };
 };

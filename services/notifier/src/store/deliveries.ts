@@ -1,6 +1,9 @@
 import { cast, insertRow } from '@concord/outbox';
 import type { Database, Sql, Tx } from '@concord/outbox';
 import type { NotificationFormat } from '../cloudevent.js';
+import type { Notification } from '../notification.js';
+import { logColumns, notificationOfRow } from './log.js';
+import type { LogRow } from './log.js';
 import type { Tables } from './tables.js';
 
 /** Stable per notification and subscription: `webhook-id` (and `X-Concord-Delivery-Id`) and the job id. */
@@ -49,6 +52,20 @@ export interface DeliveryTarget {
   readonly tenant: string | null;
 }
 
+/** What an attempt needs, read in one statement: where it goes and what it says. */
+export interface DeliveryWork {
+  readonly target: DeliveryTarget;
+  /** Undefined only if the log lost it (its deliveries go with it). */
+  readonly notification: Notification | undefined;
+}
+
+/** A delivery that succeeded: the attempt that did it and the receiver's status. */
+export interface DeliveredMark {
+  readonly deliveryId: string;
+  readonly attempts: number;
+  readonly httpStatus: number;
+}
+
 export interface DeadLetter {
   readonly deliveryId: string;
   readonly notificationId: string;
@@ -83,7 +100,13 @@ export interface DeliveryStore {
   requeueUnfinished(sql: Sql): Promise<number>;
   /** The delivery's status, url and secret; undefined once the subscription (and so the delivery) is gone. */
   target(sql: Sql, deliveryId: string): Promise<DeliveryTarget | undefined>;
-  markDelivered(sql: Sql, deliveryId: string, attempts: number, httpStatus: number): Promise<void>;
+  /**
+   * The targets and notifications of several deliveries in one statement, by delivery id; a delivery
+   * that is gone (its subscription deleted, or pruned) is absent.
+   */
+  load(sql: Sql, deliveryIds: readonly string[]): Promise<Map<string, DeliveryWork>>;
+  /** Marks deliveries delivered, in one statement. */
+  markDelivered(sql: Sql, marks: readonly DeliveredMark[]): Promise<void>;
   recordFailure(
     sql: Sql,
     deliveryId: string,
@@ -113,6 +136,14 @@ interface DeadLetterRow {
   last_status: number | null;
   dead_lettered_at: string;
 }
+
+/** A delivery's target (its subscription's tenant renamed) beside its log row, null without one. */
+type WorkRow = Omit<DeliveryTarget, 'tenant'> &
+  Omit<LogRow, 'id'> & {
+    readonly delivery_id: string;
+    readonly subscription_tenant: string | null;
+    readonly id: string | null;
+  };
 
 export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
   async insert(tx, notificationId, subscriptionIds) {
@@ -205,12 +236,44 @@ export const createDeliveryStore = (tables: Tables): DeliveryStore => ({
     return rows[0];
   },
 
-  async markDelivered(sql, id, attempts, httpStatus) {
+  async load(sql, ids) {
+    const work = new Map<string, DeliveryWork>();
+    if (ids.length === 0) return work;
+    // The subscription's tenant is `subscription_tenant`: the log's row has a `tenant` of its own.
+    const { rows } = await sql.query<WorkRow>(
+      `SELECT d.id AS delivery_id, d.status, s.url, s.secret, s.format, s.tenant AS subscription_tenant,
+         CASE WHEN s.previous_secret_expires_at > clock_timestamp() THEN s.previous_secret END AS "previousSecret",
+         ${logColumns('l')}
+       FROM ${tables.deliveries} d
+       JOIN ${tables.subscriptions} s ON s.id = d.subscription_id
+       LEFT JOIN ${tables.log} l ON l.id = d.notification_id
+       WHERE d.id = ANY($1::text[])`,
+      [ids],
+    );
+    for (const row of rows) {
+      work.set(row.delivery_id, {
+        target: {
+          status: row.status,
+          url: row.url,
+          secret: row.secret,
+          previousSecret: row.previousSecret,
+          format: row.format,
+          tenant: row.subscription_tenant,
+        },
+        notification: row.id === null ? undefined : notificationOfRow({ ...row, id: row.id }),
+      });
+    }
+    return work;
+  },
+
+  async markDelivered(sql, marks) {
+    if (marks.length === 0) return;
     await sql.query(
-      `UPDATE ${tables.deliveries}
-       SET status = 'delivered', attempts = $2, last_status = $3, finished_at = clock_timestamp()
-       WHERE id = $1`,
-      [id, attempts, httpStatus],
+      `UPDATE ${tables.deliveries} d
+       SET status = 'delivered', attempts = m.attempts, last_status = m.http_status, finished_at = clock_timestamp()
+       FROM unnest($1::text[], $2::int[], $3::int[]) AS m (id, attempts, http_status)
+       WHERE d.id = m.id`,
+      [marks.map((m) => m.deliveryId), marks.map((m) => m.attempts), marks.map((m) => m.httpStatus)],
     );
   },
 

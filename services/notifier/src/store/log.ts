@@ -31,7 +31,8 @@ export interface LogEntry {
   readonly notification: Notification;
 }
 
-interface LogRow {
+/** A log row as {@link logColumns} names its columns. */
+export interface LogRow {
   id: string;
   tx_id: string;
   message_id: string;
@@ -50,9 +51,17 @@ interface LogRow {
 // The text aliases shadow the columns in ORDER BY (a bare name there is an output column first), so
 // every query that orders rows names the table's columns through the alias `l`: ordering by the text
 // ids would put id 10 before id 9 within a transaction, and readers would skip the rows in between.
-const COLUMNS = `id::text AS id, tx_id::text AS tx_id, message_id, topic, kind, event_id, event_type,
-  aggregate_type, aggregate_id, outcome, payload, tenant, to_char(created_at AT TIME ZONE 'UTC',
-  'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+/**
+ * The columns of a {@link LogRow}, read through the table alias `alias` (for a query that joins the log;
+ * `''`: unqualified).
+ */
+export const logColumns = (alias: string): string => {
+  const c = alias === '' ? '' : `${alias}.`;
+  return `${c}id::text AS id, ${c}tx_id::text AS tx_id, ${c}message_id, ${c}topic, ${c}kind, ${c}event_id,
+  ${c}event_type, ${c}aggregate_type, ${c}aggregate_id, ${c}outcome, ${c}payload, ${c}tenant,
+  to_char(${c}created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+};
+const COLUMNS = logColumns('');
 
 const toEntry = (row: LogRow): LogEntry => ({
   position: { txId: row.tx_id, id: row.id },
@@ -71,6 +80,9 @@ const toEntry = (row: LogRow): LogEntry => ({
     data: typeof row.payload === 'string' ? (JSON.parse(row.payload) as Notification['data']) : row.payload,
   },
 });
+
+/** The notification a {@link LogRow} holds. */
+export const notificationOfRow = (row: LogRow): Notification => toEntry(row).notification;
 
 export interface NotificationLog {
   /** Appends inside the consumer's transaction; returns the stored notification (with its id). */
@@ -96,8 +108,6 @@ export interface NotificationLog {
    * before the first entry with a greater id.
    */
   positionOf(sql: Sql, id: string): Promise<LogPosition>;
-  /** One notification by id. */
-  get(sql: Sql, id: string): Promise<Notification | undefined>;
   /**
    * How far the log has been pruned: every entry at or before this position is gone, or kept only for
    * its unfinished deliveries (LOG_START when nothing was pruned). A reader that resumes before it may
@@ -288,14 +298,6 @@ export const createNotificationLog = (tables: Tables): NotificationLog => {
       if (txId === undefined) return head(sql);
       // Ids above every pruned one belong to entries after the pruned position.
       return laterOf({ txId: (BigInt(txId) - 1n).toString(), id: '9223372036854775807' }, pruned.position);
-    },
-
-    async get(sql, id) {
-      const { rows } = await sql.query<LogRow>(`SELECT ${COLUMNS} FROM ${tables.log} WHERE id = $1::bigint`, [
-        id,
-      ]);
-      const row = rows[0];
-      return row === undefined ? undefined : toEntry(row).notification;
     },
 
     prunedThrough: async (sql) => (await mark(sql)).position,
