@@ -7,6 +7,7 @@ import {
   withBrokerUrls,
 } from '@concord/service-kit';
 import { z } from 'zod';
+import { DEFAULT_DELIVERY_CONCURRENCY } from './queue/port.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -34,7 +35,7 @@ export const notifierEnvSchema = withBrokerUrls(
     NOTIFIER_BACKOFF_INITIAL_MS: envInt(1_000, { min: 1, max: 3_600_000 }),
     NOTIFIER_BACKOFF_MAX_MS: envInt(600_000, { min: 1, max: 86_400_000 }),
     NOTIFIER_WEBHOOK_TIMEOUT_MS: envInt(10_000, { min: 100, max: 300_000 }),
-    NOTIFIER_DELIVERY_CONCURRENCY: envInt(16, { min: 1, max: 1_000 }),
+    NOTIFIER_DELIVERY_CONCURRENCY: envInt(DEFAULT_DELIVERY_CONCURRENCY, { min: 1, max: 1_000 }),
     NOTIFIER_CIRCUIT_FAILURES: envInt(5, { min: 1, max: 1_000 }),
     NOTIFIER_CIRCUIT_HALF_OPEN_MS: envInt(30_000, { min: 10, max: 3_600_000 }),
     NOTIFIER_SSE_HEARTBEAT_MS: envInt(15_000, { min: 100, max: 600_000 }),

@@ -16,6 +16,7 @@ describe('notifier config', () => {
     expect(config.NOTIFIER_QUEUE_NAME).toBe('concord-webhooks');
     expect(config.NOTIFIER_QUEUE_PREFIX).toBe('concord');
     expect(config.NOTIFIER_MAX_ATTEMPTS).toBe(8);
+    expect(config.NOTIFIER_DELIVERY_CONCURRENCY).toBe(64);
     expect(Object.isFrozen(config)).toBe(true);
   });
 

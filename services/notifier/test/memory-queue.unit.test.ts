@@ -188,6 +188,28 @@ describe('memory job queue', () => {
     expect(peak).toBe(2);
   });
 
+  it('runs 64 jobs at once unless told otherwise', async () => {
+    const gates: (() => void)[] = [];
+    let running = 0;
+    const unbounded = createMemoryJobQueue<string>({ retry });
+    await unbounded.start({
+      handler: async () => {
+        running += 1;
+        await new Promise<void>((resolve) => gates.push(resolve));
+        running -= 1;
+      },
+      onDeadLetter: () => Promise.resolve(),
+    });
+    await unbounded.enqueue(Array.from({ length: 70 }, (_, i) => ({ id: `j${i}`, data: String(i) })));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(running).toBe(64);
+    for (const open of gates.splice(0)) open();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(running).toBe(6);
+    for (const open of gates.splice(0)) open();
+    await unbounded.close();
+  });
+
   it('stops retrying on close and refuses new jobs', async () => {
     await run(() => {
       throw new Error('boom');

@@ -4,7 +4,7 @@ import { DelayedError, Queue, Worker } from 'bullmq';
 import type { Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { notifierErrors } from '../errors.js';
-import { isDelayJob, retryDelay } from './port.js';
+import { DEFAULT_DELIVERY_CONCURRENCY, isDelayJob, retryDelay } from './port.js';
 import type { JobQueue, JobWorkerOptions, RetrySettings } from './port.js';
 
 export interface BullMqJobQueueOptions {
@@ -16,7 +16,7 @@ export interface BullMqJobQueueOptions {
   /** Redis key prefix; tests use a unique one each. */
   readonly prefix: string;
   readonly retry: RetrySettings;
-  /** Jobs run at once by this process. Default 16. */
+  /** Jobs run at once by this process. Default {@link DEFAULT_DELIVERY_CONCURRENCY} (64). */
   readonly concurrency?: number;
   readonly random?: () => number;
   readonly logger?: Logger;
@@ -95,7 +95,7 @@ export const createBullMqJobQueue = <T>(options: BullMqJobQueueOptions): JobQueu
       worker = new Worker(options.queueName, processor(handlers), {
         connection: options.workerConnection,
         prefix: options.prefix,
-        concurrency: options.concurrency ?? 16,
+        concurrency: options.concurrency ?? DEFAULT_DELIVERY_CONCURRENCY,
         settings: {
           backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade, options.retry, random),
         },

@@ -3,12 +3,12 @@ import type { Timers } from '@concord/bus';
 import { isRetryable, silentLogger, ConcordError } from '@concord/core';
 import type { Logger } from '@concord/core';
 import { notifierErrors } from '../errors.js';
-import { isDelayJob, retryDelay } from './port.js';
+import { DEFAULT_DELIVERY_CONCURRENCY, isDelayJob, retryDelay } from './port.js';
 import type { Job, JobQueue, JobWorkerOptions, RetrySettings } from './port.js';
 
 export interface MemoryJobQueueOptions {
   readonly retry: RetrySettings;
-  /** Jobs run at once. Default 16. */
+  /** Jobs run at once. Default {@link DEFAULT_DELIVERY_CONCURRENCY} (64). */
   readonly concurrency?: number;
   readonly timers?: Timers;
   readonly random?: () => number;
@@ -32,7 +32,7 @@ export const createMemoryJobQueue = <T>(options: MemoryJobQueueOptions): JobQueu
   const timers = options.timers ?? realTimers;
   const random = options.random ?? Math.random;
   const logger = (options.logger ?? silentLogger).child({ queue: 'memory' });
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? DEFAULT_DELIVERY_CONCURRENCY;
   const entries = new Map<string, Entry<T>>();
   const waiting: Entry<T>[] = [];
   const running = new Set<Promise<void>>();

@@ -47,6 +47,13 @@ export class DelayJobError extends Error {
 
 export const isDelayJob = (error: unknown): error is DelayJobError => error instanceof DelayJobError;
 
+/**
+ * Delivery jobs one process runs at once unless configured. An attempt mostly waits (Postgres, the
+ * receiver), so throughput is about this many over an attempt's time: 16 kept a loaded machine to a few
+ * hundred deliveries a second (`pnpm bench:notifier`); past 64 attempts only queued longer.
+ */
+export const DEFAULT_DELIVERY_CONCURRENCY = 64;
+
 /** Retry settings shared by every implementation. */
 export interface RetrySettings {
   /** Attempts before dead-lettering, the first included. */
