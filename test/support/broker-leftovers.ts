@@ -5,7 +5,7 @@
  *
  * Unique parts of the names:
  * - `uniqueSuffix()` of `@concord/bus/testing`: base-36 milliseconds (8 characters) and 8 hex digits;
- * - `unique()` of the outbox and service tests: base-36 milliseconds and up to 6 base-36 characters;
+ * - `unique()` of the outbox and service tests: base-36 milliseconds and up to 8 base-36 characters;
  * - the e2e stack's run: 8 hex digits (`e2e-<run>.` prefixes every topic and group, `concord-e2e-<run>`
  *   is its exchange).
  */
@@ -13,11 +13,11 @@
 /** Base-36 milliseconds from 2022 to 2059: 8 characters, the first of them `l` to `z`. */
 const TIME = '[l-z][0-9a-z]{7}';
 const SUFFIX = `${TIME}[0-9a-f]{8}`;
-const UNIQUE = `${TIME}[0-9a-z]{1,6}`;
+const UNIQUE = `${TIME}[0-9a-z]{1,8}`;
 const RUN = '[0-9a-f]{8}';
 const LABEL = '[a-z0-9-]+';
-/** `.dlq`, or `.dlq.dlq` (the dead letters of a group reading `<topic>.dlq`). */
-const DLQ = '(?:\\.dlq){0,2}';
+/** `.dlq`, `.dlq.dlq` (the dead letters of a group reading `<topic>.dlq`), and one more (a contract test). */
+const DLQ = '(?:\\.dlq){0,3}';
 /**
  * What a RabbitMQ consumer group adds to its queue `<group>.<topic>`: a shard `.<n>`, a shard's claim
  * queue `.<n>~claim`, or the members queue `~members` (a dead-letter topic has none).
@@ -38,6 +38,10 @@ const QUEUES: readonly RegExp[] = [
   full(`g-(${SUFFIX})\\.adapter\\.\\1\\.${LABEL}${DLQ}${SHARD}`),
   // outbox relay tests: `g.<unique>.t.<unique>` (and `g-<unique>` groups of `collect`)
   full(`g[.-]${UNIQUE}\\.t\\.${UNIQUE}${DLQ}${SHARD}`),
+  // bus and service-kit tests of one group and topic: `g-<suffix>.<label>.<suffix>` (lag, order, attempts)
+  full(`g-(${SUFFIX})\\.${LABEL}\\.\\1${DLQ}${SHARD}`),
+  // a group of a test on Concord's topics: `<label>-<suffix>.<service>.<label>-<suffix>.concord.<topic>`
+  full(`(${LABEL}-${SUFFIX})\\.${LABEL}\\.\\1\\.${CONCORD_TOPIC}${SHARD}`),
   // ingest's id-less submit test: `ingest-<unique>.concord.<topic>`, `collect-<unique>.concord.<topic>`
   full(`(?:ingest|collect)-${UNIQUE}\\.${CONCORD_TOPIC}${SHARD}`),
 ];

@@ -22,6 +22,12 @@ const testQueues = [
   'g.mwpotevpjawauf.t.mwpotevpqhtjaa',
   'g.mwpohio56ql5yx.t.mwpohio5ietr73.dlq',
   'g-mwpohio56ql5yx.t.mwpohio5ietr73',
+  // Left on the broker by full runs before their patterns were here.
+  'reader-mxb0sddcbd70f8e1.contract.mxb0sddcbd70f8e1.deeper.dlq.dlq.dlq',
+  'g.mxb0wytma023c67a.t.mxb0wytm4450b914.3',
+  'g-mxb0yd41011fae9d.lag.mxb0yd41011fae9d.2',
+  'g-mxb0ro5wbd69bf63.order.mxb0ro5wbd69bf63.0',
+  'group-order-mxb0ygyie6e377f6.projector.group-order-mxb0ygyie6e377f6.concord.events.applied.1',
 ];
 const testExchanges = [
   'concord-e2e-0c2f557c',
@@ -56,6 +62,8 @@ const others = [
   'concord.test.orders',
   'concord-e2e-prod',
   'g.orders.t.payments',
+  'g-mxb0yd41011fae9d.lag.mxb0ro5wbd69bf63',
+  'group-order-mxb0ygyie6e377f6.projector.group-order-mxb0ro5wbd69bf63.concord.events.applied',
   'contract.orders.created',
   'bench.outbox.mwpo9a8oygm4',
   'bench.mwpo9a8oygm4.bus-0',
